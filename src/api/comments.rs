@@ -1,0 +1,357 @@
+//! `/api/v1/comments`: read a thread, post, edit and delete.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{
+    bearer_token, check_write_origin, client_ip, user_agent, JsonBody, QueryParams,
+};
+use crate::cache::{CachedPage, PageKey, ThreadKey};
+use crate::domain::{
+    AuthorName, CommentBody, CommentId, Cursor, Email, Limit, PageUrl, SiteId, Slug, Sort, Title,
+    Website,
+};
+use crate::error::ApiError;
+use crate::service::{self, NewCommentInput};
+use crate::state::AppState;
+use crate::view::CommentJson;
+use crate::{markdown, with_conn};
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ThreadQuery {
+    /// The site id.
+    site: String,
+    /// The post's slug, usually its path.
+    slug: String,
+    /// `oldest` (default), `newest` or `top` (most reactions first).
+    sort: Option<String>,
+    /// Top-level comments per page, 1 to 200 (default 50).
+    limit: Option<u32>,
+    /// The `next` value of the previous page.
+    after: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct SiteSlugQuery {
+    site: String,
+    slug: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateComment {
+    /// Markdown, at most the site's `max_comment_length` characters (default 10,000).
+    pub body: String,
+    pub author: Option<String>,
+    /// Kept for reply notifications; never shown.
+    pub email: Option<String>,
+    /// An http(s) address.
+    pub website: Option<String>,
+    /// Reply to this comment of the same thread.
+    pub parent_id: Option<i64>,
+    /// Email me replies (needs `email`).
+    pub notify_replies: Option<bool>,
+    /// The post's title, recorded with the thread's first comment.
+    pub title: Option<String>,
+    /// The post's address, recorded with the thread's first comment.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditComment {
+    pub body: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedComment {
+    pub comment: CommentJson,
+    /// Lets the author edit or delete the comment within the site's edit window. Shown once.
+    pub edit_token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CommentEnvelope {
+    pub comment: CommentJson,
+}
+
+fn site_and_slug(q: &QueryParams, state: &AppState) -> Result<(SiteId, Slug), ApiError> {
+    let site = SiteId::parse(q.require("site")?)?;
+    let slug = Slug::parse(q.require("slug")?)?;
+    if state.settings.site(&site).is_none() {
+        return Err(ApiError::unknown_site());
+    }
+    Ok((site, slug))
+}
+
+/// The thread: one page of top-level comments, each with all its replies.
+#[utoipa::path(get, path = "/api/v1/comments", tag = "comments", params(ThreadQuery),
+    responses(
+        (status = 200, description = "A page of the thread (empty for an unknown thread)", body = crate::view::ThreadPage),
+        (status = 304, description = "Unchanged since the ETag given in If-None-Match"),
+        (status = 400, description = "Malformed query", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "Unknown site", body = crate::api::openapi::ErrorBody),
+        (status = 422, description = "A parameter fails validation", body = crate::api::openapi::ErrorBody)))]
+pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let q = QueryParams::parse(&req)?;
+    let (site, slug) = site_and_slug(&q, &state)?;
+    let sort = q
+        .get("sort")
+        .map(Sort::parse)
+        .transpose()?
+        .unwrap_or(Sort::Oldest);
+    let limit = q
+        .get("limit")
+        .map(Limit::parse)
+        .transpose()?
+        .unwrap_or(Limit::DEFAULT);
+    let after = q.get("after").map(|a| Cursor::parse(a, sort)).transpose()?;
+    let key = PageKey {
+        thread: ThreadKey::new(&site, &slug),
+        sort,
+        limit,
+        after,
+    };
+    if let Some(page) = state.cache.get(&key) {
+        return Ok(page_response(&req, &page));
+    }
+    let generation = state.cache.generation(&key.thread);
+    let st = state.clone();
+    let body = web::block(move || -> Result<Bytes, ApiError> {
+        let mut conn = st.pool.get()?;
+        let page = with_conn!(conn, |c| service::read_thread(
+            c, &site, &slug, sort, limit, after
+        ))?;
+        serde_json::to_vec(&page)
+            .map(Bytes::from)
+            .map_err(ApiError::internal)
+    })
+    .await??;
+    let page = state.cache.insert(key, generation, body);
+    Ok(page_response(&req, &page))
+}
+
+fn page_response(req: &HttpRequest, page: &CachedPage) -> HttpResponse {
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == page.etag || t.trim() == "*")
+        });
+    if matches {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, page.etag.as_str()))
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .finish();
+    }
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .insert_header((header::ETAG, page.etag.as_str()))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(page.body.clone())
+}
+
+/// Posts a comment or a reply. The first comment creates the thread.
+#[utoipa::path(post, path = "/api/v1/comments", tag = "comments", params(SiteSlugQuery),
+    request_body = CreateComment,
+    responses(
+        (status = 201, description = "Stored; `edit_token` is shown only now", body = CreatedComment),
+        (status = 400, description = "Malformed JSON", body = crate::api::openapi::ErrorBody),
+        (status = 403, description = "The page's origin is not allowed for this site", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "Unknown site", body = crate::api::openapi::ErrorBody),
+        (status = 409, description = "The thread is locked", body = crate::api::openapi::ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = crate::api::openapi::ErrorBody),
+        (status = 415, description = "Not JSON", body = crate::api::openapi::ErrorBody),
+        (status = 422, description = "A field fails validation", body = crate::api::openapi::ErrorBody),
+        (status = 429, description = "Too many comments from this address", body = crate::api::openapi::ErrorBody)))]
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: JsonBody<CreateComment>,
+) -> Result<HttpResponse, ApiError> {
+    let q = QueryParams::parse(&req)?;
+    let (site_id, slug) = site_and_slug(&q, &state)?;
+    let site = state
+        .settings
+        .site(&site_id)
+        .ok_or_else(ApiError::unknown_site)?
+        .clone();
+    check_write_origin(&req, &site)?;
+    let b = body.0;
+    let email = b.email.as_deref().map(Email::parse).transpose()?.flatten();
+    let notify_replies = b.notify_replies.unwrap_or(false);
+    if notify_replies && email.is_none() {
+        return Err(ApiError::unprocessable(
+            "email_required",
+            "notify_replies needs an email address to write to.",
+        )
+        .with_field("notify_replies"));
+    }
+    let parent_id = match b.parent_id {
+        None => None,
+        Some(id) => Some(CommentId::parse(&id.to_string()).ok_or_else(|| {
+            ApiError::unprocessable("invalid_parent", "parent_id must be a comment id.")
+                .with_field("parent_id")
+        })?),
+    };
+    let body_md = CommentBody::parse(&b.body, site.max_comment_length)?;
+    let ip = client_ip(&req, &state.settings.limits);
+    let mut input = NewCommentInput {
+        slug: slug.clone(),
+        html: String::new(),
+        body: body_md,
+        author: b
+            .author
+            .as_deref()
+            .map(AuthorName::parse)
+            .transpose()?
+            .flatten(),
+        email,
+        website: b
+            .website
+            .as_deref()
+            .map(Website::parse)
+            .transpose()?
+            .flatten(),
+        parent_id,
+        notify_replies,
+        title: b.title.as_deref().map(Title::parse).transpose()?.flatten(),
+        url: b.url.as_deref().map(PageUrl::parse).transpose()?.flatten(),
+        ip: ip.map(|i| i.to_string()),
+        user_agent: user_agent(&req),
+    };
+    if let Some(ip) = ip {
+        state
+            .comment_limiter
+            .check(ip)
+            .map_err(ApiError::too_many_requests)?;
+    }
+    let st = state.clone();
+    let created = web::block(move || {
+        input.html = markdown::render(input.body.as_str());
+        let _writer = st.pool.writer_lock();
+        let mut conn = st.pool.get()?;
+        with_conn!(conn, |c| service::create_comment(c, &site, &st.key, &input))
+    })
+    .await??;
+    state.cache.invalidate(&ThreadKey::new(&site_id, &slug));
+    Ok(HttpResponse::Created().json(CreatedComment {
+        comment: created.comment,
+        edit_token: created.edit_token,
+    }))
+}
+
+fn comment_id(req: &HttpRequest) -> Result<CommentId, ApiError> {
+    req.match_info()
+        .get("id")
+        .and_then(CommentId::parse)
+        .ok_or_else(|| {
+            ApiError::not_found("comment_not_found", "There is no comment with this id.")
+        })
+}
+
+/// Edits one's own comment within the site's edit window.
+#[utoipa::path(patch, path = "/api/v1/comments/{id}", tag = "comments",
+    params(("id" = i64, Path, description = "Comment id")),
+    request_body = EditComment,
+    security(("edit_token" = [])),
+    responses(
+        (status = 200, description = "The edited comment", body = CommentEnvelope),
+        (status = 401, description = "No edit token", body = crate::api::openapi::ErrorBody),
+        (status = 403, description = "Wrong token, closed edit window or foreign origin", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "No such comment", body = crate::api::openapi::ErrorBody),
+        (status = 409, description = "The thread is locked", body = crate::api::openapi::ErrorBody),
+        (status = 422, description = "The body fails validation", body = crate::api::openapi::ErrorBody)))]
+pub async fn edit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: JsonBody<EditComment>,
+) -> Result<HttpResponse, ApiError> {
+    let id = comment_id(&req)?;
+    let token = bearer_token(&req)?;
+    let st = state.clone();
+    let owned = web::block(move || {
+        let mut conn = st.pool.get()?;
+        with_conn!(conn, |c| service::locate_comment(c, id))
+    })
+    .await??;
+    let site = state
+        .settings
+        .site(&owned.site)
+        .ok_or_else(|| {
+            ApiError::not_found("comment_not_found", "There is no comment with this id.")
+        })?
+        .clone();
+    check_write_origin(&req, &site)?;
+    let new_body = CommentBody::parse(&body.0.body, site.max_comment_length)?;
+    let st = state.clone();
+    let (comment, owned) = web::block(move || {
+        let html = markdown::render(new_body.as_str());
+        let _writer = st.pool.writer_lock();
+        let mut conn = st.pool.get()?;
+        let comment = with_conn!(conn, |c| service::edit_comment(
+            c, &st.key, &site, &owned, id, &token, &new_body, &html
+        ))?;
+        Ok::<_, ApiError>((comment, owned))
+    })
+    .await??;
+    state
+        .cache
+        .invalidate(&ThreadKey::new(&owned.site, &owned.slug));
+    Ok(HttpResponse::Ok().json(CommentEnvelope { comment }))
+}
+
+/// Deletes one's own comment within the edit window. With replies it stays as a placeholder.
+#[utoipa::path(delete, path = "/api/v1/comments/{id}", tag = "comments",
+    params(("id" = i64, Path, description = "Comment id")),
+    security(("edit_token" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No edit token", body = crate::api::openapi::ErrorBody),
+        (status = 403, description = "Wrong token, closed edit window or foreign origin", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "No such comment", body = crate::api::openapi::ErrorBody),
+        (status = 409, description = "The thread is locked", body = crate::api::openapi::ErrorBody)))]
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = comment_id(&req)?;
+    let token = bearer_token(&req)?;
+    let st = state.clone();
+    let owned = web::block(move || {
+        let mut conn = st.pool.get()?;
+        with_conn!(conn, |c| service::locate_comment(c, id))
+    })
+    .await??;
+    let site = state
+        .settings
+        .site(&owned.site)
+        .ok_or_else(|| {
+            ApiError::not_found("comment_not_found", "There is no comment with this id.")
+        })?
+        .clone();
+    check_write_origin(&req, &site)?;
+    let st = state.clone();
+    let owned = web::block(move || {
+        let _writer = st.pool.writer_lock();
+        let mut conn = st.pool.get()?;
+        with_conn!(conn, |c| service::delete_comment(
+            c, &st.key, &site, &owned, id, &token
+        ))?;
+        Ok::<_, ApiError>(owned)
+    })
+    .await??;
+    state
+        .cache
+        .invalidate(&ThreadKey::new(&owned.site, &owned.slug));
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,105 @@
+//! `/api/v1/counts`: approved comments per thread, for index pages. One query for all slugs.
+
+use std::collections::BTreeMap;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{JsonBody, QueryParams};
+use crate::domain::{SiteId, Slug};
+use crate::error::ApiError;
+use crate::service;
+use crate::state::AppState;
+use crate::with_conn;
+
+pub const MAX_SLUGS: usize = 1000;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct CountsQuery {
+    site: String,
+    /// Repeat for each thread, up to 1000.
+    slug: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CountsRequest {
+    pub site: String,
+    /// Up to 1000 slugs.
+    pub slugs: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CountsResponse {
+    /// Every slug asked for, with its number of approved comments (0 for unknown threads).
+    #[schema(value_type = BTreeMap<String, i64>)]
+    pub counts: BTreeMap<String, i64>,
+}
+
+/// Comment counts for up to 1000 threads (query string).
+#[utoipa::path(get, path = "/api/v1/counts", tag = "counts", params(CountsQuery),
+    responses(
+        (status = 200, body = CountsResponse),
+        (status = 404, description = "Unknown site", body = crate::api::openapi::ErrorBody),
+        (status = 422, description = "Too many or invalid slugs", body = crate::api::openapi::ErrorBody)))]
+pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let q = QueryParams::parse(&req)?;
+    let site = q.require("site")?.to_owned();
+    let slugs: Vec<String> = q.all("slug").map(str::to_owned).collect();
+    answer(state, &site, slugs).await
+}
+
+/// Comment counts for up to 1000 threads (JSON body).
+#[utoipa::path(post, path = "/api/v1/counts", tag = "counts", request_body = CountsRequest,
+    responses(
+        (status = 200, body = CountsResponse),
+        (status = 404, description = "Unknown site", body = crate::api::openapi::ErrorBody),
+        (status = 422, description = "Too many or invalid slugs", body = crate::api::openapi::ErrorBody)))]
+pub async fn post(
+    state: web::Data<AppState>,
+    body: JsonBody<CountsRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let CountsRequest { site, slugs } = body.0;
+    answer(state, &site, slugs).await
+}
+
+async fn answer(
+    state: web::Data<AppState>,
+    site: &str,
+    slugs: Vec<String>,
+) -> Result<HttpResponse, ApiError> {
+    let site = SiteId::parse(site)?;
+    if state.settings.site(&site).is_none() {
+        return Err(ApiError::unknown_site());
+    }
+    if slugs.is_empty() {
+        return Err(
+            ApiError::unprocessable("required", "Ask for at least one slug.").with_field("slug"),
+        );
+    }
+    if slugs.len() > MAX_SLUGS {
+        return Err(ApiError::unprocessable(
+            "too_many_slugs",
+            format!(
+                "Ask for at most {MAX_SLUGS} slugs at once; this asked for {}.",
+                slugs.len()
+            ),
+        )
+        .with_field("slug"));
+    }
+    let parsed = slugs
+        .into_iter()
+        .map(|s| Slug::parse(&s).map(|p| (s, p)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let counts = web::block(move || {
+        let mut conn = state.pool.get()?;
+        with_conn!(conn, |c| service::counts(c, &site, &parsed))
+    })
+    .await??;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-cache"))
+        .json(CountsResponse { counts }))
+}

@@ -1,0 +1,21 @@
+use actix_web::{web, HttpResponse};
+
+use crate::db::Store;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::with_conn;
+
+/// `200` when the server and its database answer.
+#[utoipa::path(get, path = "/healthz", tag = "service",
+    responses((status = 200, description = "Server and database answer"),
+              (status = 503, description = "The database does not answer", body = crate::api::openapi::ErrorBody)))]
+pub async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    web::block(move || -> Result<(), ApiError> {
+        let mut conn = state.pool.get()?;
+        with_conn!(conn, |c| c.ping()).map_err(ApiError::unavailable)
+    })
+    .await??;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({"status": "ok"})))
+}

@@ -1,0 +1,157 @@
+//! The one route table, CORS, and JSON answers for unknown routes and methods.
+
+pub mod comments;
+pub mod counts;
+pub mod extract;
+pub mod health;
+pub mod openapi;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse, ResponseError};
+
+use crate::config::Settings;
+use crate::domain::SiteId;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/v1/comments")
+            .route(web::get().to(comments::list))
+            .route(web::post().to(comments::create))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/comments/{id}")
+            .route(web::patch().to(comments::edit))
+            .route(web::delete().to(comments::delete))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/counts")
+            .route(web::get().to(counts::get))
+            .route(web::post().to(counts::post))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/openapi.json")
+            .route(web::get().to(openapi::spec))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/healthz")
+            .route(web::get().to(health::healthz))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .default_service(web::to(not_found));
+}
+
+async fn not_found() -> HttpResponse {
+    ApiError::not_found(
+        "not_found",
+        "There is nothing at this address; see /api/v1/openapi.json.",
+    )
+    .error_response()
+}
+
+async fn method_not_allowed() -> HttpResponse {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "This address does not take this method; see /api/v1/openapi.json.",
+    )
+    .error_response()
+}
+
+/// Is `origin` allowed for this request? The site in the query decides when there is one;
+/// otherwise (edits by id, counts by body) any configured site's origin passes here and the
+/// handler checks the precise site.
+fn origin_allowed(settings: &Settings, query: &str, origin: &str) -> (bool, bool) {
+    let site = extract::QueryParams::parse_str(query)
+        .ok()
+        .and_then(|q| q.get("site").and_then(|s| SiteId::parse(s).ok()))
+        .and_then(|id| settings.site(&id));
+    match site {
+        Some(s) => (s.origins.allows(origin), true),
+        None => (
+            settings.sites.values().any(|s| s.origins.allows(origin)),
+            false,
+        ),
+    }
+}
+
+/// Per-site CORS: only a site's `origins` get CORS headers, preflights included, and
+/// browser writes from other origins are refused before they reach a handler.
+pub async fn cors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (Some(origin), Some(state)) = (origin, req.app_data::<web::Data<AppState>>().cloned())
+    else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    };
+    let (allowed, site_known) = origin_allowed(&state.settings, req.query_string(), &origin);
+    let method = req.method().clone();
+
+    if method == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        let resp = if allowed {
+            HttpResponse::NoContent()
+                .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
+                .insert_header((
+                    header::ACCESS_CONTROL_ALLOW_METHODS,
+                    "GET, POST, PATCH, DELETE, OPTIONS",
+                ))
+                .insert_header((
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    "Content-Type, Authorization, If-None-Match",
+                ))
+                .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
+                .insert_header((header::VARY, "Origin"))
+                .finish()
+        } else {
+            let mut r = extract::origin_refused().error_response();
+            r.headers_mut()
+                .insert(header::VARY, HeaderValue::from_static("Origin"));
+            r
+        };
+        return Ok(req.into_response(resp).map_into_right_body());
+    }
+
+    let is_write = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if is_write && site_known && !allowed {
+        let mut r = extract::origin_refused().error_response();
+        r.headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Origin"));
+        return Ok(req.into_response(r).map_into_right_body());
+    }
+
+    let mut res = next.call(req).await?;
+    let headers = res.headers_mut();
+    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    if allowed {
+        if let Ok(v) = HeaderValue::from_str(&origin) {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("ETag, Retry-After"),
+            );
+        }
+    }
+    Ok(res.map_into_left_body())
+}

@@ -1,0 +1,78 @@
+//! `/api/v1/openapi.json`, generated from the handlers' annotations.
+
+use std::sync::LazyLock;
+
+use actix_web::HttpResponse;
+use bytes::Bytes;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// Every error: `{"error": {"code", "message", "field"?}}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// snake_case, stable: switch on it.
+    pub code: String,
+    /// A sentence a person can act on.
+    pub message: String,
+    /// The field at fault, when there is one.
+    pub field: Option<String>,
+}
+
+struct EditToken;
+
+impl Modify for EditToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "edit_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The edit_token returned when the comment was created"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Afterword API", version = "1", description = "Comments and reactions for static blogs."),
+    paths(
+        crate::api::comments::list,
+        crate::api::comments::create,
+        crate::api::comments::edit,
+        crate::api::comments::delete,
+        crate::api::counts::get,
+        crate::api::counts::post,
+        crate::api::health::healthz,
+        spec,
+    ),
+    components(schemas(ErrorBody, ErrorDetail)),
+    modifiers(&EditToken),
+    tags((name = "comments"), (name = "counts"), (name = "service"))
+)]
+pub struct ApiDoc;
+
+static SPEC: LazyLock<Bytes> = LazyLock::new(|| {
+    Bytes::from(
+        ApiDoc::openapi()
+            .to_pretty_json()
+            .unwrap_or_else(|_| "{}".into()),
+    )
+});
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "service",
+    responses((status = 200, description = "The OpenAPI 3 description of this API")))]
+pub async fn spec() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Content-Type", "application/json"))
+        .body(SPEC.clone())
+}

@@ -1,0 +1,281 @@
+//! Rendered thread pages, kept as ready JSON bytes and dropped the moment their thread changes.
+//!
+//! Every write to a thread bumps its generation, locally at once and on other instances
+//! through PostgreSQL `NOTIFY`. A reader notes the generation before it queries and stores
+//! its page only if no change arrived meanwhile, so a stale page is never cached.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use diesel::prelude::*;
+use diesel::PgConnection;
+use parking_lot::Mutex;
+
+use crate::domain::{Cursor, Limit, SiteId, Slug, Sort};
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ThreadKey {
+    pub site: String,
+    pub slug: String,
+}
+
+impl ThreadKey {
+    pub fn new(site: &SiteId, slug: &Slug) -> Self {
+        ThreadKey {
+            site: site.as_str().to_owned(),
+            slug: slug.as_str().to_owned(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PageKey {
+    pub thread: ThreadKey,
+    pub sort: Sort,
+    pub limit: Limit,
+    pub after: Option<Cursor>,
+}
+
+pub struct CachedPage {
+    generation: u64,
+    pub body: Bytes,
+    pub etag: String,
+}
+
+#[derive(Clone)]
+struct ByBytes;
+
+impl quick_cache::Weighter<PageKey, Arc<CachedPage>> for ByBytes {
+    fn weight(&self, key: &PageKey, val: &Arc<CachedPage>) -> u64 {
+        (val.body.len() + key.thread.slug.len() + 128) as u64
+    }
+}
+
+#[derive(Default)]
+struct Generations {
+    counter: u64,
+    /// Pages older than this are stale everywhere (after a missed notification).
+    floor: u64,
+    per_thread: HashMap<ThreadKey, u64>,
+}
+
+pub struct ThreadCache {
+    pages: quick_cache::sync::Cache<PageKey, Arc<CachedPage>, ByBytes>,
+    generations: Mutex<Generations>,
+    /// False while changes from other instances could go unseen (listener down).
+    enabled: AtomicBool,
+}
+
+/// The PostgreSQL NOTIFY payload for a thread; slugs hold no control characters.
+pub fn notify_payload(site: &str, slug: &str) -> String {
+    format!("{site}\n{slug}")
+}
+
+impl ThreadCache {
+    pub fn new(max_bytes: u64, enabled: bool) -> Self {
+        ThreadCache {
+            pages: quick_cache::sync::Cache::with_weighter(
+                (max_bytes / 16_384).max(16) as usize,
+                max_bytes,
+                ByBytes,
+            ),
+            generations: Mutex::new(Generations::default()),
+            enabled: AtomicBool::new(enabled),
+        }
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.load(Ordering::Acquire)
+    }
+
+    /// The thread's current generation; pass it back to [`ThreadCache::insert`].
+    pub fn generation(&self, thread: &ThreadKey) -> u64 {
+        let g = self.generations.lock();
+        g.per_thread.get(thread).copied().unwrap_or(0).max(g.floor)
+    }
+
+    pub fn get(&self, key: &PageKey) -> Option<Arc<CachedPage>> {
+        if !self.is_enabled() {
+            return None;
+        }
+        let page = self.pages.get(key)?;
+        (page.generation == self.generation(&key.thread)).then_some(page)
+    }
+
+    /// Stores a page built from data read at `generation`, unless the thread changed since.
+    pub fn insert(&self, key: PageKey, generation: u64, body: Bytes) -> Arc<CachedPage> {
+        let etag = etag_of(&body);
+        let page = Arc::new(CachedPage {
+            generation,
+            body,
+            etag,
+        });
+        if self.is_enabled() && self.generation(&key.thread) == generation {
+            self.pages.insert(key, page.clone());
+        }
+        page
+    }
+
+    pub fn invalidate(&self, thread: &ThreadKey) {
+        let mut g = self.generations.lock();
+        g.counter += 1;
+        let next = g.counter;
+        g.per_thread.insert(thread.clone(), next);
+    }
+
+    pub fn invalidate_all(&self) {
+        {
+            let mut g = self.generations.lock();
+            g.counter += 1;
+            g.floor = g.counter;
+            g.per_thread.clear();
+        }
+        self.pages.clear();
+    }
+
+    /// Both ways the slate is wiped: pages read while changes went unseen must not survive.
+    fn set_enabled(&self, on: bool) {
+        self.invalidate_all();
+        self.enabled.store(on, Ordering::Release);
+    }
+}
+
+/// A strong ETag from the page bytes.
+pub fn etag_of(body: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(body);
+    format!("\"{}\"", hex::encode(&digest[..12]))
+}
+
+/// Listens for thread changes announced by other instances on PostgreSQL and drops their
+/// pages. While the listener is down the cache is off (every read goes to the database),
+/// and on reconnect everything cached is dropped, since notifications may have been missed.
+pub fn listen_postgres(url: String, cache: Weak<ThreadCache>) {
+    let spawned = std::thread::Builder::new()
+        .name("afterword-pg-listen".into())
+        .spawn(move || {
+            let poll = Duration::from_millis(10);
+            let ping_every = Duration::from_secs(5);
+            loop {
+                let Some(c) = cache.upgrade() else { return };
+                c.set_enabled(false);
+                drop(c);
+                let mut conn = match PgConnection::establish(&url) {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cache listener cannot connect to PostgreSQL; retrying");
+                        std::thread::sleep(Duration::from_secs(1));
+                        continue;
+                    }
+                };
+                let listen = format!("LISTEN {}", crate::db::NOTIFY_CHANNEL);
+                if let Err(e) = diesel::sql_query(listen).execute(&mut conn) {
+                    tracing::warn!(error = %e, "cache listener cannot LISTEN; retrying");
+                    std::thread::sleep(Duration::from_secs(1));
+                    continue;
+                }
+                match cache.upgrade() {
+                    Some(c) => c.set_enabled(true),
+                    None => return,
+                }
+                tracing::debug!("cache listener connected");
+                let mut last_ping = Instant::now();
+                'connected: loop {
+                    std::thread::sleep(poll);
+                    let Some(c) = cache.upgrade() else { return };
+                    for n in conn.notifications_iter() {
+                        match n {
+                            Ok(n) => match n.payload.split_once('\n') {
+                                Some((site, slug)) => c.invalidate(&ThreadKey {
+                                    site: site.to_owned(),
+                                    slug: slug.to_owned(),
+                                }),
+                                None => c.invalidate_all(),
+                            },
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cache listener lost PostgreSQL; reconnecting");
+                                break 'connected;
+                            }
+                        }
+                    }
+                    if last_ping.elapsed() >= ping_every {
+                        last_ping = Instant::now();
+                        if let Err(e) = diesel::sql_query("SELECT 1").execute(&mut conn) {
+                            tracing::warn!(error = %e, "cache listener lost PostgreSQL; reconnecting");
+                            break 'connected;
+                        }
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the cache listener; caching stays off");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(slug: &str) -> PageKey {
+        PageKey {
+            thread: ThreadKey {
+                site: "s".into(),
+                slug: slug.into(),
+            },
+            sort: Sort::Oldest,
+            limit: Limit::DEFAULT,
+            after: None,
+        }
+    }
+
+    #[test]
+    fn pages_live_until_their_thread_changes() {
+        let c = ThreadCache::new(1 << 20, true);
+        let k = key("/a/");
+        let g = c.generation(&k.thread);
+        c.insert(k.clone(), g, Bytes::from_static(b"one"));
+        assert_eq!(&c.get(&k).unwrap().body[..], b"one");
+        c.invalidate(&key("/b/").thread);
+        assert!(
+            c.get(&k).is_some(),
+            "another thread's change keeps this page"
+        );
+        c.invalidate(&k.thread);
+        assert!(c.get(&k).is_none());
+    }
+
+    #[test]
+    fn a_page_read_before_a_change_is_not_stored() {
+        let c = ThreadCache::new(1 << 20, true);
+        let k = key("/a/");
+        let g = c.generation(&k.thread);
+        c.invalidate(&k.thread); // a write lands while the reader queries
+        c.insert(k.clone(), g, Bytes::from_static(b"stale"));
+        assert!(c.get(&k).is_none());
+        c.invalidate_all();
+        let g = c.generation(&k.thread);
+        c.insert(k.clone(), g, Bytes::from_static(b"fresh"));
+        assert!(c.get(&k).is_some());
+        c.invalidate_all();
+        assert!(c.get(&k).is_none());
+    }
+
+    #[test]
+    fn a_disabled_cache_serves_nothing() {
+        let c = ThreadCache::new(1 << 20, false);
+        let k = key("/a/");
+        c.insert(k.clone(), 0, Bytes::from_static(b"x"));
+        assert!(c.get(&k).is_none());
+    }
+
+    #[test]
+    fn etags_follow_the_bytes() {
+        assert_eq!(etag_of(b"a"), etag_of(b"a"));
+        assert_ne!(etag_of(b"a"), etag_of(b"b"));
+        assert!(etag_of(b"a").starts_with('"'));
+    }
+}

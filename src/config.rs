@@ -1,0 +1,679 @@
+//! Settings: an optional TOML file, then environment overrides, validated before start.
+//! An unknown key or a bad value stops start-up with a message naming it.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::domain::{Email, SiteId};
+
+pub const DEFAULT_REACTIONS: [&str; 6] = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {key}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+fn err(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    listen: Option<String>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    sqlite_synchronous: Option<String>,
+    #[serde(default)]
+    site: Vec<RawSite>,
+    limits: Option<RawLimits>,
+    smtp: Option<RawSmtp>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSite {
+    id: String,
+    origins: Option<Vec<String>>,
+    moderation: Option<String>,
+    moderators: Option<Vec<String>>,
+    reactions: Option<Vec<String>>,
+    edit_window: Option<String>,
+    max_comment_length: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    comments_per_ip_per_minute: Option<u32>,
+    reactions_per_ip_per_minute: Option<u32>,
+    trusted_proxies: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    url: Option<String>,
+    from: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(Secret),
+}
+
+/// A string that never shows in `Debug` or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            url::Url::parse(raw).map_err(|e| format!("not a valid PostgreSQL URL ({e})"))?;
+            return Ok(DatabaseUrl::Postgres(Secret::new(raw)));
+        }
+        let path = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+            .ok_or_else(|| {
+                "must start with sqlite:// (e.g. sqlite://afterword.db) or postgres://".to_owned()
+            })?;
+        if path.is_empty() || path.contains('?') {
+            return Err(
+                "needs a file path, e.g. sqlite://afterword.db or sqlite:///data/afterword.db"
+                    .into(),
+            );
+        }
+        Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, DatabaseUrl::Postgres(_))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqliteSync {
+    /// WAL + NORMAL: survives a killed process; the last commits may be lost on power loss.
+    Normal,
+    /// WAL + FULL: every commit is on disk before it is acknowledged.
+    Full,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Moderation {
+    None,
+    FirstTime,
+    All,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origins {
+    Any,
+    List(HashSet<String>),
+}
+
+impl Origins {
+    pub fn allows(&self, origin: &str) -> bool {
+        match self {
+            Origins::Any => true,
+            Origins::List(set) => set.contains(origin),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SiteSettings {
+    pub id: SiteId,
+    pub origins: Origins,
+    pub moderation: Moderation,
+    pub moderators: Vec<Email>,
+    pub reactions: Vec<String>,
+    pub edit_window: Duration,
+    pub max_comment_length: usize,
+}
+
+impl SiteSettings {
+    pub fn default_site() -> Self {
+        SiteSettings {
+            id: SiteId::parse("default").expect("valid id"),
+            origins: Origins::Any,
+            moderation: Moderation::None,
+            moderators: Vec::new(),
+            reactions: DEFAULT_REACTIONS.iter().map(|s| s.to_string()).collect(),
+            edit_window: Duration::from_secs(15 * 60),
+            max_comment_length: crate::domain::CommentBody::DEFAULT_MAX_CHARS,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub comments_per_ip_per_minute: u32,
+    pub reactions_per_ip_per_minute: u32,
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            comments_per_ip_per_minute: 10,
+            reactions_per_ip_per_minute: 60,
+            trusted_proxies: vec![
+                "127.0.0.1/32".parse().expect("valid net"),
+                "::1/128".parse().expect("valid net"),
+            ],
+        }
+    }
+}
+
+impl Limits {
+    pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|n| n.contains(&ip))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SmtpSettings {
+    pub url: Secret,
+    pub from: String,
+    pub password: Option<Secret>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub database_url: DatabaseUrl,
+    pub public_url: Option<url::Url>,
+    pub sqlite_synchronous: SqliteSync,
+    pub sites: BTreeMap<String, SiteSettings>,
+    pub limits: Limits,
+    pub smtp: Option<SmtpSettings>,
+}
+
+impl Settings {
+    /// The zero-config settings: `127.0.0.1:8080`, `./afterword.db`, one open site `default`.
+    pub fn defaults() -> Self {
+        Self::from_toml("", &|_| None).expect("defaults are valid")
+    }
+
+    /// Reads the file (if any) and the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p).map_err(|e| {
+                err(
+                    p.display().to_string(),
+                    format!("cannot read the config file: {e}"),
+                )
+            })?,
+            None => String::new(),
+        };
+        Self::from_toml(&text, &|k| std::env::var(k).ok())
+    }
+
+    /// Parses TOML text, then applies overrides from `env` (a lookup, so tests need no process env).
+    pub fn from_toml(
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let de = toml::Deserializer::new(text);
+        let raw: RawSettings = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let msg = inner.message().to_owned();
+            let key = if path == "." {
+                unknown_key_of(&msg).unwrap_or_else(|| "config".into())
+            } else {
+                path
+            };
+            err(key, msg)
+        })?;
+
+        let listen_raw = env("AFTERWORD_LISTEN")
+            .map(|v| ("AFTERWORD_LISTEN", v))
+            .or_else(|| raw.listen.clone().map(|v| ("listen", v)));
+        let listen = match listen_raw {
+            Some((key, v)) => v
+                .trim()
+                .parse::<SocketAddr>()
+                .map_err(|_| err(key, format!("`{v}` is not an address like 127.0.0.1:8080")))?,
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
+
+        let db_raw = env("AFTERWORD_DATABASE_URL")
+            .map(|v| ("AFTERWORD_DATABASE_URL", v))
+            .or_else(|| raw.database_url.clone().map(|v| ("database_url", v)));
+        let database_url = match db_raw {
+            Some((key, v)) => DatabaseUrl::parse(&v).map_err(|m| err(key, m))?,
+            None => DatabaseUrl::Sqlite(PathBuf::from("afterword.db")),
+        };
+
+        let public_raw = env("AFTERWORD_PUBLIC_URL")
+            .map(|v| ("AFTERWORD_PUBLIC_URL", v))
+            .or_else(|| raw.public_url.clone().map(|v| ("public_url", v)));
+        let public_url = match public_raw {
+            Some((key, v)) => {
+                let u = url::Url::parse(v.trim())
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                    .ok_or_else(|| {
+                        err(
+                            key,
+                            format!(
+                                "`{v}` is not an http(s) URL like https://comments.example.com"
+                            ),
+                        )
+                    })?;
+                Some(u)
+            }
+            None => None,
+        };
+
+        let sqlite_synchronous = match raw.sqlite_synchronous.as_deref() {
+            None | Some("normal") => SqliteSync::Normal,
+            Some("full") => SqliteSync::Full,
+            Some(other) => {
+                return Err(err(
+                    "sqlite_synchronous",
+                    format!("`{other}` must be \"normal\" or \"full\""),
+                ))
+            }
+        };
+
+        let mut sites = BTreeMap::new();
+        for (i, s) in raw.site.into_iter().enumerate() {
+            let site = parse_site(i, s)?;
+            if sites.contains_key(site.id.as_str()) {
+                return Err(err(
+                    format!("site[{i}].id"),
+                    format!("site `{}` is declared twice", site.id.as_str()),
+                ));
+            }
+            sites.insert(site.id.as_str().to_owned(), site);
+        }
+        if sites.is_empty() {
+            let d = SiteSettings::default_site();
+            sites.insert(d.id.as_str().to_owned(), d);
+        }
+
+        let limits = match raw.limits {
+            None => Limits::default(),
+            Some(l) => {
+                let mut limits = Limits::default();
+                if let Some(n) = l.comments_per_ip_per_minute {
+                    limits.comments_per_ip_per_minute = n;
+                }
+                if let Some(n) = l.reactions_per_ip_per_minute {
+                    limits.reactions_per_ip_per_minute = n;
+                }
+                if let Some(list) = l.trusted_proxies {
+                    limits.trusted_proxies = list
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| {
+                            parse_net(s).map_err(|m| err(format!("limits.trusted_proxies[{i}]"), m))
+                        })
+                        .collect::<Result<_, _>>()?;
+                }
+                limits
+            }
+        };
+
+        let smtp = match raw.smtp {
+            None => None,
+            Some(s) => {
+                let url = s
+                    .url
+                    .ok_or_else(|| err("smtp.url", "is required when [smtp] is present"))?;
+                let parsed = url::Url::parse(&url)
+                    .map_err(|e| err("smtp.url", format!("not a URL ({e})")))?;
+                if !matches!(parsed.scheme(), "smtp" | "smtps" | "smtp+starttls") {
+                    return Err(err(
+                        "smtp.url",
+                        "must start with smtp://, smtps:// or smtp+starttls://",
+                    ));
+                }
+                let from = s
+                    .from
+                    .ok_or_else(|| err("smtp.from", "is required when [smtp] is present"))?;
+                if !from.contains('@') {
+                    return Err(err(
+                        "smtp.from",
+                        format!("`{from}` is not a sender like Afterword <comments@example.com>"),
+                    ));
+                }
+                Some(SmtpSettings {
+                    url: Secret::new(url),
+                    from,
+                    password: env("AFTERWORD_SMTP_PASSWORD").map(Secret::new),
+                })
+            }
+        };
+
+        Ok(Settings {
+            listen,
+            database_url,
+            public_url,
+            sqlite_synchronous,
+            sites,
+            limits,
+            smtp,
+        })
+    }
+
+    pub fn site(&self, id: &SiteId) -> Option<&SiteSettings> {
+        self.sites.get(id.as_str())
+    }
+}
+
+/// serde names an unknown key inside its message; pull it out so the error leads with it.
+fn unknown_key_of(msg: &str) -> Option<String> {
+    let rest = msg.strip_prefix("unknown field `")?;
+    Some(rest[..rest.find('`')?].to_owned())
+}
+
+fn parse_net(s: &str) -> Result<IpNet, String> {
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{s}` is not an IP address or network like 10.0.0.0/8"))
+}
+
+fn parse_site(i: usize, s: RawSite) -> Result<SiteSettings, ConfigError> {
+    let key = |k: &str| format!("site[{i}].{k}");
+    let id =
+        SiteId::parse(&s.id).map_err(|e| err(key("id"), format!("`{}`: {}", s.id, e.message)))?;
+    let origins = match s.origins {
+        None => Origins::List(HashSet::new()),
+        Some(list) if list.iter().any(|o| o == "*") => Origins::Any,
+        Some(list) => {
+            let mut set = HashSet::new();
+            for (j, o) in list.iter().enumerate() {
+                set.insert(
+                    normalize_origin(o).map_err(|m| err(format!("site[{i}].origins[{j}]"), m))?,
+                );
+            }
+            Origins::List(set)
+        }
+    };
+    let moderation = match s.moderation.as_deref() {
+        None | Some("none") => Moderation::None,
+        Some("first-time") => Moderation::FirstTime,
+        Some("all") => Moderation::All,
+        Some(other) => {
+            return Err(err(
+                key("moderation"),
+                format!("`{other}` must be one of none, first-time, all"),
+            ))
+        }
+    };
+    let moderators = s
+        .moderators
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(j, m)| match Email::parse(m) {
+            Ok(Some(e)) => Ok(e),
+            _ => Err(err(
+                format!("site[{i}].moderators[{j}]"),
+                format!("`{m}` is not an email address"),
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let reactions = match s.reactions {
+        None => DEFAULT_REACTIONS.iter().map(|s| s.to_string()).collect(),
+        Some(list) => {
+            let mut seen = HashSet::new();
+            for (j, r) in list.iter().enumerate() {
+                let k = format!("site[{i}].reactions[{j}]");
+                if r.trim().is_empty()
+                    || r.len() > 32
+                    || r.chars().any(|c| c.is_control() || c.is_whitespace())
+                {
+                    return Err(err(
+                        k,
+                        format!("`{r}` must be one emoji or a short word without spaces"),
+                    ));
+                }
+                if !seen.insert(r.clone()) {
+                    return Err(err(k, format!("`{r}` is listed twice")));
+                }
+            }
+            if list.len() > 32 {
+                return Err(err(key("reactions"), "at most 32 reactions"));
+            }
+            list
+        }
+    };
+    let edit_window = match s.edit_window {
+        None => Duration::from_secs(15 * 60),
+        Some(w) => {
+            let d = humantime::parse_duration(&w).map_err(|_| {
+                err(
+                    key("edit_window"),
+                    format!("`{w}` is not a duration like \"15m\" or \"1h\""),
+                )
+            })?;
+            if d > Duration::from_secs(30 * 24 * 3600) {
+                return Err(err(key("edit_window"), "must be at most 30 days"));
+            }
+            d
+        }
+    };
+    let max_comment_length = match s.max_comment_length {
+        None => crate::domain::CommentBody::DEFAULT_MAX_CHARS,
+        Some(n) if (1..=60_000).contains(&n) => n,
+        Some(n) => {
+            return Err(err(
+                key("max_comment_length"),
+                format!("{n} must be between 1 and 60000"),
+            ))
+        }
+    };
+    Ok(SiteSettings {
+        id,
+        origins,
+        moderation,
+        moderators,
+        reactions,
+        edit_window,
+        max_comment_length,
+    })
+}
+
+/// `https://Example.com/` → `https://example.com`, as browsers send it in `Origin`.
+pub fn normalize_origin(raw: &str) -> Result<String, String> {
+    let bad = || format!("`{raw}` is not an origin like https://example.com");
+    let u = url::Url::parse(raw.trim()).map_err(|_| bad())?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return Err(bad());
+    }
+    if u.path() != "/" || u.query().is_some() || u.fragment().is_some() {
+        return Err(format!(
+            "`{raw}` must be an origin only (scheme, host, port), without a path"
+        ));
+    }
+    Ok(u.origin().ascii_serialization())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn zero_config() {
+        let s = Settings::defaults();
+        assert_eq!(s.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(s.database_url, DatabaseUrl::Sqlite("afterword.db".into()));
+        assert_eq!(s.sites.len(), 1);
+        let d = &s.sites["default"];
+        assert_eq!(d.origins, Origins::Any);
+        assert_eq!(d.moderation, Moderation::None);
+        assert_eq!(d.edit_window, Duration::from_secs(900));
+        assert_eq!(s.limits.comments_per_ip_per_minute, 10);
+        assert_eq!(s.sqlite_synchronous, SqliteSync::Normal);
+    }
+
+    #[test]
+    fn full_example_from_the_contract() {
+        let text = r#"
+listen = "127.0.0.1:9090"
+database_url = "postgres://user:pass@host/db"
+public_url = "https://comments.example.com"
+
+[[site]]
+id = "blog"
+origins = ["https://Example.com/"]
+moderation = "first-time"
+moderators = ["me@example.com"]
+reactions = ["👍", "❤️", "😂", "🎉", "😮", "😢"]
+edit_window = "15m"
+
+[limits]
+comments_per_ip_per_minute = 10
+reactions_per_ip_per_minute = 60
+trusted_proxies = ["127.0.0.1/32"]
+
+[smtp]
+url = "smtp://127.0.0.1:2525"
+from = "Afterword <comments@example.com>"
+"#;
+        let s = Settings::from_toml(text, &no_env).unwrap();
+        assert_eq!(s.listen.port(), 9090);
+        assert!(s.database_url.is_postgres());
+        assert!(!format!("{:?}", s.database_url).contains("pass"));
+        let blog = &s.sites["blog"];
+        assert!(blog.origins.allows("https://example.com"));
+        assert!(!blog.origins.allows("https://evil.example"));
+        assert_eq!(blog.moderation, Moderation::FirstTime);
+        assert!(!s.sites.contains_key("default"));
+        assert!(s.smtp.is_some());
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = Settings::from_toml("listn = \"x\"", &no_env).unwrap_err();
+        assert_eq!(e.key, "listn");
+        let e = Settings::from_toml("[[site]]\nid = \"a\"\norigin = []", &no_env).unwrap_err();
+        assert!(e.key.contains("origin"), "{e}");
+        let e = Settings::from_toml("[limits]\nfoo = 1", &no_env).unwrap_err();
+        assert!(e.to_string().contains("foo"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let cases = [
+            ("listen = \"nowhere\"", "listen"),
+            ("database_url = \"mysql://x\"", "database_url"),
+            ("public_url = \"ftp://x\"", "public_url"),
+            ("sqlite_synchronous = \"off\"", "sqlite_synchronous"),
+            ("[[site]]\nid = \"Bad Id\"", "site[0].id"),
+            (
+                "[[site]]\nid = \"a\"\nmoderation = \"some\"",
+                "site[0].moderation",
+            ),
+            (
+                "[[site]]\nid = \"a\"\nedit_window = \"soon\"",
+                "site[0].edit_window",
+            ),
+            (
+                "[[site]]\nid = \"a\"\norigins = [\"example.com\"]",
+                "site[0].origins[0]",
+            ),
+            (
+                "[[site]]\nid = \"a\"\norigins = [\"https://example.com/blog\"]",
+                "site[0].origins[0]",
+            ),
+            (
+                "[[site]]\nid = \"a\"\nmoderators = [\"nope\"]",
+                "site[0].moderators[0]",
+            ),
+            ("[[site]]\nid = \"a\"\n[[site]]\nid = \"a\"", "site[1].id"),
+            (
+                "[limits]\ntrusted_proxies = [\"x\"]",
+                "limits.trusted_proxies[0]",
+            ),
+            (
+                "[limits]\ncomments_per_ip_per_minute = -1",
+                "limits.comments_per_ip_per_minute",
+            ),
+            ("[smtp]\nurl = \"http://x\"\nfrom = \"a@b.c\"", "smtp.url"),
+            ("listen = 5", "listen"),
+        ];
+        for (text, key) in cases {
+            let e = Settings::from_toml(text, &no_env).unwrap_err();
+            assert_eq!(e.key, key, "{text} gave {e}");
+        }
+    }
+
+    #[test]
+    fn env_overrides_the_file() {
+        let env = |k: &str| match k {
+            "AFTERWORD_LISTEN" => Some("0.0.0.0:1234".to_owned()),
+            "AFTERWORD_DATABASE_URL" => Some("sqlite:///data/x.db".to_owned()),
+            "AFTERWORD_PUBLIC_URL" => Some("https://c.example.com".to_owned()),
+            _ => None,
+        };
+        let s = Settings::from_toml("listen = \"127.0.0.1:1\"", &env).unwrap();
+        assert_eq!(s.listen, "0.0.0.0:1234".parse().unwrap());
+        assert_eq!(s.database_url, DatabaseUrl::Sqlite("/data/x.db".into()));
+        assert_eq!(s.public_url.unwrap().as_str(), "https://c.example.com/");
+        let bad = |k: &str| (k == "AFTERWORD_LISTEN").then(|| "bogus".to_owned());
+        assert_eq!(
+            Settings::from_toml("", &bad).unwrap_err().key,
+            "AFTERWORD_LISTEN"
+        );
+    }
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://a.db").unwrap(),
+            DatabaseUrl::Sqlite("a.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:a.db").unwrap(),
+            DatabaseUrl::Sqlite("a.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///data/a.db").unwrap(),
+            DatabaseUrl::Sqlite("/data/a.db".into())
+        );
+        assert!(DatabaseUrl::parse("postgresql://u@h/d")
+            .unwrap()
+            .is_postgres());
+        assert!(DatabaseUrl::parse("a.db").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+}

@@ -1,0 +1,184 @@
+//! Connections and pools for both backends, migrations, and the dispatch macro.
+//!
+//! The URL scheme picks the backend. Model functions live in [`Store`], written once and
+//! compiled for each connection type; `with_conn!` hands the right one to generic code.
+//! This is the MultiConnection idea without its limits (RETURNING, upserts).
+
+pub mod models;
+pub mod schema;
+mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, PooledConnection};
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use parking_lot::{Mutex, MutexGuard};
+
+pub use store::Store;
+
+use crate::config::{DatabaseUrl, SqliteSync};
+use crate::security::ServerKey;
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// The PostgreSQL channel on which instances announce changed threads.
+pub const NOTIFY_CHANNEL: &str = "afterword_threads";
+
+type SqlitePool = r2d2::Pool<ConnectionManager<SqliteConnection>>;
+type PgPool = r2d2::Pool<ConnectionManager<PgConnection>>;
+
+#[derive(Clone)]
+pub enum Pool {
+    /// SQLite allows one writer at a time; the mutex queues this process's writers
+    /// in order instead of letting them spin in SQLite's busy handler.
+    Sqlite(SqlitePool, Arc<Mutex<()>>),
+    Pg(PgPool, String),
+}
+
+pub enum DbConn {
+    Sqlite(PooledConnection<ConnectionManager<SqliteConnection>>),
+    Pg(PooledConnection<ConnectionManager<PgConnection>>),
+}
+
+/// Runs generic code (`Store` bounds) on whichever backend `conn` holds.
+#[macro_export]
+macro_rules! with_conn {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Sqlite(ref mut pooled) => {
+                let $c: &mut ::diesel::SqliteConnection = &mut **pooled;
+                $body
+            }
+            $crate::db::DbConn::Pg(ref mut pooled) => {
+                let $c: &mut ::diesel::PgConnection = &mut **pooled;
+                $body
+            }
+        }
+    };
+}
+
+#[derive(Debug)]
+struct SqlitePragmas {
+    synchronous: SqliteSync,
+}
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        let sync = match self.synchronous {
+            SqliteSync::Normal => "NORMAL",
+            SqliteSync::Full => "FULL",
+        };
+        diesel::sql_query("PRAGMA busy_timeout = 10000")
+            .execute(conn)
+            .and_then(|_| diesel::sql_query("PRAGMA journal_mode = WAL").execute(conn))
+            .and_then(|_| diesel::sql_query(format!("PRAGMA synchronous = {sync}")).execute(conn))
+            .and_then(|_| diesel::sql_query("PRAGMA foreign_keys = ON").execute(conn))
+            .map(|_| ())
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+impl Pool {
+    pub fn connect(url: &DatabaseUrl, sync: SqliteSync, max_size: u32) -> anyhow::Result<Pool> {
+        match url {
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).with_context(|| {
+                        format!("cannot create the directory {}", dir.display())
+                    })?;
+                }
+                let manager = ConnectionManager::<SqliteConnection>::new(path.to_string_lossy());
+                let pool = r2d2::Pool::builder()
+                    .max_size(max_size)
+                    .min_idle(Some(1))
+                    .connection_timeout(Duration::from_secs(10))
+                    .connection_customizer(Box::new(SqlitePragmas { synchronous: sync }))
+                    .build(manager)
+                    .with_context(|| {
+                        format!("cannot open the SQLite database {}", path.display())
+                    })?;
+                Ok(Pool::Sqlite(pool, Arc::new(Mutex::new(()))))
+            }
+            DatabaseUrl::Postgres(secret) => {
+                let manager = ConnectionManager::<PgConnection>::new(secret.expose());
+                let pool = r2d2::Pool::builder()
+                    .max_size(max_size)
+                    .min_idle(Some(1))
+                    .connection_timeout(Duration::from_secs(10))
+                    .build(manager)
+                    .context("cannot connect to the PostgreSQL database")?;
+                Ok(Pool::Pg(pool, secret.expose().to_owned()))
+            }
+        }
+    }
+
+    pub fn get(&self) -> Result<DbConn, r2d2::Error> {
+        match self {
+            Pool::Sqlite(p, _) => p.get().map(DbConn::Sqlite),
+            Pool::Pg(p, _) => p.get().map(DbConn::Pg),
+        }
+    }
+
+    /// Held around a write on SQLite; nothing on PostgreSQL, which has row locks.
+    pub fn writer_lock(&self) -> Option<MutexGuard<'_, ()>> {
+        match self {
+            Pool::Sqlite(_, m) => Some(m.lock()),
+            Pool::Pg(..) => None,
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Pool::Pg(..))
+    }
+
+    /// The PostgreSQL URL, for the connection that listens for changes.
+    pub fn postgres_url(&self) -> Option<&str> {
+        match self {
+            Pool::Pg(_, url) => Some(url),
+            Pool::Sqlite(..) => None,
+        }
+    }
+
+    /// Applies pending migrations; returns how many ran.
+    pub fn migrate(&self) -> anyhow::Result<usize> {
+        let mut conn = self
+            .get()
+            .context("no database connection for migrations")?;
+        let ran = match &mut conn {
+            DbConn::Sqlite(c) => c
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.len())
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            DbConn::Pg(c) => {
+                // Several instances may start at once; one migrates, the others wait.
+                diesel::sql_query("SELECT pg_advisory_lock(7261830471)").execute(&mut **c)?;
+                let r = c
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|v| v.len())
+                    .map_err(|e| anyhow::anyhow!("{e}"));
+                diesel::sql_query("SELECT pg_advisory_unlock(7261830471)").execute(&mut **c)?;
+                r?
+            }
+        };
+        Ok(ran)
+    }
+
+    /// The server key shared by every instance: created once, on first start.
+    pub fn server_key(&self) -> anyhow::Result<ServerKey> {
+        let mut conn = self.get()?;
+        let fresh = ServerKey::generate().to_hex();
+        let stored = with_conn!(conn, |c| {
+            c.insert_secret_if_absent("server_key", &fresh)?;
+            c.secret("server_key")
+        })?;
+        stored
+            .as_deref()
+            .and_then(ServerKey::from_hex)
+            .context("the stored server key is damaged (table server_secrets)")
+    }
+}

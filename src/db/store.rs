@@ -1,0 +1,281 @@
+//! The model functions, written once and compiled for both backends by `impl_store!`.
+
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+
+use super::models::*;
+use super::schema::{comments, reactions, server_secrets, threads};
+
+/// Every query Afterword runs. Implemented for SQLite and PostgreSQL connections from one body.
+pub trait Store: Sized {
+    /// A write transaction: `BEGIN IMMEDIATE` on SQLite (no lock upgrades, so no
+    /// `SQLITE_BUSY` mid-transaction), an ordinary transaction on PostgreSQL.
+    fn write_tx<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>;
+
+    fn find_thread(&mut self, site: &str, slug: &str) -> QueryResult<Option<ThreadRow>>;
+    fn thread_by_id(&mut self, id: i64) -> QueryResult<ThreadRow>;
+    /// Creates the thread if needed (race-free), then returns it.
+    fn ensure_thread(&mut self, new: &NewThread<'_>) -> QueryResult<ThreadRow>;
+    fn fill_thread_meta(
+        &mut self,
+        id: i64,
+        title: Option<&str>,
+        url: Option<&str>,
+    ) -> QueryResult<()>;
+    fn add_comment_count(&mut self, thread_id: i64, delta: i64) -> QueryResult<()>;
+    /// Approved and deleted comments of a thread, oldest first.
+    fn visible_comments(&mut self, thread_id: i64) -> QueryResult<Vec<PublicCommentRow>>;
+    /// `(comment_id, kind, count)`; `comment_id` is `None` for the post itself.
+    fn reaction_counts(&mut self, thread_id: i64) -> QueryResult<Vec<(Option<i64>, String, i64)>>;
+    fn comment_in_thread(&mut self, id: i64, thread_id: i64) -> QueryResult<Option<(i64, String)>>;
+    fn comment_auth(&mut self, id: i64) -> QueryResult<Option<CommentAuthRow>>;
+    fn public_comment(&mut self, id: i64) -> QueryResult<PublicCommentRow>;
+    fn insert_comment(&mut self, new: &NewComment<'_>) -> QueryResult<PublicCommentRow>;
+    fn update_comment(
+        &mut self,
+        id: i64,
+        patch: &CommentPatch<'_>,
+    ) -> QueryResult<PublicCommentRow>;
+    /// Marks a comment deleted and erases what its author wrote about themselves.
+    fn scrub_comment(&mut self, id: i64, now: i64) -> QueryResult<()>;
+    fn has_approved_comment_by(&mut self, site: &str, email: &str) -> QueryResult<bool>;
+    /// `(slug, comment_count)` of the existing threads among `slugs`, in one query.
+    fn counts(&mut self, site: &str, slugs: &[&str]) -> QueryResult<Vec<(String, i64)>>;
+    fn secret(&mut self, name: &str) -> QueryResult<Option<String>>;
+    fn insert_secret_if_absent(&mut self, name: &str, value: &str) -> QueryResult<()>;
+    /// Tells other instances sharing the database that a thread changed (PostgreSQL only).
+    fn notify_thread_changed(&mut self, site: &str, slug: &str) -> QueryResult<()>;
+    fn ping(&mut self) -> QueryResult<()>;
+}
+
+macro_rules! common_store_fns {
+    () => {
+        fn find_thread(&mut self, site: &str, slug: &str) -> QueryResult<Option<ThreadRow>> {
+            threads::table
+                .filter(threads::site.eq(site))
+                .filter(threads::slug.eq(slug))
+                .select(ThreadRow::as_select())
+                .first(self)
+                .optional()
+        }
+
+        fn thread_by_id(&mut self, id: i64) -> QueryResult<ThreadRow> {
+            threads::table
+                .find(id)
+                .select(ThreadRow::as_select())
+                .first(self)
+        }
+
+        fn ensure_thread(&mut self, new: &NewThread<'_>) -> QueryResult<ThreadRow> {
+            diesel::insert_into(threads::table)
+                .values(new)
+                .on_conflict((threads::site, threads::slug))
+                .do_nothing()
+                .execute(self)?;
+            threads::table
+                .filter(threads::site.eq(new.site))
+                .filter(threads::slug.eq(new.slug))
+                .select(ThreadRow::as_select())
+                .first(self)
+        }
+
+        fn fill_thread_meta(
+            &mut self,
+            id: i64,
+            title: Option<&str>,
+            url: Option<&str>,
+        ) -> QueryResult<()> {
+            if let Some(t) = title {
+                diesel::update(threads::table.find(id).filter(threads::title.is_null()))
+                    .set(threads::title.eq(t))
+                    .execute(self)?;
+            }
+            if let Some(u) = url {
+                diesel::update(threads::table.find(id).filter(threads::url.is_null()))
+                    .set(threads::url.eq(u))
+                    .execute(self)?;
+            }
+            Ok(())
+        }
+
+        fn add_comment_count(&mut self, thread_id: i64, delta: i64) -> QueryResult<()> {
+            diesel::update(threads::table.find(thread_id))
+                .set(threads::comment_count.eq(threads::comment_count + delta))
+                .execute(self)
+                .map(|_| ())
+        }
+
+        fn visible_comments(&mut self, thread_id: i64) -> QueryResult<Vec<PublicCommentRow>> {
+            comments::table
+                .filter(comments::thread_id.eq(thread_id))
+                .filter(comments::status.eq_any(["approved", "deleted"]))
+                .order(comments::id.asc())
+                .select(PublicCommentRow::as_select())
+                .load(self)
+        }
+
+        fn reaction_counts(
+            &mut self,
+            thread_id: i64,
+        ) -> QueryResult<Vec<(Option<i64>, String, i64)>> {
+            reactions::table
+                .filter(reactions::thread_id.eq(thread_id))
+                .group_by((reactions::comment_id, reactions::kind))
+                .select((
+                    reactions::comment_id,
+                    reactions::kind,
+                    diesel::dsl::count_star(),
+                ))
+                .load(self)
+        }
+
+        fn comment_in_thread(
+            &mut self,
+            id: i64,
+            thread_id: i64,
+        ) -> QueryResult<Option<(i64, String)>> {
+            comments::table
+                .filter(comments::id.eq(id))
+                .filter(comments::thread_id.eq(thread_id))
+                .select((comments::id, comments::status))
+                .first(self)
+                .optional()
+        }
+
+        fn comment_auth(&mut self, id: i64) -> QueryResult<Option<CommentAuthRow>> {
+            comments::table
+                .find(id)
+                .select(CommentAuthRow::as_select())
+                .first(self)
+                .optional()
+        }
+
+        fn public_comment(&mut self, id: i64) -> QueryResult<PublicCommentRow> {
+            comments::table
+                .find(id)
+                .select(PublicCommentRow::as_select())
+                .first(self)
+        }
+
+        fn insert_comment(&mut self, new: &NewComment<'_>) -> QueryResult<PublicCommentRow> {
+            diesel::insert_into(comments::table)
+                .values(new)
+                .returning(PublicCommentRow::as_returning())
+                .get_result(self)
+        }
+
+        fn update_comment(
+            &mut self,
+            id: i64,
+            patch: &CommentPatch<'_>,
+        ) -> QueryResult<PublicCommentRow> {
+            diesel::update(comments::table.find(id))
+                .set(patch)
+                .returning(PublicCommentRow::as_returning())
+                .get_result(self)
+        }
+
+        fn scrub_comment(&mut self, id: i64, now: i64) -> QueryResult<()> {
+            diesel::update(comments::table.find(id))
+                .set((
+                    comments::status.eq("deleted"),
+                    comments::body.eq(""),
+                    comments::html.eq(""),
+                    comments::author.eq(None::<String>),
+                    comments::email.eq(None::<String>),
+                    comments::website.eq(None::<String>),
+                    comments::notify_replies.eq(false),
+                    comments::edit_token_hash.eq(None::<String>),
+                    comments::ip.eq(None::<String>),
+                    comments::user_agent.eq(None::<String>),
+                    comments::deleted_at.eq(Some(now)),
+                ))
+                .execute(self)
+                .map(|_| ())
+        }
+
+        fn has_approved_comment_by(&mut self, site: &str, email: &str) -> QueryResult<bool> {
+            let found: Option<i64> = comments::table
+                .inner_join(threads::table)
+                .filter(threads::site.eq(site))
+                .filter(comments::email.eq(email))
+                .filter(comments::status.eq("approved"))
+                .select(comments::id)
+                .first(self)
+                .optional()?;
+            Ok(found.is_some())
+        }
+
+        fn counts(&mut self, site: &str, slugs: &[&str]) -> QueryResult<Vec<(String, i64)>> {
+            threads::table
+                .filter(threads::site.eq(site))
+                .filter(threads::slug.eq_any(slugs))
+                .select((threads::slug, threads::comment_count))
+                .load(self)
+        }
+
+        fn secret(&mut self, name: &str) -> QueryResult<Option<String>> {
+            server_secrets::table
+                .find(name)
+                .select(server_secrets::value)
+                .first(self)
+                .optional()
+        }
+
+        fn insert_secret_if_absent(&mut self, name: &str, value: &str) -> QueryResult<()> {
+            diesel::insert_into(server_secrets::table)
+                .values((
+                    server_secrets::name.eq(name),
+                    server_secrets::value.eq(value),
+                ))
+                .on_conflict(server_secrets::name)
+                .do_nothing()
+                .execute(self)
+                .map(|_| ())
+        }
+
+        fn ping(&mut self) -> QueryResult<()> {
+            diesel::sql_query("SELECT 1").execute(self).map(|_| ())
+        }
+    };
+}
+
+impl Store for SqliteConnection {
+    fn write_tx<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        self.immediate_transaction(f)
+    }
+
+    fn notify_thread_changed(&mut self, _site: &str, _slug: &str) -> QueryResult<()> {
+        Ok(())
+    }
+
+    common_store_fns!();
+}
+
+impl Store for PgConnection {
+    fn write_tx<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        self.transaction(f)
+    }
+
+    fn notify_thread_changed(&mut self, site: &str, slug: &str) -> QueryResult<()> {
+        // Delivered at commit, to every instance listening (see cache::listen_postgres).
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<diesel::sql_types::Text, _>(super::NOTIFY_CHANNEL)
+            .bind::<diesel::sql_types::Text, _>(crate::cache::notify_payload(site, slug))
+            .execute(self)
+            .map(|_| ())
+    }
+
+    common_store_fns!();
+}

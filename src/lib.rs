@@ -1,0 +1,16 @@
+//! Afterword: self-hosted comments and reactions for static blogs.
+
+pub mod api;
+pub mod cache;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod markdown;
+pub mod ratelimit;
+pub mod security;
+pub mod service;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod view;

@@ -1,0 +1,283 @@
+//! Comment Markdown to safe HTML: pulldown-cmark renders, ammonia enforces a small allowlist.
+//!
+//! Raw HTML in the source is shown as text, never interpreted; images become links;
+//! bare URLs become links; every link gets `rel="nofollow ugc noopener noreferrer"`
+//! and only http, https and mailto targets survive.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
+use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
+
+static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut b = ammonia::Builder::empty();
+    b.tags(HashSet::from([
+        "p",
+        "br",
+        "em",
+        "strong",
+        "del",
+        "code",
+        "pre",
+        "blockquote",
+        "ul",
+        "ol",
+        "li",
+        "a",
+        "hr",
+    ]))
+    .tag_attributes(HashMap::from([
+        ("a", HashSet::from(["href", "title"])),
+        ("ol", HashSet::from(["start"])),
+    ]))
+    .url_schemes(HashSet::from(["http", "https", "mailto"]))
+    .url_relative(ammonia::UrlRelative::Deny)
+    .link_rel(Some("nofollow ugc noopener noreferrer"))
+    .clean_content_tags(HashSet::from(["script", "style"]))
+    .strip_comments(true);
+    b
+});
+
+/// Renders comment Markdown to sanitized HTML.
+pub fn render(source: &str) -> String {
+    let options = Options::ENABLE_STRIKETHROUGH;
+    let mut events: Vec<Event<'_>> = Vec::new();
+    let mut in_link = 0usize;
+    let mut in_code = 0usize;
+    for event in Parser::new_ext(source, options) {
+        match event {
+            // Raw HTML is shown as the visitor typed it.
+            Event::Html(html) | Event::InlineHtml(html) => events.push(Event::Text(html)),
+            Event::Start(Tag::Image {
+                dest_url,
+                title,
+                id,
+                ..
+            }) => {
+                in_link += 1;
+                events.push(Event::Start(Tag::Link {
+                    link_type: LinkType::Inline,
+                    dest_url,
+                    title,
+                    id,
+                }));
+            }
+            Event::End(TagEnd::Image) => {
+                in_link = in_link.saturating_sub(1);
+                events.push(Event::End(TagEnd::Link));
+            }
+            // Comments have no document outline: headings read as bold paragraphs.
+            Event::Start(Tag::Heading { .. }) => {
+                events.push(Event::Start(Tag::Paragraph));
+                events.push(Event::Start(Tag::Strong));
+            }
+            Event::End(TagEnd::Heading(_)) => {
+                events.push(Event::End(TagEnd::Strong));
+                events.push(Event::End(TagEnd::Paragraph));
+            }
+            Event::Start(Tag::Link { .. }) => {
+                in_link += 1;
+                events.push(event);
+            }
+            Event::End(TagEnd::Link) => {
+                in_link = in_link.saturating_sub(1);
+                events.push(event);
+            }
+            Event::Start(Tag::CodeBlock(_)) => {
+                in_code += 1;
+                events.push(event);
+            }
+            Event::End(TagEnd::CodeBlock) => {
+                in_code = in_code.saturating_sub(1);
+                events.push(event);
+            }
+            Event::Text(text) if in_link == 0 && in_code == 0 => linkify_text(text, &mut events),
+            other => events.push(other),
+        }
+    }
+    let mut html = String::with_capacity(source.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut html, events.into_iter());
+    SANITIZER.clean(&html).to_string()
+}
+
+/// Turns bare http(s) URLs in a text run into links.
+fn linkify_text<'a>(text: CowStr<'a>, out: &mut Vec<Event<'a>>) {
+    let mut finder = linkify::LinkFinder::new();
+    finder.kinds(&[linkify::LinkKind::Url]);
+    let links: Vec<_> = finder
+        .links(&text)
+        .filter(|l| {
+            let s = l.as_str();
+            s.starts_with("http://") || s.starts_with("https://")
+        })
+        .map(|l| (l.start(), l.end()))
+        .collect();
+    if links.is_empty() {
+        out.push(Event::Text(text));
+        return;
+    }
+    let mut pos = 0;
+    for (start, end) in links {
+        if start > pos {
+            out.push(Event::Text(CowStr::from(text[pos..start].to_owned())));
+        }
+        let url = text[start..end].to_owned();
+        out.push(Event::Start(Tag::Link {
+            link_type: LinkType::Autolink,
+            dest_url: CowStr::from(url.clone()),
+            title: CowStr::from(""),
+            id: CowStr::from(""),
+        }));
+        out.push(Event::Text(CowStr::from(url)));
+        out.push(Event::End(TagEnd::Link));
+        pos = end;
+    }
+    if pos < text.len() {
+        out.push(Event::Text(CowStr::from(text[pos..].to_owned())));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+
+    fn assert_no_active_content(html: &str) {
+        let lower = html.to_ascii_lowercase();
+        for needle in [
+            "<script",
+            "<img",
+            "<svg",
+            "<iframe",
+            "<style",
+            "onerror",
+            "onload",
+            "href=\"javascript",
+            "href=\"data",
+            "href=\"vbscript",
+            "<object",
+            "<embed",
+            "<form",
+            "<input",
+        ] {
+            assert!(!lower.contains(needle), "{needle} survived in {html}");
+        }
+    }
+
+    #[test]
+    fn basic_markdown() {
+        assert_eq!(render("Hello *world*"), "<p>Hello <em>world</em></p>\n");
+        assert_eq!(
+            render("**b** ~~s~~ `c`"),
+            "<p><strong>b</strong> <del>s</del> <code>c</code></p>\n"
+        );
+        assert_eq!(
+            render("> quote"),
+            "<blockquote>\n<p>quote</p>\n</blockquote>\n"
+        );
+        assert_eq!(render("- a\n- b"), "<ul>\n<li>a</li>\n<li>b</li>\n</ul>\n");
+        assert_eq!(
+            render("3. a\n4. b"),
+            "<ol start=\"3\">\n<li>a</li>\n<li>b</li>\n</ol>\n"
+        );
+        assert_eq!(
+            render("```\nlet x = 1 < 2;\n```"),
+            "<pre><code>let x = 1 &lt; 2;\n</code></pre>\n"
+        );
+        assert_eq!(render("# Title"), "<p><strong>Title</strong></p>\n");
+    }
+
+    #[test]
+    fn links_get_rel_and_keep_safe_schemes() {
+        let html = render("[site](https://example.com/a?b=1&c=2)");
+        assert_eq!(
+            html,
+            "<p><a href=\"https://example.com/a?b=1&amp;c=2\" rel=\"nofollow ugc noopener noreferrer\">site</a></p>\n"
+        );
+        assert!(render("[m](mailto:a@example.com)").contains("href=\"mailto:a@example.com\""));
+        assert!(render("[h](HTTP://EXAMPLE.COM)").contains("href=\"HTTP://EXAMPLE.COM\""));
+    }
+
+    #[test]
+    fn bare_urls_become_links_but_not_in_code() {
+        let html = render("see https://example.com/x. ok");
+        assert!(html.contains("<a href=\"https://example.com/x\" rel=\"nofollow ugc noopener noreferrer\">https://example.com/x</a>."), "{html}");
+        assert!(!render("`https://example.com`").contains("<a"));
+        assert!(!render("    https://example.com").contains("<a"));
+    }
+
+    #[test]
+    fn hostile_link_schemes_lose_their_href() {
+        let cases = [
+            "[x](javascript:alert(1))",
+            "[x](JavaScript:alert(1))",
+            "[x](JAVASCRIPT:alert(1))",
+            "[x](  javascript:alert(1))",
+            "[x](java\tscript:alert(1))",
+            "[x](&#106;avascript:alert(1))",
+            "[x](&#x6A;&#x61;&#x76;&#x61;script:alert(1))",
+            "[x](javascript&colon;alert(1))",
+            "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+            "[x](DATA:text/html,<script>alert(1)</script>)",
+            "[x](vbscript:msgbox(1))",
+            "[x](VbScRiPt:msgbox(1))",
+            "<javascript:alert(1)>",
+            "<JAVASCRIPT:alert(1)>",
+            "<data:text/html,x>",
+            "<vbscript:x>",
+            "[x][r]\n\n[r]: javascript:alert(1)",
+            "![x](javascript:alert(1))",
+            "[x](/relative/path)",
+            "[x](//evil.example/)",
+        ];
+        for case in cases {
+            let html = render(case);
+            assert_no_active_content(&html);
+            assert!(!html.contains("href"), "{case} kept an href: {html}");
+        }
+    }
+
+    #[test]
+    fn raw_html_is_text() {
+        let cases = [
+            "<script>alert(1)</script>",
+            "<SCRIPT SRC=//evil.example/x.js></SCRIPT>",
+            "<img src=x onerror=alert(1)>",
+            "<svg onload=alert(1)>",
+            "<svg><script>alert(1)</script></svg>",
+            "<iframe src=javascript:alert(1)></iframe>",
+            "<a href=\"javascript:alert(1)\">x</a>",
+            "<div style=\"background:url(javascript:alert(1))\">x</div>",
+            "<!-- comment --><style>*{}</style>",
+            "text <b onmouseover=alert(1)>bold</b>",
+            "<math><mi xlink:href=\"javascript:alert(1)\">x</mi></math>",
+            "<details open ontoggle=alert(1)>",
+        ];
+        for case in cases {
+            let html = render(case);
+            assert_no_active_content(&html);
+            assert!(!html.contains("<a"), "{case}: {html}");
+        }
+        assert_eq!(
+            render("<script>alert(1)</script>"),
+            "&lt;script&gt;alert(1)&lt;/script&gt;\n"
+        );
+        assert_eq!(
+            render("a <img src=x onerror=alert(1)> b"),
+            "<p>a &lt;img src=x onerror=alert(1)&gt; b</p>\n"
+        );
+    }
+
+    #[test]
+    fn images_become_links() {
+        assert_eq!(
+            render("![cat](https://example.com/cat.png)"),
+            "<p><a href=\"https://example.com/cat.png\" rel=\"nofollow ugc noopener noreferrer\">cat</a></p>\n"
+        );
+    }
+
+    #[test]
+    fn titles_are_escaped() {
+        let html = render("[x](https://example.com \"a\\\" onmouseover=\\\"alert(1)\")");
+        assert!(!html.contains(" onmouseover="), "{html}");
+    }
+}

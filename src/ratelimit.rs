@@ -1,0 +1,94 @@
+//! Per-address limits on writes: a fixed one-minute window per IP, in memory.
+//! Behind a load balancer each instance counts on its own.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+const WINDOW: Duration = Duration::from_secs(60);
+
+pub struct RateLimiter {
+    per_minute: u32,
+    windows: Mutex<Windows>,
+}
+
+struct Windows {
+    by_ip: HashMap<IpAddr, (Instant, u32)>,
+    last_sweep: Instant,
+}
+
+impl RateLimiter {
+    /// `0` turns the limit off.
+    pub fn new(per_minute: u32) -> Self {
+        RateLimiter {
+            per_minute,
+            windows: Mutex::new(Windows {
+                by_ip: HashMap::new(),
+                last_sweep: Instant::now(),
+            }),
+        }
+    }
+
+    /// Counts one request; `Err(seconds)` says when the address may try again.
+    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        self.check_at(ip, Instant::now())
+    }
+
+    fn check_at(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
+        if self.per_minute == 0 {
+            return Ok(());
+        }
+        let mut w = self.windows.lock();
+        if now.duration_since(w.last_sweep) >= WINDOW {
+            w.by_ip
+                .retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+            w.last_sweep = now;
+        }
+        let entry = w.by_ip.entry(ip).or_insert((now, 0));
+        if now.duration_since(entry.0) >= WINDOW {
+            *entry = (now, 0);
+        }
+        if entry.1 >= self.per_minute {
+            let left = WINDOW.saturating_sub(now.duration_since(entry.0));
+            return Err(left.as_secs().max(1));
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_per_address_and_window() {
+        let r = RateLimiter::new(2);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let t0 = Instant::now();
+        assert!(r.check_at(a, t0).is_ok());
+        assert!(r.check_at(a, t0).is_ok());
+        let wait = r.check_at(a, t0 + Duration::from_secs(10)).unwrap_err();
+        assert_eq!(wait, 50);
+        assert!(
+            r.check_at(b, t0).is_ok(),
+            "other addresses are not affected"
+        );
+        assert!(
+            r.check_at(a, t0 + Duration::from_secs(61)).is_ok(),
+            "a new window opens"
+        );
+    }
+
+    #[test]
+    fn zero_means_off() {
+        let r = RateLimiter::new(0);
+        let a: IpAddr = "::1".parse().unwrap();
+        for _ in 0..1000 {
+            assert!(r.check(a).is_ok());
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Keyed hashes for edit tokens, visitor ids and avatars.
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The server's secret key (stored in the database so every instance shares it).
+#[derive(Clone)]
+pub struct ServerKey([u8; 32]);
+
+impl fmt::Debug for ServerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ServerKey(<redacted>)")
+    }
+}
+
+impl ServerKey {
+    pub fn generate() -> Self {
+        let mut k = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut k);
+        ServerKey(k)
+    }
+
+    pub fn from_hex(s: &str) -> Option<Self> {
+        let bytes = hex::decode(s).ok()?;
+        Some(ServerKey(bytes.try_into().ok()?))
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    fn mac(&self, domain: &str, data: &[u8]) -> [u8; 32] {
+        let mut m = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
+        m.update(domain.as_bytes());
+        m.update(&[0]);
+        m.update(data);
+        m.finalize().into_bytes().into()
+    }
+
+    /// What is stored for an edit token.
+    pub fn hash_edit_token(&self, token: &str) -> String {
+        hex::encode(self.mac("edit-token", token.as_bytes()))
+    }
+
+    /// Compares a presented token with a stored hash in constant time.
+    pub fn verify_edit_token(&self, token: &str, stored_hex: &str) -> bool {
+        let Ok(stored) = hex::decode(stored_hex) else {
+            return false;
+        };
+        let presented = self.mac("edit-token", token.as_bytes());
+        presented.ct_eq(stored.as_slice()).into()
+    }
+
+    /// What is stored for a visitor id.
+    pub fn hash_visitor(&self, visitor: &str) -> String {
+        hex::encode(&self.mac("visitor", visitor.as_bytes())[..16])
+    }
+
+    /// A stable, non-reversible identicon seed.
+    pub fn avatar(&self, seed: &str) -> String {
+        hex::encode(&self.mac("avatar", seed.as_bytes())[..8])
+    }
+}
+
+/// A fresh edit token: 32 random bytes, base64url.
+pub fn new_token() -> String {
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_verify_only_with_their_hash_and_key() {
+        let key = ServerKey::generate();
+        let t = new_token();
+        assert_eq!(t.len(), 43);
+        let h = key.hash_edit_token(&t);
+        assert!(!h.contains(&t));
+        assert!(key.verify_edit_token(&t, &h));
+        assert!(!key.verify_edit_token(&new_token(), &h));
+        assert!(!key.verify_edit_token(&t, "zz"));
+        assert!(!key.verify_edit_token(&t, &h[..10]));
+        assert!(!ServerKey::generate().verify_edit_token(&t, &h));
+    }
+
+    #[test]
+    fn key_round_trips_and_hides_in_debug() {
+        let key = ServerKey::generate();
+        let back = ServerKey::from_hex(&key.to_hex()).unwrap();
+        assert_eq!(key.avatar("x"), back.avatar("x"));
+        assert!(ServerKey::from_hex("abcd").is_none());
+        assert_eq!(format!("{key:?}"), "ServerKey(<redacted>)");
+    }
+
+    #[test]
+    fn hashes_are_domain_separated() {
+        let key = ServerKey::generate();
+        assert_ne!(key.hash_visitor("a")[..16], key.avatar("a")[..16]);
+        assert_eq!(key.avatar("a").len(), 16);
+        assert_eq!(key.hash_visitor("a").len(), 32);
+    }
+}

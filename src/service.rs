@@ -1,0 +1,294 @@
+//! What the comment endpoints do, generic over the backend. Handlers parse, these decide.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::config::{Moderation, SiteSettings};
+use crate::db::models::{CommentPatch, NewComment, NewThread};
+use crate::db::Store;
+use crate::domain::{
+    AuthorName, CommentBody, CommentId, CommentStatus, Cursor, Email, Limit, PageUrl, SiteId, Slug,
+    Sort, Title, Website,
+};
+use crate::error::ApiError;
+use crate::security::ServerKey;
+use crate::view::{self, CommentJson, ThreadPage};
+
+/// Reads one page of a thread. An unknown thread is an empty page, not an error.
+pub fn read_thread<C: Store>(
+    c: &mut C,
+    site: &SiteId,
+    slug: &Slug,
+    sort: Sort,
+    limit: Limit,
+    after: Option<Cursor>,
+) -> Result<ThreadPage, ApiError> {
+    let Some(thread) = c.find_thread(site.as_str(), slug.as_str())? else {
+        return Ok(ThreadPage {
+            thread: view::thread_json(site.as_str(), slug.as_str(), None, BTreeMap::new()),
+            comments: Vec::new(),
+            next: None,
+        });
+    };
+    let rows = c.visible_comments(thread.id)?;
+    let reactions = c.reaction_counts(thread.id)?;
+    let (post_reactions, comments, next) = view::page(rows, reactions, sort, limit, after);
+    Ok(ThreadPage {
+        thread: view::thread_json(site.as_str(), slug.as_str(), Some(&thread), post_reactions),
+        comments,
+        next,
+    })
+}
+
+pub struct NewCommentInput {
+    pub slug: Slug,
+    pub body: CommentBody,
+    pub html: String,
+    pub author: Option<AuthorName>,
+    pub email: Option<Email>,
+    pub website: Option<Website>,
+    pub parent_id: Option<CommentId>,
+    pub notify_replies: bool,
+    pub title: Option<Title>,
+    pub url: Option<PageUrl>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+pub struct Created {
+    pub comment: CommentJson,
+    pub edit_token: String,
+}
+
+pub fn create_comment<C: Store>(
+    c: &mut C,
+    site: &SiteSettings,
+    key: &ServerKey,
+    input: &NewCommentInput,
+) -> Result<Created, ApiError> {
+    let now = view::now_micros();
+    let edit_token = crate::security::new_token();
+    let token_hash = key.hash_edit_token(&edit_token);
+    let avatar = match (&input.email, &input.author) {
+        (Some(e), _) => key.avatar(&format!("email:{}", e.as_str().to_lowercase())),
+        (None, Some(a)) => key.avatar(&format!("name:{}", a.as_str())),
+        (None, None) => key.avatar(&format!("ip:{}", input.ip.as_deref().unwrap_or(""))),
+    };
+    let site_id = site.id.as_str();
+    let row = c.write_tx(|c| {
+        let thread = c.ensure_thread(&NewThread {
+            site: site_id,
+            slug: input.slug.as_str(),
+            title: input.title.as_ref().map(Title::as_str),
+            url: input.url.as_ref().map(PageUrl::as_str),
+            locked: false,
+            comment_count: 0,
+            created_at: now,
+        })?;
+        if thread.locked {
+            return Err(ApiError::conflict(
+                "thread_locked",
+                "This thread is locked: it takes no new comments.",
+            ));
+        }
+        if (thread.title.is_none() && input.title.is_some())
+            || (thread.url.is_none() && input.url.is_some())
+        {
+            c.fill_thread_meta(
+                thread.id,
+                input.title.as_ref().map(Title::as_str),
+                input.url.as_ref().map(PageUrl::as_str),
+            )?;
+        }
+        if let Some(parent) = input.parent_id {
+            match c.comment_in_thread(parent.0, thread.id)? {
+                Some((_, status)) if status == "approved" => {}
+                _ => {
+                    return Err(ApiError::unprocessable(
+                        "invalid_parent",
+                        "parent_id must be a visible comment of this same thread.",
+                    )
+                    .with_field("parent_id"))
+                }
+            }
+        }
+        let status = match site.moderation {
+            Moderation::None => CommentStatus::Approved,
+            Moderation::All => CommentStatus::Pending,
+            Moderation::FirstTime => match &input.email {
+                Some(e) if c.has_approved_comment_by(site_id, e.as_str())? => {
+                    CommentStatus::Approved
+                }
+                _ => CommentStatus::Pending,
+            },
+        };
+        let row = c.insert_comment(&NewComment {
+            thread_id: thread.id,
+            parent_id: input.parent_id.map(|p| p.0),
+            status: status.as_str(),
+            body: input.body.as_str(),
+            html: &input.html,
+            author: input.author.as_ref().map(AuthorName::as_str),
+            email: input.email.as_ref().map(Email::as_str),
+            website: input.website.as_ref().map(Website::as_str),
+            avatar: &avatar,
+            notify_replies: input.notify_replies,
+            edit_token_hash: Some(&token_hash),
+            ip: input.ip.as_deref(),
+            user_agent: input.user_agent.as_deref(),
+            created_at: now,
+        })?;
+        if status == CommentStatus::Approved {
+            c.add_comment_count(thread.id, 1)?;
+        }
+        c.notify_thread_changed(site_id, input.slug.as_str())?;
+        Ok::<_, ApiError>(row)
+    })?;
+    Ok(Created {
+        comment: view::comment_json(row, BTreeMap::new()),
+        edit_token,
+    })
+}
+
+/// The thread a comment belongs to, for the checks an author action needs first.
+pub struct Owned {
+    pub site: SiteId,
+    pub slug: Slug,
+    pub thread_id: i64,
+}
+
+/// Finds the comment and its thread; a deleted comment counts as gone.
+pub fn locate_comment<C: Store>(c: &mut C, id: CommentId) -> Result<Owned, ApiError> {
+    let gone = || ApiError::not_found("comment_not_found", "There is no comment with this id.");
+    let auth = c.comment_auth(id.0)?.ok_or_else(gone)?;
+    if auth.status == "deleted" {
+        return Err(gone());
+    }
+    let thread = c.thread_by_id(auth.thread_id)?;
+    let site = SiteId::parse(&thread.site).map_err(|_| gone())?;
+    let slug = Slug::parse(&thread.slug).map_err(|_| gone())?;
+    Ok(Owned {
+        site,
+        slug,
+        thread_id: thread.id,
+    })
+}
+
+/// Checks the edit token and window inside the write transaction.
+fn authorize<C: Store>(
+    c: &mut C,
+    key: &ServerKey,
+    id: CommentId,
+    token: &str,
+    window: Duration,
+    now: i64,
+) -> Result<(crate::db::models::CommentAuthRow, bool), ApiError> {
+    let auth = c
+        .comment_auth(id.0)?
+        .filter(|a| a.status != "deleted")
+        .ok_or_else(|| {
+            ApiError::not_found("comment_not_found", "There is no comment with this id.")
+        })?;
+    let valid = auth
+        .edit_token_hash
+        .as_deref()
+        .is_some_and(|h| key.verify_edit_token(token, h));
+    if !valid {
+        return Err(ApiError::forbidden(
+            "invalid_token",
+            "This edit token does not belong to this comment.",
+        ));
+    }
+    let window_us = i64::try_from(window.as_micros()).unwrap_or(i64::MAX);
+    if now > auth.created_at.saturating_add(window_us) {
+        return Err(ApiError::forbidden(
+            "edit_window_closed",
+            format!(
+                "Comments can be changed for {} after posting; this one is older.",
+                humantime::format_duration(window)
+            ),
+        ));
+    }
+    let locked = c.thread_by_id(auth.thread_id)?.locked;
+    Ok((auth, locked))
+}
+
+pub fn edit_comment<C: Store>(
+    c: &mut C,
+    key: &ServerKey,
+    site: &SiteSettings,
+    owned: &Owned,
+    id: CommentId,
+    token: &str,
+    body: &CommentBody,
+    html: &str,
+) -> Result<CommentJson, ApiError> {
+    let now = view::now_micros();
+    let row = c.write_tx(|c| {
+        let (_, locked) = authorize(c, key, id, token, site.edit_window, now)?;
+        if locked {
+            return Err(ApiError::conflict(
+                "thread_locked",
+                "This thread is locked: its comments can no longer change.",
+            ));
+        }
+        let row = c.update_comment(
+            id.0,
+            &CommentPatch {
+                body: body.as_str(),
+                html,
+                edited_at: Some(now),
+            },
+        )?;
+        c.notify_thread_changed(owned.site.as_str(), owned.slug.as_str())?;
+        Ok::<_, ApiError>(row)
+    })?;
+    let reactions = c
+        .reaction_counts(owned.thread_id)?
+        .into_iter()
+        .filter(|(cid, _, _)| *cid == Some(id.0))
+        .map(|(_, k, n)| (k, n))
+        .collect();
+    Ok(view::comment_json(row, reactions))
+}
+
+pub fn delete_comment<C: Store>(
+    c: &mut C,
+    key: &ServerKey,
+    site: &SiteSettings,
+    owned: &Owned,
+    id: CommentId,
+    token: &str,
+) -> Result<(), ApiError> {
+    let now = view::now_micros();
+    c.write_tx(|c| {
+        let (auth, locked) = authorize(c, key, id, token, site.edit_window, now)?;
+        if locked {
+            return Err(ApiError::conflict(
+                "thread_locked",
+                "This thread is locked: its comments can no longer change.",
+            ));
+        }
+        c.scrub_comment(id.0, now)?;
+        if auth.status == "approved" {
+            c.add_comment_count(auth.thread_id, -1)?;
+        }
+        c.notify_thread_changed(owned.site.as_str(), owned.slug.as_str())?;
+        Ok(())
+    })
+}
+
+/// Approved comments per slug: every slug asked for is answered, unknown ones with 0.
+pub fn counts<C: Store>(
+    c: &mut C,
+    site: &SiteId,
+    slugs: &[(String, Slug)],
+) -> Result<BTreeMap<String, i64>, ApiError> {
+    let wanted: Vec<&str> = slugs.iter().map(|(_, s)| s.as_str()).collect();
+    let found: std::collections::HashMap<String, i64> =
+        c.counts(site.as_str(), &wanted)?.into_iter().collect();
+    Ok(slugs
+        .iter()
+        .map(|(asked, s)| (asked.clone(), found.get(s.as_str()).copied().unwrap_or(0)))
+        .collect())
+}

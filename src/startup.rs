@@ -1,0 +1,96 @@
+//! Builds the application: database, migrations, cache, listener, HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use tracing_actix_web::TracingLogger;
+
+use crate::cache::{self, ThreadCache};
+use crate::config::Settings;
+use crate::db::Pool;
+use crate::ratelimit::RateLimiter;
+use crate::state::AppState;
+
+/// Memory given to rendered thread pages.
+const CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Opens (and migrates) the database and binds the listener; `listen` port 0 picks a free port.
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pool_size = if settings.database_url.is_postgres() {
+            16
+        } else {
+            8
+        };
+        let pool = Pool::connect(
+            &settings.database_url,
+            settings.sqlite_synchronous,
+            pool_size,
+        )?;
+        let ran = pool.migrate().context("database migration failed")?;
+        if ran > 0 {
+            tracing::info!(migrations = ran, "database migrated");
+        }
+        let key = pool.server_key()?;
+        let cache = Arc::new(ThreadCache::new(CACHE_BYTES, !pool.is_postgres()));
+        if let Some(url) = pool.postgres_url() {
+            cache::listen_postgres(url.to_owned(), Arc::downgrade(&cache));
+        }
+        let listener = TcpListener::bind(settings.listen)
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let addr = listener.local_addr()?;
+        for site in settings.sites.values() {
+            if matches!(&site.origins, crate::config::Origins::List(l) if l.is_empty()) {
+                tracing::warn!(
+                    site = site.id.as_str(),
+                    "site lists no origins: browsers cannot post to it; set `origins`"
+                );
+            }
+        }
+        let state = web::Data::new(AppState {
+            comment_limiter: RateLimiter::new(settings.limits.comments_per_ip_per_minute),
+            reaction_limiter: RateLimiter::new(settings.limits.reactions_per_ip_per_minute),
+            settings: Arc::new(settings),
+            pool,
+            cache,
+            key,
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(from_fn(crate::api::cors))
+                .wrap(TracingLogger::default())
+                .configure(crate::api::routes)
+        })
+        .shutdown_timeout(30)
+        .listen(listener)?
+        .run();
+        tracing::info!(%addr, "Afterword is listening");
+        Ok(Application {
+            port: addr.port(),
+            server,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped; SIGTERM and SIGINT finish in-flight requests first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
