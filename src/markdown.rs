@@ -42,7 +42,9 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 pub fn render(source: &str) -> String {
     let options = Options::ENABLE_STRIKETHROUGH;
     let mut events: Vec<Event<'_>> = Vec::new();
-    let mut in_link = 0usize;
+    // One entry per open link: was it kept? Links to other schemes lose their anchor here,
+    // for tidy output; ammonia below is what enforces the rule.
+    let mut links: Vec<bool> = Vec::new();
     let mut in_code = 0usize;
     for event in Parser::new_ext(source, options) {
         match event {
@@ -54,17 +56,22 @@ pub fn render(source: &str) -> String {
                 id,
                 ..
             }) => {
-                in_link += 1;
-                events.push(Event::Start(Tag::Link {
-                    link_type: LinkType::Inline,
-                    dest_url,
-                    title,
-                    id,
-                }));
+                // Inside a link, an image is only its alt text: anchors do not nest.
+                let keep = allowed_url(&dest_url) && !links.contains(&true);
+                links.push(keep);
+                if keep {
+                    events.push(Event::Start(Tag::Link {
+                        link_type: LinkType::Inline,
+                        dest_url,
+                        title,
+                        id,
+                    }));
+                }
             }
-            Event::End(TagEnd::Image) => {
-                in_link = in_link.saturating_sub(1);
-                events.push(Event::End(TagEnd::Link));
+            Event::End(TagEnd::Image) | Event::End(TagEnd::Link) => {
+                if links.pop().unwrap_or(false) {
+                    events.push(Event::End(TagEnd::Link));
+                }
             }
             // Comments have no document outline: headings read as bold paragraphs.
             Event::Start(Tag::Heading { .. }) => {
@@ -75,13 +82,12 @@ pub fn render(source: &str) -> String {
                 events.push(Event::End(TagEnd::Strong));
                 events.push(Event::End(TagEnd::Paragraph));
             }
-            Event::Start(Tag::Link { .. }) => {
-                in_link += 1;
-                events.push(event);
-            }
-            Event::End(TagEnd::Link) => {
-                in_link = in_link.saturating_sub(1);
-                events.push(event);
+            Event::Start(Tag::Link { ref dest_url, .. }) => {
+                let keep = allowed_url(dest_url);
+                links.push(keep);
+                if keep {
+                    events.push(event);
+                }
             }
             Event::Start(Tag::CodeBlock(_)) => {
                 in_code += 1;
@@ -91,13 +97,22 @@ pub fn render(source: &str) -> String {
                 in_code = in_code.saturating_sub(1);
                 events.push(event);
             }
-            Event::Text(text) if in_link == 0 && in_code == 0 => linkify_text(text, &mut events),
+            Event::Text(text) if links.is_empty() && in_code == 0 => {
+                linkify_text(text, &mut events)
+            }
             other => events.push(other),
         }
     }
     let mut html = String::with_capacity(source.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut html, events.into_iter());
     SANITIZER.clean(&html).to_string()
+}
+
+fn allowed_url(url: &str) -> bool {
+    let u = url.trim_start().to_ascii_lowercase();
+    ["http://", "https://", "mailto:"]
+        .iter()
+        .any(|s| u.starts_with(s))
 }
 
 /// Turns bare http(s) URLs in a text run into links.
@@ -141,25 +156,56 @@ fn linkify_text<'a>(text: CowStr<'a>, out: &mut Vec<Event<'a>>) {
 mod tests {
     use super::render;
 
+    /// Every tag in the output is allowlisted, every attribute too, every href is http(s) or mailto.
     fn assert_no_active_content(html: &str) {
-        let lower = html.to_ascii_lowercase();
-        for needle in [
-            "<script",
-            "<img",
-            "<svg",
-            "<iframe",
-            "<style",
-            "onerror",
-            "onload",
-            "href=\"javascript",
-            "href=\"data",
-            "href=\"vbscript",
-            "<object",
-            "<embed",
-            "<form",
-            "<input",
-        ] {
-            assert!(!lower.contains(needle), "{needle} survived in {html}");
+        let allowed_tags = [
+            "p",
+            "br",
+            "em",
+            "strong",
+            "del",
+            "code",
+            "pre",
+            "blockquote",
+            "ul",
+            "ol",
+            "li",
+            "a",
+            "hr",
+        ];
+        let mut rest = html;
+        while let Some(start) = rest.find('<') {
+            let end = rest[start..].find('>').expect("tags close") + start;
+            let tag = &rest[start + 1..end];
+            let tag = tag.strip_prefix('/').unwrap_or(tag);
+            let mut parts = tag.splitn(2, ' ');
+            let name = parts.next().unwrap();
+            assert!(allowed_tags.contains(&name), "tag <{name}> in {html}");
+            let mut attrs = parts.next().unwrap_or("");
+            while let Some(eq) = attrs.find("=\"") {
+                let attr = attrs[..eq].trim();
+                assert!(
+                    ["href", "rel", "title", "start"].contains(&attr),
+                    "attribute {attr} in {html}"
+                );
+                let close = attrs[eq + 2..].find('"').expect("quoted") + eq + 2;
+                let value = &attrs[eq + 2..close];
+                if attr == "href" {
+                    let v = value.to_ascii_lowercase();
+                    assert!(
+                        v.starts_with("http://")
+                            || v.starts_with("https://")
+                            || v.starts_with("mailto:"),
+                        "href {value} in {html}"
+                    );
+                }
+                attrs = &attrs[close + 1..];
+            }
+            assert!(
+                attrs.trim().is_empty(),
+                "stray attribute text {attrs} in {html}"
+            );
+            rest = &rest[end + 1..];
         }
     }
 
@@ -259,7 +305,7 @@ mod tests {
         }
         assert_eq!(
             render("<script>alert(1)</script>"),
-            "&lt;script&gt;alert(1)&lt;/script&gt;\n"
+            "&lt;script&gt;alert(1)&lt;/script&gt;"
         );
         assert_eq!(
             render("a <img src=x onerror=alert(1)> b"),
@@ -276,8 +322,19 @@ mod tests {
     }
 
     #[test]
+    fn linked_images_do_not_nest_anchors() {
+        let html = render("[![cat](https://example.com/cat.png)](https://example.com/)");
+        assert_eq!(html.matches("<a ").count(), 1, "{html}");
+        assert!(html.contains(">cat</a>"), "{html}");
+    }
+
+    #[test]
     fn titles_are_escaped() {
         let html = render("[x](https://example.com \"a\\\" onmouseover=\\\"alert(1)\")");
-        assert!(!html.contains(" onmouseover="), "{html}");
+        assert_no_active_content(&html);
+        assert!(
+            html.contains("title=\"a&quot; onmouseover=&quot;alert(1)\""),
+            "{html}"
+        );
     }
 }

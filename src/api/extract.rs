@@ -122,6 +122,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// Query parameters, decoded strictly: invalid UTF-8 is a 400, not a replacement character.
+#[derive(Debug)]
 pub struct QueryParams(Vec<(String, String)>);
 
 impl QueryParams {

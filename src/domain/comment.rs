@@ -139,7 +139,10 @@ impl Email {
                 format!("{field} must be an email address like name@example.com."),
             )
         };
-        if t.len() > 254 {
+        if t.len() > 254
+            || t.chars()
+                .any(|c| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '(' | ')'))
+        {
             return Err(bad());
         }
         let parsed = email_address::EmailAddress::from_str(t).map_err(|_| bad())?;

@@ -1,0 +1,348 @@
+//! Test harness: the real server on port 0, over a temp SQLite file or a fresh PostgreSQL database.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use afterword::config::Settings;
+use afterword::startup::Application;
+use diesel::prelude::*;
+use diesel::{Connection, PgConnection};
+use reqwest::{Client, Response};
+use serde_json::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server for tests: `AFTERWORD_TEST_POSTGRES_URL`, a URL to a database we may
+/// create databases from (CI: postgres://postgres@127.0.0.1:5432/postgres).
+pub fn postgres_admin_url() -> Option<String> {
+    match std::env::var("AFTERWORD_TEST_POSTGRES_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            if std::env::var("AFTERWORD_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+                panic!(
+                    "AFTERWORD_TEST_REQUIRE_POSTGRES=1 but AFTERWORD_TEST_POSTGRES_URL is not set"
+                );
+            }
+            None
+        }
+    }
+}
+
+/// A database that exists for one test.
+pub enum TestDb {
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+        path: std::path::PathBuf,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+        url: String,
+    },
+}
+
+impl TestDb {
+    pub fn new(backend: Backend) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path = dir.path().join("test.db");
+                let url = format!("sqlite://{}", path.display());
+                Some(TestDb::Sqlite {
+                    _dir: dir,
+                    url,
+                    path,
+                })
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url()?;
+                let name = format!("afterword_test_{}", random_suffix());
+                let mut conn = PgConnection::establish(&admin_url)
+                    .expect("connect to the PostgreSQL test server");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .expect("create test database");
+                let mut url = url::Url::parse(&admin_url).expect("admin url");
+                url.set_path(&format!("/{name}"));
+                Some(TestDb::Postgres {
+                    admin_url,
+                    name,
+                    url: url.to_string(),
+                })
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } => url,
+        }
+    }
+
+    /// Runs SQL directly, as an operator or a later feature (moderation, locking) would.
+    pub fn exec(&self, sql: &str) {
+        match self {
+            TestDb::Sqlite { path, .. } => {
+                let mut c =
+                    diesel::SqliteConnection::establish(&path.to_string_lossy()).expect("sqlite");
+                diesel::sql_query("PRAGMA busy_timeout = 5000")
+                    .execute(&mut c)
+                    .expect("pragma");
+                diesel::sql_query(sql).execute(&mut c).expect("sql");
+            }
+            TestDb::Postgres { url, .. } => {
+                let mut c = PgConnection::establish(url).expect("pg");
+                diesel::sql_query(sql).execute(&mut c).expect("sql");
+            }
+        }
+    }
+
+    /// How many rows a table holds.
+    pub fn count(&self, table: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        match self {
+            TestDb::Sqlite { path, .. } => {
+                let mut c =
+                    diesel::SqliteConnection::establish(&path.to_string_lossy()).expect("sqlite");
+                diesel::sql_query(sql)
+                    .get_result::<N>(&mut c)
+                    .expect("count")
+                    .n
+            }
+            TestDb::Postgres { url, .. } => {
+                let mut c = PgConnection::establish(url).expect("pg");
+                diesel::sql_query(sql)
+                    .get_result::<N>(&mut c)
+                    .expect("count")
+                    .n
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres {
+            admin_url, name, ..
+        } = self
+        {
+            if let Ok(mut conn) = PgConnection::establish(admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn);
+            }
+        }
+    }
+}
+
+pub fn random_suffix() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{}_{}_{}", std::process::id(), nanos, rand_u32())
+}
+
+fn rand_u32() -> u32 {
+    let mut b = [0u8; 4];
+    getrandom(&mut b);
+    u32::from_le_bytes(b)
+}
+
+fn getrandom(buf: &mut [u8]) {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(buf))
+        .expect("urandom");
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub db: std::sync::Arc<TestDb>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop accepting and let the runtime drop the server with the test.
+        let _ = self.handle.stop(false);
+    }
+}
+
+/// The sites every test app serves.
+pub const SITES: &str = r#"
+[[site]]
+id = "blog"
+origins = ["https://blog.example"]
+
+[[site]]
+id = "open"
+origins = ["*"]
+
+[[site]]
+id = "short"
+origins = ["*"]
+edit_window = "1s"
+max_comment_length = 20
+
+[[site]]
+id = "moderated"
+origins = ["*"]
+moderation = "all"
+
+[[site]]
+id = "firsttime"
+origins = ["*"]
+moderation = "first-time"
+
+[limits]
+comments_per_ip_per_minute = 0
+"#;
+
+pub async fn spawn(backend: Backend) -> Option<TestApp> {
+    spawn_with(backend, SITES).await
+}
+
+pub async fn spawn_with(backend: Backend, config: &str) -> Option<TestApp> {
+    let db = std::sync::Arc::new(TestDb::new(backend)?);
+    Some(spawn_on(db, config).await)
+}
+
+/// Another instance on the same database (for several instances behind a load balancer).
+pub async fn spawn_on(db: std::sync::Arc<TestDb>, config: &str) -> TestApp {
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\ndatabase_url = \"{}\"\n{config}",
+        db.url()
+    );
+    let settings = Settings::from_toml(&text, &|_| None).expect("test settings");
+    let app = Application::build(settings).expect("build app");
+    let port = app.port();
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    let client = Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        client,
+        db,
+        handle,
+    }
+}
+
+fn backend_of(app: &TestApp) -> Backend {
+    match *app.db {
+        TestDb::Sqlite { .. } => Backend::Sqlite,
+        TestDb::Postgres { .. } => Backend::Postgres,
+    }
+}
+
+pub fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn backend(&self) -> Backend {
+        backend_of(self)
+    }
+
+    pub async fn post_comment(&self, site: &str, slug: &str, body: Value) -> Response {
+        self.client
+            .post(self.url(&format!("/api/v1/comments?site={site}&slug={}", enc(slug))))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts and returns `(comment, edit_token)`, asserting 201.
+    pub async fn comment(&self, site: &str, slug: &str, body: Value) -> (Value, String) {
+        let r = self.post_comment(site, slug, body).await;
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(status, 201, "{v}");
+        (
+            v["comment"].clone(),
+            v["edit_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub async fn thread(&self, site: &str, slug: &str, extra: &str) -> Value {
+        let r = self
+            .client
+            .get(self.url(&format!(
+                "/api/v1/comments?site={site}&slug={}{extra}",
+                enc(slug)
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+}
+
+/// Asserts the error shape of API.md and returns it.
+pub async fn expect_error(r: Response, status: u16, code: &str) -> Value {
+    assert_eq!(r.status().as_u16(), status, "wrong status for {code}");
+    let ct = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(ct.as_deref(), Some("application/json"));
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], code, "{v}");
+    assert!(
+        v["error"]["message"].as_str().is_some_and(|m| m.len() > 10),
+        "{v}"
+    );
+    v
+}
+
+/// Generates `mod sqlite` and `mod postgres` with one `#[tokio::test]` per listed test fn.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::common::spawn($crate::common::Backend::Sqlite).await.unwrap();
+                    super::$name(app).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(app) = $crate::common::spawn($crate::common::Backend::Postgres).await else {
+                        eprintln!("skipped: AFTERWORD_TEST_POSTGRES_URL is not set");
+                        return;
+                    };
+                    super::$name(app).await;
+                }
+            )*
+        }
+    };
+}

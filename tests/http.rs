@@ -1,0 +1,567 @@
+//! Requests at the edge: CORS, bad bodies, counts, limits, concurrency, OpenAPI, several instances.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{enc, expect_error, TestApp};
+use serde_json::{json, Value};
+
+on_both_backends!(
+    cors_follows_each_sites_origins,
+    bad_bodies_get_clear_errors_and_store_nothing,
+    counts_answer_every_slug_in_one_request,
+    counts_refuse_bad_requests,
+    concurrent_posts_all_land,
+    unknown_routes_and_methods_are_json,
+    openapi_describes_every_route,
+);
+
+async fn cors_follows_each_sites_origins(app: TestApp) {
+    let url = app.url("/api/v1/comments?site=blog&slug=%2Fc%2F");
+    // Preflight from the site's page.
+    let r = app
+        .client
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("Origin", "https://blog.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://blog.example"
+    );
+    let methods = r.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(methods.contains("POST") && methods.contains("PATCH") && methods.contains("DELETE"));
+    assert!(r.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase()
+        .contains("content-type"));
+    // Preflight from elsewhere.
+    let r = app
+        .client
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("Origin", "https://evil.example")
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    expect_error(r, 403, "origin_not_allowed").await;
+
+    // A write from the site's page passes and is readable by it.
+    let r = app
+        .client
+        .post(&url)
+        .header("Origin", "https://blog.example")
+        .json(&json!({"body": "from the blog"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://blog.example"
+    );
+    let (token, id) = {
+        let v: Value = r.json().await.unwrap();
+        (
+            v["edit_token"].as_str().unwrap().to_owned(),
+            v["comment"]["id"].as_i64().unwrap(),
+        )
+    };
+    // A write from elsewhere is refused and stores nothing.
+    let r = app
+        .client
+        .post(&url)
+        .header("Origin", "https://evil.example")
+        .json(&json!({"body": "from elsewhere"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    expect_error(r, 403, "origin_not_allowed").await;
+    assert_eq!(app.db.count("comments"), 1);
+    // The same for edits and deletes, whose site comes from the comment.
+    let r = app
+        .client
+        .patch(app.url(&format!("/api/v1/comments/{id}")))
+        .header("Origin", "https://open.example")
+        .bearer_auth(&token)
+        .json(&json!({"body": "hijack"}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 403, "origin_not_allowed").await;
+    let r = app
+        .client
+        .delete(app.url(&format!("/api/v1/comments/{id}")))
+        .header("Origin", "https://evil.example")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 403, "origin_not_allowed").await;
+    // Reads from elsewhere are answered, without CORS headers, so the browser hides them.
+    let r = app
+        .client
+        .get(&url)
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    assert!(r
+        .headers()
+        .get_all("vary")
+        .iter()
+        .any(|v| v.to_str().unwrap().contains("Origin")));
+    let t = app.thread("blog", "/c/", "").await;
+    assert_eq!(t["comments"][0]["html"], "<p>from the blog</p>\n");
+    // A site open to any origin.
+    let r = app
+        .client
+        .get(app.url("/api/v1/comments?site=open&slug=x"))
+        .header("Origin", "https://anywhere.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://anywhere.example"
+    );
+}
+
+async fn bad_bodies_get_clear_errors_and_store_nothing(app: TestApp) {
+    let url = app.url("/api/v1/comments?site=open&slug=%2Fbad%2F");
+    let post = |body: Vec<u8>, ct: Option<&'static str>| {
+        let mut rb = app.client.post(&url).body(body);
+        if let Some(ct) = ct {
+            rb = rb.header("Content-Type", ct);
+        }
+        rb.send()
+    };
+    let json_ct = Some("application/json");
+    expect_error(
+        post(b"{\"body\": ".to_vec(), json_ct).await.unwrap(),
+        400,
+        "malformed_json",
+    )
+    .await;
+    expect_error(
+        post(b"".to_vec(), json_ct).await.unwrap(),
+        400,
+        "malformed_json",
+    )
+    .await;
+    expect_error(
+        post(b"[1,2]".to_vec(), json_ct).await.unwrap(),
+        422,
+        "invalid_field",
+    )
+    .await;
+    expect_error(
+        post(b"{\"body\":\"x\"}".to_vec(), Some("text/plain"))
+            .await
+            .unwrap(),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    expect_error(
+        post(b"{\"body\":\"x\"}".to_vec(), None).await.unwrap(),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    expect_error(
+        post(
+            b"body=x".to_vec(),
+            Some("application/x-www-form-urlencoded"),
+        )
+        .await
+        .unwrap(),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    expect_error(
+        post(b"{\"body\":\"caf\xe9\"}".to_vec(), json_ct)
+            .await
+            .unwrap(),
+        400,
+        "invalid_utf8",
+    )
+    .await;
+    expect_error(
+        post(b"{\"body\":\"a\x00b\"}".to_vec(), json_ct)
+            .await
+            .unwrap(),
+        400,
+        "malformed_json",
+    )
+    .await;
+    let v = expect_error(
+        post(br#"{"body":"a\u0000b"}"#.to_vec(), json_ct)
+            .await
+            .unwrap(),
+        422,
+        "invalid_characters",
+    )
+    .await;
+    assert_eq!(v["error"]["field"], "body");
+    let v = expect_error(
+        post(br#"{"body":5}"#.to_vec(), json_ct).await.unwrap(),
+        422,
+        "invalid_field",
+    )
+    .await;
+    assert_eq!(v["error"]["field"], "body");
+    let v = expect_error(
+        post(br#"{"body":"x","autor":"typo"}"#.to_vec(), json_ct)
+            .await
+            .unwrap(),
+        422,
+        "invalid_field",
+    )
+    .await;
+    assert_eq!(v["error"]["field"], "autor");
+    let v = expect_error(
+        post(br#"{"author":"x"}"#.to_vec(), json_ct).await.unwrap(),
+        422,
+        "invalid_field",
+    )
+    .await;
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("body"),
+        "{v}"
+    );
+    expect_error(
+        post(br#"{"body":"   "}"#.to_vec(), json_ct).await.unwrap(),
+        422,
+        "empty",
+    )
+    .await;
+
+    // Over 64 KiB of JSON.
+    let big = serde_json::to_vec(&json!({"body": "x".repeat(70_000)})).unwrap();
+    expect_error(post(big, json_ct).await.unwrap(), 413, "payload_too_large").await;
+    // Under 64 KiB but over the default 10,000-character limit.
+    let long = serde_json::to_vec(&json!({"body": "é".repeat(10_001)})).unwrap();
+    let v = expect_error(post(long, json_ct).await.unwrap(), 422, "too_long").await;
+    assert_eq!(v["error"]["field"], "body");
+    let ok = serde_json::to_vec(&json!({"body": "é".repeat(10_000)})).unwrap();
+    assert_eq!(post(ok, json_ct).await.unwrap().status(), 201);
+    // A site's own limit.
+    let r = app
+        .post_comment("short", "/x/", json!({"body": "x".repeat(21)}))
+        .await;
+    expect_error(r, 422, "too_long").await;
+    let r = app.post_comment("nope", "/x/", json!({"body": "x"})).await;
+    expect_error(r, 404, "unknown_site").await;
+
+    assert_eq!(
+        app.db.count("comments"),
+        1,
+        "only the valid comment was stored"
+    );
+    assert_eq!(app.db.count("threads"), 1);
+}
+
+async fn counts_answer_every_slug_in_one_request(app: TestApp) {
+    for (slug, n) in [("/one/", 1), ("/three/", 3)] {
+        for i in 0..n {
+            app.comment("open", slug, json!({"body": format!("c{i}")}))
+                .await;
+        }
+    }
+    let (c, _) = app
+        .comment("open", "/three/", json!({"body": "reply"}))
+        .await;
+    let _ = c;
+    app.comment("moderated", "/one/", json!({"body": "pending elsewhere"}))
+        .await;
+    let r = app
+        .get("/api/v1/counts?site=open&slug=%2Fone%2F&slug=%2Fthree%2F&slug=%2Fnone%2F")
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v,
+        json!({"counts": {"/one/": 1, "/three/": 4, "/none/": 0}})
+    );
+    let r = app
+        .client
+        .post(app.url("/api/v1/counts"))
+        .json(&json!({"site": "open", "slugs": ["/one/", "/three/", "/none/"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap(), v);
+    // Moderated threads count approved comments only.
+    let v: Value = app
+        .get("/api/v1/counts?site=moderated&slug=%2Fone%2F")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["counts"]["/one/"], 0);
+    // 1000 slugs are fine.
+    let slugs: Vec<String> = (0..1000)
+        .map(|i| format!("/post-{i}/"))
+        .chain(["/three/".to_owned()])
+        .skip(1)
+        .collect();
+    let r = app
+        .client
+        .post(app.url("/api/v1/counts"))
+        .json(&json!({"site": "open", "slugs": slugs}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["counts"].as_object().unwrap().len(), 1000);
+    assert_eq!(v["counts"]["/three/"], 4);
+}
+
+async fn counts_refuse_bad_requests(app: TestApp) {
+    let slugs: Vec<String> = (0..1001).map(|i| format!("/p{i}/")).collect();
+    let r = app
+        .client
+        .post(app.url("/api/v1/counts"))
+        .json(&json!({"site": "open", "slugs": slugs}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 422, "too_many_slugs").await;
+    let q: String = (0..1001).map(|i| format!("&slug=%2Fp{i}%2F")).collect();
+    expect_error(
+        app.get(&format!("/api/v1/counts?site=open{q}")).await,
+        422,
+        "too_many_slugs",
+    )
+    .await;
+    expect_error(app.get("/api/v1/counts?site=open").await, 422, "required").await;
+    expect_error(app.get("/api/v1/counts?slug=x").await, 422, "required").await;
+    expect_error(
+        app.get("/api/v1/counts?site=nope&slug=x").await,
+        404,
+        "unknown_site",
+    )
+    .await;
+    let r = app
+        .client
+        .post(app.url("/api/v1/counts"))
+        .json(&json!({"site": "open"}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 422, "invalid_field").await;
+    let r = app
+        .client
+        .post(app.url("/api/v1/counts"))
+        .json(&json!({"site": "open", "slugs": [""]}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 422, "invalid_slug").await;
+    let r = app
+        .client
+        .post(app.url("/api/v1/counts"))
+        .json(&json!({"site": "open", "slugs": "x"}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 422, "invalid_field").await;
+}
+
+async fn concurrent_posts_all_land(app: TestApp) {
+    let app = std::sync::Arc::new(app);
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let slug = if i % 2 == 0 { "/busy/" } else { "/busy-2/" };
+            let r = app
+                .post_comment("open", slug, json!({"body": format!("comment {i}")}))
+                .await;
+            let status = r.status().as_u16();
+            let body = r.text().await.unwrap();
+            (status, body)
+        }));
+    }
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, 201, "{body}");
+    }
+    let v: Value = app
+        .get("/api/v1/counts?site=open&slug=%2Fbusy%2F&slug=%2Fbusy-2%2F")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["counts"]["/busy/"], 32);
+    assert_eq!(v["counts"]["/busy-2/"], 32);
+    let t = app.thread("open", "/busy/", "&limit=200").await;
+    let bodies: BTreeSet<String> = t["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["html"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(bodies.len(), 32);
+}
+
+async fn unknown_routes_and_methods_are_json(app: TestApp) {
+    expect_error(app.get("/nope").await, 404, "not_found").await;
+    expect_error(
+        app.get("/api/v1/comments/12").await,
+        405,
+        "method_not_allowed",
+    )
+    .await;
+    let r = app
+        .client
+        .put(app.url("/api/v1/comments?site=open&slug=x"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 405, "method_not_allowed").await;
+    let r = app
+        .client
+        .delete(app.url("/api/v1/comments/0"))
+        .bearer_auth("x")
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 404, "comment_not_found").await;
+    let r = app
+        .client
+        .delete(app.url(&format!("/api/v1/comments/{}", enc("1 OR 1=1"))))
+        .bearer_auth("x")
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 404, "comment_not_found").await;
+}
+
+async fn openapi_describes_every_route(app: TestApp) {
+    let r = app.get("/api/v1/openapi.json").await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = v["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/api/v1/comments", &["get", "post"][..]),
+        ("/api/v1/comments/{id}", &["patch", "delete"][..]),
+        ("/api/v1/counts", &["get", "post"][..]),
+        ("/api/v1/openapi.json", &["get"][..]),
+        ("/healthz", &["get"][..]),
+    ] {
+        for m in methods {
+            assert!(paths[path][m].is_object(), "{m} {path} missing");
+        }
+    }
+    for schema in [
+        "ThreadPage",
+        "CommentJson",
+        "ThreadJson",
+        "CreateComment",
+        "ErrorBody",
+        "CountsRequest",
+    ] {
+        assert!(
+            v["components"]["schemas"][schema].is_object(),
+            "{schema} missing"
+        );
+    }
+}
+
+/// Several instances behind a load balancer share one PostgreSQL: a write through one
+/// is seen through the others, whose caches hear of it by NOTIFY.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_instances_share_writes_and_invalidate_each_others_caches() {
+    let Some(a) = common::spawn(common::Backend::Postgres).await else {
+        eprintln!("skipped: AFTERWORD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let b = common::spawn_on(a.db.clone(), common::SITES).await;
+    let wait_for = |app: &TestApp, n: usize| {
+        let url = app.url("/api/v1/comments?site=open&slug=%2Fshared%2F");
+        let client = app.client.clone();
+        async move {
+            // Bounded: notifications arrive within milliseconds; give up after 10 s.
+            for _ in 0..200 {
+                let v: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+                if v["comments"].as_array().unwrap().len() == n {
+                    return v;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("instance never showed {n} comments");
+        }
+    };
+    // Let both instances' listeners connect, then warm both caches.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    a.comment("open", "/shared/", json!({"body": "via a"}))
+        .await;
+    wait_for(&a, 1).await;
+    wait_for(&b, 1).await;
+    let r1 = b.get("/api/v1/comments?site=open&slug=%2Fshared%2F").await;
+    let etag = r1.headers()["etag"].to_str().unwrap().to_owned();
+    a.comment("open", "/shared/", json!({"body": "via a again"}))
+        .await;
+    let v = wait_for(&b, 2).await;
+    assert_eq!(v["thread"]["comment_count"], 2);
+    let r2 = b
+        .client
+        .get(b.url("/api/v1/comments?site=open&slug=%2Fshared%2F"))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r2.status(), 200);
+    b.comment("open", "/shared/", json!({"body": "via b"}))
+        .await;
+    wait_for(&a, 3).await;
+}
+
+/// A limit of comments per address per minute answers 429 with Retry-After.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comment_rate_limit_answers_429() {
+    let config =
+        "[[site]]\nid = \"blog\"\norigins = [\"*\"]\n[limits]\ncomments_per_ip_per_minute = 2\n";
+    let app = common::spawn_with(common::Backend::Sqlite, config)
+        .await
+        .unwrap();
+    app.comment("blog", "/r/", json!({"body": "1"})).await;
+    app.comment("blog", "/r/", json!({"body": "2"})).await;
+    let r = app.post_comment("blog", "/r/", json!({"body": "3"})).await;
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry));
+    expect_error(r, 429, "rate_limited").await;
+    assert_eq!(app.db.count("comments"), 2);
+    // Behind a trusted proxy, the forwarded address is the one counted.
+    let r = app
+        .client
+        .post(app.url("/api/v1/comments?site=blog&slug=%2Fr%2F"))
+        .header("X-Forwarded-For", "203.0.113.9")
+        .json(&json!({"body": "from another reader"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}
