@@ -174,6 +174,15 @@ pub fn locate_comment<C: Store>(c: &mut C, id: CommentId) -> Result<Owned, ApiEr
     })
 }
 
+/// An author's request to change their comment, as proven by the edit token.
+pub struct AuthorAction<'a> {
+    pub key: &'a ServerKey,
+    pub site: &'a SiteSettings,
+    pub owned: &'a Owned,
+    pub id: CommentId,
+    pub token: &'a str,
+}
+
 /// Checks the edit token and window inside the write transaction.
 fn authorize<C: Store>(
     c: &mut C,
@@ -215,14 +224,17 @@ fn authorize<C: Store>(
 
 pub fn edit_comment<C: Store>(
     c: &mut C,
-    key: &ServerKey,
-    site: &SiteSettings,
-    owned: &Owned,
-    id: CommentId,
-    token: &str,
+    action: &AuthorAction<'_>,
     body: &CommentBody,
     html: &str,
 ) -> Result<CommentJson, ApiError> {
+    let AuthorAction {
+        key,
+        site,
+        owned,
+        id,
+        token,
+    } = *action;
     let now = view::now_micros();
     let row = c.write_tx(|c| {
         let (_, locked) = authorize(c, key, id, token, site.edit_window, now)?;
@@ -252,14 +264,14 @@ pub fn edit_comment<C: Store>(
     Ok(view::comment_json(row, reactions))
 }
 
-pub fn delete_comment<C: Store>(
-    c: &mut C,
-    key: &ServerKey,
-    site: &SiteSettings,
-    owned: &Owned,
-    id: CommentId,
-    token: &str,
-) -> Result<(), ApiError> {
+pub fn delete_comment<C: Store>(c: &mut C, action: &AuthorAction<'_>) -> Result<(), ApiError> {
+    let AuthorAction {
+        key,
+        site,
+        owned,
+        id,
+        token,
+    } = *action;
     let now = view::now_micros();
     c.write_tx(|c| {
         let (auth, locked) = authorize(c, key, id, token, site.edit_window, now)?;

@@ -296,10 +296,17 @@ pub async fn edit(
     let st = state.clone();
     let (comment, owned) = web::block(move || {
         let html = markdown::render(new_body.as_str());
+        let action = service::AuthorAction {
+            key: &st.key,
+            site: &site,
+            owned: &owned,
+            id,
+            token: &token,
+        };
         let _writer = st.pool.writer_lock();
         let mut conn = st.pool.get()?;
         let comment = with_conn!(conn, |c| service::edit_comment(
-            c, &st.key, &site, &owned, id, &token, &new_body, &html
+            c, &action, &new_body, &html
         ))?;
         Ok::<_, ApiError>((comment, owned))
     })
@@ -342,11 +349,16 @@ pub async fn delete(
     check_write_origin(&req, &site)?;
     let st = state.clone();
     let owned = web::block(move || {
+        let action = service::AuthorAction {
+            key: &st.key,
+            site: &site,
+            owned: &owned,
+            id,
+            token: &token,
+        };
         let _writer = st.pool.writer_lock();
         let mut conn = st.pool.get()?;
-        with_conn!(conn, |c| service::delete_comment(
-            c, &st.key, &site, &owned, id, &token
-        ))?;
+        with_conn!(conn, |c| service::delete_comment(c, &action))?;
         Ok::<_, ApiError>(owned)
     })
     .await??;

@@ -175,8 +175,8 @@ pub struct TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        // Stop accepting and let the runtime drop the server with the test.
-        let _ = self.handle.stop(false);
+        // The stop command is sent at once; the returned future only waits for it to finish.
+        drop(self.handle.stop(false));
     }
 }
 
