@@ -260,6 +260,7 @@ summarize() {
   fi
   echo "$line"
   SUMMARY+=("$line")
+  echo "memory after $name: VmRSS = $(mib "$(proc_kib VmRSS)") MiB, VmHWM = $(mib "$(proc_kib VmHWM)") MiB"
 }
 
 urlenc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
@@ -319,6 +320,8 @@ echo "write check: 201 responses seen by wrk = $created; stored (GET /api/v1/cou
 echo "             requests sent by wrk = $sent, of which answered with non-201 = $non201"
 echo "write check: checked  201-seen ($created) <= stored ($stored) <= sent - non-201 ($sent - $non201 = $upper)  => $verdict"
 SUMMARY+=("write-check   201-seen=$created stored=$stored sent=$sent non201=$non201 => $verdict")
+load_hwm="$(proc_kib VmHWM)"
+SUMMARY+=("peak RSS during the three load phases = $(mib "$load_hwm") MiB")
 # Exact check: every key answered 201 is stored once, nothing unsent is stored.
 if kline="$(python3 "$BENCH_DIR/check_writes.py" "$BASE" "$SITE" "$WRITES_SLUG" "$TMP/write-keys.txt" "$stored")"; then
   kverdict=OK
@@ -333,8 +336,8 @@ echo
 # ---------------------------------------------------------------- memory, summary
 check_alive
 hwm="$(proc_kib VmHWM)"; rss="$(proc_kib VmRSS)"
-echo "peak RSS = $(mib "$hwm") MiB   (VmHWM; VmRSS now = $(mib "$rss") MiB)"
-SUMMARY+=("peak RSS = $(mib "$hwm") MiB")
+echo "peak RSS = $(mib "$hwm") MiB   (VmHWM, including the read-back of every written comment; VmRSS now = $(mib "$rss") MiB)"
+SUMMARY+=("peak RSS overall (load + read-back check) = $(mib "$hwm") MiB")
 if [ -z "${BACKEND_URL:-}" ]; then
   if [ -e "$TMP/bench.db" ]; then
     echo "database size: $(du -ck "$TMP"/bench.db* | awk 'END { printf "%.1f MiB", $1 / 1024 }') (bench.db + WAL/SHM files)"
