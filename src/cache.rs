@@ -45,6 +45,9 @@ pub struct CachedPage {
     pub etag: String,
 }
 
+/// Threads whose comment count is kept in memory.
+const COUNT_ENTRIES: usize = 100_000;
+
 #[derive(Clone)]
 struct ByBytes;
 
@@ -64,6 +67,8 @@ struct Generations {
 
 pub struct ThreadCache {
     pages: quick_cache::sync::Cache<PageKey, Arc<CachedPage>, ByBytes>,
+    /// Approved-comment counts per thread, with the generation they were read at.
+    counts: quick_cache::sync::Cache<ThreadKey, (u64, i64)>,
     generations: Mutex<Generations>,
     /// False while changes from other instances could go unseen (listener down).
     enabled: AtomicBool,
@@ -82,8 +87,32 @@ impl ThreadCache {
                 max_bytes,
                 ByBytes,
             ),
+            counts: quick_cache::sync::Cache::new(COUNT_ENTRIES),
             generations: Mutex::new(Generations::default()),
             enabled: AtomicBool::new(enabled),
+        }
+    }
+
+    /// For each thread, its cached count, or the generation to store a fresh count under.
+    pub fn cached_counts(&self, threads: &[ThreadKey]) -> Vec<Result<i64, u64>> {
+        let enabled = self.is_enabled();
+        let g = self.generations.lock();
+        threads
+            .iter()
+            .map(|t| {
+                let current = g.per_thread.get(t).copied().unwrap_or(0).max(g.floor);
+                match self.counts.get(t) {
+                    Some((gen, n)) if enabled && gen == current => Ok(n),
+                    _ => Err(current),
+                }
+            })
+            .collect()
+    }
+
+    /// Stores a count read at `generation`, unless the thread changed since.
+    pub fn insert_count(&self, thread: ThreadKey, generation: u64, count: i64) {
+        if self.is_enabled() && self.generation(&thread) == generation {
+            self.counts.insert(thread, (generation, count));
         }
     }
 
@@ -134,6 +163,7 @@ impl ThreadCache {
             g.per_thread.clear();
         }
         self.pages.clear();
+        self.counts.clear();
     }
 
     /// Both ways the slate is wiped: pages read while changes went unseen must not survive.
@@ -262,6 +292,25 @@ mod tests {
         assert!(c.get(&k).is_some());
         c.invalidate_all();
         assert!(c.get(&k).is_none());
+    }
+
+    #[test]
+    fn counts_are_cached_until_their_thread_changes() {
+        let c = ThreadCache::new(1 << 20, true);
+        let (a, b) = (key("/a/").thread, key("/b/").thread);
+        let gens: Vec<u64> = c
+            .cached_counts(&[a.clone(), b.clone()])
+            .into_iter()
+            .map(|r| r.unwrap_err())
+            .collect();
+        c.insert_count(a.clone(), gens[0], 3);
+        c.invalidate(&b); // b changed while it was read: its count must not be kept
+        c.insert_count(b.clone(), gens[1], 5);
+        let got = c.cached_counts(&[a.clone(), b.clone()]);
+        assert_eq!(got[0], Ok(3));
+        assert!(got[1].is_err());
+        c.invalidate(&a);
+        assert!(c.cached_counts(&[a])[0].is_err());
     }
 
     #[test]

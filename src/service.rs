@@ -30,8 +30,32 @@ pub fn read_thread<C: Store>(
             next: None,
         });
     };
-    let rows = c.visible_comments(thread.id)?;
     let reactions = c.reaction_counts(thread.id)?;
+    // One more top-level comment than the page holds tells whether there is a next page.
+    let want = limit.get() + 1;
+    let tops = match sort {
+        Sort::Oldest | Sort::Newest => c.top_level_page(
+            thread.id,
+            sort == Sort::Newest,
+            after.map(|a| a.id),
+            want as i64,
+        )?,
+        Sort::Top => {
+            let scores = view::scores(&reactions);
+            let score = |id: &i64| scores.get(id).copied().unwrap_or(0);
+            let mut ids = c.top_level_ids(thread.id)?;
+            ids.sort_by(|a, b| score(b).cmp(&score(a)).then(a.cmp(b)));
+            if let Some(cur) = after {
+                ids.retain(|id| score(id) < cur.score || (score(id) == cur.score && *id > cur.id));
+            }
+            ids.truncate(want);
+            c.comments_by_ids(&ids)?
+        }
+    };
+    let roots: Vec<i64> = tops.iter().map(|t| t.id).collect();
+    let mut rows = c.replies_under(thread.id, &roots)?;
+    rows.extend(tops);
+    rows.sort_by_key(|r| r.id);
     let (post_reactions, comments, next) = view::page(rows, reactions, sort, limit, after);
     Ok(ThreadPage {
         thread: view::thread_json(site.as_str(), slug.as_str(), Some(&thread), post_reactions),
@@ -100,9 +124,10 @@ pub fn create_comment<C: Store>(
                 input.url.as_ref().map(PageUrl::as_str),
             )?;
         }
-        if let Some(parent) = input.parent_id {
-            match c.comment_in_thread(parent.0, thread.id)? {
-                Some((_, status)) if status == "approved" => {}
+        let root_id = match input.parent_id {
+            None => None,
+            Some(parent) => match c.comment_in_thread(parent.0, thread.id)? {
+                Some((status, root)) if status == "approved" => Some(root.unwrap_or(parent.0)),
                 _ => {
                     return Err(ApiError::unprocessable(
                         "invalid_parent",
@@ -110,8 +135,8 @@ pub fn create_comment<C: Store>(
                     )
                     .with_field("parent_id"))
                 }
-            }
-        }
+            },
+        };
         let status = match site.moderation {
             Moderation::None => CommentStatus::Approved,
             Moderation::All => CommentStatus::Pending,
@@ -125,6 +150,7 @@ pub fn create_comment<C: Store>(
         let row = c.insert_comment(&NewComment {
             thread_id: thread.id,
             parent_id: input.parent_id.map(|p| p.0),
+            root_id,
             status: status.as_str(),
             body: input.body.as_str(),
             html: &input.html,

@@ -89,7 +89,7 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped; SIGTERM and SIGINT finish in-flight requests first.
+    /// Serves until stopped; SIGTERM finishes in-flight requests first (up to 30 s).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }

@@ -106,7 +106,19 @@ pub fn thread_json(
     }
 }
 
-/// One page of a thread from all its approved and deleted rows (ordered by id).
+/// Reactions per comment, summed over kinds: what `sort=top` orders by.
+pub fn scores(reaction_rows: &[(Option<i64>, String, i64)]) -> HashMap<i64, i64> {
+    let mut m = HashMap::new();
+    for (comment, _, n) in reaction_rows {
+        if let Some(id) = comment {
+            *m.entry(*id).or_insert(0) += n;
+        }
+    }
+    m
+}
+
+/// One page of a thread from its candidate top-level rows and their replies (ordered by id).
+/// Sorting, the cursor and the limit apply here too, so any superset of the page works.
 pub fn page(
     rows: Vec<PublicCommentRow>,
     reaction_rows: Vec<(Option<i64>, String, i64)>,

@@ -342,7 +342,8 @@ async fn counts_refuse_bad_requests(app: TestApp) {
         .send()
         .await
         .unwrap();
-    expect_error(r, 422, "too_many_slugs").await;
+    let v = expect_error(r, 422, "too_many_slugs").await;
+    assert_eq!(v["error"]["field"], "slugs");
     let q: String = (0..1001).map(|i| format!("&slug=%2Fp{i}%2F")).collect();
     expect_error(
         app.get(&format!("/api/v1/counts?site=open{q}")).await,
@@ -373,7 +374,8 @@ async fn counts_refuse_bad_requests(app: TestApp) {
         .send()
         .await
         .unwrap();
-    expect_error(r, 422, "invalid_slug").await;
+    let v = expect_error(r, 422, "invalid_slug").await;
+    assert_eq!(v["error"]["field"], "slugs");
     let r = app
         .client
         .post(app.url("/api/v1/counts"))

@@ -143,9 +143,12 @@ fn page_response(req: &HttpRequest, page: &CachedPage) -> HttpResponse {
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
+        // Weak comparison (RFC 9110): proxies that compress turn our tag into W/"…".
         .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim() == page.etag || t.trim() == "*")
+            v.split(',').any(|t| {
+                let t = t.trim();
+                t == "*" || t.strip_prefix("W/").unwrap_or(t) == page.etag
+            })
         });
     if matches {
         return HttpResponse::NotModified()

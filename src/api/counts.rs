@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{JsonBody, QueryParams};
+use crate::cache::ThreadKey;
 use crate::domain::{SiteId, Slug};
 use crate::error::ApiError;
 use crate::service;
@@ -49,7 +50,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     let q = QueryParams::parse(&req)?;
     let site = q.require("site")?.to_owned();
     let slugs: Vec<String> = q.all("slug").map(str::to_owned).collect();
-    answer(state, &site, slugs).await
+    answer(state, &site, slugs, "slug").await
 }
 
 /// Comment counts for up to 1000 threads (JSON body).
@@ -63,13 +64,15 @@ pub async fn post(
     body: JsonBody<CountsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let CountsRequest { site, slugs } = body.0;
-    answer(state, &site, slugs).await
+    answer(state, &site, slugs, "slugs").await
 }
 
+/// `field` names where the slugs came from: `slug` (query) or `slugs` (body).
 async fn answer(
     state: web::Data<AppState>,
     site: &str,
     slugs: Vec<String>,
+    field: &'static str,
 ) -> Result<HttpResponse, ApiError> {
     let site = SiteId::parse(site)?;
     if state.settings.site(&site).is_none() {
@@ -77,7 +80,7 @@ async fn answer(
     }
     if slugs.is_empty() {
         return Err(
-            ApiError::unprocessable("required", "Ask for at least one slug.").with_field("slug"),
+            ApiError::unprocessable("required", "Ask for at least one slug.").with_field(field),
         );
     }
     if slugs.len() > MAX_SLUGS {
@@ -88,17 +91,45 @@ async fn answer(
                 slugs.len()
             ),
         )
-        .with_field("slug"));
+        .with_field(field));
     }
     let parsed = slugs
         .into_iter()
-        .map(|s| Slug::parse(&s).map(|p| (s, p)))
+        .map(|s| Slug::parse_field(field, &s).map(|p| (s, p)))
         .collect::<Result<Vec<_>, _>>()?;
-    let counts = web::block(move || {
-        let mut conn = state.pool.get()?;
-        with_conn!(conn, |c| service::counts(c, &site, &parsed))
-    })
-    .await??;
+    let keys: Vec<ThreadKey> = parsed
+        .iter()
+        .map(|(_, slug)| ThreadKey::new(&site, slug))
+        .collect();
+    let cached = state.cache.cached_counts(&keys);
+    let mut counts = BTreeMap::new();
+    let mut missing = Vec::new();
+    for ((asked, slug), (key, hit)) in parsed.into_iter().zip(keys.into_iter().zip(cached)) {
+        match hit {
+            Ok(n) => {
+                counts.insert(asked, n);
+            }
+            Err(generation) => missing.push((asked, slug, key, generation)),
+        }
+    }
+    if !missing.is_empty() {
+        let st = state.clone();
+        let (found, missing) = web::block(move || {
+            let wanted: Vec<(String, Slug)> = missing
+                .iter()
+                .map(|(a, s, _, _)| (a.clone(), s.clone()))
+                .collect();
+            let mut conn = st.pool.get()?;
+            let found = with_conn!(conn, |c| service::counts(c, &site, &wanted))?;
+            Ok::<_, ApiError>((found, missing))
+        })
+        .await??;
+        for (asked, _, key, generation) in missing {
+            let n = found.get(&asked).copied().unwrap_or(0);
+            state.cache.insert_count(key, generation, n);
+            counts.insert(asked, n);
+        }
+    }
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-cache"))
         .json(CountsResponse { counts }))

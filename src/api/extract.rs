@@ -100,7 +100,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 let msg = inner.to_string();
                 let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
                 let field = if path == "." {
+                    // serde names unknown and missing fields only in its message.
                     msg.strip_prefix("unknown field `")
+                        .or_else(|| msg.strip_prefix("missing field `"))
                         .and_then(|r| r.split('`').next())
                         .map(str::to_owned)
                 } else {
@@ -274,7 +276,7 @@ mod tests {
         let e = parse_json::<T>(br#"{"body":"x","bdy":1}"#).unwrap_err();
         assert_eq!((e.status.as_u16(), e.field.as_deref()), (422, Some("bdy")));
         let e = parse_json::<T>(br#"{}"#).unwrap_err();
-        assert_eq!(e.status.as_u16(), 422);
+        assert_eq!((e.status.as_u16(), e.field.as_deref()), (422, Some("body")));
         assert_eq!(
             parse_json::<T>(br#"{"body":"\ud800"}"#)
                 .unwrap_err()

@@ -97,10 +97,11 @@ pub async fn cors(
         .map(str::to_owned);
     let (Some(origin), Some(state)) = (origin, req.app_data::<web::Data<AppState>>().cloned())
     else {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_left_body);
+        // Answers differ by Origin, so shared caches must key on it even when it is absent.
+        let mut res = next.call(req).await?;
+        res.headers_mut()
+            .append(header::VARY, HeaderValue::from_static("Origin"));
+        return Ok(res.map_into_left_body());
     };
     let (allowed, site_known) = origin_allowed(&state.settings, req.query_string(), &origin);
     let method = req.method().clone();

@@ -63,6 +63,7 @@ pub struct CommentAuthRow {
 pub struct NewComment<'a> {
     pub thread_id: i64,
     pub parent_id: Option<i64>,
+    pub root_id: Option<i64>,
     pub status: &'a str,
     pub body: &'a str,
     pub html: &'a str,

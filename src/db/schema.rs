@@ -18,6 +18,7 @@ diesel::table! {
         id -> BigInt,
         thread_id -> BigInt,
         parent_id -> Nullable<BigInt>,
+        root_id -> Nullable<BigInt>,
         status -> Text,
         body -> Text,
         html -> Text,

@@ -6,6 +6,11 @@ use diesel::{PgConnection, SqliteConnection};
 use super::models::*;
 use super::schema::{comments, reactions, server_secrets, threads};
 
+diesel::alias!(super::schema::comments as replies: RepliesAlias);
+
+/// Statuses a public read loads: approved comments and the placeholders of deleted ones.
+const PUBLIC_STATUSES: [&str; 2] = ["approved", "deleted"];
+
 /// Every query Afterword runs. Implemented for SQLite and PostgreSQL connections from one body.
 pub trait Store: Sized {
     /// A write transaction: `BEGIN IMMEDIATE` on SQLite (no lock upgrades, so no
@@ -26,11 +31,32 @@ pub trait Store: Sized {
         url: Option<&str>,
     ) -> QueryResult<()>;
     fn add_comment_count(&mut self, thread_id: i64, delta: i64) -> QueryResult<()>;
-    /// Approved and deleted comments of a thread, oldest first.
-    fn visible_comments(&mut self, thread_id: i64) -> QueryResult<Vec<PublicCommentRow>>;
+    /// Up to `n` visible top-level comments after the cursor id, oldest or newest first.
+    /// Deleted ones count only when an approved reply hangs under them.
+    fn top_level_page(
+        &mut self,
+        thread_id: i64,
+        newest_first: bool,
+        after_id: Option<i64>,
+        n: i64,
+    ) -> QueryResult<Vec<PublicCommentRow>>;
+    /// The ids of every visible top-level comment (for sorting by reactions).
+    fn top_level_ids(&mut self, thread_id: i64) -> QueryResult<Vec<i64>>;
+    fn comments_by_ids(&mut self, ids: &[i64]) -> QueryResult<Vec<PublicCommentRow>>;
+    /// Approved and deleted replies under these top-level comments, oldest first.
+    fn replies_under(
+        &mut self,
+        thread_id: i64,
+        roots: &[i64],
+    ) -> QueryResult<Vec<PublicCommentRow>>;
     /// `(comment_id, kind, count)`; `comment_id` is `None` for the post itself.
     fn reaction_counts(&mut self, thread_id: i64) -> QueryResult<Vec<(Option<i64>, String, i64)>>;
-    fn comment_in_thread(&mut self, id: i64, thread_id: i64) -> QueryResult<Option<(i64, String)>>;
+    /// `(status, root_id)` of a comment if it belongs to the thread.
+    fn comment_in_thread(
+        &mut self,
+        id: i64,
+        thread_id: i64,
+    ) -> QueryResult<Option<(String, Option<i64>)>>;
     fn comment_auth(&mut self, id: i64) -> QueryResult<Option<CommentAuthRow>>;
     fn public_comment(&mut self, id: i64) -> QueryResult<PublicCommentRow>;
     fn insert_comment(&mut self, new: &NewComment<'_>) -> QueryResult<PublicCommentRow>;
@@ -108,10 +134,75 @@ macro_rules! common_store_fns {
                 .map(|_| ())
         }
 
-        fn visible_comments(&mut self, thread_id: i64) -> QueryResult<Vec<PublicCommentRow>> {
+        fn top_level_page(
+            &mut self,
+            thread_id: i64,
+            newest_first: bool,
+            after_id: Option<i64>,
+            n: i64,
+        ) -> QueryResult<Vec<PublicCommentRow>> {
+            let has_approved_reply = diesel::dsl::exists(
+                replies
+                    .filter(replies.field(comments::root_id).eq(comments::id.nullable()))
+                    .filter(replies.field(comments::status).eq("approved")),
+            );
+            let mut q = comments::table
+                .filter(comments::thread_id.eq(thread_id))
+                .filter(comments::root_id.is_null())
+                .filter(
+                    comments::status
+                        .eq("approved")
+                        .or(comments::status.eq("deleted").and(has_approved_reply)),
+                )
+                .select(PublicCommentRow::as_select())
+                .limit(n)
+                .into_boxed();
+            q = match (newest_first, after_id) {
+                (false, Some(a)) => q.filter(comments::id.gt(a)).order(comments::id.asc()),
+                (false, None) => q.order(comments::id.asc()),
+                (true, Some(a)) => q.filter(comments::id.lt(a)).order(comments::id.desc()),
+                (true, None) => q.order(comments::id.desc()),
+            };
+            q.load(self)
+        }
+
+        fn top_level_ids(&mut self, thread_id: i64) -> QueryResult<Vec<i64>> {
+            let has_approved_reply = diesel::dsl::exists(
+                replies
+                    .filter(replies.field(comments::root_id).eq(comments::id.nullable()))
+                    .filter(replies.field(comments::status).eq("approved")),
+            );
             comments::table
                 .filter(comments::thread_id.eq(thread_id))
-                .filter(comments::status.eq_any(["approved", "deleted"]))
+                .filter(comments::root_id.is_null())
+                .filter(
+                    comments::status
+                        .eq("approved")
+                        .or(comments::status.eq("deleted").and(has_approved_reply)),
+                )
+                .select(comments::id)
+                .load(self)
+        }
+
+        fn comments_by_ids(&mut self, ids: &[i64]) -> QueryResult<Vec<PublicCommentRow>> {
+            comments::table
+                .filter(comments::id.eq_any(ids))
+                .select(PublicCommentRow::as_select())
+                .load(self)
+        }
+
+        fn replies_under(
+            &mut self,
+            thread_id: i64,
+            roots: &[i64],
+        ) -> QueryResult<Vec<PublicCommentRow>> {
+            if roots.is_empty() {
+                return Ok(Vec::new());
+            }
+            comments::table
+                .filter(comments::thread_id.eq(thread_id))
+                .filter(comments::root_id.eq_any(roots))
+                .filter(comments::status.eq_any(PUBLIC_STATUSES))
                 .order(comments::id.asc())
                 .select(PublicCommentRow::as_select())
                 .load(self)
@@ -136,11 +227,11 @@ macro_rules! common_store_fns {
             &mut self,
             id: i64,
             thread_id: i64,
-        ) -> QueryResult<Option<(i64, String)>> {
+        ) -> QueryResult<Option<(String, Option<i64>)>> {
             comments::table
                 .filter(comments::id.eq(id))
                 .filter(comments::thread_id.eq(thread_id))
-                .select((comments::id, comments::status))
+                .select((comments::status, comments::root_id))
                 .first(self)
                 .optional()
         }

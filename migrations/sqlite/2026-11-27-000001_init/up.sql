@@ -14,6 +14,9 @@ CREATE TABLE comments (
     id INTEGER PRIMARY KEY,
     thread_id BIGINT NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
     parent_id BIGINT REFERENCES comments (id) ON DELETE CASCADE,
+    -- The top-level comment this reply hangs under (NULL for top-level comments),
+    -- so a page of a thread loads only its own replies.
+    root_id BIGINT REFERENCES comments (id) ON DELETE CASCADE,
     status TEXT NOT NULL CHECK (status IN ('approved', 'pending', 'spam', 'deleted')),
     body TEXT NOT NULL,
     html TEXT NOT NULL,
@@ -31,6 +34,7 @@ CREATE TABLE comments (
 );
 CREATE INDEX comments_thread_idx ON comments (thread_id, id);
 CREATE INDEX comments_parent_idx ON comments (parent_id);
+CREATE INDEX comments_root_idx ON comments (thread_id, root_id, id);
 CREATE INDEX comments_email_idx ON comments (email);
 
 CREATE TABLE reactions (
