@@ -6,7 +6,8 @@
 # Without an argument it runs `cargo build --release` and uses target/release/afterword.
 # Environment: DURATION (10s), CONNECTIONS (32), THREADS (2), WRK_TIMEOUT (5s),
 #              BACKEND_URL (postgres://user@127.0.0.1:5432, optional), RUST_LOG (warn),
-#              VERBOSE (0; 1 prints wrk's full output), KEEP_TMP (0; 1 keeps the temp dir).
+#              VERBOSE (0; 1 prints wrk's full output), KEEP_TMP (0; 1 keeps the temp dir),
+#              SQLITE_SYNC (normal; full measures power-loss-safe commits).
 # Only 127.0.0.1 is ever targeted. Exits 1 if the write check fails or the server dies.
 set -euo pipefail
 export LC_ALL=C
@@ -17,6 +18,8 @@ THREADS="${THREADS:-2}"
 WRK_TIMEOUT="${WRK_TIMEOUT:-5s}"
 VERBOSE="${VERBOSE:-0}"
 KEEP_TMP="${KEEP_TMP:-0}"
+SQLITE_SYNC="${SQLITE_SYNC:-normal}"
+case "$SQLITE_SYNC" in normal|full) ;; *) echo "SQLITE_SYNC must be normal or full" >&2; exit 1 ;; esac
 SITE="bench"
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -150,6 +153,7 @@ toml_str() { local s="${1//\\/\\\\}"; printf '"%s"' "${s//\"/\\\"}"; }
 cat >"$CONFIG" <<EOF
 listen = $(toml_str "127.0.0.1:$PORT")
 database_url = $(toml_str "$DATABASE_URL")
+sqlite_synchronous = "$SQLITE_SYNC"
 
 [[site]]
 id = "$SITE"
@@ -170,7 +174,7 @@ echo "date:     $(date -u '+%Y-%m-%dT%H:%M:%SZ')"
 echo "cpus:     $(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)"
 echo "commit:   $GIT_COMMIT"
 echo "binary:   $BIN"
-echo "backend:  $BACKEND_DESC"
+echo "backend:  $BACKEND_DESC (sqlite_synchronous = $SQLITE_SYNC)"
 echo "wrk:      $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'); threads=$THREADS connections=$CONNECTIONS duration=$DURATION per phase, timeout=$WRK_TIMEOUT"
 echo "server:   $BASE (RUST_LOG=$RUST_LOG)"
 echo

@@ -26,6 +26,11 @@ struct Server {
     stderr: mpsc::Receiver<String>,
 }
 
+/// Talks HTTP/1.1 to a server by address.
+struct Client {
+    addr: String,
+}
+
 impl Server {
     /// Starts `afterword serve` and waits (bounded) for its "listening" line.
     fn start(mut cmd: Command) -> Server {
@@ -67,6 +72,44 @@ impl Server {
         }
     }
 
+    fn client(addr: String) -> Client {
+        Client { addr }
+    }
+
+    fn post(&self, slug: &str, body: &str) -> String {
+        Client {
+            addr: self.addr.clone(),
+        }
+        .post(slug, body)
+    }
+
+    fn get(&self, path: &str) -> String {
+        Client {
+            addr: self.addr.clone(),
+        }
+        .get(path)
+    }
+
+    fn signal(&self, sig: i32) {
+        let r = unsafe { libc::kill(self.child.id() as i32, sig) };
+        assert_eq!(r, 0);
+    }
+
+    /// Waits (bounded) for the process to exit.
+    fn wait(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        for _ in 0..400 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let lines = self.stderr.try_iter().collect();
+                return (status, lines);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        panic!("server did not exit");
+    }
+}
+
+impl Client {
     fn request(&self, raw: &str) -> String {
         let mut s = TcpStream::connect(&self.addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -88,24 +131,6 @@ impl Server {
         self.request(&format!(
             "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
         ))
-    }
-
-    fn signal(&self, sig: i32) {
-        let r = unsafe { libc::kill(self.child.id() as i32, sig) };
-        assert_eq!(r, 0);
-    }
-
-    /// Waits (bounded) for the process to exit.
-    fn wait(mut self) -> (std::process::ExitStatus, Vec<String>) {
-        for _ in 0..400 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let lines = self.stderr.try_iter().collect();
-                return (status, lines);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        panic!("server did not exit");
     }
 }
 
@@ -220,27 +245,54 @@ fn sigterm_finishes_the_request_in_flight_then_exits() {
 
 #[test]
 fn a_killed_process_loses_no_acknowledged_comment() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("afterword.toml");
-    std::fs::write(&config, "[limits]\ncomments_per_ip_per_minute = 0\n").unwrap();
-    let mut cmd = command(dir.path());
-    cmd.env("AFTERWORD_CONFIG", &config);
-    let server = Server::start(cmd);
-    for i in 0..50 {
-        let r = server.post("/crash/", &format!("comment {i}"));
-        assert!(r.starts_with("HTTP/1.1 201"), "{r}");
-    }
-    server.signal(libc::SIGKILL);
-    let _ = server.wait();
-    let server = Server::start(command(dir.path()));
-    let counts = server.get("/api/v1/counts?site=default&slug=/crash/");
-    assert!(counts.contains("{\"counts\":{\"/crash/\":50}}"), "{counts}");
-    let thread = server.get("/api/v1/comments?site=default&slug=/crash/&limit=200");
-    for i in 0..50 {
+    for sync in ["normal", "full"] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("afterword.toml");
+        std::fs::write(
+            &config,
+            format!("sqlite_synchronous = \"{sync}\"\n[limits]\ncomments_per_ip_per_minute = 0\n"),
+        )
+        .unwrap();
+        let start = || {
+            let mut cmd = command(dir.path());
+            cmd.env("AFTERWORD_CONFIG", &config);
+            Server::start(cmd)
+        };
+        let server = start();
+        // Concurrent writers, so that commits are batched.
+        let addr = server.addr.clone();
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let addr = addr.clone();
+                std::thread::spawn(move || {
+                    let probe = Server::client(addr);
+                    for i in 0..25 {
+                        let r = probe.post("/crash/", &format!("comment {w}-{i}"));
+                        assert!(r.starts_with("HTTP/1.1 201"), "{r}");
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        server.signal(libc::SIGKILL);
+        let _ = server.wait();
+        let server = start();
+        let counts = server.get("/api/v1/counts?site=default&slug=/crash/");
         assert!(
-            thread.contains(&format!("<p>comment {i}</p>")),
-            "comment {i} lost"
+            counts.contains("{\"counts\":{\"/crash/\":100}}"),
+            "{sync}: {counts}"
         );
+        let thread = server.get("/api/v1/comments?site=default&slug=/crash/&limit=200");
+        for w in 0..4 {
+            for i in 0..25 {
+                assert!(
+                    thread.contains(&format!("<p>comment {w}-{i}</p>")),
+                    "{sync}: comment {w}-{i} lost"
+                );
+            }
+        }
     }
 }
 

@@ -13,6 +13,7 @@ on_both_backends!(
     counts_answer_every_slug_in_one_request,
     counts_refuse_bad_requests,
     concurrent_posts_all_land,
+    failed_writes_in_a_busy_moment_leave_no_trace,
     unknown_routes_and_methods_are_json,
     openapi_describes_every_route,
 );
@@ -566,4 +567,36 @@ async fn comment_rate_limit_answers_429() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
+}
+
+/// Failed writes sharing a commit batch with good ones roll back alone.
+async fn failed_writes_in_a_busy_moment_leave_no_trace(app: TestApp) {
+    let app = std::sync::Arc::new(app);
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            // Even: a fine comment on its own new thread. Odd: a reply to a comment that
+            // does not exist, also on a new thread, which must not be left behind.
+            let body = if i % 2 == 0 {
+                json!({"body": format!("ok {i}")})
+            } else {
+                json!({"body": format!("bad {i}"), "parent_id": 987_654})
+            };
+            let r = app
+                .post_comment("open", &format!("/batch-{i}/"), body)
+                .await;
+            (i, r.status().as_u16())
+        }));
+    }
+    for t in tasks {
+        let (i, status) = t.await.unwrap();
+        assert_eq!(status, if i % 2 == 0 { 201 } else { 422 }, "request {i}");
+    }
+    assert_eq!(app.db.count("comments"), 20);
+    assert_eq!(
+        app.db.count("threads"),
+        20,
+        "threads of refused comments were rolled back"
+    );
 }

@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::service::{self, NewCommentInput};
 use crate::state::AppState;
 use crate::view::CommentJson;
-use crate::{markdown, with_conn};
+use crate::{markdown, on_conn, with_conn};
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -238,19 +238,23 @@ pub async fn create(
             .check(ip)
             .map_err(ApiError::too_many_requests)?;
     }
-    let st = state.clone();
-    let created = web::block(move || {
-        input.html = markdown::render(input.body.as_str());
-        let _writer = st.pool.writer_lock();
-        let mut conn = st.pool.get()?;
-        with_conn!(conn, |c| service::create_comment(c, &site, &st.key, &input))
-    })
-    .await??;
+    input.html = render_markdown(&input.body).await?;
+    let key = state.key.clone();
+    let created = state
+        .pool
+        .write(move |conn| on_conn!(conn, |c| service::create_comment(c, &site, &key, &input)))
+        .await?;
     state.cache.invalidate(&ThreadKey::new(&site_id, &slug));
     Ok(HttpResponse::Created().json(CreatedComment {
         comment: created.comment,
         edit_token: created.edit_token,
     }))
+}
+
+/// Markdown to HTML off the async workers (and off the database writer).
+async fn render_markdown(body: &CommentBody) -> Result<String, ApiError> {
+    let source = body.as_str().to_owned();
+    Ok(web::block(move || markdown::render(&source)).await?)
 }
 
 fn comment_id(req: &HttpRequest) -> Result<CommentId, ApiError> {
@@ -296,24 +300,24 @@ pub async fn edit(
         .clone();
     check_write_origin(&req, &site)?;
     let new_body = CommentBody::parse(&body.0.body, site.max_comment_length)?;
-    let st = state.clone();
-    let (comment, owned) = web::block(move || {
-        let html = markdown::render(new_body.as_str());
-        let action = service::AuthorAction {
-            key: &st.key,
-            site: &site,
-            owned: &owned,
-            id,
-            token: &token,
-        };
-        let _writer = st.pool.writer_lock();
-        let mut conn = st.pool.get()?;
-        let comment = with_conn!(conn, |c| service::edit_comment(
-            c, &action, &new_body, &html
-        ))?;
-        Ok::<_, ApiError>((comment, owned))
-    })
-    .await??;
+    let html = render_markdown(&new_body).await?;
+    let key = state.key.clone();
+    let (comment, owned) = state
+        .pool
+        .write(move |conn| {
+            let action = service::AuthorAction {
+                key: &key,
+                site: &site,
+                owned: &owned,
+                id,
+                token: &token,
+            };
+            let comment = on_conn!(conn, |c| service::edit_comment(
+                c, &action, &new_body, &html
+            ))?;
+            Ok((comment, owned))
+        })
+        .await?;
     state
         .cache
         .invalidate(&ThreadKey::new(&owned.site, &owned.slug));
@@ -350,21 +354,21 @@ pub async fn delete(
         })?
         .clone();
     check_write_origin(&req, &site)?;
-    let st = state.clone();
-    let owned = web::block(move || {
-        let action = service::AuthorAction {
-            key: &st.key,
-            site: &site,
-            owned: &owned,
-            id,
-            token: &token,
-        };
-        let _writer = st.pool.writer_lock();
-        let mut conn = st.pool.get()?;
-        with_conn!(conn, |c| service::delete_comment(c, &action))?;
-        Ok::<_, ApiError>(owned)
-    })
-    .await??;
+    let key = state.key.clone();
+    let owned = state
+        .pool
+        .write(move |conn| {
+            let action = service::AuthorAction {
+                key: &key,
+                site: &site,
+                owned: &owned,
+                id,
+                token: &token,
+            };
+            on_conn!(conn, |c| service::delete_comment(c, &action))?;
+            Ok(owned)
+        })
+        .await?;
     state
         .cache
         .invalidate(&ThreadKey::new(&owned.site, &owned.slug));

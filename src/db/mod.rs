@@ -7,6 +7,7 @@
 pub mod models;
 pub mod schema;
 mod store;
+mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,11 +17,11 @@ use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, PooledConnection};
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use parking_lot::{Mutex, MutexGuard};
-
 pub use store::Store;
+pub use writer::SqliteWriter;
 
 use crate::config::{DatabaseUrl, SqliteSync};
+use crate::error::ApiError;
 use crate::security::ServerKey;
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -34,10 +35,27 @@ type PgPool = r2d2::Pool<ConnectionManager<PgConnection>>;
 
 #[derive(Clone)]
 pub enum Pool {
-    /// SQLite allows one writer at a time; the mutex queues this process's writers
-    /// in order instead of letting them spin in SQLite's busy handler.
-    Sqlite(SqlitePool, Arc<Mutex<()>>),
-    Pg(PgPool, String),
+    /// SQLite allows one writer at a time: writes go through one thread that commits
+    /// them in batches (see `writer`), reads through the pool.
+    Sqlite(SqlitePool, SqliteWriter),
+    Pg(PgPool, Arc<str>),
+}
+
+/// A borrowed connection of either backend, handed to write jobs.
+pub enum ConnRef<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Pg(&'a mut PgConnection),
+}
+
+/// `with_conn!` for a [`ConnRef`].
+#[macro_export]
+macro_rules! on_conn {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::ConnRef::Sqlite($c) => $body,
+            $crate::db::ConnRef::Pg($c) => $body,
+        }
+    };
 }
 
 pub enum DbConn {
@@ -102,7 +120,9 @@ impl Pool {
                     .with_context(|| {
                         format!("cannot open the SQLite database {}", path.display())
                     })?;
-                Ok(Pool::Sqlite(pool, Arc::new(Mutex::new(()))))
+                let writer =
+                    SqliteWriter::start(pool.clone()).context("cannot start the SQLite writer")?;
+                Ok(Pool::Sqlite(pool, writer))
             }
             DatabaseUrl::Postgres(secret) => {
                 let manager = ConnectionManager::<PgConnection>::new(secret.expose());
@@ -112,7 +132,7 @@ impl Pool {
                     .connection_timeout(Duration::from_secs(10))
                     .build(manager)
                     .context("cannot connect to the PostgreSQL database")?;
-                Ok(Pool::Pg(pool, secret.expose().to_owned()))
+                Ok(Pool::Pg(pool, Arc::from(secret.expose())))
             }
         }
     }
@@ -124,11 +144,22 @@ impl Pool {
         }
     }
 
-    /// Held around a write on SQLite; nothing on PostgreSQL, which has row locks.
-    pub fn writer_lock(&self) -> Option<MutexGuard<'_, ()>> {
+    /// Runs a write: on SQLite through the writer thread (batched with other writes), on
+    /// PostgreSQL on a pooled connection in a blocking task.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(ConnRef<'_>) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
         match self {
-            Pool::Sqlite(_, m) => Some(m.lock()),
-            Pool::Pg(..) => None,
+            Pool::Sqlite(_, writer) => writer.write(move |c| work(ConnRef::Sqlite(c))).await,
+            Pool::Pg(pool, _) => {
+                let pool = pool.clone();
+                actix_web::web::block(move || {
+                    let mut conn = pool.get()?;
+                    work(ConnRef::Pg(&mut conn))
+                })
+                .await?
+            }
         }
     }
 

@@ -340,7 +340,15 @@ impl Store for SqliteConnection {
         F: FnOnce(&mut Self) -> Result<T, E>,
         E: From<diesel::result::Error>,
     {
-        self.immediate_transaction(f)
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        // Inside the writer's batch transaction this becomes a savepoint.
+        let depth = <AnsiTransactionManager as TransactionManager<SqliteConnection>>::transaction_manager_status_mut(self)
+            .transaction_depth()?;
+        if depth.is_some() {
+            self.transaction(f)
+        } else {
+            self.immediate_transaction(f)
+        }
     }
 
     fn notify_thread_changed(&mut self, _site: &str, _slug: &str) -> QueryResult<()> {
