@@ -47,6 +47,8 @@ pub struct CachedPage {
 
 /// Threads whose comment count is kept in memory.
 const COUNT_ENTRIES: usize = 100_000;
+/// Memory for whole counts answers.
+const COUNT_ANSWER_BYTES: u64 = 4 * 1024 * 1024;
 
 #[derive(Clone)]
 struct ByBytes;
@@ -63,12 +65,32 @@ struct Generations {
     /// Pages older than this are stale everywhere (after a missed notification).
     floor: u64,
     per_thread: HashMap<ThreadKey, u64>,
+    /// The last change to any thread of a site.
+    per_site: HashMap<String, u64>,
+}
+
+/// A whole counts answer, valid while no thread of its site changes.
+struct CachedCountsAnswer {
+    site: String,
+    generation: u64,
+    body: Bytes,
+}
+
+#[derive(Clone)]
+struct ByAnswerBytes;
+
+impl quick_cache::Weighter<String, Arc<CachedCountsAnswer>> for ByAnswerBytes {
+    fn weight(&self, key: &String, val: &Arc<CachedCountsAnswer>) -> u64 {
+        (key.len() + val.body.len() + 64) as u64
+    }
 }
 
 pub struct ThreadCache {
     pages: quick_cache::sync::Cache<PageKey, Arc<CachedPage>, ByBytes>,
     /// Approved-comment counts per thread, with the generation they were read at.
     counts: quick_cache::sync::Cache<ThreadKey, (u64, i64)>,
+    /// Whole counts answers by query string: an index page asks the same question each time.
+    count_answers: quick_cache::sync::Cache<String, Arc<CachedCountsAnswer>, ByAnswerBytes>,
     generations: Mutex<Generations>,
     /// False while changes from other instances could go unseen (listener down).
     enabled: AtomicBool,
@@ -88,6 +110,11 @@ impl ThreadCache {
                 ByBytes,
             ),
             counts: quick_cache::sync::Cache::new(COUNT_ENTRIES),
+            count_answers: quick_cache::sync::Cache::with_weighter(
+                1024,
+                COUNT_ANSWER_BYTES,
+                ByAnswerBytes,
+            ),
             generations: Mutex::new(Generations::default()),
             enabled: AtomicBool::new(enabled),
         }
@@ -153,6 +180,33 @@ impl ThreadCache {
         g.counter += 1;
         let next = g.counter;
         g.per_thread.insert(thread.clone(), next);
+        g.per_site.insert(thread.site.clone(), next);
+    }
+
+    /// The generation of a site: it moves whenever any of its threads changes.
+    pub fn site_generation(&self, site: &str) -> u64 {
+        let g = self.generations.lock();
+        g.per_site.get(site).copied().unwrap_or(0).max(g.floor)
+    }
+
+    /// A counts answer stored under `key`, if no thread of its site changed since.
+    pub fn counts_answer(&self, key: &str) -> Option<Bytes> {
+        if !self.is_enabled() {
+            return None;
+        }
+        let a = self.count_answers.get(key)?;
+        (a.generation == self.site_generation(&a.site)).then(|| a.body.clone())
+    }
+
+    pub fn insert_counts_answer(&self, key: String, site: &str, generation: u64, body: Bytes) {
+        if self.is_enabled() && self.site_generation(site) == generation {
+            let answer = CachedCountsAnswer {
+                site: site.to_owned(),
+                generation,
+                body,
+            };
+            self.count_answers.insert(key, Arc::new(answer));
+        }
     }
 
     pub fn invalidate_all(&self) {
@@ -161,9 +215,11 @@ impl ThreadCache {
             g.counter += 1;
             g.floor = g.counter;
             g.per_thread.clear();
+            g.per_site.clear();
         }
         self.pages.clear();
         self.counts.clear();
+        self.count_answers.clear();
     }
 
     /// Both ways the slate is wiped: pages read while changes went unseen must not survive.
@@ -311,6 +367,24 @@ mod tests {
         assert!(got[1].is_err());
         c.invalidate(&a);
         assert!(c.cached_counts(&[a])[0].is_err());
+    }
+
+    #[test]
+    fn counts_answers_live_until_any_thread_of_their_site_changes() {
+        let c = ThreadCache::new(1 << 20, true);
+        let g = c.site_generation("s");
+        c.insert_counts_answer("q".into(), "s", g, Bytes::from_static(b"{}"));
+        assert!(c.counts_answer("q").is_some());
+        c.invalidate(&ThreadKey {
+            site: "other".into(),
+            slug: "/x/".into(),
+        });
+        assert!(c.counts_answer("q").is_some());
+        c.invalidate(&key("/x/").thread);
+        assert!(c.counts_answer("q").is_none());
+        // An answer computed before the change is not stored.
+        c.insert_counts_answer("q".into(), "s", g, Bytes::from_static(b"{}"));
+        assert!(c.counts_answer("q").is_none());
     }
 
     #[test]

@@ -332,6 +332,31 @@ async fn counts_answer_every_slug_in_one_request(app: TestApp) {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["counts"].as_object().unwrap().len(), 1000);
     assert_eq!(v["counts"]["/three/"], 4);
+
+    // The same question again is answered from memory, until a thread of the site changes.
+    let q = "/api/v1/counts?site=open&slug=%2Fone%2F&slug=%2Fnew%2F";
+    for _ in 0..2 {
+        let v: Value = app.get(q).await.json().await.unwrap();
+        assert_eq!(v, json!({"counts": {"/one/": 1, "/new/": 0}}));
+    }
+    app.comment("open", "/new/", json!({"body": "fresh"})).await;
+    let v: Value = app.get(q).await.json().await.unwrap();
+    assert_eq!(v, json!({"counts": {"/one/": 1, "/new/": 1}}));
+    let (c, token) = app
+        .comment("open", "/one/", json!({"body": "second"}))
+        .await;
+    let v: Value = app.get(q).await.json().await.unwrap();
+    assert_eq!(v["counts"]["/one/"], 2);
+    let r = app
+        .client
+        .delete(app.url(&format!("/api/v1/comments/{}", c["id"])))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let v: Value = app.get(q).await.json().await.unwrap();
+    assert_eq!(v["counts"]["/one/"], 1);
 }
 
 async fn counts_refuse_bad_requests(app: TestApp) {
@@ -536,6 +561,29 @@ async fn postgres_instances_share_writes_and_invalidate_each_others_caches() {
     b.comment("open", "/shared/", json!({"body": "via b"}))
         .await;
     wait_for(&a, 3).await;
+
+    // Counts answers cached on one instance follow writes made through the other.
+    let counts = |app: &TestApp| {
+        let url = app.url("/api/v1/counts?site=open&slug=%2Fshared%2F");
+        let client = app.client.clone();
+        async move {
+            let v: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+            v["counts"]["/shared/"].as_i64().unwrap()
+        }
+    };
+    assert_eq!(counts(&a).await, 3);
+    assert_eq!(counts(&a).await, 3);
+    b.comment("open", "/shared/", json!({"body": "via b again"}))
+        .await;
+    let mut seen = 0;
+    for _ in 0..200 {
+        seen = counts(&a).await;
+        if seen == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, 4, "instance a never saw b's comment in its counts");
 }
 
 /// A limit of comments per address per minute answers 429 with Retry-After.

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -47,10 +48,22 @@ pub struct CountsResponse {
         (status = 404, description = "Unknown site", body = crate::api::openapi::ErrorBody),
         (status = 422, description = "Too many or invalid slugs", body = crate::api::openapi::ErrorBody)))]
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    // Index pages ask the same question on every view: answer it from memory while no
+    // thread of the site has changed.
+    let raw = req.query_string();
+    if let Some(body) = state.cache.counts_answer(raw) {
+        return Ok(counts_response(body));
+    }
     let q = QueryParams::parse(&req)?;
     let site = q.require("site")?.to_owned();
+    let generation = state.cache.site_generation(&site);
     let slugs: Vec<String> = q.all("slug").map(str::to_owned).collect();
-    answer(state, &site, slugs, "slug").await
+    let counts = answer(&state, &site, slugs, "slug").await?;
+    let body = serialize(&counts)?;
+    state
+        .cache
+        .insert_counts_answer(raw.to_owned(), &site, generation, body.clone());
+    Ok(counts_response(body))
 }
 
 /// Comment counts for up to 1000 threads (JSON body).
@@ -64,16 +77,30 @@ pub async fn post(
     body: JsonBody<CountsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let CountsRequest { site, slugs } = body.0;
-    answer(state, &site, slugs, "slugs").await
+    let counts = answer(&state, &site, slugs, "slugs").await?;
+    Ok(counts_response(serialize(&counts)?))
+}
+
+fn serialize(counts: &CountsResponse) -> Result<Bytes, ApiError> {
+    serde_json::to_vec(counts)
+        .map(Bytes::from)
+        .map_err(ApiError::internal)
+}
+
+fn counts_response(body: Bytes) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Content-Type", "application/json"))
+        .insert_header(("Cache-Control", "no-cache"))
+        .body(body)
 }
 
 /// `field` names where the slugs came from: `slug` (query) or `slugs` (body).
 async fn answer(
-    state: web::Data<AppState>,
+    state: &web::Data<AppState>,
     site: &str,
     slugs: Vec<String>,
     field: &'static str,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<CountsResponse, ApiError> {
     let site = SiteId::parse(site)?;
     if state.settings.site(&site).is_none() {
         return Err(ApiError::unknown_site());
@@ -130,7 +157,5 @@ async fn answer(
             counts.insert(asked, n);
         }
     }
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-cache"))
-        .json(CountsResponse { counts }))
+    Ok(CountsResponse { counts })
 }
