@@ -100,29 +100,35 @@ pub fn create_comment<C: Store>(
     };
     let site_id = site.id.as_str();
     let row = c.write_tx(|c| {
-        let thread = c.ensure_thread(&NewThread {
-            site: site_id,
-            slug: input.slug.as_str(),
-            title: input.title.as_ref().map(Title::as_str),
-            url: input.url.as_ref().map(PageUrl::as_str),
-            locked: false,
-            comment_count: 0,
-            created_at: now,
-        })?;
+        let status = match site.moderation {
+            Moderation::None => CommentStatus::Approved,
+            Moderation::All => CommentStatus::Pending,
+            Moderation::FirstTime => match &input.email {
+                Some(e) if c.has_approved_comment_by(site_id, e.as_str())? => {
+                    CommentStatus::Approved
+                }
+                _ => CommentStatus::Pending,
+            },
+        };
+        // Counted before the checks below: a refused comment rolls the count back with it.
+        let delta = i64::from(status == CommentStatus::Approved);
+        let thread = c.upsert_thread(
+            &NewThread {
+                site: site_id,
+                slug: input.slug.as_str(),
+                title: input.title.as_ref().map(Title::as_str),
+                url: input.url.as_ref().map(PageUrl::as_str),
+                locked: false,
+                comment_count: delta,
+                created_at: now,
+            },
+            delta,
+        )?;
         if thread.locked {
             return Err(ApiError::conflict(
                 "thread_locked",
                 "This thread is locked: it takes no new comments.",
             ));
-        }
-        if (thread.title.is_none() && input.title.is_some())
-            || (thread.url.is_none() && input.url.is_some())
-        {
-            c.fill_thread_meta(
-                thread.id,
-                input.title.as_ref().map(Title::as_str),
-                input.url.as_ref().map(PageUrl::as_str),
-            )?;
         }
         let root_id = match input.parent_id {
             None => None,
@@ -135,16 +141,6 @@ pub fn create_comment<C: Store>(
                     )
                     .with_field("parent_id"))
                 }
-            },
-        };
-        let status = match site.moderation {
-            Moderation::None => CommentStatus::Approved,
-            Moderation::All => CommentStatus::Pending,
-            Moderation::FirstTime => match &input.email {
-                Some(e) if c.has_approved_comment_by(site_id, e.as_str())? => {
-                    CommentStatus::Approved
-                }
-                _ => CommentStatus::Pending,
             },
         };
         let row = c.insert_comment(&NewComment {
@@ -164,10 +160,6 @@ pub fn create_comment<C: Store>(
             user_agent: input.user_agent.as_deref(),
             created_at: now,
         })?;
-        if status == CommentStatus::Approved {
-            c.add_comment_count(thread.id, 1)?;
-        }
-        c.notify_thread_changed(site_id, input.slug.as_str())?;
         Ok::<_, ApiError>(row)
     })?;
     Ok(Created {
@@ -278,7 +270,6 @@ pub fn edit_comment<C: Store>(
                 edited_at: Some(now),
             },
         )?;
-        c.notify_thread_changed(owned.site.as_str(), owned.slug.as_str())?;
         Ok::<_, ApiError>(row)
     })?;
     let reactions = c
@@ -294,9 +285,9 @@ pub fn delete_comment<C: Store>(c: &mut C, action: &AuthorAction<'_>) -> Result<
     let AuthorAction {
         key,
         site,
-        owned,
         id,
         token,
+        ..
     } = *action;
     let now = view::now_micros();
     c.write_tx(|c| {
@@ -311,7 +302,6 @@ pub fn delete_comment<C: Store>(c: &mut C, action: &AuthorAction<'_>) -> Result<
         if auth.status == "approved" {
             c.add_comment_count(auth.thread_id, -1)?;
         }
-        c.notify_thread_changed(owned.site.as_str(), owned.slug.as_str())?;
         Ok(())
     })
 }

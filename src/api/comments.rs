@@ -242,7 +242,9 @@ pub async fn create(
     let key = state.key.clone();
     let created = state
         .pool
-        .write(move |conn| on_conn!(conn, |c| service::create_comment(c, &site, &key, &input)))
+        .write(ThreadKey::new(&site_id, &slug), move |conn| {
+            on_conn!(conn, |c| service::create_comment(c, &site, &key, &input))
+        })
         .await?;
     state.cache.invalidate(&ThreadKey::new(&site_id, &slug));
     Ok(HttpResponse::Created().json(CreatedComment {
@@ -304,7 +306,7 @@ pub async fn edit(
     let key = state.key.clone();
     let (comment, owned) = state
         .pool
-        .write(move |conn| {
+        .write(ThreadKey::new(&owned.site, &owned.slug), move |conn| {
             let action = service::AuthorAction {
                 key: &key,
                 site: &site,
@@ -357,7 +359,7 @@ pub async fn delete(
     let key = state.key.clone();
     let owned = state
         .pool
-        .write(move |conn| {
+        .write(ThreadKey::new(&owned.site, &owned.slug), move |conn| {
             let action = service::AuthorAction {
                 key: &key,
                 site: &site,

@@ -18,8 +18,9 @@ use diesel::r2d2::{ConnectionManager, CustomizeConnection, PooledConnection};
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 pub use store::Store;
-pub use writer::SqliteWriter;
+pub use writer::Writer;
 
+use crate::cache::ThreadKey;
 use crate::config::{DatabaseUrl, SqliteSync};
 use crate::error::ApiError;
 use crate::security::ServerKey;
@@ -37,8 +38,8 @@ type PgPool = r2d2::Pool<ConnectionManager<PgConnection>>;
 pub enum Pool {
     /// SQLite allows one writer at a time: writes go through one thread that commits
     /// them in batches (see `writer`), reads through the pool.
-    Sqlite(SqlitePool, SqliteWriter),
-    Pg(PgPool, Arc<str>),
+    Sqlite(SqlitePool, Writer<SqliteConnection>),
+    Pg(PgPool, Writer<PgConnection>, Arc<str>),
 }
 
 /// A borrowed connection of either backend, handed to write jobs.
@@ -121,7 +122,7 @@ impl Pool {
                         format!("cannot open the SQLite database {}", path.display())
                     })?;
                 let writer =
-                    SqliteWriter::start(pool.clone()).context("cannot start the SQLite writer")?;
+                    Writer::start(pool.clone()).context("cannot start the database writer")?;
                 Ok(Pool::Sqlite(pool, writer))
             }
             DatabaseUrl::Postgres(secret) => {
@@ -132,7 +133,9 @@ impl Pool {
                     .connection_timeout(Duration::from_secs(10))
                     .build(manager)
                     .context("cannot connect to the PostgreSQL database")?;
-                Ok(Pool::Pg(pool, Arc::from(secret.expose())))
+                let writer =
+                    Writer::start(pool.clone()).context("cannot start the database writer")?;
+                Ok(Pool::Pg(pool, writer, Arc::from(secret.expose())))
             }
         }
     }
@@ -140,26 +143,24 @@ impl Pool {
     pub fn get(&self) -> Result<DbConn, r2d2::Error> {
         match self {
             Pool::Sqlite(p, _) => p.get().map(DbConn::Sqlite),
-            Pool::Pg(p, _) => p.get().map(DbConn::Pg),
+            Pool::Pg(p, ..) => p.get().map(DbConn::Pg),
         }
     }
 
-    /// Runs a write: on SQLite through the writer thread (batched with other writes), on
-    /// PostgreSQL on a pooled connection in a blocking task.
+    /// Runs a write through the writer thread, batched with the writes waiting with it.
+    /// `thread` is the thread it changes: other instances hear of it when it commits.
     pub async fn write<T: Send + 'static>(
         &self,
+        thread: ThreadKey,
         work: impl FnOnce(ConnRef<'_>) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         match self {
-            Pool::Sqlite(_, writer) => writer.write(move |c| work(ConnRef::Sqlite(c))).await,
-            Pool::Pg(pool, _) => {
-                let pool = pool.clone();
-                actix_web::web::block(move || {
-                    let mut conn = pool.get()?;
-                    work(ConnRef::Pg(&mut conn))
-                })
-                .await?
+            Pool::Sqlite(_, writer) => {
+                writer
+                    .write(thread, move |c| work(ConnRef::Sqlite(c)))
+                    .await
             }
+            Pool::Pg(_, writer, _) => writer.write(thread, move |c| work(ConnRef::Pg(c))).await,
         }
     }
 
@@ -170,7 +171,7 @@ impl Pool {
     /// The PostgreSQL URL, for the connection that listens for changes.
     pub fn postgres_url(&self) -> Option<&str> {
         match self {
-            Pool::Pg(_, url) => Some(url),
+            Pool::Pg(.., url) => Some(url),
             Pool::Sqlite(..) => None,
         }
     }

@@ -5,8 +5,13 @@ use diesel::{PgConnection, SqliteConnection};
 
 use super::models::*;
 use super::schema::{comments, reactions, server_secrets, threads};
+use crate::cache::ThreadKey;
 
 diesel::alias!(super::schema::comments as replies: RepliesAlias);
+
+diesel::define_sql_function! {
+    fn coalesce(x: diesel::sql_types::Nullable<diesel::sql_types::Text>, y: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
 
 /// Statuses a public read loads: approved comments and the placeholders of deleted ones.
 const PUBLIC_STATUSES: [&str; 2] = ["approved", "deleted"];
@@ -22,14 +27,9 @@ pub trait Store: Sized {
 
     fn find_thread(&mut self, site: &str, slug: &str) -> QueryResult<Option<ThreadRow>>;
     fn thread_by_id(&mut self, id: i64) -> QueryResult<ThreadRow>;
-    /// Creates the thread if needed (race-free), then returns it.
-    fn ensure_thread(&mut self, new: &NewThread<'_>) -> QueryResult<ThreadRow>;
-    fn fill_thread_meta(
-        &mut self,
-        id: i64,
-        title: Option<&str>,
-        url: Option<&str>,
-    ) -> QueryResult<()>;
+    /// Creates the thread or updates it in one statement: adds `delta` to its count and
+    /// fills a missing title and url. Returns the row as it is now.
+    fn upsert_thread(&mut self, new: &NewThread<'_>, delta: i64) -> QueryResult<ThreadRow>;
     fn add_comment_count(&mut self, thread_id: i64, delta: i64) -> QueryResult<()>;
     /// Up to `n` visible top-level comments after the cursor id, oldest or newest first.
     /// Deleted ones count only when an approved reply hangs under them.
@@ -72,8 +72,9 @@ pub trait Store: Sized {
     fn counts(&mut self, site: &str, slugs: &[&str]) -> QueryResult<Vec<(String, i64)>>;
     fn secret(&mut self, name: &str) -> QueryResult<Option<String>>;
     fn insert_secret_if_absent(&mut self, name: &str, value: &str) -> QueryResult<()>;
-    /// Tells other instances sharing the database that a thread changed (PostgreSQL only).
-    fn notify_thread_changed(&mut self, site: &str, slug: &str) -> QueryResult<()>;
+    /// Tells other instances sharing the database that these threads changed, at commit
+    /// (PostgreSQL only).
+    fn notify_threads_changed(&mut self, threads: &[ThreadKey]) -> QueryResult<()>;
     fn ping(&mut self) -> QueryResult<()>;
 }
 
@@ -95,36 +96,19 @@ macro_rules! common_store_fns {
                 .first(self)
         }
 
-        fn ensure_thread(&mut self, new: &NewThread<'_>) -> QueryResult<ThreadRow> {
+        fn upsert_thread(&mut self, new: &NewThread<'_>, delta: i64) -> QueryResult<ThreadRow> {
+            use diesel::upsert::excluded;
             diesel::insert_into(threads::table)
                 .values(new)
                 .on_conflict((threads::site, threads::slug))
-                .do_nothing()
-                .execute(self)?;
-            threads::table
-                .filter(threads::site.eq(new.site))
-                .filter(threads::slug.eq(new.slug))
-                .select(ThreadRow::as_select())
-                .first(self)
-        }
-
-        fn fill_thread_meta(
-            &mut self,
-            id: i64,
-            title: Option<&str>,
-            url: Option<&str>,
-        ) -> QueryResult<()> {
-            if let Some(t) = title {
-                diesel::update(threads::table.find(id).filter(threads::title.is_null()))
-                    .set(threads::title.eq(t))
-                    .execute(self)?;
-            }
-            if let Some(u) = url {
-                diesel::update(threads::table.find(id).filter(threads::url.is_null()))
-                    .set(threads::url.eq(u))
-                    .execute(self)?;
-            }
-            Ok(())
+                .do_update()
+                .set((
+                    threads::comment_count.eq(threads::comment_count + delta),
+                    threads::title.eq(coalesce(threads::title, excluded(threads::title))),
+                    threads::url.eq(coalesce(threads::url, excluded(threads::url))),
+                ))
+                .returning(ThreadRow::as_returning())
+                .get_result(self)
         }
 
         fn add_comment_count(&mut self, thread_id: i64, delta: i64) -> QueryResult<()> {
@@ -351,7 +335,7 @@ impl Store for SqliteConnection {
         }
     }
 
-    fn notify_thread_changed(&mut self, _site: &str, _slug: &str) -> QueryResult<()> {
+    fn notify_threads_changed(&mut self, _threads: &[ThreadKey]) -> QueryResult<()> {
         Ok(())
     }
 
@@ -367,11 +351,18 @@ impl Store for PgConnection {
         self.transaction(f)
     }
 
-    fn notify_thread_changed(&mut self, site: &str, slug: &str) -> QueryResult<()> {
+    fn notify_threads_changed(&mut self, threads: &[ThreadKey]) -> QueryResult<()> {
+        if threads.is_empty() {
+            return Ok(());
+        }
+        let payloads: Vec<String> = threads
+            .iter()
+            .map(|t| crate::cache::notify_payload(&t.site, &t.slug))
+            .collect();
         // Delivered at commit, to every instance listening (see cache::listen_postgres).
-        diesel::sql_query("SELECT pg_notify($1, $2)")
+        diesel::sql_query("SELECT pg_notify($1, p) FROM unnest($2) AS p")
             .bind::<diesel::sql_types::Text, _>(super::NOTIFY_CHANNEL)
-            .bind::<diesel::sql_types::Text, _>(crate::cache::notify_payload(site, slug))
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(payloads)
             .execute(self)
             .map(|_| ())
     }

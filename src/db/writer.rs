@@ -1,23 +1,24 @@
-//! SQLite's single writer, with group commit.
+//! The writer: one thread per instance runs every write, with group commit.
 //!
-//! SQLite takes one write transaction at a time. Instead of letting request threads queue
-//! on its lock, one thread runs every write: it takes whatever writes are waiting, runs
-//! each in its own savepoint inside one `BEGIN IMMEDIATE` transaction and commits them
-//! together. A write that fails rolls back to its savepoint alone; a failed commit fails
-//! them all. Under `synchronous = FULL` this turns one fsync per comment into one per
-//! batch; under `NORMAL` it still saves a commit per write.
+//! It takes whatever writes are waiting, runs each in its own savepoint inside one
+//! transaction and commits them together. A write that fails rolls back to its savepoint
+//! alone; a failed commit fails them all (503, nothing stored). SQLite takes one write
+//! transaction at a time anyway, and under `synchronous = FULL` this turns one fsync per
+//! comment into one per batch. On PostgreSQL a commit that NOTIFYs other instances
+//! serializes with every other such commit, so batching is what lets writes scale there.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
 
-use diesel::r2d2::ConnectionManager;
-use diesel::SqliteConnection;
+use diesel::r2d2::{ConnectionManager, R2D2Connection};
 
+use super::Store;
+use crate::cache::ThreadKey;
 use crate::error::ApiError;
 
-/// Run inside the batch transaction; returns what to do once the batch has (or has not)
-/// committed.
-pub type WriteJob = Box<dyn FnOnce(&mut SqliteConnection) -> Completion + Send>;
+/// Run inside the batch transaction; returns the thread it changed (if it succeeded) and
+/// what to do once the batch has (or has not) committed.
+pub type WriteJob<C> = Box<dyn FnOnce(&mut C) -> (Option<ThreadKey>, Completion) + Send>;
 pub type Completion = Box<dyn FnOnce(bool) + Send>;
 
 /// Writes run together in one transaction at most.
@@ -25,33 +26,42 @@ const MAX_BATCH: usize = 256;
 /// Writes waiting beyond this are refused with 503 rather than queued without bound.
 const MAX_QUEUE: usize = 8192;
 
-#[derive(Clone)]
-pub struct SqliteWriter {
-    queue: mpsc::SyncSender<WriteJob>,
+pub struct Writer<C: 'static> {
+    queue: mpsc::SyncSender<WriteJob<C>>,
 }
 
-impl SqliteWriter {
-    pub fn start(pool: r2d2::Pool<ConnectionManager<SqliteConnection>>) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::sync_channel::<WriteJob>(MAX_QUEUE);
+impl<C> Clone for Writer<C> {
+    fn clone(&self) -> Self {
+        Writer {
+            queue: self.queue.clone(),
+        }
+    }
+}
+
+impl<C: R2D2Connection + Store + Send + 'static> Writer<C> {
+    pub fn start(pool: r2d2::Pool<ConnectionManager<C>>) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::sync_channel::<WriteJob<C>>(MAX_QUEUE);
         std::thread::Builder::new()
-            .name("afterword-sqlite-writer".into())
+            .name("afterword-writer".into())
             .spawn(move || run(pool, rx))?;
-        Ok(SqliteWriter { queue: tx })
+        Ok(Writer { queue: tx })
     }
 
-    /// Queues a write and waits for its batch to commit.
+    /// Queues a write to `thread` and waits for its batch to commit.
     pub async fn write<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&mut SqliteConnection) -> Result<T, ApiError> + Send + 'static,
+        thread: ThreadKey,
+        work: impl FnOnce(&mut C) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, ApiError>>();
-        let job: WriteJob = Box::new(move |conn| {
+        let job: WriteJob<C> = Box::new(move |conn: &mut C| {
             let result = catch_unwind(AssertUnwindSafe(|| work(conn))).unwrap_or_else(|_| {
                 Err(ApiError::internal(anyhow::anyhow!(
                     "a database write panicked"
                 )))
             });
-            Box::new(move |committed| {
+            let changed = result.is_ok().then_some(thread);
+            let completion: Completion = Box::new(move |committed| {
                 let out = match result {
                     Ok(_) if !committed => Err(ApiError::unavailable(anyhow::anyhow!(
                         "the batch this write was in did not commit"
@@ -59,25 +69,27 @@ impl SqliteWriter {
                     other => other,
                 };
                 let _ = tx.send(out);
-            })
+            });
+            (changed, completion)
         });
         self.queue.try_send(job).map_err(|e| match e {
             mpsc::TrySendError::Full(_) => {
                 ApiError::unavailable(anyhow::anyhow!("the write queue is full"))
             }
             mpsc::TrySendError::Disconnected(_) => {
-                ApiError::internal(anyhow::anyhow!("the SQLite writer thread has stopped"))
+                ApiError::internal(anyhow::anyhow!("the writer thread has stopped"))
             }
         })?;
         rx.await.map_err(|_| {
-            ApiError::unavailable(anyhow::anyhow!(
-                "the SQLite writer could not run this write"
-            ))
+            ApiError::unavailable(anyhow::anyhow!("the writer could not run this write"))
         })?
     }
 }
 
-fn run(pool: r2d2::Pool<ConnectionManager<SqliteConnection>>, rx: mpsc::Receiver<WriteJob>) {
+fn run<C: R2D2Connection + Store + 'static>(
+    pool: r2d2::Pool<ConnectionManager<C>>,
+    rx: mpsc::Receiver<WriteJob<C>>,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -89,22 +101,36 @@ fn run(pool: r2d2::Pool<ConnectionManager<SqliteConnection>>, rx: mpsc::Receiver
         let mut conn = match pool.get() {
             Ok(c) => c,
             Err(e) => {
-                tracing::error!(error = %e, "no SQLite connection for writes");
+                tracing::error!(error = %e, "no database connection for writes");
                 // Each job still has to answer its request: run none, report failure.
                 fail_all(batch);
                 continue;
             }
         };
-        let mut completions = Vec::with_capacity(batch.len());
+        let size = batch.len();
+        let started = std::time::Instant::now();
+        let mut completions = Vec::with_capacity(size);
         let committed = conn
-            .immediate_transaction(|c| {
+            .write_tx(|c| {
+                let mut changed = Vec::new();
                 for job in batch.drain(..) {
-                    completions.push(job(c));
+                    let (thread, done) = job(c);
+                    completions.push(done);
+                    if let Some(t) = thread.filter(|t| !changed.contains(t)) {
+                        changed.push(t);
+                    }
                 }
-                Ok::<_, diesel::result::Error>(())
+                // One notification per changed thread, sent with the commit.
+                c.notify_threads_changed(&changed)
             })
             .map_err(|e| tracing::error!(error = %e, "a batch of writes failed to commit"))
             .is_ok();
+        tracing::trace!(
+            size,
+            committed,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "write batch"
+        );
         // Jobs never run (BEGIN failed) fail too.
         fail_all(batch);
         for done in completions {
@@ -114,7 +140,7 @@ fn run(pool: r2d2::Pool<ConnectionManager<SqliteConnection>>, rx: mpsc::Receiver
 }
 
 /// Answers jobs that could not run: their requests get a 503.
-fn fail_all(batch: Vec<WriteJob>) {
+fn fail_all<C>(batch: Vec<WriteJob<C>>) {
     for job in batch {
         // A job only reports through its completion; without a connection it cannot run,
         // so it is dropped, which drops its sender and the waiting request sees the failure.
