@@ -25,12 +25,20 @@ use crate::{markdown, on_conn, with_conn};
 #[allow(dead_code)]
 pub struct ThreadQuery {
     /// The site id.
+    #[param(pattern = r"^[a-z0-9-]{1,64}$", example = "default")]
     site: String,
-    /// The post's slug, usually its path.
+    /// The post's slug, usually its path: 1 to 512 bytes, no control characters.
+    #[param(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]+$"
+    )]
     slug: String,
     /// `oldest` (default), `newest` or `top` (most reactions first).
+    #[param(pattern = "^(oldest|newest|top)$")]
     sort: Option<String>,
     /// Top-level comments per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// The `next` value of the previous page.
     after: Option<String>,
@@ -40,7 +48,13 @@ pub struct ThreadQuery {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct SiteSlugQuery {
+    #[param(pattern = r"^[a-z0-9-]{1,64}$", example = "default")]
     site: String,
+    #[param(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]+$"
+    )]
     slug: String,
 }
 
@@ -48,13 +62,16 @@ pub struct SiteSlugQuery {
 #[serde(deny_unknown_fields)]
 pub struct CreateComment {
     /// Markdown, at most the site's `max_comment_length` characters (default 10,000).
+    #[schema(min_length = 1, max_length = 10000, pattern = r"\S")]
     pub body: String,
+    #[schema(max_length = 100)]
     pub author: Option<String>,
     /// Kept for reply notifications; never shown.
     pub email: Option<String>,
     /// An http(s) address.
     pub website: Option<String>,
     /// Reply to this comment of the same thread.
+    #[schema(minimum = 1)]
     pub parent_id: Option<i64>,
     /// Email me replies (needs `email`).
     pub notify_replies: Option<bool>,
@@ -67,6 +84,7 @@ pub struct CreateComment {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditComment {
+    #[schema(min_length = 1, max_length = 10000, pattern = r"\S")]
     pub body: String,
 }
 
@@ -275,6 +293,9 @@ fn comment_id(req: &HttpRequest) -> Result<CommentId, ApiError> {
     security(("edit_token" = [])),
     responses(
         (status = 200, description = "The edited comment", body = CommentEnvelope),
+        (status = 400, description = "Malformed JSON", body = crate::api::openapi::ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = crate::api::openapi::ErrorBody),
+        (status = 415, description = "Not JSON", body = crate::api::openapi::ErrorBody),
         (status = 401, description = "No edit token", body = crate::api::openapi::ErrorBody),
         (status = 403, description = "Wrong token, closed edit window or foreign origin", body = crate::api::openapi::ErrorBody),
         (status = 404, description = "No such comment", body = crate::api::openapi::ErrorBody),

@@ -21,16 +21,20 @@ pub const MAX_SLUGS: usize = 1000;
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct CountsQuery {
+    #[param(pattern = r"^[a-z0-9-]{1,64}$", example = "default")]
     site: String,
-    /// Repeat for each thread, up to 1000.
+    /// Repeat for each thread, 1 to 1000 times.
+    #[param(min_items = 1, max_items = 1000)]
     slug: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CountsRequest {
+    #[schema(pattern = r"^[a-z0-9-]{1,64}$", example = "default")]
     pub site: String,
-    /// Up to 1000 slugs.
+    /// 1 to 1000 slugs.
+    #[schema(min_items = 1, max_items = 1000)]
     pub slugs: Vec<String>,
 }
 
@@ -45,6 +49,7 @@ pub struct CountsResponse {
 #[utoipa::path(get, path = "/api/v1/counts", tag = "counts", params(CountsQuery),
     responses(
         (status = 200, body = CountsResponse),
+        (status = 400, description = "Malformed query string", body = crate::api::openapi::ErrorBody),
         (status = 404, description = "Unknown site", body = crate::api::openapi::ErrorBody),
         (status = 422, description = "Too many or invalid slugs", body = crate::api::openapi::ErrorBody)))]
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -70,7 +75,10 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
 #[utoipa::path(post, path = "/api/v1/counts", tag = "counts", request_body = CountsRequest,
     responses(
         (status = 200, body = CountsResponse),
+        (status = 400, description = "Malformed JSON", body = crate::api::openapi::ErrorBody),
         (status = 404, description = "Unknown site", body = crate::api::openapi::ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = crate::api::openapi::ErrorBody),
+        (status = 415, description = "Not JSON", body = crate::api::openapi::ErrorBody),
         (status = 422, description = "Too many or invalid slugs", body = crate::api::openapi::ErrorBody)))]
 pub async fn post(
     state: web::Data<AppState>,

@@ -23,29 +23,29 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/api/v1/comments")
             .route(web::get().to(comments::list))
             .route(web::post().to(comments::create))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(method_not_allowed("GET, POST")),
     )
     .service(
         web::resource("/api/v1/comments/{id}")
             .route(web::patch().to(comments::edit))
             .route(web::delete().to(comments::delete))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(method_not_allowed("PATCH, DELETE")),
     )
     .service(
         web::resource("/api/v1/counts")
             .route(web::get().to(counts::get))
             .route(web::post().to(counts::post))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(method_not_allowed("GET, POST")),
     )
     .service(
         web::resource("/api/v1/openapi.json")
             .route(web::get().to(openapi::spec))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(method_not_allowed("GET")),
     )
     .service(
         web::resource("/healthz")
             .route(web::get().to(health::healthz))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(method_not_allowed("GET")),
     )
     .default_service(web::to(not_found));
 }
@@ -58,13 +58,19 @@ async fn not_found() -> HttpResponse {
     .error_response()
 }
 
-async fn method_not_allowed() -> HttpResponse {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "This address does not take this method; see /api/v1/openapi.json.",
-    )
-    .error_response()
+/// 405 with the `Allow` header naming what the address takes.
+fn method_not_allowed(allow: &'static str) -> actix_web::Route {
+    web::to(move || async move {
+        let mut r = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("This address takes {allow}; see /api/v1/openapi.json."),
+        )
+        .error_response();
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+        r
+    })
 }
 
 /// Is `origin` allowed for this request? The site in the query decides when there is one;
