@@ -39,6 +39,15 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 });
 
 /// Renders comment Markdown to sanitized HTML.
+///
+/// ```
+/// use afterword::markdown::render;
+///
+/// assert_eq!(render("Hi *there*"), "<p>Hi <em>there</em></p>\n");
+/// // Raw HTML is text, and dangerous links lose their target.
+/// assert_eq!(render("<b>x</b>"), "<p>&lt;b&gt;x&lt;/b&gt;</p>\n");
+/// assert_eq!(render("[x](javascript:alert(1))"), "<p>x</p>\n");
+/// ```
 pub fn render(source: &str) -> String {
     let options = Options::ENABLE_STRIKETHROUGH;
     let mut events: Vec<Event<'_>> = Vec::new();

@@ -297,34 +297,15 @@ async fn authors_edit_and_delete_with_their_token(app: TestApp) {
         .await
         .unwrap();
     expect_error(r, 401, "missing_token").await;
-    let r = app
-        .client
-        .patch(&url)
-        .bearer_auth("wrong")
-        .json(&json!({"body": "first"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.edit(&url, "wrong", &json!({"body": "first"})).await;
     expect_error(r, 403, "invalid_token").await;
     let (_, other_token) = app.comment("open", "/e/", json!({"body": "other"})).await;
-    let r = app
-        .client
-        .patch(&url)
-        .bearer_auth(&other_token)
-        .json(&json!({"body": "x"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.edit(&url, &other_token, &json!({"body": "x"})).await;
     expect_error(r, 403, "invalid_token").await;
 
     let r = app
-        .client
-        .patch(&url)
-        .bearer_auth(&token)
-        .json(&json!({"body": "first **edit**"}))
-        .send()
-        .await
-        .unwrap();
+        .edit(&url, &token, &json!({"body": "first **edit**"}))
+        .await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["comment"]["html"], "<p>first <strong>edit</strong></p>\n");
@@ -335,49 +316,28 @@ async fn authors_edit_and_delete_with_their_token(app: TestApp) {
         "<p>first <strong>edit</strong></p>\n"
     );
 
-    let r = app
-        .client
-        .patch(&url)
-        .bearer_auth(&token)
-        .json(&json!({"body": ""}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.edit(&url, &token, &json!({"body": ""})).await;
     expect_error(r, 422, "empty").await;
     let r = app
-        .client
-        .patch(app.url("/api/v1/comments/abc"))
-        .bearer_auth(&token)
-        .json(&json!({"body": "x"}))
-        .send()
-        .await
-        .unwrap();
+        .edit(
+            app.url("/api/v1/comments/abc"),
+            &token,
+            &json!({"body": "x"}),
+        )
+        .await;
     expect_error(r, 404, "comment_not_found").await;
     let r = app
-        .client
-        .patch(app.url("/api/v1/comments/424242"))
-        .bearer_auth(&token)
-        .json(&json!({"body": "x"}))
-        .send()
-        .await
-        .unwrap();
+        .edit(
+            app.url("/api/v1/comments/424242"),
+            &token,
+            &json!({"body": "x"}),
+        )
+        .await;
     expect_error(r, 404, "comment_not_found").await;
 
-    let r = app
-        .client
-        .delete(&url)
-        .bearer_auth("wrong")
-        .send()
-        .await
-        .unwrap();
+    let r = app.remove(&url, "wrong").await;
     expect_error(r, 403, "invalid_token").await;
-    let r = app
-        .client
-        .delete(&url)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = app.remove(&url, &token).await;
     assert_eq!(r.status(), 204);
     let t = app.thread("open", "/e/", "").await;
     assert_eq!(
@@ -386,22 +346,9 @@ async fn authors_edit_and_delete_with_their_token(app: TestApp) {
         "deleted without replies: gone"
     );
     assert_eq!(t["thread"]["comment_count"], 1);
-    let r = app
-        .client
-        .delete(&url)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = app.remove(&url, &token).await;
     expect_error(r, 404, "comment_not_found").await;
-    let r = app
-        .client
-        .patch(&url)
-        .bearer_auth(&token)
-        .json(&json!({"body": "zombie"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.edit(&url, &token, &json!({"body": "zombie"})).await;
     expect_error(r, 404, "comment_not_found").await;
     let counts: Value = app
         .get("/api/v1/counts?site=open&slug=%2Fe%2F")
@@ -428,12 +375,8 @@ async fn deleted_comment_with_replies_stays_as_placeholder(app: TestApp) {
         )
         .await;
     let r = app
-        .client
-        .delete(app.url(&format!("/api/v1/comments/{}", top["id"])))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .remove(app.url(&format!("/api/v1/comments/{}", top["id"])), &token)
+        .await;
     assert_eq!(r.status(), 204);
     let t = app.thread("open", "/d/", "").await;
     let c = t["comments"].as_array().unwrap();
@@ -457,22 +400,9 @@ async fn edit_window_closes(app: TestApp) {
     let (c, token) = app.comment("short", "/w/", json!({"body": "quick"})).await;
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     let url = app.url(&format!("/api/v1/comments/{}", c["id"]));
-    let r = app
-        .client
-        .patch(&url)
-        .bearer_auth(&token)
-        .json(&json!({"body": "late"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.edit(&url, &token, &json!({"body": "late"})).await;
     expect_error(r, 403, "edit_window_closed").await;
-    let r = app
-        .client
-        .delete(&url)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = app.remove(&url, &token).await;
     expect_error(r, 403, "edit_window_closed").await;
     let t = app.thread("short", "/w/", "").await;
     assert_eq!(t["comments"][0]["html"], "<p>quick</p>\n");
@@ -608,13 +538,12 @@ async fn locked_threads_refuse_comments(app: TestApp) {
         .await;
     expect_error(r, 409, "thread_locked").await;
     let r = app
-        .client
-        .patch(app.url(&format!("/api/v1/comments/{}", c["id"])))
-        .bearer_auth(&token)
-        .json(&json!({"body": "changed"}))
-        .send()
-        .await
-        .unwrap();
+        .edit(
+            app.url(&format!("/api/v1/comments/{}", c["id"])),
+            &token,
+            &json!({"body": "changed"}),
+        )
+        .await;
     expect_error(r, 409, "thread_locked").await;
     assert_eq!(app.db.count("comments"), 1);
 }

@@ -348,12 +348,8 @@ async fn counts_answer_every_slug_in_one_request(app: TestApp) {
     let v: Value = app.get(q).await.json().await.unwrap();
     assert_eq!(v["counts"]["/one/"], 2);
     let r = app
-        .client
-        .delete(app.url(&format!("/api/v1/comments/{}", c["id"])))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .remove(app.url(&format!("/api/v1/comments/{}", c["id"])), &token)
+        .await;
     assert_eq!(r.status(), 204);
     let v: Value = app.get(q).await.json().await.unwrap();
     assert_eq!(v["counts"]["/one/"], 1);
@@ -461,21 +457,14 @@ async fn unknown_routes_and_methods_are_json(app: TestApp) {
         .await
         .unwrap();
     expect_error(r, 405, "method_not_allowed").await;
-    let r = app
-        .client
-        .delete(app.url("/api/v1/comments/0"))
-        .bearer_auth("x")
-        .send()
-        .await
-        .unwrap();
+    let r = app.remove(app.url("/api/v1/comments/0"), "x").await;
     expect_error(r, 404, "comment_not_found").await;
     let r = app
-        .client
-        .delete(app.url(&format!("/api/v1/comments/{}", enc("1 OR 1=1"))))
-        .bearer_auth("x")
-        .send()
-        .await
-        .unwrap();
+        .remove(
+            app.url(&format!("/api/v1/comments/{}", enc("1 OR 1=1"))),
+            "x",
+        )
+        .await;
     expect_error(r, 404, "comment_not_found").await;
 }
 

@@ -10,6 +10,7 @@ use super::extract::{
     bearer_token, check_write_origin, client_ip, user_agent, JsonBody, QueryParams,
 };
 use crate::cache::{CachedPage, PageKey, ThreadKey};
+use crate::config::SiteSettings;
 use crate::domain::{
     AuthorName, CommentBody, CommentId, Cursor, Email, Limit, PageUrl, SiteId, Slug, Sort, Title,
     Website,
@@ -277,6 +278,31 @@ async fn render_markdown(body: &CommentBody) -> Result<String, ApiError> {
     Ok(web::block(move || markdown::render(&source)).await?)
 }
 
+/// What an edit or a delete starts with: the comment, its thread and site, the token,
+/// and a page allowed to change comments of that site.
+async fn author_request(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+) -> Result<(CommentId, String, service::Owned, SiteSettings), ApiError> {
+    let id = comment_id(req)?;
+    let token = bearer_token(req)?;
+    let st = state.clone();
+    let owned = web::block(move || {
+        let mut conn = st.pool.get()?;
+        with_conn!(conn, |c| service::locate_comment(c, id))
+    })
+    .await??;
+    let site = state
+        .settings
+        .site(&owned.site)
+        .ok_or_else(|| {
+            ApiError::not_found("comment_not_found", "There is no comment with this id.")
+        })?
+        .clone();
+    check_write_origin(req, &site)?;
+    Ok((id, token, owned, site))
+}
+
 fn comment_id(req: &HttpRequest) -> Result<CommentId, ApiError> {
     req.match_info()
         .get("id")
@@ -306,22 +332,7 @@ pub async fn edit(
     state: web::Data<AppState>,
     body: JsonBody<EditComment>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = comment_id(&req)?;
-    let token = bearer_token(&req)?;
-    let st = state.clone();
-    let owned = web::block(move || {
-        let mut conn = st.pool.get()?;
-        with_conn!(conn, |c| service::locate_comment(c, id))
-    })
-    .await??;
-    let site = state
-        .settings
-        .site(&owned.site)
-        .ok_or_else(|| {
-            ApiError::not_found("comment_not_found", "There is no comment with this id.")
-        })?
-        .clone();
-    check_write_origin(&req, &site)?;
+    let (id, token, owned, site) = author_request(&req, &state).await?;
     let new_body = CommentBody::parse(&body.0.body, site.max_comment_length)?;
     let html = render_markdown(&new_body).await?;
     let key = state.key.clone();
@@ -361,22 +372,7 @@ pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = comment_id(&req)?;
-    let token = bearer_token(&req)?;
-    let st = state.clone();
-    let owned = web::block(move || {
-        let mut conn = st.pool.get()?;
-        with_conn!(conn, |c| service::locate_comment(c, id))
-    })
-    .await??;
-    let site = state
-        .settings
-        .site(&owned.site)
-        .ok_or_else(|| {
-            ApiError::not_found("comment_not_found", "There is no comment with this id.")
-        })?
-        .clone();
-    check_write_origin(&req, &site)?;
+    let (id, token, owned, site) = author_request(&req, &state).await?;
     let key = state.key.clone();
     let owned = state
         .pool

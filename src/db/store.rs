@@ -78,6 +78,25 @@ pub trait Store: Sized {
     fn ping(&mut self) -> QueryResult<()>;
 }
 
+/// Top-level comments a reader sees: approved ones, and deleted ones that keep an
+/// approved reply (as placeholders).
+macro_rules! visible_top_level {
+    ($thread_id:expr) => {
+        comments::table
+            .filter(comments::thread_id.eq($thread_id))
+            .filter(comments::root_id.is_null())
+            .filter(
+                comments::status
+                    .eq("approved")
+                    .or(comments::status.eq("deleted").and(diesel::dsl::exists(
+                        replies
+                            .filter(replies.field(comments::root_id).eq(comments::id.nullable()))
+                            .filter(replies.field(comments::status).eq("approved")),
+                    ))),
+            )
+    };
+}
+
 macro_rules! common_store_fns {
     () => {
         fn find_thread(&mut self, site: &str, slug: &str) -> QueryResult<Option<ThreadRow>> {
@@ -125,19 +144,7 @@ macro_rules! common_store_fns {
             after_id: Option<i64>,
             n: i64,
         ) -> QueryResult<Vec<PublicCommentRow>> {
-            let has_approved_reply = diesel::dsl::exists(
-                replies
-                    .filter(replies.field(comments::root_id).eq(comments::id.nullable()))
-                    .filter(replies.field(comments::status).eq("approved")),
-            );
-            let mut q = comments::table
-                .filter(comments::thread_id.eq(thread_id))
-                .filter(comments::root_id.is_null())
-                .filter(
-                    comments::status
-                        .eq("approved")
-                        .or(comments::status.eq("deleted").and(has_approved_reply)),
-                )
+            let mut q = visible_top_level!(thread_id)
                 .select(PublicCommentRow::as_select())
                 .limit(n)
                 .into_boxed();
@@ -151,19 +158,7 @@ macro_rules! common_store_fns {
         }
 
         fn top_level_ids(&mut self, thread_id: i64) -> QueryResult<Vec<i64>> {
-            let has_approved_reply = diesel::dsl::exists(
-                replies
-                    .filter(replies.field(comments::root_id).eq(comments::id.nullable()))
-                    .filter(replies.field(comments::status).eq("approved")),
-            );
-            comments::table
-                .filter(comments::thread_id.eq(thread_id))
-                .filter(comments::root_id.is_null())
-                .filter(
-                    comments::status
-                        .eq("approved")
-                        .or(comments::status.eq("deleted").and(has_approved_reply)),
-                )
+            visible_top_level!(thread_id)
                 .select(comments::id)
                 .load(self)
         }

@@ -31,6 +31,14 @@ impl SiteId {
 }
 
 /// A post's slug: 1 to 512 bytes of NFC-normalized UTF-8 without control characters.
+///
+/// ```
+/// use afterword::domain::Slug;
+///
+/// // "é" typed as e + combining accent is stored as the single character é.
+/// assert_eq!(Slug::parse("/cafe\u{301}/").unwrap().as_str(), "/caf\u{e9}/");
+/// assert!(Slug::parse("").is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Slug(String);
 

@@ -297,6 +297,27 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// `PATCH url` with the edit token.
+    pub async fn edit(&self, url: impl reqwest::IntoUrl, token: &str, body: &Value) -> Response {
+        self.client
+            .patch(url)
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `DELETE url` with the edit token.
+    pub async fn remove(&self, url: impl reqwest::IntoUrl, token: &str) -> Response {
+        self.client
+            .delete(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.client.get(self.url(path)).send().await.unwrap()
     }
