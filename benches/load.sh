@@ -279,6 +279,14 @@ run_wrk thread-read "$READ_URL"
 summarize thread-read "$TMP/thread-read.out"
 echo
 
+# ---------------------------------------------------- phase 1b: thread reads while it grows
+# 1 request in 100 posts a comment to the thread being read, so pages are rebuilt.
+MIXED_URL="$BASE/api/v1/comments?site=$SITE&slug=$(urlenc /bench/mixed/)&limit=200"
+python3 "$BENCH_DIR/seed.py" "$BASE" "$SITE" --thread /bench/mixed/ || die_server "seeding /bench/mixed/ failed"
+run_wrk thread-mixed -s "$BENCH_DIR/mixed.lua" "$MIXED_URL"
+summarize thread-mixed "$TMP/thread-mixed.out"
+echo
+
 # ---------------------------------------------------------------- phase 2: counts of 100 slugs
 COUNTS_URL="$BASE/api/v1/counts?site=$SITE"
 for i in $(seq 1 100); do COUNTS_URL="$COUNTS_URL&slug=%2Fbench%2Fpost-$i%2F"; done

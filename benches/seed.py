@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Seed data for benches/load.sh (standard library only).
 
-Usage: seed.py BASE_URL SITE
+Usage: seed.py BASE_URL SITE [--thread SLUG]
 
 Creates, through the public API:
   * /bench/thread/   100 comments, 30 of them replies to earlier top-level comments
+                     (with --thread SLUG: only such a thread, at SLUG)
   * /bench/post-N/   for N = 1..100, one comment each (for the counts phase)
 then reads both back and checks what it finds. Exits non-zero if a write fails.
 """
@@ -76,12 +77,9 @@ def count_comments(items):
     return total
 
 
-def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    base, site = sys.argv[1].rstrip("/"), sys.argv[2]
+def seed_thread(base, site, slug):
+    """100 comments on `slug`, 30 of them replies; returns (top-level, replies)."""
     rng = random.Random(20190515)
-
     top_level = []
     replies = 0
     for i in range(100):
@@ -89,13 +87,25 @@ def main():
         is_reply = i % 10 in (3, 6, 9)  # 30 of 100
         if is_reply:
             payload["parent_id"] = rng.choice(top_level)
-        cid = post_comment(base, site, THREAD_SLUG, payload)
+        cid = post_comment(base, site, slug, payload)
         if is_reply:
             replies += 1
         else:
             top_level.append(cid)
+    return len(top_level), replies
+
+
+def main():
+    if len(sys.argv) == 5 and sys.argv[3] == "--thread":
+        tops, replies = seed_thread(sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[4])
+        print("seed: %s: %d comments" % (sys.argv[4], tops + replies))
+        return
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    base, site = sys.argv[1].rstrip("/"), sys.argv[2]
+    tops, replies = seed_thread(base, site, THREAD_SLUG)
     print("seed: %s: %d comments (%d top-level, %d replies)"
-          % (THREAD_SLUG, len(top_level) + replies, len(top_level), replies))
+          % (THREAD_SLUG, tops + replies, tops, replies))
 
     for n, slug in enumerate(POST_SLUGS, start=1):
         post_comment(base, site, slug, {"body": body_for(1000 + n), "author": "Reader %d" % n})

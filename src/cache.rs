@@ -87,6 +87,10 @@ impl quick_cache::Weighter<String, Arc<CachedCountsAnswer>> for ByAnswerBytes {
 
 pub struct ThreadCache {
     pages: quick_cache::sync::Cache<PageKey, Arc<CachedPage>, ByBytes>,
+    /// Pages being built right now: readers of the same page wait for that build rather
+    /// than each querying the database (a change to a busy thread would otherwise send
+    /// every waiting reader to rebuild the same page at once).
+    building: Mutex<HashMap<PageKey, tokio::sync::watch::Sender<()>>>,
     /// Approved-comment counts per thread, with the generation they were read at.
     counts: quick_cache::sync::Cache<ThreadKey, (u64, i64)>,
     /// Whole counts answers by query string: an index page asks the same question each time.
@@ -115,8 +119,24 @@ impl ThreadCache {
                 COUNT_ANSWER_BYTES,
                 ByAnswerBytes,
             ),
+            building: Mutex::new(HashMap::new()),
             generations: Mutex::new(Generations::default()),
             enabled: AtomicBool::new(enabled),
+        }
+    }
+
+    /// Claims the building of a page, or tells whom to wait for.
+    pub fn begin_build(self: &Arc<Self>, key: &PageKey) -> Build {
+        let mut building = self.building.lock();
+        match building.get(key) {
+            Some(tx) => Build::Wait(tx.subscribe()),
+            None => {
+                building.insert(key.clone(), tokio::sync::watch::channel(()).0);
+                Build::Mine(BuildGuard {
+                    cache: Arc::clone(self),
+                    key: key.clone(),
+                })
+            }
         }
     }
 
@@ -226,6 +246,25 @@ impl ThreadCache {
     fn set_enabled(&self, on: bool) {
         self.invalidate_all();
         self.enabled.store(on, Ordering::Release);
+    }
+}
+
+pub enum Build {
+    /// Build the page; dropping the guard (after inserting it, or on failure) wakes waiters.
+    Mine(BuildGuard),
+    /// Another request is building it: wait, then look in the cache again.
+    Wait(tokio::sync::watch::Receiver<()>),
+}
+
+pub struct BuildGuard {
+    cache: Arc<ThreadCache>,
+    key: PageKey,
+}
+
+impl Drop for BuildGuard {
+    fn drop(&mut self) {
+        // Dropping the sender closes the channel, which wakes every waiter.
+        self.cache.building.lock().remove(&self.key);
     }
 }
 
@@ -385,6 +424,38 @@ mod tests {
         // An answer computed before the change is not stored.
         c.insert_counts_answer("q".into(), "s", g, Bytes::from_static(b"{}"));
         assert!(c.counts_answer("q").is_none());
+    }
+
+    #[tokio::test]
+    async fn one_build_per_page_at_a_time() {
+        let c = Arc::new(ThreadCache::new(1 << 20, true));
+        let k = key("/a/");
+        let Build::Mine(guard) = c.begin_build(&k) else {
+            panic!("first claim builds")
+        };
+        let Build::Wait(mut rx) = c.begin_build(&k) else {
+            panic!("second claim waits")
+        };
+        assert!(
+            matches!(c.begin_build(&key("/b/")), Build::Mine(_)),
+            "other pages are free"
+        );
+        let waiter = tokio::spawn(async move { rx.changed().await.is_err() });
+        c.insert(
+            k.clone(),
+            c.generation(&k.thread),
+            Bytes::from_static(b"page"),
+        );
+        drop(guard);
+        assert!(
+            waiter.await.unwrap(),
+            "the waiter is woken when the build ends"
+        );
+        assert!(c.get(&k).is_some());
+        assert!(
+            matches!(c.begin_build(&k), Build::Mine(_)),
+            "the claim is released"
+        );
     }
 
     #[test]

@@ -32,6 +32,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     afterword::telemetry::init();
     let result = match cli.command {
@@ -44,6 +45,17 @@ fn main() -> ExitCode {
             eprintln!("afterword: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// glibc gives each thread that allocates its own arena, up to 8 per core, and keeps
+/// what they free: with many short blocking tasks that is most of the memory we use.
+/// Two arenas keep the footprint small at no measurable cost in speed.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
 

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{
     bearer_token, check_write_origin, client_ip, user_agent, JsonBody, QueryParams,
 };
-use crate::cache::{CachedPage, PageKey, ThreadKey};
+use crate::cache::{Build, CachedPage, PageKey, ThreadKey};
 use crate::config::SiteSettings;
 use crate::domain::{
     AuthorName, CommentBody, CommentId, Cursor, Email, Limit, PageUrl, SiteId, Slug, Sort, Title,
@@ -138,8 +138,23 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         limit,
         after,
     };
-    if let Some(page) = state.cache.get(&key) {
-        return Ok(page_response(&req, &page));
+    // Bounded: after a few waits for other builders, build it ourselves. With the cache
+    // off (PostgreSQL listener down) waiting would gain nothing.
+    let mut guard = None;
+    let rounds = if state.cache.is_enabled() { 3 } else { 0 };
+    for _ in 0..rounds {
+        if let Some(page) = state.cache.get(&key) {
+            return Ok(page_response(&req, &page));
+        }
+        match state.cache.begin_build(&key) {
+            Build::Mine(g) => {
+                guard = Some(g);
+                break;
+            }
+            Build::Wait(mut rx) => {
+                let _ = rx.changed().await;
+            }
+        }
     }
     let generation = state.cache.generation(&key.thread);
     let st = state.clone();
@@ -154,6 +169,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     })
     .await??;
     let page = state.cache.insert(key, generation, body);
+    drop(guard);
     Ok(page_response(&req, &page))
 }
 

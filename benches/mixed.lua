@@ -1,0 +1,26 @@
+-- wrk script for the "thread-mixed" phase of benches/load.sh: reads of one thread with a
+-- comment posted to that same thread every 100th request, so the cached page keeps being
+-- dropped and rebuilt, as on a post that is being discussed right now.
+-- The read path (site, slug, limit) comes from the URL given to wrk; posts go to the
+-- same site and slug.
+
+local counter = 0
+
+function init(args)
+   n = 0
+   tid = math.random(1, 1000000)
+   post_headers = { ["Content-Type"] = "application/json" }
+end
+
+function request()
+   n = n + 1
+   if n % 100 == 0 then
+      counter = counter + 1
+      local body = string.format(
+         '{"body":"A *new* comment while people read (%d-%d), with [a link](https://example.com/)."}',
+         tid, n)
+      local path = string.gsub(wrk.path, "&limit=%d+", "")
+      return wrk.format("POST", path, post_headers, body)
+   end
+   return wrk.format("GET", wrk.path)
+end
