@@ -333,7 +333,7 @@ echo "             requests sent by wrk = $sent, of which answered with non-201 
 echo "write check: checked  201-seen ($created) <= stored ($stored) <= sent - non-201 ($sent - $non201 = $upper)  => $verdict"
 SUMMARY+=("write-check   201-seen=$created stored=$stored sent=$sent non201=$non201 => $verdict")
 load_hwm="$(proc_kib VmHWM)"
-SUMMARY+=("peak RSS during the three load phases = $(mib "$load_hwm") MiB")
+SUMMARY+=("peak RSS during the four load phases = $(mib "$load_hwm") MiB")
 # Exact check: every key answered 201 is stored once, nothing unsent is stored.
 if kline="$(python3 "$BENCH_DIR/check_writes.py" "$BASE" "$SITE" "$WRITES_SLUG" "$TMP/write-keys.txt" "$stored")"; then
   kverdict=OK

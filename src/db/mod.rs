@@ -97,9 +97,9 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
             .and_then(|_| diesel::sql_query("PRAGMA journal_mode = WAL").execute(conn))
             .and_then(|_| diesel::sql_query(format!("PRAGMA synchronous = {sync}")).execute(conn))
             .and_then(|_| diesel::sql_query("PRAGMA foreign_keys = ON").execute(conn))
-            // 1 MiB of page cache per connection (SQLite's default is 2 MiB): hot pages
+            // 512 KiB of page cache per connection (SQLite's default is 2 MiB): hot pages
             // live in the OS cache anyway, and rendered threads in ours.
-            .and_then(|_| diesel::sql_query("PRAGMA cache_size = -1024").execute(conn))
+            .and_then(|_| diesel::sql_query("PRAGMA cache_size = -512").execute(conn))
             .map(|_| ())
             .map_err(diesel::r2d2::Error::QueryError)
     }
