@@ -21,6 +21,8 @@ on_both_backends!(
     etag_gives_not_modified_until_the_thread_changes,
     unknown_threads_are_empty,
     slugs_are_nfc_normalized,
+    top_sort_pages_by_reactions,
+    deleted_comments_without_replies_take_no_place_on_a_page,
 );
 
 async fn health_answers(app: TestApp) {
@@ -615,4 +617,121 @@ async fn slugs_are_nfc_normalized(app: TestApp) {
     let long = "x".repeat(513);
     let r = app.post_comment("open", &long, json!({"body": "x"})).await;
     expect_error(r, 422, "invalid_slug").await;
+}
+
+async fn top_sort_pages_by_reactions(app: TestApp) {
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let (c, _) = app
+            .comment("open", "/top/", json!({"body": format!("c{i}")}))
+            .await;
+        ids.push(c["id"].as_i64().unwrap());
+    }
+    app.comment(
+        "open",
+        "/top/",
+        json!({"body": "reply", "parent_id": ids[0]}),
+    )
+    .await;
+    // Reactions arrive with their own endpoint later; here they are stored directly.
+    let thread_sql = "(SELECT id FROM threads WHERE slug = '/top/')";
+    for (comment, kind, visitor) in [
+        (ids[3], "👍", "a"),
+        (ids[3], "❤️", "a"),
+        (ids[3], "👍", "b"),
+        (ids[1], "👍", "a"),
+        (ids[4], "🎉", "a"),
+    ] {
+        app.db.exec(&format!(
+            "INSERT INTO reactions (thread_id, comment_id, kind, visitor_hash, created_at) \
+             VALUES ({thread_sql}, {comment}, '{kind}', '{visitor}', 0)"
+        ));
+    }
+    app.db.exec(&format!(
+        "INSERT INTO reactions (thread_id, comment_id, kind, visitor_hash, created_at) \
+         VALUES ({thread_sql}, NULL, '🎉', 'a', 0)"
+    ));
+    // A new comment drops the cached pages, as the reactions endpoint will.
+    let (last, _) = app.comment("open", "/top/", json!({"body": "late"})).await;
+
+    let t = app.thread("open", "/top/", "&sort=top&limit=2").await;
+    let got: Vec<i64> = t["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(got, vec![ids[3], ids[1]]);
+    assert_eq!(t["comments"][0]["reactions"], json!({"👍": 2, "❤️": 1}));
+    assert_eq!(t["thread"]["reactions"], json!({"🎉": 1}));
+    let next = t["next"].as_str().unwrap().to_owned();
+    let t = app
+        .thread("open", "/top/", &format!("&sort=top&limit=2&after={next}"))
+        .await;
+    let got: Vec<i64> = t["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    // ids[4] and ids[1] tie at 1: the older first. Then the unreacted, oldest first,
+    // each followed by its replies.
+    assert_eq!(got[0], ids[4]);
+    assert_eq!(got[1], ids[0]);
+    assert_eq!(
+        t["comments"].as_array().unwrap().len(),
+        3,
+        "ids[0] brings its reply"
+    );
+    let next = t["next"].as_str().unwrap().to_owned();
+    let t = app
+        .thread("open", "/top/", &format!("&sort=top&limit=2&after={next}"))
+        .await;
+    let got: Vec<i64> = t["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(got, vec![ids[2], last["id"].as_i64().unwrap()]);
+    assert_eq!(t["next"], Value::Null);
+}
+
+async fn deleted_comments_without_replies_take_no_place_on_a_page(app: TestApp) {
+    let mut tokens = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let (c, token) = app
+            .comment("open", "/gaps/", json!({"body": format!("c{i}")}))
+            .await;
+        ids.push(c["id"].clone());
+        tokens.push(token);
+    }
+    for i in [0, 1, 3] {
+        let r = app
+            .remove(app.url(&format!("/api/v1/comments/{}", ids[i])), &tokens[i])
+            .await;
+        assert_eq!(r.status(), 204);
+    }
+    let t = app.thread("open", "/gaps/", "&limit=2").await;
+    let got: Vec<Value> = t["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].clone())
+        .collect();
+    assert_eq!(got, vec![ids[2].clone(), ids[4].clone()]);
+    let next = t["next"].as_str().unwrap().to_owned();
+    let t = app
+        .thread("open", "/gaps/", &format!("&limit=2&after={next}"))
+        .await;
+    let got: Vec<Value> = t["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].clone())
+        .collect();
+    assert_eq!(got, vec![ids[5].clone()]);
+    assert_eq!(t["next"], Value::Null);
+    assert_eq!(t["thread"]["comment_count"], 3);
 }

@@ -236,7 +236,7 @@ pub async fn create(
     }
     let parent_id = match b.parent_id {
         None => None,
-        Some(id) => Some(CommentId::parse(&id.to_string()).ok_or_else(|| {
+        Some(id) => Some(CommentId::new(id).ok_or_else(|| {
             ApiError::unprocessable("invalid_parent", "parent_id must be a comment id.")
                 .with_field("parent_id")
         })?),

@@ -102,8 +102,8 @@ fn run<C: R2D2Connection + Store + 'static>(
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "no database connection for writes");
-                // Each job still has to answer its request: run none, report failure.
-                fail_all(batch);
+                // Dropping a job drops its reply channel: its request answers 503.
+                drop(batch);
                 continue;
             }
         };
@@ -131,19 +131,10 @@ fn run<C: R2D2Connection + Store + 'static>(
             elapsed_us = started.elapsed().as_micros() as u64,
             "write batch"
         );
-        // Jobs never run (BEGIN failed) fail too.
-        fail_all(batch);
+        // Jobs never run (BEGIN failed) are dropped: their requests answer 503.
+        drop(batch);
         for done in completions {
             done(committed);
         }
-    }
-}
-
-/// Answers jobs that could not run: their requests get a 503.
-fn fail_all<C>(batch: Vec<WriteJob<C>>) {
-    for job in batch {
-        // A job only reports through its completion; without a connection it cannot run,
-        // so it is dropped, which drops its sender and the waiting request sees the failure.
-        drop(job);
     }
 }

@@ -9,7 +9,11 @@ pub struct CommentId(pub i64);
 impl CommentId {
     /// Parses an id from a path segment or JSON number; only positive ids exist.
     pub fn parse(raw: &str) -> Option<Self> {
-        raw.parse::<i64>().ok().filter(|n| *n > 0).map(CommentId)
+        raw.parse::<i64>().ok().and_then(Self::new)
+    }
+
+    pub fn new(n: i64) -> Option<Self> {
+        (n > 0).then_some(CommentId(n))
     }
 }
 
