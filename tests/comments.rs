@@ -655,12 +655,7 @@ async fn top_sort_pages_by_reactions(app: TestApp) {
     let (last, _) = app.comment("open", "/top/", json!({"body": "late"})).await;
 
     let t = app.thread("open", "/top/", "&sort=top&limit=2").await;
-    let got: Vec<i64> = t["comments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_i64().unwrap())
-        .collect();
+    let got = common::ids(&t);
     assert_eq!(got, vec![ids[3], ids[1]]);
     assert_eq!(t["comments"][0]["reactions"], json!({"👍": 2, "❤️": 1}));
     assert_eq!(t["thread"]["reactions"], json!({"🎉": 1}));
@@ -668,12 +663,7 @@ async fn top_sort_pages_by_reactions(app: TestApp) {
     let t = app
         .thread("open", "/top/", &format!("&sort=top&limit=2&after={next}"))
         .await;
-    let got: Vec<i64> = t["comments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_i64().unwrap())
-        .collect();
+    let got = common::ids(&t);
     // ids[4] and ids[1] tie at 1: the older first. Then the unreacted, oldest first,
     // each followed by its replies.
     assert_eq!(got[0], ids[4]);
@@ -687,12 +677,7 @@ async fn top_sort_pages_by_reactions(app: TestApp) {
     let t = app
         .thread("open", "/top/", &format!("&sort=top&limit=2&after={next}"))
         .await;
-    let got: Vec<i64> = t["comments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_i64().unwrap())
-        .collect();
+    let got = common::ids(&t);
     assert_eq!(got, vec![ids[2], last["id"].as_i64().unwrap()]);
     assert_eq!(t["next"], Value::Null);
 }

@@ -16,6 +16,7 @@ use crate::domain::{
     Website,
 };
 use crate::error::ApiError;
+use crate::security::ServerKey;
 use crate::service::{self, NewCommentInput};
 use crate::state::AppState;
 use crate::view::CommentJson;
@@ -296,10 +297,33 @@ async fn render_markdown(body: &CommentBody) -> Result<String, ApiError> {
 
 /// What an edit or a delete starts with: the comment, its thread and site, the token,
 /// and a page allowed to change comments of that site.
+struct AuthorRequest {
+    id: CommentId,
+    token: String,
+    owned: service::Owned,
+    site: SiteSettings,
+}
+
+impl AuthorRequest {
+    fn thread(&self) -> ThreadKey {
+        ThreadKey::new(&self.owned.site, &self.owned.slug)
+    }
+
+    fn action<'a>(&'a self, key: &'a ServerKey) -> service::AuthorAction<'a> {
+        service::AuthorAction {
+            key,
+            site: &self.site,
+            owned: &self.owned,
+            id: self.id,
+            token: &self.token,
+        }
+    }
+}
+
 async fn author_request(
     req: &HttpRequest,
     state: &web::Data<AppState>,
-) -> Result<(CommentId, String, service::Owned, SiteSettings), ApiError> {
+) -> Result<AuthorRequest, ApiError> {
     let id = comment_id(req)?;
     let token = bearer_token(req)?;
     let st = state.clone();
@@ -316,7 +340,12 @@ async fn author_request(
         })?
         .clone();
     check_write_origin(req, &site)?;
-    Ok((id, token, owned, site))
+    Ok(AuthorRequest {
+        id,
+        token,
+        owned,
+        site,
+    })
 }
 
 fn comment_id(req: &HttpRequest) -> Result<CommentId, ApiError> {
@@ -348,29 +377,21 @@ pub async fn edit(
     state: web::Data<AppState>,
     body: JsonBody<EditComment>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, token, owned, site) = author_request(&req, &state).await?;
-    let new_body = CommentBody::parse(&body.0.body, site.max_comment_length)?;
+    let request = author_request(&req, &state).await?;
+    let new_body = CommentBody::parse(&body.0.body, request.site.max_comment_length)?;
     let html = render_markdown(&new_body).await?;
     let key = state.key.clone();
-    let (comment, owned) = state
+    let thread = request.thread();
+    let comment = state
         .pool
-        .write(ThreadKey::new(&owned.site, &owned.slug), move |conn| {
-            let action = service::AuthorAction {
-                key: &key,
-                site: &site,
-                owned: &owned,
-                id,
-                token: &token,
-            };
-            let comment = on_conn!(conn, |c| service::edit_comment(
+        .write(thread.clone(), move |conn| {
+            let action = request.action(&key);
+            on_conn!(conn, |c| service::edit_comment(
                 c, &action, &new_body, &html
-            ))?;
-            Ok((comment, owned))
+            ))
         })
         .await?;
-    state
-        .cache
-        .invalidate(&ThreadKey::new(&owned.site, &owned.slug));
+    state.cache.invalidate(&thread);
     Ok(HttpResponse::Ok().json(CommentEnvelope { comment }))
 }
 
@@ -388,24 +409,16 @@ pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, token, owned, site) = author_request(&req, &state).await?;
+    let request = author_request(&req, &state).await?;
     let key = state.key.clone();
-    let owned = state
+    let thread = request.thread();
+    state
         .pool
-        .write(ThreadKey::new(&owned.site, &owned.slug), move |conn| {
-            let action = service::AuthorAction {
-                key: &key,
-                site: &site,
-                owned: &owned,
-                id,
-                token: &token,
-            };
-            on_conn!(conn, |c| service::delete_comment(c, &action))?;
-            Ok(owned)
+        .write(thread.clone(), move |conn| {
+            let action = request.action(&key);
+            on_conn!(conn, |c| service::delete_comment(c, &action))
         })
         .await?;
-    state
-        .cache
-        .invalidate(&ThreadKey::new(&owned.site, &owned.slug));
+    state.cache.invalidate(&thread);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -323,6 +323,16 @@ impl TestApp {
     }
 }
 
+/// The ids of a thread page's comments, in order.
+pub fn ids(page: &Value) -> Vec<i64> {
+    page["comments"]
+        .as_array()
+        .expect("comments")
+        .iter()
+        .map(|c| c["id"].as_i64().expect("id"))
+        .collect()
+}
+
 /// Asserts the error shape of API.md and returns it.
 pub async fn expect_error(r: Response, status: u16, code: &str) -> Value {
     assert_eq!(r.status().as_u16(), status, "wrong status for {code}");
