@@ -29,6 +29,9 @@ async fn health_answers(app: TestApp) {
     let r = app.get("/healthz").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "ok");
+    let r = app.client.head(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.bytes().await.unwrap().is_empty());
 }
 
 async fn a_comment_round_trips_without_private_fields(app: TestApp) {

@@ -479,7 +479,7 @@ async fn openapi_describes_every_route(app: TestApp) {
         ("/api/v1/comments/{id}", &["patch", "delete"][..]),
         ("/api/v1/counts", &["get", "post"][..]),
         ("/api/v1/openapi.json", &["get"][..]),
-        ("/healthz", &["get"][..]),
+        ("/healthz", &["get", "head"][..]),
     ] {
         for m in methods {
             assert!(paths[path][m].is_object(), "{m} {path} missing");

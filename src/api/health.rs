@@ -6,7 +6,7 @@ use crate::state::AppState;
 use crate::with_conn;
 
 /// `200` when the server and its database answer.
-#[utoipa::path(get, path = "/healthz", tag = "service",
+#[utoipa::path(method(get, head), path = "/healthz", tag = "service",
     responses((status = 200, description = "Server and database answer"),
               (status = 503, description = "The database does not answer", body = crate::api::openapi::ErrorBody)))]
 pub async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

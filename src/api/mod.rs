@@ -45,7 +45,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/healthz")
             .route(web::get().to(health::healthz))
-            .default_service(method_not_allowed("GET")),
+            // Load balancers often probe with HEAD.
+            .route(web::head().to(health::healthz))
+            .default_service(method_not_allowed("GET, HEAD")),
     )
     .default_service(web::to(not_found));
 }
