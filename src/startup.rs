@@ -70,7 +70,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .wrap(from_fn(crate::api::cors))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                 .configure(crate::api::routes)
         })
         .shutdown_timeout(30)
