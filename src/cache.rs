@@ -69,6 +69,24 @@ struct Generations {
     per_site: HashMap<String, u64>,
 }
 
+impl Generations {
+    fn of_thread(&self, thread: &ThreadKey) -> u64 {
+        self.per_thread
+            .get(thread)
+            .copied()
+            .unwrap_or(0)
+            .max(self.floor)
+    }
+
+    fn of_site(&self, site: &str) -> u64 {
+        self.per_site
+            .get(site)
+            .copied()
+            .unwrap_or(0)
+            .max(self.floor)
+    }
+}
+
 /// A whole counts answer, valid while no thread of its site changes.
 struct CachedCountsAnswer {
     site: String,
@@ -147,7 +165,7 @@ impl ThreadCache {
         threads
             .iter()
             .map(|t| {
-                let current = g.per_thread.get(t).copied().unwrap_or(0).max(g.floor);
+                let current = g.of_thread(t);
                 match self.counts.get(t) {
                     Some((gen, n)) if enabled && gen == current => Ok(n),
                     _ => Err(current),
@@ -169,8 +187,7 @@ impl ThreadCache {
 
     /// The thread's current generation; pass it back to [`ThreadCache::insert`].
     pub fn generation(&self, thread: &ThreadKey) -> u64 {
-        let g = self.generations.lock();
-        g.per_thread.get(thread).copied().unwrap_or(0).max(g.floor)
+        self.generations.lock().of_thread(thread)
     }
 
     pub fn get(&self, key: &PageKey) -> Option<Arc<CachedPage>> {
@@ -205,8 +222,7 @@ impl ThreadCache {
 
     /// The generation of a site: it moves whenever any of its threads changes.
     pub fn site_generation(&self, site: &str) -> u64 {
-        let g = self.generations.lock();
-        g.per_site.get(site).copied().unwrap_or(0).max(g.floor)
+        self.generations.lock().of_site(site)
     }
 
     /// A counts answer stored under `key`, if no thread of its site changed since.

@@ -14,5 +14,4 @@ pub struct AppState {
     pub cache: Arc<ThreadCache>,
     pub key: ServerKey,
     pub comment_limiter: RateLimiter,
-    pub reaction_limiter: RateLimiter,
 }

@@ -128,6 +128,7 @@ pub fn page(
 ) -> (BTreeMap<String, i64>, Vec<CommentJson>, Option<String>) {
     let mut post_reactions = BTreeMap::new();
     let mut by_comment: HashMap<i64, BTreeMap<String, i64>> = HashMap::new();
+    let scores = scores(&reaction_rows);
     for (comment, kind, n) in reaction_rows {
         match comment {
             None => {
@@ -169,7 +170,7 @@ pub fn page(
         }
     }
 
-    let score = |i: usize| -> i64 { by_comment.get(&rows[i].id).map_or(0, |m| m.values().sum()) };
+    let score = |i: usize| -> i64 { scores.get(&rows[i].id).copied().unwrap_or(0) };
     match sort {
         Sort::Oldest => {}
         Sort::Newest => top.reverse(),

@@ -138,28 +138,28 @@ async fn answer(
         .collect();
     let cached = state.cache.cached_counts(&keys);
     let mut counts = BTreeMap::new();
-    let mut missing = Vec::new();
+    // Misses: the slugs to ask the database for, and where to file each answer.
+    let mut wanted = Vec::new();
+    let mut pending = Vec::new();
     for ((asked, slug), (key, hit)) in parsed.into_iter().zip(keys.into_iter().zip(cached)) {
         match hit {
             Ok(n) => {
                 counts.insert(asked, n);
             }
-            Err(generation) => missing.push((asked, slug, key, generation)),
+            Err(generation) => {
+                wanted.push((asked.clone(), slug));
+                pending.push((asked, key, generation));
+            }
         }
     }
-    if !missing.is_empty() {
+    if !wanted.is_empty() {
         let st = state.clone();
-        let (found, missing) = web::block(move || {
-            let wanted: Vec<(String, Slug)> = missing
-                .iter()
-                .map(|(a, s, _, _)| (a.clone(), s.clone()))
-                .collect();
+        let found = web::block(move || {
             let mut conn = st.pool.get()?;
-            let found = with_conn!(conn, |c| service::counts(c, &site, &wanted))?;
-            Ok::<_, ApiError>((found, missing))
+            with_conn!(conn, |c| service::counts(c, &site, &wanted))
         })
         .await??;
-        for (asked, _, key, generation) in missing {
+        for (asked, key, generation) in pending {
             let n = found.get(&asked).copied().unwrap_or(0);
             state.cache.insert_count(key, generation, n);
             counts.insert(asked, n);

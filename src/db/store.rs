@@ -58,7 +58,6 @@ pub trait Store: Sized {
         thread_id: i64,
     ) -> QueryResult<Option<(String, Option<i64>)>>;
     fn comment_auth(&mut self, id: i64) -> QueryResult<Option<CommentAuthRow>>;
-    fn public_comment(&mut self, id: i64) -> QueryResult<PublicCommentRow>;
     fn insert_comment(&mut self, new: &NewComment<'_>) -> QueryResult<PublicCommentRow>;
     fn update_comment(
         &mut self,
@@ -221,13 +220,6 @@ macro_rules! common_store_fns {
                 .select(CommentAuthRow::as_select())
                 .first(self)
                 .optional()
-        }
-
-        fn public_comment(&mut self, id: i64) -> QueryResult<PublicCommentRow> {
-            comments::table
-                .find(id)
-                .select(PublicCommentRow::as_select())
-                .first(self)
         }
 
         fn insert_comment(&mut self, new: &NewComment<'_>) -> QueryResult<PublicCommentRow> {
