@@ -14,6 +14,7 @@ use diesel::prelude::*;
 use diesel::PgConnection;
 use parking_lot::Mutex;
 
+use crate::compress::{Compressed, Effort};
 use crate::domain::{Cursor, Limit, SiteId, Slug, Sort};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -41,8 +42,8 @@ pub struct PageKey {
 
 pub struct CachedPage {
     generation: u64,
-    pub body: Bytes,
-    pub etag: String,
+    /// The JSON, and its gzip and brotli forms once a reader has asked for them.
+    pub content: Compressed,
 }
 
 /// Threads whose comment count is kept in memory.
@@ -55,7 +56,7 @@ struct ByBytes;
 
 impl quick_cache::Weighter<PageKey, Arc<CachedPage>> for ByBytes {
     fn weight(&self, key: &PageKey, val: &Arc<CachedPage>) -> u64 {
-        (val.body.len() + key.thread.slug.len() + 128) as u64
+        (val.content.weight() + key.thread.slug.len() + 128) as u64
     }
 }
 
@@ -88,10 +89,10 @@ impl Generations {
 }
 
 /// A whole counts answer, valid while no thread of its site changes.
-struct CachedCountsAnswer {
+pub struct CachedCountsAnswer {
     site: String,
     generation: u64,
-    body: Bytes,
+    pub content: Compressed,
 }
 
 #[derive(Clone)]
@@ -99,7 +100,7 @@ struct ByAnswerBytes;
 
 impl quick_cache::Weighter<String, Arc<CachedCountsAnswer>> for ByAnswerBytes {
     fn weight(&self, key: &String, val: &Arc<CachedCountsAnswer>) -> u64 {
-        (key.len() + val.body.len() + 64) as u64
+        (key.len() + val.content.weight() + 64) as u64
     }
 }
 
@@ -203,8 +204,7 @@ impl ThreadCache {
         let etag = etag_of(&body);
         let page = Arc::new(CachedPage {
             generation,
-            body,
-            etag,
+            content: Compressed::new(body, etag, Effort::Fast),
         });
         if self.is_enabled() && self.generation(&key.thread) == generation {
             self.pages.insert(key, page.clone());
@@ -226,23 +226,33 @@ impl ThreadCache {
     }
 
     /// A counts answer stored under `key`, if no thread of its site changed since.
-    pub fn counts_answer(&self, key: &str) -> Option<Bytes> {
+    pub fn counts_answer(&self, key: &str) -> Option<Arc<CachedCountsAnswer>> {
         if !self.is_enabled() {
             return None;
         }
         let a = self.count_answers.get(key)?;
-        (a.generation == self.site_generation(&a.site)).then(|| a.body.clone())
+        (a.generation == self.site_generation(&a.site)).then_some(a)
     }
 
-    pub fn insert_counts_answer(&self, key: String, site: &str, generation: u64, body: Bytes) {
+    /// Keeps a counts answer computed at `generation` (unless the site changed since) and
+    /// returns it ready to send.
+    pub fn insert_counts_answer(
+        &self,
+        key: String,
+        site: &str,
+        generation: u64,
+        body: Bytes,
+    ) -> Arc<CachedCountsAnswer> {
+        let etag = etag_of(&body);
+        let answer = Arc::new(CachedCountsAnswer {
+            site: site.to_owned(),
+            generation,
+            content: Compressed::new(body, etag, Effort::Fast),
+        });
         if self.is_enabled() && self.site_generation(site) == generation {
-            let answer = CachedCountsAnswer {
-                site: site.to_owned(),
-                generation,
-                body,
-            };
-            self.count_answers.insert(key, Arc::new(answer));
+            self.count_answers.insert(key, answer.clone());
         }
+        answer
     }
 
     pub fn invalidate_all(&self) {
@@ -379,7 +389,7 @@ mod tests {
         let k = key("/a/");
         let g = c.generation(&k.thread);
         c.insert(k.clone(), g, Bytes::from_static(b"one"));
-        assert_eq!(&c.get(&k).unwrap().body[..], b"one");
+        assert_eq!(&c.get(&k).unwrap().content.identity()[..], b"one");
         c.invalidate(&key("/b/").thread);
         assert!(
             c.get(&k).is_some(),

@@ -35,6 +35,7 @@ struct RawSettings {
     database_url: Option<String>,
     public_url: Option<String>,
     sqlite_synchronous: Option<String>,
+    demo: Option<bool>,
     #[serde(default)]
     site: Vec<RawSite>,
     limits: Option<RawLimits>,
@@ -135,6 +136,17 @@ pub enum Moderation {
     All,
 }
 
+impl Moderation {
+    /// The name used in the config file and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Moderation::None => "none",
+            Moderation::FirstTime => "first-time",
+            Moderation::All => "all",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Origins {
     Any,
@@ -214,6 +226,8 @@ pub struct Settings {
     pub database_url: DatabaseUrl,
     pub public_url: Option<url::Url>,
     pub sqlite_synchronous: SqliteSync,
+    /// Serve the demo article at `/`: on by default only with the built-in `default` site.
+    pub demo: bool,
     pub sites: BTreeMap<String, SiteSettings>,
     pub limits: Limits,
     pub smtp: Option<SmtpSettings>,
@@ -319,6 +333,7 @@ impl Settings {
             }
             sites.insert(site.id.as_str().to_owned(), site);
         }
+        let demo = raw.demo.unwrap_or(sites.is_empty());
         if sites.is_empty() {
             let d = SiteSettings::default_site();
             sites.insert(d.id.as_str().to_owned(), d);
@@ -383,6 +398,7 @@ impl Settings {
             database_url,
             public_url,
             sqlite_synchronous,
+            demo,
             sites,
             limits,
             smtp,

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod cache;
+pub mod compress;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -12,11 +12,18 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::security::ServerKey;
-use crate::view::{self, CommentJson, ThreadPage};
+use crate::view::{self, CommentJson, SiteJson, ThreadPage};
+
+/// Whether commenters can ask to be emailed about replies: not until email lands.
+pub const REPLY_NOTIFICATIONS: bool = false;
+
+/// Comments one reader may ask about at once with their edit tokens.
+pub const MAX_OWN_COMMENTS: usize = 100;
 
 /// Reads one page of a thread. An unknown thread is an empty page, not an error.
 pub fn read_thread<C: Store>(
     c: &mut C,
+    site_info: SiteJson,
     site: &SiteId,
     slug: &Slug,
     sort: Sort,
@@ -28,6 +35,7 @@ pub fn read_thread<C: Store>(
             thread: view::thread_json(site.as_str(), slug.as_str(), None, BTreeMap::new()),
             comments: Vec::new(),
             next: None,
+            site: site_info,
         });
     };
     let reactions = c.reaction_counts(thread.id)?;
@@ -61,6 +69,7 @@ pub fn read_thread<C: Store>(
         thread: view::thread_json(site.as_str(), slug.as_str(), Some(&thread), post_reactions),
         comments,
         next,
+        site: site_info,
     })
 }
 
@@ -304,6 +313,56 @@ pub fn delete_comment<C: Store>(c: &mut C, action: &AuthorAction<'_>) -> Result<
         }
         Ok(())
     })
+}
+
+/// The current state of comments their author holds edit tokens for, in one thread.
+/// Only pending and approved comments whose token matches are answered: a comment refused
+/// (spam), deleted, of another thread or with a wrong token is simply left out, so the
+/// answer tells a stranger nothing they did not know.
+pub fn own_comments<C: Store>(
+    c: &mut C,
+    key: &ServerKey,
+    site: &SiteId,
+    slug: &Slug,
+    claims: &[(CommentId, String)],
+) -> Result<Vec<CommentJson>, ApiError> {
+    let Some(thread) = c.find_thread(site.as_str(), slug.as_str())? else {
+        return Ok(Vec::new());
+    };
+    let mut ids = Vec::new();
+    for (id, token) in claims {
+        let Some(auth) = c.comment_auth(id.0)? else {
+            continue;
+        };
+        let owned = auth.thread_id == thread.id
+            && matches!(auth.status.as_str(), "approved" | "pending")
+            && auth
+                .edit_token_hash
+                .as_deref()
+                .is_some_and(|h| key.verify_edit_token(token, h));
+        if owned && !ids.contains(&id.0) {
+            ids.push(id.0);
+        }
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut reactions: std::collections::HashMap<i64, BTreeMap<String, i64>> =
+        std::collections::HashMap::new();
+    for (comment, kind, n) in c.reaction_counts(thread.id)? {
+        if let Some(id) = comment.filter(|id| ids.contains(id)) {
+            reactions.entry(id).or_default().insert(kind, n);
+        }
+    }
+    let mut rows = c.comments_by_ids(&ids)?;
+    rows.sort_by_key(|r| r.id);
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let mine = reactions.remove(&r.id).unwrap_or_default();
+            view::comment_json(r, mine)
+        })
+        .collect())
 }
 
 /// Approved comments per slug: every slug asked for is answered, unknown ones with 0.

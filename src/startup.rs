@@ -47,6 +47,7 @@ impl Application {
         if let Some(url) = pool.postgres_url() {
             cache::listen_postgres(url.to_owned(), Arc::downgrade(&cache));
         }
+        crate::api::assets::warm_up();
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let addr = listener.local_addr()?;

@@ -7,6 +7,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
+use crate::config::SiteSettings;
 use crate::db::models::{PublicCommentRow, ThreadRow};
 use crate::domain::{Cursor, Limit, Sort};
 
@@ -52,6 +53,33 @@ pub struct ThreadPage {
     pub comments: Vec<CommentJson>,
     /// Pass as `after` for the next page; `null` on the last page.
     pub next: Option<String>,
+    /// What the embed needs to know about the site, so it needs no request of its own.
+    pub site: SiteJson,
+}
+
+/// The public settings of a site: what a comment form must know before it posts.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SiteJson {
+    /// `none`, `first-time` or `all`: whether new comments wait for a moderator.
+    pub moderation: &'static str,
+    /// Seconds after posting during which the author may edit or delete a comment.
+    pub edit_window: u64,
+    /// The longest comment accepted, in characters.
+    pub max_length: usize,
+    /// The reactions readers may give, in display order.
+    pub reactions: Vec<String>,
+    /// Whether the server can email commenters about replies (`notify_replies`).
+    pub notifications: bool,
+}
+
+pub fn site_json(site: &SiteSettings, notifications: bool) -> SiteJson {
+    SiteJson {
+        moderation: site.moderation.as_str(),
+        edit_window: site.edit_window.as_secs(),
+        max_length: site.max_comment_length,
+        reactions: site.reactions.clone(),
+        notifications,
+    }
 }
 
 pub fn rfc3339(micros: i64) -> String {

@@ -477,6 +477,9 @@ async fn openapi_describes_every_route(app: TestApp) {
     for (path, methods) in [
         ("/api/v1/comments", &["get", "post"][..]),
         ("/api/v1/comments/{id}", &["patch", "delete"][..]),
+        ("/api/v1/comments/mine", &["post"][..]),
+        ("/embed.js", &["get", "head"][..]),
+        ("/count.js", &["get", "head"][..]),
         ("/api/v1/counts", &["get", "post"][..]),
         ("/api/v1/openapi.json", &["get"][..]),
         ("/healthz", &["get", "head"][..]),

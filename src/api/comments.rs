@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{
     bearer_token, check_write_origin, client_ip, user_agent, JsonBody, QueryParams,
 };
+use super::respond;
 use crate::cache::{Build, CachedPage, PageKey, ThreadKey};
 use crate::config::SiteSettings;
 use crate::domain::{
@@ -19,7 +20,7 @@ use crate::error::ApiError;
 use crate::security::ServerKey;
 use crate::service::{self, NewCommentInput};
 use crate::state::AppState;
-use crate::view::CommentJson;
+use crate::view::{self, CommentJson};
 use crate::{markdown, on_conn, with_conn};
 
 #[derive(Deserialize, IntoParams)]
@@ -97,6 +98,30 @@ pub struct CreatedComment {
     pub edit_token: String,
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnCommentsRequest {
+    /// The comments this reader posted in the thread, each with its edit token (at most 100).
+    #[schema(max_items = 100)]
+    pub comments: Vec<OwnComment>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnComment {
+    #[schema(minimum = 1)]
+    pub id: i64,
+    /// The `edit_token` returned when the comment was posted.
+    #[schema(min_length = 1, max_length = 256)]
+    pub edit_token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OwnCommentsResponse {
+    /// Those still pending or approved, with their current state; any other is left out.
+    pub comments: Vec<CommentJson>,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct CommentEnvelope {
     pub comment: CommentJson,
@@ -158,11 +183,16 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         }
     }
     let generation = state.cache.generation(&key.thread);
+    let site_info = state
+        .settings
+        .site(&site)
+        .map(|s| view::site_json(s, service::REPLY_NOTIFICATIONS))
+        .ok_or_else(ApiError::unknown_site)?;
     let st = state.clone();
     let body = web::block(move || -> Result<Bytes, ApiError> {
         let mut conn = st.pool.get()?;
         let page = with_conn!(conn, |c| service::read_thread(
-            c, &site, &slug, sort, limit, after
+            c, site_info, &site, &slug, sort, limit, after
         ))?;
         serde_json::to_vec(&page)
             .map(Bytes::from)
@@ -175,28 +205,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 }
 
 fn page_response(req: &HttpRequest, page: &CachedPage) -> HttpResponse {
-    let matches = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        // Weak comparison (RFC 9110): proxies that compress turn our tag into W/"…".
-        .is_some_and(|v| {
-            v.split(',').any(|t| {
-                let t = t.trim();
-                t == "*" || t.strip_prefix("W/").unwrap_or(t) == page.etag
-            })
-        });
-    if matches {
-        return HttpResponse::NotModified()
-            .insert_header((header::ETAG, page.etag.as_str()))
-            .insert_header((header::CACHE_CONTROL, "no-cache"))
-            .finish();
-    }
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/json"))
-        .insert_header((header::ETAG, page.etag.as_str()))
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .body(page.body.clone())
+    respond::cached(req, &page.content, "application/json", "no-cache")
 }
 
 /// Posts a comment or a reply. The first comment creates the thread.
@@ -287,6 +296,73 @@ pub async fn create(
         comment: created.comment,
         edit_token: created.edit_token,
     }))
+}
+
+/// The state of the reader's own comments in a thread, proven by their edit tokens: how
+/// the embed keeps showing a comment that awaits moderation to its author, and learns when
+/// it was approved (it is in the thread) or refused (it is left out).
+#[utoipa::path(post, path = "/api/v1/comments/mine", tag = "comments", params(SiteSlugQuery),
+    request_body = OwnCommentsRequest,
+    responses(
+        (status = 200, description = "The reader's pending and approved comments among those asked about", body = OwnCommentsResponse),
+        (status = 400, description = "Malformed JSON", body = crate::api::openapi::ErrorBody),
+        (status = 403, description = "The page's origin is not allowed for this site", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "Unknown site", body = crate::api::openapi::ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = crate::api::openapi::ErrorBody),
+        (status = 415, description = "Not JSON", body = crate::api::openapi::ErrorBody),
+        (status = 422, description = "Too many comments, or an invalid id or token", body = crate::api::openapi::ErrorBody)))]
+pub async fn mine(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: JsonBody<OwnCommentsRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let q = QueryParams::parse(&req)?;
+    let (site_id, slug) = site_and_slug(&q, &state)?;
+    let site = state
+        .settings
+        .site(&site_id)
+        .ok_or_else(ApiError::unknown_site)?;
+    check_write_origin(&req, site)?;
+    let asked = body.0.comments;
+    if asked.len() > service::MAX_OWN_COMMENTS {
+        return Err(ApiError::unprocessable(
+            "too_many_comments",
+            format!(
+                "Ask about at most {} comments at once; this asked about {}.",
+                service::MAX_OWN_COMMENTS,
+                asked.len()
+            ),
+        )
+        .with_field("comments"));
+    }
+    let claims = asked
+        .into_iter()
+        .map(|c| {
+            let id = CommentId::new(c.id).ok_or_else(|| {
+                ApiError::unprocessable("invalid_id", "Each id must be a comment id (1 or more).")
+                    .with_field("comments")
+            })?;
+            if c.edit_token.is_empty() || c.edit_token.len() > 256 {
+                return Err(ApiError::unprocessable(
+                    "invalid_token",
+                    "Each edit_token must be the token returned when the comment was posted.",
+                )
+                .with_field("comments"));
+            }
+            Ok((id, c.edit_token))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let st = state.clone();
+    let comments = web::block(move || {
+        let mut conn = st.pool.get()?;
+        with_conn!(conn, |c| service::own_comments(
+            c, &st.key, &site_id, &slug, &claims
+        ))
+    })
+    .await??;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(OwnCommentsResponse { comments }))
 }
 
 /// Markdown to HTML off the async workers (and off the database writer).

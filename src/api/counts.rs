@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{JsonBody, QueryParams};
+use super::respond;
 use crate::cache::ThreadKey;
+use crate::compress::{Compressed, Effort};
 use crate::domain::{SiteId, Slug};
 use crate::error::ApiError;
 use crate::service;
@@ -56,8 +58,8 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     // Index pages ask the same question on every view: answer it from memory while no
     // thread of the site has changed.
     let raw = req.query_string();
-    if let Some(body) = state.cache.counts_answer(raw) {
-        return Ok(counts_response(body));
+    if let Some(answer) = state.cache.counts_answer(raw) {
+        return Ok(counts_response(&req, &answer.content));
     }
     let q = QueryParams::parse(&req)?;
     let site = q.require("site")?.to_owned();
@@ -65,10 +67,10 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     let slugs: Vec<String> = q.all("slug").map(str::to_owned).collect();
     let counts = answer(&state, &site, slugs, "slug").await?;
     let body = serialize(&counts)?;
-    state
+    let answer = state
         .cache
-        .insert_counts_answer(raw.to_owned(), &site, generation, body.clone());
-    Ok(counts_response(body))
+        .insert_counts_answer(raw.to_owned(), &site, generation, body);
+    Ok(counts_response(&req, &answer.content))
 }
 
 /// Comment counts for up to 1000 threads (JSON body).
@@ -81,12 +83,17 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
         (status = 415, description = "Not JSON", body = crate::api::openapi::ErrorBody),
         (status = 422, description = "Too many or invalid slugs", body = crate::api::openapi::ErrorBody)))]
 pub async fn post(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: JsonBody<CountsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let CountsRequest { site, slugs } = body.0;
     let counts = answer(&state, &site, slugs, "slugs").await?;
-    Ok(counts_response(serialize(&counts)?))
+    let body = serialize(&counts)?;
+    let etag = crate::cache::etag_of(&body);
+    // Answers to POSTs are not kept, so compress only a large one, and quickly.
+    let content = Compressed::new(body, etag, Effort::Fast);
+    Ok(counts_response(&req, &content))
 }
 
 fn serialize(counts: &CountsResponse) -> Result<Bytes, ApiError> {
@@ -95,11 +102,8 @@ fn serialize(counts: &CountsResponse) -> Result<Bytes, ApiError> {
         .map_err(ApiError::internal)
 }
 
-fn counts_response(body: Bytes) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(("Content-Type", "application/json"))
-        .insert_header(("Cache-Control", "no-cache"))
-        .body(body)
+fn counts_response(req: &HttpRequest, content: &Compressed) -> HttpResponse {
+    respond::cached(req, content, "application/json", "no-cache")
 }
 
 /// `field` names where the slugs came from: `slug` (query) or `slugs` (body).

@@ -1,10 +1,12 @@
 //! The one route table, CORS, and JSON answers for unknown routes and methods.
 
+pub mod assets;
 pub mod comments;
 pub mod counts;
 pub mod extract;
 pub mod health;
 pub mod openapi;
+pub mod respond;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -25,6 +27,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(comments::create))
             .default_service(method_not_allowed("GET, POST")),
     )
+    // Before `{id}`, which would otherwise take `mine` for an id.
+    .service(
+        web::resource("/api/v1/comments/mine")
+            .route(web::post().to(comments::mine))
+            .default_service(method_not_allowed("POST")),
+    )
     .service(
         web::resource("/api/v1/comments/{id}")
             .route(web::patch().to(comments::edit))
@@ -43,6 +51,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(method_not_allowed("GET")),
     )
     .service(
+        web::resource("/embed.js")
+            .route(web::get().to(assets::embed_js))
+            .route(web::head().to(assets::embed_js))
+            .default_service(method_not_allowed("GET, HEAD")),
+    )
+    .service(
+        web::resource("/count.js")
+            .route(web::get().to(assets::count_js))
+            .route(web::head().to(assets::count_js))
+            .default_service(method_not_allowed("GET, HEAD")),
+    )
+    .service(
+        web::resource("/")
+            .route(web::get().to(assets::demo))
+            .route(web::head().to(assets::demo))
+            .default_service(method_not_allowed("GET, HEAD")),
+    )
+    .service(
         web::resource("/healthz")
             .route(web::get().to(health::healthz))
             // Load balancers often probe with HEAD.
@@ -52,7 +78,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .default_service(web::to(not_found));
 }
 
-async fn not_found() -> HttpResponse {
+pub(crate) async fn not_found() -> HttpResponse {
     ApiError::not_found(
         "not_found",
         "There is nothing at this address; see /api/v1/openapi.json.",

@@ -49,14 +49,17 @@ impl Modify for EditToken {
         crate::api::comments::create,
         crate::api::comments::edit,
         crate::api::comments::delete,
+        crate::api::comments::mine,
         crate::api::counts::get,
         crate::api::counts::post,
         crate::api::health::healthz,
+        crate::api::assets::embed_js,
+        crate::api::assets::count_js,
         spec,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&EditToken),
-    tags((name = "comments"), (name = "counts"), (name = "service"))
+    tags((name = "comments"), (name = "counts"), (name = "embed"), (name = "service"))
 )]
 pub struct ApiDoc;
 
