@@ -17,6 +17,8 @@ RUN mkdir src \
 
 COPY src ./src
 COPY migrations ./migrations
+# The browser scripts are built from embed/src and committed; the binary embeds them.
+COPY embed/dist ./embed/dist
 # Make sure cargo sees the real sources as newer than the placeholders above.
 RUN touch src/main.rs src/lib.rs \
  && cargo build --release --locked

@@ -273,10 +273,17 @@ urlenc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.ar
 READ_URL="$BASE/api/v1/comments?site=$SITE&slug=$(urlenc /bench/thread/)&limit=200"
 read -r code size < <(curl_ -o /dev/null -w '%{http_code} %{size_download}\n' "$READ_URL")
 gz="$(curl_ -o /dev/null -H 'Accept-Encoding: gzip' -w '%{size_download}' "$READ_URL" || true)"
-echo "thread-read response: HTTP $code, $size bytes ($gz bytes with Accept-Encoding: gzip; wrk sends none)"
+br="$(curl_ -o /dev/null -H 'Accept-Encoding: gzip, br' -w '%{size_download}' "$READ_URL" || true)"
+echo "thread-read response: HTTP $code, $size bytes plain, $gz gzip, $br brotli"
 [ "$code" = 200 ] || echo "WARNING: thread read did not return 200"
 run_wrk thread-read "$READ_URL"
 summarize thread-read "$TMP/thread-read.out"
+echo
+
+# ------------------------------------------------ phase 1a: the same reads, compressed
+# As browsers ask: the page is compressed once when first asked for, then served as is.
+run_wrk thread-read-br -H "Accept-Encoding: gzip, deflate, br" "$READ_URL"
+summarize thread-read-br "$TMP/thread-read-br.out"
 echo
 
 # ---------------------------------------------------- phase 1b: thread reads while it grows
@@ -333,7 +340,7 @@ echo "             requests sent by wrk = $sent, of which answered with non-201 
 echo "write check: checked  201-seen ($created) <= stored ($stored) <= sent - non-201 ($sent - $non201 = $upper)  => $verdict"
 SUMMARY+=("write-check   201-seen=$created stored=$stored sent=$sent non201=$non201 => $verdict")
 load_hwm="$(proc_kib VmHWM)"
-SUMMARY+=("peak RSS during the four load phases = $(mib "$load_hwm") MiB")
+SUMMARY+=("peak RSS during the load phases = $(mib "$load_hwm") MiB")
 # Exact check: every key answered 201 is stored once, nothing unsent is stored.
 if kline="$(python3 "$BENCH_DIR/check_writes.py" "$BASE" "$SITE" "$WRITES_SLUG" "$TMP/write-keys.txt" "$stored")"; then
   kverdict=OK
