@@ -13,6 +13,7 @@ set -euo pipefail
 export LC_ALL=C
 
 DURATION="${DURATION:-10s}"
+CHURN_DURATION="${CHURN_DURATION:-40s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-2}"
 WRK_TIMEOUT="${WRK_TIMEOUT:-5s}"
@@ -302,6 +303,21 @@ echo "count-100 request: ${#COUNTS_URL}-char URL; response: HTTP $code, $size by
 [ "$code" = 200 ] || echo "WARNING: counts request did not return 200"
 run_wrk count-100 "$COUNTS_URL"
 summarize count-100 "$TMP/count-100.out"
+echo
+
+# ------------------------------------------- phase 2a: a flood of keys never asked before
+# Unknown threads, counts of unknown slugs, and pages of the hot thread after unused
+# cursors with random limits; one request in ten reads the hot thread. Memory must stay
+# bounded, and the hot thread must still be answered from memory afterwards.
+DURATION_SAVED="$DURATION"; DURATION="$CHURN_DURATION"
+run_wrk churn -s "$BENCH_DIR/churn.lua" "$READ_URL"
+DURATION="$DURATION_SAVED"
+summarize churn "$TMP/churn.out"
+read -r churn_requests _ < <(parse_wrk "$TMP/churn.out")
+echo "churn: about $((churn_requests * 9 / 10)) distinct unknown keys asked for"
+hot_cache="$(curl_ -o /dev/null -D - "$READ_URL" | tr -d '\r' | sed -n 's/^x-afterword-cache: //Ip')"
+echo "churn: the hot thread after the flood: x-afterword-cache: ${hot_cache:-?}"
+SUMMARY+=("churn         $((churn_requests * 9 / 10)) unknown keys; hot thread then a cache ${hot_cache:-?}; VmHWM so far $(mib "$(proc_kib VmHWM)") MiB")
 echo
 
 # ---------------------------------------------------------------- phase 3: comment writes

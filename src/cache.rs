@@ -46,26 +46,46 @@ pub struct CachedPage {
     pub content: Compressed,
 }
 
-/// Threads whose comment count is kept in memory.
-const COUNT_ENTRIES: usize = 100_000;
+/// Memory for per-thread comment counts (an unknown slug asked for is kept as a 0 too).
+const COUNT_BYTES: u64 = 1024 * 1024;
 /// Memory for whole counts answers.
-const COUNT_ANSWER_BYTES: u64 = 4 * 1024 * 1024;
+const COUNT_ANSWER_BYTES: u64 = 2 * 1024 * 1024;
+/// Memory for the generations of threads that changed since the last reset.
+const GENERATION_BYTES: usize = 1024 * 1024;
+/// What a small map or cache entry costs beyond its key's text: the entry itself and the
+/// allocator's share of its strings. Weights are meant to be near the real memory.
+const ENTRY_OVERHEAD: usize = 128;
+/// The same for a page or a counts answer, which hold more (an Arc, tags, encodings).
+const PAGE_OVERHEAD: usize = 384;
 
 #[derive(Clone)]
 struct ByBytes;
 
 impl quick_cache::Weighter<PageKey, Arc<CachedPage>> for ByBytes {
     fn weight(&self, key: &PageKey, val: &Arc<CachedPage>) -> u64 {
-        (val.content.weight() + key.thread.slug.len() + 128) as u64
+        (val.content.weight() + key.thread.site.len() + key.thread.slug.len() + PAGE_OVERHEAD)
+            as u64
+    }
+}
+
+#[derive(Clone)]
+struct ByKeyBytes;
+
+impl quick_cache::Weighter<ThreadKey, (u64, i64)> for ByKeyBytes {
+    fn weight(&self, key: &ThreadKey, _: &(u64, i64)) -> u64 {
+        (key.site.len() + key.slug.len() + ENTRY_OVERHEAD) as u64
     }
 }
 
 #[derive(Default)]
 struct Generations {
     counter: u64,
-    /// Pages older than this are stale everywhere (after a missed notification).
+    /// Pages older than this are stale everywhere (after a missed notification, or after
+    /// `per_thread` grew too big and was emptied).
     floor: u64,
     per_thread: HashMap<ThreadKey, u64>,
+    /// What `per_thread` holds, roughly, in bytes.
+    per_thread_bytes: usize,
     /// The last change to any thread of a site.
     per_site: HashMap<String, u64>,
 }
@@ -100,7 +120,7 @@ struct ByAnswerBytes;
 
 impl quick_cache::Weighter<String, Arc<CachedCountsAnswer>> for ByAnswerBytes {
     fn weight(&self, key: &String, val: &Arc<CachedCountsAnswer>) -> u64 {
-        (key.len() + val.content.weight() + 64) as u64
+        (key.len() + val.site.len() + val.content.weight() + PAGE_OVERHEAD) as u64
     }
 }
 
@@ -111,7 +131,7 @@ pub struct ThreadCache {
     /// every waiting reader to rebuild the same page at once).
     building: Mutex<HashMap<PageKey, tokio::sync::watch::Sender<()>>>,
     /// Approved-comment counts per thread, with the generation they were read at.
-    counts: quick_cache::sync::Cache<ThreadKey, (u64, i64)>,
+    counts: quick_cache::sync::Cache<ThreadKey, (u64, i64), ByKeyBytes>,
     /// Whole counts answers by query string: an index page asks the same question each time.
     count_answers: quick_cache::sync::Cache<String, Arc<CachedCountsAnswer>, ByAnswerBytes>,
     generations: Mutex<Generations>,
@@ -132,7 +152,11 @@ impl ThreadCache {
                 max_bytes,
                 ByBytes,
             ),
-            counts: quick_cache::sync::Cache::new(COUNT_ENTRIES),
+            counts: quick_cache::sync::Cache::with_weighter(
+                (COUNT_BYTES / 128) as usize,
+                COUNT_BYTES,
+                ByKeyBytes,
+            ),
             count_answers: quick_cache::sync::Cache::with_weighter(
                 1024,
                 COUNT_ANSWER_BYTES,
@@ -216,8 +240,20 @@ impl ThreadCache {
         let mut g = self.generations.lock();
         g.counter += 1;
         let next = g.counter;
-        g.per_thread.insert(thread.clone(), next);
+        if g.per_thread.insert(thread.clone(), next).is_none() {
+            g.per_thread_bytes += thread.site.len() + thread.slug.len() + ENTRY_OVERHEAD;
+        }
         g.per_site.insert(thread.site.clone(), next);
+        if g.per_thread_bytes > GENERATION_BYTES {
+            // Forgetting one thread's generation could make a page read before its change
+            // look current again, so forget them all and raise the floor instead: every
+            // page and count is stale once, and memory stays bounded however many
+            // threads change.
+            g.floor = g.counter;
+            g.per_thread.clear();
+            g.per_thread.shrink_to(1024);
+            g.per_thread_bytes = 0;
+        }
     }
 
     /// The generation of a site: it moves whenever any of its threads changes.
@@ -261,6 +297,7 @@ impl ThreadCache {
             g.counter += 1;
             g.floor = g.counter;
             g.per_thread.clear();
+            g.per_thread_bytes = 0;
             g.per_site.clear();
         }
         self.pages.clear();
@@ -482,6 +519,50 @@ mod tests {
             matches!(c.begin_build(&k), Build::Mine(_)),
             "the claim is released"
         );
+    }
+
+    #[test]
+    fn generations_stay_bounded_and_never_revive_a_stale_page() {
+        let c = ThreadCache::new(1 << 20, true);
+        let hot = key("/hot/");
+        c.insert(
+            hot.clone(),
+            c.generation(&hot.thread),
+            Bytes::from_static(b"v1"),
+        );
+        // A reader of /hot/ notes its generation, then a write lands, then a flood of
+        // changes to other threads empties the generation map while the reader works.
+        let noted = c.generation(&hot.thread);
+        c.invalidate(&hot.thread);
+        for i in 0..100_000 {
+            c.invalidate(&key(&format!("/flood/{i}/")).thread);
+        }
+        let g = c.generations.lock();
+        assert!(g.per_thread_bytes <= GENERATION_BYTES);
+        assert!(g.per_thread.len() * ENTRY_OVERHEAD <= GENERATION_BYTES);
+        drop(g);
+        c.insert(hot.clone(), noted, Bytes::from_static(b"stale"));
+        assert!(
+            c.get(&hot).is_none(),
+            "a page read before its change stays out"
+        );
+        c.insert(
+            hot.clone(),
+            c.generation(&hot.thread),
+            Bytes::from_static(b"v2"),
+        );
+        assert_eq!(&c.get(&hot).unwrap().content.identity()[..], b"v2");
+    }
+
+    #[test]
+    fn counts_are_bounded_in_bytes() {
+        let c = ThreadCache::new(1 << 20, true);
+        let long = "x".repeat(500);
+        for i in 0..50_000 {
+            let t = key(&format!("/{long}/{i}/")).thread;
+            c.insert_count(t.clone(), c.generation(&t), 0);
+        }
+        assert!(c.counts.weight() <= COUNT_BYTES, "{}", c.counts.weight());
     }
 
     #[test]

@@ -170,7 +170,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let rounds = if state.cache.is_enabled() { 3 } else { 0 };
     for _ in 0..rounds {
         if let Some(page) = state.cache.get(&key) {
-            return Ok(page_response(&req, &page));
+            return Ok(page_response(&req, &page, true));
         }
         match state.cache.begin_build(&key) {
             Build::Mine(g) => {
@@ -201,11 +201,17 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     .await??;
     let page = state.cache.insert(key, generation, body);
     drop(guard);
-    Ok(page_response(&req, &page))
+    Ok(page_response(&req, &page, false))
 }
 
-fn page_response(req: &HttpRequest, page: &CachedPage) -> HttpResponse {
-    respond::cached(req, &page.content, "application/json", "no-cache")
+/// `X-Afterword-Cache` tells operators (and the benchmark) whether memory answered.
+fn page_response(req: &HttpRequest, page: &CachedPage, hit: bool) -> HttpResponse {
+    let mut res = respond::cached(req, &page.content, "application/json", "no-cache");
+    res.headers_mut().insert(
+        header::HeaderName::from_static("x-afterword-cache"),
+        header::HeaderValue::from_static(if hit { "hit" } else { "miss" }),
+    );
+    res
 }
 
 /// Posts a comment or a reply. The first comment creates the thread.
