@@ -5,7 +5,7 @@
 //! its page only if no change arrived meanwhile, so a stale page is never cached.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -137,7 +137,17 @@ pub struct ThreadCache {
     generations: Mutex<Generations>,
     /// False while changes from other instances could go unseen (listener down).
     enabled: AtomicBool,
+    /// With other instances (PostgreSQL): when the listener last proved it was listening,
+    /// in milliseconds since `started`. Older than [`LISTENER_TRUST`] turns the cache off
+    /// by itself, even if the listener is stuck somewhere and cannot say so.
+    confirmed_ms: Option<AtomicU64>,
+    started: Instant,
 }
+
+/// How long the cache trusts a listener that has not confirmed it still listens.
+pub const LISTENER_TRUST: Duration = Duration::from_secs(3);
+/// How often the listener confirms, with a round trip to PostgreSQL.
+const LISTENER_PING: Duration = Duration::from_millis(750);
 
 /// The PostgreSQL NOTIFY payload for a thread; slugs hold no control characters.
 pub fn notify_payload(site: &str, slug: &str) -> String {
@@ -145,7 +155,18 @@ pub fn notify_payload(site: &str, slug: &str) -> String {
 }
 
 impl ThreadCache {
+    /// A cache for an instance that shares its database with no one (SQLite).
     pub fn new(max_bytes: u64, enabled: bool) -> Self {
+        Self::build(max_bytes, enabled, false)
+    }
+
+    /// A cache that serves only while a listener confirms it hears other instances'
+    /// changes (see [`listen_postgres`]); off until the listener first connects.
+    pub fn for_listener(max_bytes: u64) -> Self {
+        Self::build(max_bytes, false, true)
+    }
+
+    fn build(max_bytes: u64, enabled: bool, listened: bool) -> Self {
         ThreadCache {
             pages: quick_cache::sync::Cache::with_weighter(
                 (max_bytes / 16_384).max(16) as usize,
@@ -165,7 +186,34 @@ impl ThreadCache {
             building: Mutex::new(HashMap::new()),
             generations: Mutex::new(Generations::default()),
             enabled: AtomicBool::new(enabled),
+            confirmed_ms: listened.then(|| AtomicU64::new(0)),
+            started: Instant::now(),
         }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Has the listener (if this cache needs one) confirmed recently enough?
+    fn listener_trusted(&self) -> bool {
+        match &self.confirmed_ms {
+            None => true,
+            Some(at) => {
+                let at = at.load(Ordering::Acquire);
+                at > 0 && self.now_ms().saturating_sub(at) < LISTENER_TRUST.as_millis() as u64
+            }
+        }
+    }
+
+    /// The listener is listening: keep the cache on. After a lapse, changes may have gone
+    /// unheard meanwhile, so everything kept from before is dropped first.
+    fn confirm_listening(&self) {
+        let Some(at) = &self.confirmed_ms else { return };
+        if !self.listener_trusted() {
+            self.invalidate_all();
+        }
+        at.store(self.now_ms().max(1), Ordering::Release);
     }
 
     /// Claims the building of a page, or tells whom to wait for.
@@ -207,7 +255,7 @@ impl ThreadCache {
     }
 
     pub fn is_enabled(&self) -> bool {
-        self.enabled.load(Ordering::Acquire)
+        self.enabled.load(Ordering::Acquire) && self.listener_trusted()
     }
 
     /// The thread's current generation; pass it back to [`ThreadCache::insert`].
@@ -308,6 +356,9 @@ impl ThreadCache {
     /// Both ways the slate is wiped: pages read while changes went unseen must not survive.
     fn set_enabled(&self, on: bool) {
         self.invalidate_all();
+        if on {
+            self.confirm_listening();
+        }
         self.enabled.store(on, Ordering::Release);
     }
 }
@@ -341,12 +392,17 @@ pub fn etag_of(body: &[u8]) -> String {
 /// Listens for thread changes announced by other instances on PostgreSQL and drops their
 /// pages. While the listener is down the cache is off (every read goes to the database),
 /// and on reconnect everything cached is dropped, since notifications may have been missed.
+///
+/// A connection that dies quietly (a peer gone without a word, a stuck network) must not
+/// leave the cache on: TCP keepalives and timeouts bound every call, the listener proves
+/// it still listens with a round trip every [`LISTENER_PING`], and the cache turns itself
+/// off when no proof came for [`LISTENER_TRUST`], whatever the listener is stuck in.
 pub fn listen_postgres(url: String, cache: Weak<ThreadCache>) {
+    let url = listener_url(&url);
     let spawned = std::thread::Builder::new()
         .name("afterword-pg-listen".into())
         .spawn(move || {
             let poll = Duration::from_millis(10);
-            let ping_every = Duration::from_secs(5);
             loop {
                 let Some(c) = cache.upgrade() else { return };
                 c.set_enabled(false);
@@ -374,27 +430,22 @@ pub fn listen_postgres(url: String, cache: Weak<ThreadCache>) {
                 'connected: loop {
                     std::thread::sleep(poll);
                     let Some(c) = cache.upgrade() else { return };
-                    for n in conn.notifications_iter() {
-                        match n {
-                            Ok(n) => match n.payload.split_once('\n') {
-                                Some((site, slug)) => c.invalidate(&ThreadKey {
-                                    site: site.to_owned(),
-                                    slug: slug.to_owned(),
-                                }),
-                                None => c.invalidate_all(),
-                            },
-                            Err(e) => {
-                                tracing::warn!(error = %e, "cache listener lost PostgreSQL; reconnecting");
-                                break 'connected;
-                            }
-                        }
+                    if let Err(e) = apply_notifications(&mut conn, &c) {
+                        tracing::warn!(error = %e, "cache listener lost PostgreSQL; reconnecting");
+                        break 'connected;
                     }
-                    if last_ping.elapsed() >= ping_every {
+                    if last_ping.elapsed() >= LISTENER_PING {
                         last_ping = Instant::now();
                         if let Err(e) = diesel::sql_query("SELECT 1").execute(&mut conn) {
                             tracing::warn!(error = %e, "cache listener lost PostgreSQL; reconnecting");
                             break 'connected;
                         }
+                        // Notifications that came with the answer are read before the
+                        // proof counts, so a confirmation never vouches for a missed change.
+                        if apply_notifications(&mut conn, &c).is_err() {
+                            break 'connected;
+                        }
+                        c.confirm_listening();
                     }
                 }
             }
@@ -402,6 +453,55 @@ pub fn listen_postgres(url: String, cache: Weak<ThreadCache>) {
     if let Err(e) = spawned {
         tracing::error!(error = %e, "cannot start the cache listener; caching stays off");
     }
+}
+
+/// Drops what the notifications received so far say changed.
+fn apply_notifications(conn: &mut PgConnection, c: &ThreadCache) -> QueryResult<()> {
+    for n in conn.notifications_iter() {
+        let n = n?;
+        match n.payload.split_once('\n') {
+            Some((site, slug)) => c.invalidate(&ThreadKey {
+                site: site.to_owned(),
+                slug: slug.to_owned(),
+            }),
+            None => c.invalidate_all(),
+        }
+    }
+    Ok(())
+}
+
+/// The listener's connection string: the pool's, with keepalives and timeouts so that a
+/// dead peer is noticed in seconds, and a name that shows in `pg_stat_activity`. Settings
+/// already in the URL win.
+fn listener_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    let present: Vec<String> = parsed.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    let wanted = [
+        ("application_name", "afterword-listener"),
+        ("connect_timeout", "5"),
+        ("keepalives", "1"),
+        ("keepalives_idle", "5"),
+        ("keepalives_interval", "2"),
+        ("keepalives_count", "2"),
+        // Unacknowledged data for this long breaks the connection (Linux).
+        ("tcp_user_timeout", "5000"),
+        ("options", "-c statement_timeout=5000"),
+    ];
+    // Written by hand: libpq reads `%20` as a space but not the `+` of form encoding.
+    let mut query = parsed.query().unwrap_or("").to_owned();
+    for (k, v) in wanted {
+        if !present.iter().any(|p| p == k) {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            let v = percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC);
+            query.push_str(&format!("{k}={v}"));
+        }
+    }
+    parsed.set_query(Some(&query));
+    parsed.to_string()
 }
 
 #[cfg(test)]
@@ -563,6 +663,42 @@ mod tests {
             c.insert_count(t.clone(), c.generation(&t), 0);
         }
         assert!(c.counts.weight() <= COUNT_BYTES, "{}", c.counts.weight());
+    }
+
+    #[test]
+    fn the_listener_url_adds_keepalives_and_keeps_what_is_set() {
+        let u =
+            listener_url("postgres://u:p@db.example:5432/blog?sslmode=require&keepalives_idle=30");
+        assert!(u.starts_with(
+            "postgres://u:p@db.example:5432/blog?sslmode=require&keepalives_idle=30&"
+        ));
+        assert!(u.contains("application_name=afterword%2Dlistener"), "{u}");
+        assert!(
+            u.contains("options=%2Dc%20statement%5Ftimeout%3D5000"),
+            "{u}"
+        );
+        assert!(u.contains("tcp_user_timeout=5000"));
+        assert_eq!(u.matches("keepalives_idle").count(), 1);
+    }
+
+    #[test]
+    fn a_listened_cache_serves_only_while_the_listener_confirms() {
+        let mut c = ThreadCache::for_listener(1 << 20);
+        let k = key("/a/");
+        c.insert(k.clone(), 0, Bytes::from_static(b"x"));
+        assert!(c.get(&k).is_none(), "off until the listener connects");
+        c.set_enabled(true);
+        let g = c.generation(&k.thread);
+        c.insert(k.clone(), g, Bytes::from_static(b"x"));
+        assert!(c.get(&k).is_some());
+        // No confirmation for longer than the trust: off by itself, and what it held is
+        // dropped when the listener confirms again.
+        c.started -= LISTENER_TRUST * 2;
+        assert!(!c.is_enabled());
+        assert!(c.get(&k).is_none());
+        c.confirm_listening();
+        assert!(c.is_enabled());
+        assert!(c.get(&k).is_none(), "pages from before the lapse are gone");
     }
 
     #[test]

@@ -43,7 +43,11 @@ impl Application {
             tracing::info!(migrations = ran, "database migrated");
         }
         let key = pool.server_key()?;
-        let cache = Arc::new(ThreadCache::new(CACHE_BYTES, !pool.is_postgres()));
+        let cache = Arc::new(if pool.is_postgres() {
+            ThreadCache::for_listener(CACHE_BYTES)
+        } else {
+            ThreadCache::new(CACHE_BYTES, true)
+        });
         if let Some(url) = pool.postgres_url() {
             cache::listen_postgres(url.to_owned(), Arc::downgrade(&cache));
         }

@@ -637,3 +637,61 @@ async fn failed_writes_in_a_busy_moment_leave_no_trace(app: TestApp) {
         "threads of refused comments were rolled back"
     );
 }
+
+/// The listener's connection dies (PostgreSQL restarted, a proxy cut it): the instance
+/// notices, serves from the database meanwhile, reconnects, and no page stays stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_listener_killed_recovers_without_stale_pages() {
+    let Some(a) = common::spawn(common::Backend::Postgres).await else {
+        eprintln!("skipped: AFTERWORD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let b = common::spawn_on(a.db.clone(), common::SITES).await;
+    let path = "/api/v1/comments?site=open&slug=%2Flk%2F";
+    let read = |app: &TestApp| {
+        let (client, url) = (app.client.clone(), app.url(path));
+        async move {
+            let r = client.get(&url).send().await.unwrap();
+            let cache = r.headers()["x-afterword-cache"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let v: Value = r.json().await.unwrap();
+            (v["thread"]["comment_count"].as_i64().unwrap(), cache)
+        }
+    };
+    // Bounded waits: the listener connects, reconnects and confirms within seconds.
+    let until = |app: &TestApp, count: i64, cache: &'static str| {
+        let (client, url) = (app.client.clone(), app.url(path));
+        async move {
+            for _ in 0..200 {
+                let r = client.get(&url).send().await.unwrap();
+                let c = r.headers()["x-afterword-cache"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                let v: Value = r.json().await.unwrap();
+                if v["thread"]["comment_count"] == count && c == cache {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("never saw {count} comments with a cache {cache}");
+        }
+    };
+    a.comment("open", "/lk/", json!({"body": "one"})).await;
+    until(&b, 1, "hit").await;
+
+    a.db.exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'afterword-listener'",
+    );
+    a.comment("open", "/lk/", json!({"body": "two"})).await;
+    // The notification of this write may have gone to the dead connection; b must still
+    // show it (from the database, then from memory again once it listens anew).
+    until(&b, 2, "hit").await;
+    let (n, _) = read(&b).await;
+    assert_eq!(n, 2);
+    a.comment("open", "/lk/", json!({"body": "three"})).await;
+    until(&b, 3, "hit").await;
+}
