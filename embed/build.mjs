@@ -1,0 +1,68 @@
+// Builds dist/embed.js and dist/count.js: minified IIFE bundles, the same
+// bytes for the same sources (CI rebuilds and diffs them).
+//   node build.mjs          build
+//   node build.mjs --size   build, then print gzip sizes against the budgets
+import { readFile, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import * as esbuild from 'esbuild';
+
+const here = dirname(fileURLToPath(import.meta.url));
+// Gzipped size limits, shared with test/unit/size.test.js.
+export const BUDGETS = JSON.parse(await readFile(join(here, 'budgets.json'), 'utf8'));
+
+// style.css is imported as a string, minified first.
+const cssAsText = {
+  name: 'css-as-text',
+  setup(build) {
+    build.onLoad({ filter: /\.css$/ }, async (args) => {
+      const css = await readFile(args.path, 'utf8');
+      const { code } = await esbuild.transform(css, { loader: 'css', minify: true, target: 'chrome100' });
+      // esbuild keeps the space after a custom property's colon; it is not needed.
+      return { contents: code.trim().replace(/(--[\w-]+): /g, '$1:'), loader: 'text' };
+    });
+  },
+};
+
+export async function build() {
+  const out = {};
+  for (const name of Object.keys(BUDGETS)) {
+    const result = await esbuild.build({
+      entryPoints: [join(here, 'src', name)],
+      bundle: true,
+      format: 'iife',
+      minify: true,
+      target: ['es2020'],
+      charset: 'utf8',
+      legalComments: 'none',
+      write: false,
+      plugins: [cssAsText],
+      logLevel: 'warning',
+    });
+    out[name] = result.outputFiles[0].contents;
+  }
+  await mkdir(join(here, 'dist'), { recursive: true });
+  for (const [name, bytes] of Object.entries(out)) await writeFile(join(here, 'dist', name), bytes);
+  return out;
+}
+
+export const gzipSize = (bytes) => gzipSync(bytes, { level: 9 }).length;
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const out = await build();
+  if (process.argv.includes('--size')) {
+    let over = false;
+    for (const [name, bytes] of Object.entries(out)) {
+      const gz = gzipSize(bytes);
+      over ||= gz > BUDGETS[name];
+      console.log(
+        `${name.padEnd(9)} ${String(bytes.length).padStart(6)} B  gzip ${String(gz).padStart(5)} B  budget ${BUDGETS[name]} B`,
+      );
+    }
+    if (over) {
+      console.error('over budget');
+      process.exit(1);
+    }
+  }
+}

@@ -1,0 +1,10 @@
+// What to tell the reader when a request fails: the server's own sentence when
+// it sent one, else a localized one. `res` is {status, data}; status
+// 0 means no answer came (offline, DNS, CORS).
+export function errorMessage(res, t) {
+  const err = (res && res.data && res.data.error) || {};
+  const field = typeof err.field === 'string' ? err.field : null;
+  if (typeof err.message === 'string' && err.message) return { message: err.message, field };
+  if (!res || !res.status) return { message: t('errNetwork'), field };
+  return { message: t('errServer'), field };
+}

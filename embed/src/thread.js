@@ -1,0 +1,561 @@
+// The comment section: one instance per rendered element. State lives in
+// local variables (the minifier shortens them; it cannot shorten properties).
+import { request } from './api.js';
+import { drawAvatar } from './avatar.js';
+import { SORTS } from './config.js';
+import { h, safeHttpUrl } from './dom.js';
+import { errorMessage } from './errors.js';
+import { makeT } from './i18n.js';
+import { duration, exactTime, relativeTime } from './time.js';
+import { buildThread } from './tree.js';
+import { DAY } from './storage.js';
+
+const PERMALINK = /^#afterword-comment-(\d+)$/;
+const PREFIX = 'afterword-comment-';
+const MAX_PAGES_FOR_PERMALINK = 5;
+const TICK_MS = 15000;
+// Used until the server says otherwise.
+const SITE_DEFAULTS = { edit_window: 900, notifications: false };
+
+let uid = 0;
+
+export function mount(el, cfg, base, store) {
+  const doc = el.ownerDocument;
+  const win = doc.defaultView;
+  const { site, slug, lang } = cfg;
+  const where = { site, slug };
+  const t = makeT(lang, cfg.strings);
+  const api = (method, path, opts) => request(base, method, path, opts);
+  const now = () => Date.now();
+  // localStorage keys (see storage.js)
+  const TOKENS = 'tokens:' + site;
+  const PENDING = `pending:${site}:${slug}`;
+  const DRAFTS = `draft:${site}:${slug}`;
+  const token = (id) => store.get(TOKENS)[id];
+  const forget = (id) => {
+    store.set(TOKENS, id);
+    store.set(PENDING, id);
+  };
+
+  let thread = null; // the API's thread object, once loaded
+  let siteInfo = SITE_DEFAULTS;
+  let comments = []; // approved comments and deleted placeholders, server order
+  let mine = []; // own pending comments (localStorage, confirmed by /mine)
+  let next = null;
+  let sort = cfg.sort;
+  let highlighted = null;
+  let reply = null; // the open reply form: {id, form}
+  let els = new Map(); // comment id → {article, main, reply, edit}
+  let dead = false;
+  let observer = null;
+  let announceTimer;
+
+  const button = (cls, label, onclick, type = 'button') =>
+    h('button', { type, class: 'aw-btn ' + cls, onclick }, label);
+
+  // ---- skeleton -------------------------------------------------------
+  const live = h('div', { class: 'aw-live aw-sr', 'aria-live': 'polite' });
+  const heading = h('h2', { class: 'aw-heading', tabindex: -1, hidden: true });
+  const sortId = 'aw-' + ++uid;
+  const sortSelect = h(
+    'select',
+    { id: sortId, name: 'sort', onchange: () => changeSort(sortSelect.value) },
+    SORTS.map((s) => h('option', { value: s, selected: s === sort }, t(s))),
+  );
+  const sortBox = h('div', { class: 'aw-sort', hidden: true }, h('label', { for: sortId }, t('sort')), sortSelect);
+  const status = h('p', { class: 'aw-status', hidden: true });
+  const formSlot = h('div');
+  const empty = h('p', { class: 'aw-empty', hidden: true }, t('empty'));
+  const list = h('div', 'aw-list');
+  const more = button('aw-more', t('more'), loadMore);
+  more.hidden = true;
+  const root = h(
+    'div',
+    { class: 'aw-root', 'data-theme': cfg.theme, lang },
+    live,
+    h('div', 'aw-head', heading, sortBox),
+    status,
+    formSlot,
+    empty,
+    list,
+    more,
+  );
+  el.replaceChildren(root);
+
+  function announce(msg) {
+    // Emptied first, so the same sentence twice is read out twice.
+    live.textContent = '';
+    clearTimeout(announceTimer);
+    announceTimer = setTimeout(() => (live.textContent = msg), 50);
+  }
+
+  // ---- loading ---------------------------------------------------------
+  const fetchPage = (after) => api('GET', 'comments', { query: { ...where, sort, after } });
+  const pageOk = (res) => res.ok && res.data && Array.isArray(res.data.comments);
+
+  function applyPage(data) {
+    thread = data.thread || { comment_count: 0 };
+    siteInfo = { ...SITE_DEFAULTS, ...data.site };
+    next = data.next || null;
+  }
+
+  async function load() {
+    const [res] = await Promise.all([fetchPage(), checkMine()]);
+    if (dead) return;
+    status.hidden = pageOk(res);
+    if (!status.hidden) return (status.textContent = t('loadError'));
+    applyPage(res.data);
+    comments = res.data.comments;
+    heading.hidden = sortBox.hidden = false;
+    formSlot.replaceChildren(thread.locked ? h('p', 'aw-locked', t('locked')) : buildForm());
+    renderAll();
+    // A permalink: load a few more pages if needed, then show it.
+    const m = PERMALINK.exec(win.location.hash);
+    if (m) {
+      for (let i = 0; i < MAX_PAGES_FOR_PERMALINK && !els.has(+m[1]) && next; i++) {
+        if (!(await loadMore())) break;
+      }
+      highlighted = +m[1];
+      renderAll();
+      if (els.has(highlighted)) els.get(highlighted).article.scrollIntoView({ block: 'center' });
+    }
+  }
+
+  // Own pending comments: shown from localStorage at once, then checked with
+  // the server: still pending → kept; approved → shown like any other
+  // comment; absent (refused or deleted) → forgotten.
+  async function checkMine() {
+    const pend = Object.values(store.get(PENDING))
+      .filter((p) => p.c && p.t)
+      .slice(0, 100);
+    mine = pend.map((p) => p.c);
+    if (!pend.length) return;
+    const res = await api('POST', 'comments/mine', {
+      query: where,
+      body: { comments: mine.map((c, i) => ({ id: c.id, edit_token: pend[i].t })) },
+    });
+    if (!pageOk(res)) return; // unreachable: keep showing the local copies
+    const back = new Map(res.data.comments.map((c) => [c.id, c]));
+    mine = [];
+    for (const p of pend) {
+      const c = back.get(p.c.id);
+      if (!c) forget(p.c.id);
+      else if (c.status !== 'pending') store.set(PENDING, c.id);
+      else {
+        store.set(PENDING, c.id, { ...p, c });
+        mine.push(c);
+      }
+    }
+  }
+
+  let loadingMore;
+  async function loadMore() {
+    // A flag rather than `disabled`, which would take the focus away.
+    if (!next || loadingMore) return;
+    loadingMore = 1;
+    const res = await fetchPage(next);
+    loadingMore = 0;
+    if (dead) return;
+    if (!pageOk(res)) return announce(errorMessage(res, t).message);
+    const have = new Set(comments.map((c) => c.id));
+    const fresh = res.data.comments.filter((c) => !have.has(c.id));
+    comments = comments.concat(fresh);
+    next = res.data.next || null;
+    const hadFocus = doc.activeElement === more;
+    renderAll();
+    announce(t('count', { n: fresh.length }));
+    // The button is gone: go on with the first new comment.
+    if (hadFocus && !next && fresh[0]) focusComment(fresh[0].id);
+    return true;
+  }
+
+  async function changeSort(value) {
+    sort = value;
+    const res = await fetchPage();
+    if (dead || !pageOk(res)) return;
+    applyPage(res.data);
+    comments = res.data.comments;
+    renderAll();
+  }
+
+  // ---- rendering -------------------------------------------------------
+  // The thread plus own pending comments not in it; pending top-level ones
+  // go first when the newest are on top.
+  function allComments() {
+    const have = new Set(comments.map((c) => c.id));
+    const extra = mine.filter((c) => !have.has(c.id));
+    const first = sort === 'newest' ? extra.filter((c) => c.parent_id == null) : [];
+    return first.concat(
+      comments,
+      extra.filter((c) => !first.includes(c)),
+    );
+  }
+
+  function renderAll() {
+    const all = allComments();
+    heading.textContent = t('count', { n: thread.comment_count });
+    empty.hidden = all.length > 0;
+    els = new Map();
+    const names = new Map(all.map((c) => [c.id, c.author || t('anonymous')]));
+    list.replaceChildren(...buildThread(all).map((node) => renderNode(node, names)));
+    more.hidden = !next;
+    // An open reply form survives a re-render while its comment is shown.
+    if (reply) {
+      if (els.has(reply.id)) els.get(reply.id).main.after(reply.form);
+      else reply = null;
+    }
+  }
+
+  function renderNode(node, names) {
+    const c = node.comment;
+    const id = c.id;
+    const deleted = c.status === 'deleted';
+    const pending = c.status === 'pending';
+    const created = new Date(c.created_at);
+    const href = safeHttpUrl(c.website);
+    const name = c.author || t('anonymous');
+    const e = {};
+    const tok = !deleted && token(id);
+
+    const body = h('div', 'aw-body');
+    // The server's sanitized HTML: the only string ever given to innerHTML.
+    if (deleted) body.textContent = t('deleted');
+    else body.innerHTML = c.html;
+
+    const actions = h('div', 'aw-actions');
+    if (!deleted && !pending && !thread.locked) {
+      actions.append((e.reply = button('aw-link', t('reply'), () => openReply(c))));
+    }
+    if (tok) {
+      const del = button('aw-link', t('delete'), () => remove(c, del));
+      actions.append(
+        (e.edit = button('aw-link', t('edit'), () => openEdit(c))),
+        del,
+        h('span', { class: 'aw-edit-left', 'data-until': tok.e }, editLeft(tok.e)),
+      );
+    }
+
+    e.main = h(
+      'div',
+      'aw-main',
+      drawAvatar(doc, deleted ? '' : c.avatar),
+      h(
+        'div',
+        'aw-content',
+        h(
+          'div',
+          'aw-meta',
+          deleted
+            ? null
+            : href
+              ? h('a', { class: 'aw-author', href, rel: 'nofollow ugc noopener' }, name)
+              : h('span', 'aw-author', name),
+          node.replyTo &&
+            h(
+              'a',
+              { class: 'aw-reply-to', href: '#' + PREFIX + node.replyTo.id },
+              t('inReplyTo', { name: names.get(node.replyTo.id) }),
+            ),
+          h(
+            'a',
+            { class: 'aw-permalink', href: '#' + PREFIX + id },
+            isNaN(created)
+              ? '#'
+              : h(
+                  'time',
+                  { class: 'aw-time', datetime: c.created_at, title: exactTime(created, lang) },
+                  relativeTime(created, now(), lang),
+                ),
+          ),
+          c.edited_at && !deleted && h('span', 'aw-edited', t('edited')),
+          pending && h('span', 'aw-pending-note', t('pending')),
+        ),
+        body,
+        // Reactions (a later issue) would go here: c.reactions and siteInfo.reactions.
+        actions.firstChild && actions,
+      ),
+    );
+    const cls = ['aw-comment'];
+    if (pending) cls.push('aw-pending');
+    if (deleted) cls.push('aw-deleted');
+    if (highlighted === id) cls.push('aw-highlight');
+    e.article = h(
+      'article',
+      { class: cls.join(' '), id: PREFIX + id, 'data-id': id, tabindex: -1 },
+      e.main,
+      node.replies[0] &&
+        h(
+          'div',
+          'aw-replies',
+          node.replies.map((r) => renderNode(r, names)),
+        ),
+    );
+    els.set(id, e);
+    return e.article;
+  }
+
+  const editLeft = (until) => t('editLeft', { time: duration(until - now(), lang) });
+
+  // Edit countdowns move on; an expired edit window takes its buttons away
+  // (unless an edit form is open: the server will answer that one).
+  const ticker = setInterval(() => {
+    let expired;
+    for (const s of root.querySelectorAll('.aw-edit-left')) {
+      const until = +s.getAttribute('data-until');
+      if (until > now()) s.textContent = editLeft(until);
+      else expired = 1;
+    }
+    if (expired && !root.querySelector('.aw-edit-form')) renderAll();
+  }, TICK_MS);
+
+  const focusComment = (id) => els.has(id) && els.get(id).article.focus();
+
+  // ---- forms -----------------------------------------------------------
+  const field = (id, label, control, hint) => h('div', 'aw-field', h('label', { for: id }, label), control, hint);
+
+  const errorBox = () => h('p', { class: 'aw-error', role: 'alert' });
+
+  function clearError(form) {
+    const box = form.querySelector('.aw-error');
+    box.textContent = '';
+    for (const f of form.querySelectorAll('[aria-invalid]')) f.removeAttribute('aria-invalid');
+    form.lastChild.before(box);
+  }
+
+  // The message goes under the field at fault (focused), else above the buttons.
+  function showError(form, err, submit) {
+    const box = form.querySelector('.aw-error');
+    const f = err.field && form.elements[err.field];
+    if (f && f.closest) {
+      f.setAttribute('aria-invalid', 'true');
+      f.closest('.aw-field,.aw-check').after(box);
+      f.focus();
+    } else if (submit) {
+      submit.focus();
+    }
+    box.textContent = err.message;
+  }
+
+  // Runs `send` with the submit button disabled (no double posts); shows the
+  // error in the form, or hands the answer's data to `done`.
+  async function submitting(form, submit, send, done) {
+    if (submit.disabled) return;
+    clearError(form);
+    if (!form.elements.body.value.trim()) return showError(form, { message: t('errEmpty'), field: 'body' });
+    submit.disabled = true;
+    form.setAttribute('aria-busy', 'true');
+    const res = await send();
+    submit.disabled = false;
+    form.removeAttribute('aria-busy');
+    if (dead) return;
+    if (res.ok && res.data && res.data.comment) done(res.data);
+    else showError(form, errorMessage(res, t), submit);
+  }
+
+  // The comment form: new (no arguments), reply (`parent`), or edit (`edited`,
+  // with its token entry `tok`: only the textarea, Save and Cancel).
+  function buildForm(parent, edited, tok) {
+    const id = 'aw-' + ++uid;
+    const parentId = parent ? parent.id : 0;
+    const me = store.get('me').p || {};
+    const body = h('textarea', { id: id + 'b', name: 'body', rows: 4, 'aria-describedby': id + 'h' });
+    const input = (name, type, label, placeholder) => {
+      const i = h('input', { id: id + name, name, type, placeholder, autocomplete: name === 'author' ? 'name' : type });
+      i.value = me[name] || '';
+      return field(id + name, label, i);
+    };
+    const submit = button('aw-primary', t(edited ? 'save' : 'post'), null, 'submit');
+    const form = h(
+      'form',
+      { class: edited ? 'aw-edit-form' : 'aw-form', novalidate: true },
+      field(id + 'b', t('comment'), body, h('p', { class: 'aw-hint', id: id + 'h' }, t('markdown'))),
+      !edited &&
+        h(
+          'div',
+          'aw-fields',
+          input('author', 'text', t('name')),
+          input('email', 'email', t('email'), t('emailHint')),
+          input('website', 'url', t('website'), 'https://'),
+        ),
+      !edited &&
+        siteInfo.notifications &&
+        h(
+          'div',
+          'aw-check',
+          h('input', { type: 'checkbox', id: id + 'n', name: 'notify_replies' }),
+          h('label', { for: id + 'n' }, t('notify')),
+        ),
+      errorBox(),
+      h(
+        'div',
+        'aw-actions',
+        submit,
+        (parent || edited) &&
+          button('', t('cancel'), () => {
+            if (parent) return closeReply(true);
+            renderAll();
+            els.get(edited.id).edit.focus();
+          }),
+      ),
+    );
+    form.addEventListener('input', (ev) => ev.target.removeAttribute('aria-invalid'));
+
+    if (edited) {
+      body.value = tok.b != null ? tok.b : els.get(edited.id).main.querySelector('.aw-body').textContent;
+      form.addEventListener('submit', (ev) => {
+        ev.preventDefault();
+        const text = body.value;
+        submitting(
+          form,
+          submit,
+          () => api('PATCH', 'comments/' + edited.id, { token: tok.t, body: { body: text } }),
+          ({ comment: c }) => {
+            store.set(TOKENS, c.id, { ...tok, b: text });
+            const p = store.get(PENDING)[c.id];
+            if (p) store.set(PENDING, c.id, { ...p, c });
+            replaceComment(c.id, c);
+            renderAll();
+            focusComment(c.id);
+            announce(t('updated'));
+          },
+        );
+      });
+      return form;
+    }
+
+    body.value = (store.get(DRAFTS)[parentId] || {}).b || '';
+    body.addEventListener('input', () =>
+      store.set(DRAFTS, parentId, body.value.trim() && { b: body.value, e: now() + 30 * DAY }),
+    );
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const f = form.elements;
+      const text = body.value;
+      const payload = { body: text, title: cfg.title, url: cfg.url };
+      const profile = { e: now() + 365 * DAY };
+      for (const k of ['author', 'email', 'website']) {
+        const v = f[k].value.trim();
+        if (v) payload[k] = profile[k] = v;
+      }
+      if (parent) payload.parent_id = parent.id;
+      if (f.notify_replies && f.notify_replies.checked) payload.notify_replies = true;
+      submitting(
+        form,
+        submit,
+        () => {
+          store.set('me', 'p', profile);
+          return api('POST', 'comments', { query: where, body: payload });
+        },
+        (data) => posted(data, text, parent, body),
+      );
+    });
+    return form;
+  }
+
+  function posted({ comment: c, edit_token: tok }, text, parent, textarea) {
+    store.set(DRAFTS, parent ? parent.id : 0);
+    if (tok) store.set(TOKENS, c.id, { t: tok, e: now() + siteInfo.edit_window * 1000, b: text });
+    if (c.status === 'pending') {
+      if (tok) store.set(PENDING, c.id, { t: tok, e: now() + 30 * DAY, c });
+      mine.push(c);
+    } else {
+      if (c.parent_id == null && sort === 'newest') comments.unshift(c);
+      else comments.push(c);
+      thread.comment_count++;
+    }
+    if (parent) reply = null;
+    else textarea.value = '';
+    renderAll();
+    focusComment(c.id);
+    announce(t(c.status === 'pending' ? 'pending' : 'posted'));
+  }
+
+  function openReply(c) {
+    if (reply && reply.id === c.id) return reply.form.elements.body.focus();
+    closeReply();
+    reply = { id: c.id, form: buildForm(c) };
+    els.get(c.id).main.after(reply.form);
+    reply.form.elements.body.focus();
+  }
+
+  function closeReply(refocus) {
+    if (!reply) return;
+    const { id, form } = reply;
+    reply = null;
+    form.remove();
+    const e = els.get(id);
+    if (refocus && e && e.reply) e.reply.focus();
+  }
+
+  function openEdit(c) {
+    const tok = token(c.id);
+    if (!tok) return renderAll();
+    closeReply();
+    const content = els.get(c.id).main.lastChild;
+    const form = buildForm(null, c, tok);
+    // The comment's own buttons go first: the form brings an .aw-actions too.
+    content.querySelector('.aw-actions').remove();
+    content.querySelector('.aw-body').replaceWith(form);
+    form.elements.body.focus();
+  }
+
+  function replaceComment(id, c) {
+    const swap = (arr) => arr.map((x) => (x.id === id ? c : x));
+    comments = swap(comments);
+    mine = swap(mine);
+  }
+
+  async function remove(c, del) {
+    const tok = token(c.id);
+    if (!tok) return renderAll();
+    del.disabled = true;
+    const res = await api('DELETE', 'comments/' + c.id, { token: tok.t });
+    del.disabled = false;
+    if (dead) return;
+    if (!res.ok && res.status !== 404) {
+      const box = errorBox();
+      els.get(c.id).main.lastChild.append(box);
+      box.textContent = errorMessage(res, t).message;
+      return;
+    }
+    forget(c.id);
+    if (c.status === 'approved') thread.comment_count = Math.max(0, thread.comment_count - 1);
+    // A comment with replies stays as a placeholder, as the server keeps it.
+    if (allComments().some((x) => x.parent_id === c.id)) {
+      replaceComment(c.id, { ...c, status: 'deleted', html: '', author: null, website: null });
+    } else {
+      comments = comments.filter((x) => x.id !== c.id);
+      mine = mine.filter((x) => x.id !== c.id);
+    }
+    renderAll();
+    heading.focus();
+    announce(t('deleted'));
+  }
+
+  // ---- start: only when the section comes near the viewport -------------
+  if (/^#afterword/.test(win.location.hash) || !win.IntersectionObserver) {
+    load();
+  } else {
+    observer = new win.IntersectionObserver(
+      (entries) => {
+        if (entries.some((x) => x.isIntersecting)) {
+          observer.disconnect();
+          observer = null;
+          load();
+        }
+      },
+      { rootMargin: '800px 0px' },
+    );
+    observer.observe(el);
+  }
+
+  return {
+    destroy() {
+      dead = true;
+      if (observer) observer.disconnect();
+      clearInterval(ticker);
+      clearTimeout(announceTimer);
+      root.remove();
+    },
+  };
+}
