@@ -18,13 +18,6 @@ const PUBLIC_STATUSES: [&str; 2] = ["approved", "deleted"];
 
 /// Every query Afterword runs. Implemented for SQLite and PostgreSQL connections from one body.
 pub trait Store: Sized {
-    /// A write transaction: `BEGIN IMMEDIATE` on SQLite (no lock upgrades, so no
-    /// `SQLITE_BUSY` mid-transaction), an ordinary transaction on PostgreSQL.
-    fn write_tx<T, E, F>(&mut self, f: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut Self) -> Result<T, E>,
-        E: From<diesel::result::Error>;
-
     fn find_thread(&mut self, site: &str, slug: &str) -> QueryResult<Option<ThreadRow>>;
     fn thread_by_id(&mut self, id: i64) -> QueryResult<ThreadRow>;
     /// Creates the thread or updates it in one statement: adds `delta` to its count and
@@ -306,22 +299,6 @@ macro_rules! common_store_fns {
 }
 
 impl Store for SqliteConnection {
-    fn write_tx<T, E, F>(&mut self, f: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut Self) -> Result<T, E>,
-        E: From<diesel::result::Error>,
-    {
-        use diesel::connection::{AnsiTransactionManager, TransactionManager};
-        // Inside the writer's batch transaction this becomes a savepoint.
-        let depth = <AnsiTransactionManager as TransactionManager<SqliteConnection>>::transaction_manager_status_mut(self)
-            .transaction_depth()?;
-        if depth.is_some() {
-            self.transaction(f)
-        } else {
-            self.immediate_transaction(f)
-        }
-    }
-
     fn notify_threads_changed(&mut self, _threads: &[ThreadKey]) -> QueryResult<()> {
         Ok(())
     }
@@ -330,14 +307,6 @@ impl Store for SqliteConnection {
 }
 
 impl Store for PgConnection {
-    fn write_tx<T, E, F>(&mut self, f: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut Self) -> Result<T, E>,
-        E: From<diesel::result::Error>,
-    {
-        self.transaction(f)
-    }
-
     fn notify_threads_changed(&mut self, threads: &[ThreadKey]) -> QueryResult<()> {
         if threads.is_empty() {
             return Ok(());
