@@ -21,6 +21,7 @@ const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 pub struct Application {
     port: u16,
     server: Server,
+    pool: Pool,
 }
 
 impl Application {
@@ -44,6 +45,13 @@ impl Application {
         }
         let key = pool.server_key()?;
         let cache = Arc::new(ThreadCache::new(CACHE_BYTES, !pool.is_postgres()));
+        // The writer drops changed threads once their commit is known, before it answers.
+        let invalidate = Arc::clone(&cache);
+        pool.on_commit(Box::new(move |threads| {
+            for t in threads {
+                invalidate.invalidate(t);
+            }
+        }));
         if let Some(url) = pool.postgres_url() {
             cache::listen_postgres(url.to_owned(), Arc::downgrade(&cache));
         }
@@ -61,7 +69,7 @@ impl Application {
         let state = web::Data::new(AppState {
             comment_limiter: RateLimiter::new(settings.limits.comments_per_ip_per_minute),
             settings: Arc::new(settings),
-            pool,
+            pool: pool.clone(),
             cache,
             key,
         });
@@ -79,6 +87,7 @@ impl Application {
         Ok(Application {
             port: addr.port(),
             server,
+            pool,
         })
     }
 
@@ -90,8 +99,27 @@ impl Application {
         self.server.handle()
     }
 
+    /// The writer's fault injection, for tests.
+    pub fn faults(&self) -> Arc<crate::db::Faults> {
+        Arc::clone(self.pool.faults())
+    }
+
     /// Serves until stopped; SIGTERM finishes in-flight requests first (up to 30 s).
+    /// If the database writer dies, stops too and returns an error: every write would
+    /// fail, so the process should exit and be restarted.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        use futures_util::future::{select, Either};
+        let handle = self.server.handle();
+        let writer_stopped = std::pin::pin!(self.pool.writer_stopped());
+        let mut server = self.server;
+        match select(&mut server, writer_stopped).await {
+            Either::Left((result, _)) => result,
+            Either::Right(((), _)) => {
+                tracing::error!("the database writer has stopped; shutting down");
+                handle.stop(true).await;
+                let _ = server.await;
+                Err(std::io::Error::other("the database writer stopped"))
+            }
+        }
     }
 }
