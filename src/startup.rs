@@ -105,7 +105,7 @@ impl Application {
     }
 
     /// Serves until stopped; SIGTERM finishes in-flight requests first (up to 30 s).
-    /// If the database writer dies, stops too and returns an error: every write would
+    /// If the database writer dies, stops at once and returns an error: every write would
     /// fail, so the process should exit and be restarted.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         use futures_util::future::{select, Either};
@@ -115,8 +115,10 @@ impl Application {
         match select(&mut server, writer_stopped).await {
             Either::Left((result, _)) => result,
             Either::Right(((), _)) => {
+                // Not gracefully: every write would fail meanwhile, and a restart is quick.
                 tracing::error!("the database writer has stopped; shutting down");
-                handle.stop(true).await;
+                // The command is sent at once; the server future does the stopping.
+                drop(handle.stop(false));
                 let _ = server.await;
                 Err(std::io::Error::other("the database writer stopped"))
             }

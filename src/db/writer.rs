@@ -279,8 +279,9 @@ impl<C: WriterConn> WriterState<C> {
                 now || Instant::now() >= self.next_connect,
                 "the database is unreachable; the writer retries shortly"
             );
-            self.next_connect = Instant::now() + RECONNECT_EVERY;
-            let c = C::open(&self.target)?;
+            let c = C::open(&self.target).inspect_err(|_| {
+                self.next_connect = Instant::now() + RECONNECT_EVERY;
+            })?;
             tracing::info!("the writer reconnected to the database");
             self.conn = Some(c);
             self.fresh = true;
