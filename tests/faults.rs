@@ -17,6 +17,7 @@ on_both_backends!(
     a_failed_commit_stores_nothing_of_its_batch,
     mixed_faults_under_load_never_lie,
     a_dead_writer_fails_health_and_stops_the_server,
+    a_write_whose_client_left_still_refreshes_its_page,
 );
 
 struct Answer {
@@ -254,6 +255,40 @@ async fn a_dead_writer_fails_health_and_stops_the_server(mut app: TestApp) {
     let health = app.client.get(app.url("/healthz")).send().await;
     assert!(health.map_or(true, |r| r.status() == 503));
     assert_eq!(app.db.count("comments"), 0);
+}
+
+/// The writer drops a changed thread's pages itself once the commit is known, so a
+/// client that hangs up before its answer (its handler cancelled) leaves no stale page.
+async fn a_write_whose_client_left_still_refreshes_its_page(app: TestApp) {
+    use std::io::Write;
+    let slug = "/left/";
+    app.comment("open", slug, json!({"body": "first"})).await;
+    assert_eq!(common::ids(&app.thread("open", slug, "").await).len(), 1);
+    let body = json!({"body": "posted by a client that left"}).to_string();
+    let mut s = std::net::TcpStream::connect(app.base.trim_start_matches("http://")).unwrap();
+    write!(
+        s,
+        "POST /api/v1/comments?site=open&slug=%2Fleft%2F HTTP/1.1\r\nHost: t\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    drop(s);
+    // The write may land or not (the server may drop it unrun); wait a little for it.
+    let mut stored = app.db.count("comments");
+    for _ in 0..200 {
+        if stored == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        stored = app.db.count("comments");
+    }
+    let page = app.thread("open", slug, "").await;
+    assert_eq!(
+        common::ids(&page).len() as i64,
+        stored,
+        "the page shows what is stored: {page}"
+    );
 }
 
 /// SQLite out of space (`max_page_count` on the writer's connection): what is refused is
