@@ -135,7 +135,13 @@ impl WriterConn for SqliteConnection {
 
 impl WriterConn for PgConnection {
     fn open(target: &WriterTarget) -> anyhow::Result<Self> {
-        Ok(PgConnection::establish(&target.url)?)
+        let mut conn = PgConnection::establish(&target.url)?;
+        // A statement stuck on a lock must not hold every write of the instance forever.
+        diesel::connection::SimpleConnection::batch_execute(
+            &mut conn,
+            "SET statement_timeout = '15s'",
+        )?;
+        Ok(conn)
     }
 
     fn begin_batch(&mut self) -> QueryResult<()> {
@@ -148,10 +154,20 @@ impl WriterConn for PgConnection {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             txid: i64,
         }
-        // One notification per changed thread, delivered at commit; the statement fails
-        // if the transaction is aborted.
-        self.notify_threads_changed(changed)?;
-        let row: Txid = diesel::sql_query("SELECT txid_current() AS txid").get_result(self)?;
+        let payloads: Vec<String> = changed
+            .iter()
+            .map(|t| crate::cache::notify_payload(&t.site, &t.slug))
+            .collect();
+        // One round trip: a notification per changed thread, delivered at commit to every
+        // instance listening (see cache::listen_postgres), and the transaction id. It
+        // fails if the transaction is aborted.
+        let row: Txid = diesel::sql_query(
+            "SELECT txid_current() AS txid, (SELECT COUNT(*) FROM \
+             (SELECT pg_notify($1, p) FROM unnest($2) AS p) AS sent) AS notified",
+        )
+        .bind::<diesel::sql_types::Text, _>(NOTIFY_CHANNEL)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(payloads)
+        .get_result(self)?;
         Ok(Some(row.txid))
     }
 

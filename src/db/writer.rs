@@ -304,6 +304,28 @@ impl<C: WriterConn> WriterState<C> {
         self.conn = None;
     }
 
+    /// After a batch that did not commit: rolls back whatever is still open, or drops the
+    /// connection if that fails. (Should SQLite still hold a transaction diesel does not
+    /// know of, the next BEGIN fails and `begin` reconnects.)
+    fn settle(&mut self) {
+        let clean = self.conn.as_mut().is_some_and(|c| loop {
+            match depth(c) {
+                Ok(0) => break true,
+                Ok(_) => {
+                    if <AnsiTransactionManager as TransactionManager<C>>::rollback_transaction(c)
+                        .is_err()
+                    {
+                        break false;
+                    }
+                }
+                Err(_) => break false,
+            }
+        });
+        if !clean {
+            self.discard();
+        }
+    }
+
     /// Opens the batch transaction; on a broken connection, reconnects once and retries.
     fn begin(&mut self) -> anyhow::Result<()> {
         let first = self.connect(false).and_then(|c| {
@@ -382,7 +404,7 @@ impl<C: WriterConn> WriterState<C> {
             Outcome::Committed => true,
             Outcome::NotStored(e) => {
                 tracing::error!(error = %format!("{e:#}"), size, "a batch of writes was rolled back; none is stored");
-                self.discard();
+                self.settle();
                 false
             }
             Outcome::Unknown(e) => {
