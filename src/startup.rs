@@ -27,8 +27,8 @@ pub struct Application {
 impl Application {
     /// Opens (and migrates) the database and binds the listener; `listen` port 0 picks a free port.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
-        // SQLite: one connection is the writer's, the others serve reads (cache misses
-        // only: most reads are answered from memory).
+        // Reads only (cache misses: most reads are answered from memory); the writer has
+        // a connection of its own.
         let pool_size = if settings.database_url.is_postgres() {
             16
         } else {
