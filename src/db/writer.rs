@@ -432,9 +432,13 @@ impl<C: WriterConn> WriterState<C> {
                 (Outcome::NotStored(_), _) => Verdict::Lost(ApiError::unavailable(
                     anyhow::anyhow!("the batch this write was in did not commit"),
                 )),
-                (Outcome::Unknown(_), _) => Verdict::Lost(ApiError::internal(anyhow::anyhow!(
-                    "the connection broke during COMMIT; whether this write is stored is unknown"
-                ))),
+                // The only answer that cannot say whether the write is stored: it says so.
+                (Outcome::Unknown(_), _) => Verdict::Lost(ApiError::new(
+                    actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "write_outcome_unknown",
+                    "The database connection broke while this write was committed: it may \
+                     or may not be stored. Reload the page before sending it again.",
+                )),
             };
             (r.answer)(verdict);
         }
