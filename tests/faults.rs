@@ -15,6 +15,7 @@ on_both_backends!(
     a_panicking_write_rolls_back_alone,
     failing_statements_roll_back_alone,
     a_failed_commit_stores_nothing_of_its_batch,
+    a_transaction_ended_under_the_writer_stores_nothing_of_its_batch,
     mixed_faults_under_load_never_lie,
     a_dead_writer_fails_health_and_stops_the_server,
     a_write_whose_client_left_still_refreshes_its_page,
@@ -201,6 +202,31 @@ async fn a_failed_commit_stores_nothing_of_its_batch(app: TestApp) {
     .await;
 }
 
+/// The transaction ends under a write (as when SQLite rolls it back by itself): the writer
+/// sees it, runs no later write of the batch outside a transaction, answers the whole
+/// batch 503, and carries on.
+async fn a_transaction_ended_under_the_writer_stores_nothing_of_its_batch(app: TestApp) {
+    app.faults.inject("/vanish/", Fault::JobEndsTransaction);
+    let app = Arc::new(app);
+    let answers = post_all(
+        &app,
+        "vanish",
+        slugs(30, |i| match i % 10 {
+            0 => format!("/vanish/{i}/"),
+            _ => format!("/calm/{i}/"),
+        }),
+    )
+    .await;
+    for a in answers.iter().filter(|a| a.slug.starts_with("/vanish/")) {
+        assert_eq!(a.status, 503, "{}: {}", a.key, a.body);
+    }
+    let (created, failed) = assert_truthful(&app, &answers).await;
+    assert_eq!(created + failed, 30);
+    app.faults.clear("/vanish/");
+    app.comment("open", "/vanish/0/", json!({"body": "after"}))
+        .await;
+}
+
 /// Every kind of fault at once, round after round.
 async fn mixed_faults_under_load_never_lie(app: TestApp) {
     app.faults.inject("/panic/", Fault::JobPanics);
@@ -208,6 +234,7 @@ async fn mixed_faults_under_load_never_lie(app: TestApp) {
     app.faults
         .inject("/ignore/", Fault::JobIgnoresFailedStatement);
     app.faults.inject("/doomed/", Fault::CommitFails);
+    app.faults.inject("/vanish/", Fault::JobEndsTransaction);
     let app = Arc::new(app);
     let mut answers = Vec::new();
     for round in 0..4 {
@@ -218,6 +245,7 @@ async fn mixed_faults_under_load_never_lie(app: TestApp) {
                 slugs(50, |i| {
                     let kind = match i % 25 {
                         0 => "doomed",
+                        6 if round % 2 == 1 => "vanish",
                         1 | 2 => "panic",
                         3 | 4 => "fail",
                         5 => "ignore",
@@ -231,7 +259,7 @@ async fn mixed_faults_under_load_never_lie(app: TestApp) {
     }
     let (created, _) = assert_truthful(&app, &answers).await;
     assert!(created > 0);
-    for p in ["/panic/", "/fail/", "/ignore/", "/doomed/"] {
+    for p in ["/panic/", "/fail/", "/ignore/", "/doomed/", "/vanish/"] {
         app.faults.clear(p);
     }
     let after = post_all(&app, "after", slugs(10, |i| format!("/panic/after/{i}/"))).await;

@@ -17,6 +17,9 @@ pub enum Fault {
     JobStatementFails,
     /// The write runs a failing statement, ignores the error and reports success.
     JobIgnoresFailedStatement,
+    /// The whole transaction ends under the write (a `ROLLBACK`, as SQLite does by itself
+    /// on SQLITE_FULL or an I/O error), and the write reports success.
+    JobEndsTransaction,
     /// The batch holding this write fails at `COMMIT` (a deferred constraint fires).
     CommitFails,
     /// The writer thread itself panics, outside any write.
@@ -95,11 +98,17 @@ impl Faults {
 pub trait FaultOps {
     /// A statement that fails (an unknown table).
     fn failing_statement(&mut self) -> QueryResult<()>;
+    /// Ends the transaction behind diesel's back.
+    fn end_transaction(&mut self) -> QueryResult<()>;
     /// Leaves a deferred constraint violation that makes this transaction's `COMMIT` fail.
     fn deferred_violation(&mut self) -> QueryResult<()>;
 }
 
 impl FaultOps for SqliteConnection {
+    fn end_transaction(&mut self) -> QueryResult<()> {
+        diesel::sql_query("ROLLBACK").execute(self).map(|_| ())
+    }
+
     fn failing_statement(&mut self) -> QueryResult<()> {
         diesel::sql_query("SELECT * FROM afterword_failpoint_missing")
             .execute(self)
@@ -119,6 +128,10 @@ impl FaultOps for SqliteConnection {
 }
 
 impl FaultOps for PgConnection {
+    fn end_transaction(&mut self) -> QueryResult<()> {
+        diesel::sql_query("ROLLBACK").execute(self).map(|_| ())
+    }
+
     fn failing_statement(&mut self) -> QueryResult<()> {
         diesel::sql_query("SELECT * FROM afterword_failpoint_missing")
             .execute(self)

@@ -233,6 +233,7 @@ fn inject<C: FaultOps>(conn: &mut C, fault: Option<Fault>) -> Result<(), ApiErro
         Some(Fault::JobIgnoresFailedStatement) => {
             let _ = conn.failing_statement();
         }
+        Some(Fault::JobEndsTransaction) => conn.end_transaction()?,
         _ => {}
     }
     Ok(())
