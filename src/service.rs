@@ -1,4 +1,8 @@
 //! What the comment endpoints do, generic over the backend. Handlers parse, these decide.
+//!
+//! The write functions run on the writer, inside a savepoint it opens and closes for them
+//! (see `db::writer`): an error or a panic rolls back everything they did, so they open no
+//! transaction themselves and do every read they need right here.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -108,68 +112,63 @@ pub fn create_comment<C: Store>(
         (None, None) => key.avatar(&format!("ip:{}", input.ip.as_deref().unwrap_or(""))),
     };
     let site_id = site.id.as_str();
-    let row = c.write_tx(|c| {
-        let status = match site.moderation {
-            Moderation::None => CommentStatus::Approved,
-            Moderation::All => CommentStatus::Pending,
-            Moderation::FirstTime => match &input.email {
-                Some(e) if c.has_approved_comment_by(site_id, e.as_str())? => {
-                    CommentStatus::Approved
-                }
-                _ => CommentStatus::Pending,
-            },
-        };
-        // Counted before the checks below: a refused comment rolls the count back with it.
-        let delta = i64::from(status == CommentStatus::Approved);
-        let thread = c.upsert_thread(
-            &NewThread {
-                site: site_id,
-                slug: input.slug.as_str(),
-                title: input.title.as_ref().map(Title::as_str),
-                url: input.url.as_ref().map(PageUrl::as_str),
-                locked: false,
-                comment_count: delta,
-                created_at: now,
-            },
-            delta,
-        )?;
-        if thread.locked {
-            return Err(ApiError::conflict(
-                "thread_locked",
-                "This thread is locked: it takes no new comments.",
-            ));
-        }
-        let root_id = match input.parent_id {
-            None => None,
-            Some(parent) => match c.comment_in_thread(parent.0, thread.id)? {
-                Some((status, root)) if status == "approved" => Some(root.unwrap_or(parent.0)),
-                _ => {
-                    return Err(ApiError::unprocessable(
-                        "invalid_parent",
-                        "parent_id must be a visible comment of this same thread.",
-                    )
-                    .with_field("parent_id"))
-                }
-            },
-        };
-        let row = c.insert_comment(&NewComment {
-            thread_id: thread.id,
-            parent_id: input.parent_id.map(|p| p.0),
-            root_id,
-            status: status.as_str(),
-            body: input.body.as_str(),
-            html: &input.html,
-            author: input.author.as_ref().map(AuthorName::as_str),
-            email: input.email.as_ref().map(Email::as_str),
-            website: input.website.as_ref().map(Website::as_str),
-            avatar: &avatar,
-            notify_replies: input.notify_replies,
-            edit_token_hash: Some(&token_hash),
-            ip: input.ip.as_deref(),
-            user_agent: input.user_agent.as_deref(),
+    let status = match site.moderation {
+        Moderation::None => CommentStatus::Approved,
+        Moderation::All => CommentStatus::Pending,
+        Moderation::FirstTime => match &input.email {
+            Some(e) if c.has_approved_comment_by(site_id, e.as_str())? => CommentStatus::Approved,
+            _ => CommentStatus::Pending,
+        },
+    };
+    // Counted before the checks below: a refused comment rolls the count back with it.
+    let delta = i64::from(status == CommentStatus::Approved);
+    let thread = c.upsert_thread(
+        &NewThread {
+            site: site_id,
+            slug: input.slug.as_str(),
+            title: input.title.as_ref().map(Title::as_str),
+            url: input.url.as_ref().map(PageUrl::as_str),
+            locked: false,
+            comment_count: delta,
             created_at: now,
-        })?;
-        Ok::<_, ApiError>(row)
+        },
+        delta,
+    )?;
+    if thread.locked {
+        return Err(ApiError::conflict(
+            "thread_locked",
+            "This thread is locked: it takes no new comments.",
+        ));
+    }
+    let root_id = match input.parent_id {
+        None => None,
+        Some(parent) => match c.comment_in_thread(parent.0, thread.id)? {
+            Some((status, root)) if status == "approved" => Some(root.unwrap_or(parent.0)),
+            _ => {
+                return Err(ApiError::unprocessable(
+                    "invalid_parent",
+                    "parent_id must be a visible comment of this same thread.",
+                )
+                .with_field("parent_id"))
+            }
+        },
+    };
+    let row = c.insert_comment(&NewComment {
+        thread_id: thread.id,
+        parent_id: input.parent_id.map(|p| p.0),
+        root_id,
+        status: status.as_str(),
+        body: input.body.as_str(),
+        html: &input.html,
+        author: input.author.as_ref().map(AuthorName::as_str),
+        email: input.email.as_ref().map(Email::as_str),
+        website: input.website.as_ref().map(Website::as_str),
+        avatar: &avatar,
+        notify_replies: input.notify_replies,
+        edit_token_hash: Some(&token_hash),
+        ip: input.ip.as_deref(),
+        user_agent: input.user_agent.as_deref(),
+        created_at: now,
     })?;
     Ok(Created {
         comment: view::comment_json(row, BTreeMap::new()),
@@ -263,24 +262,21 @@ pub fn edit_comment<C: Store>(
         token,
     } = *action;
     let now = view::now_micros();
-    let row = c.write_tx(|c| {
-        let (_, locked) = authorize(c, key, id, token, site.edit_window, now)?;
-        if locked {
-            return Err(ApiError::conflict(
-                "thread_locked",
-                "This thread is locked: its comments can no longer change.",
-            ));
-        }
-        let row = c.update_comment(
-            id.0,
-            &CommentPatch {
-                body: body.as_str(),
-                html,
-                edited_at: Some(now),
-            },
-        )?;
-        Ok::<_, ApiError>(row)
-    })?;
+    let (_, locked) = authorize(c, key, id, token, site.edit_window, now)?;
+    if locked {
+        return Err(ApiError::conflict(
+            "thread_locked",
+            "This thread is locked: its comments can no longer change.",
+        ));
+    }
+    let row = c.update_comment(
+        id.0,
+        &CommentPatch {
+            body: body.as_str(),
+            html,
+            edited_at: Some(now),
+        },
+    )?;
     let reactions = c
         .reaction_counts(owned.thread_id)?
         .into_iter()
@@ -299,20 +295,18 @@ pub fn delete_comment<C: Store>(c: &mut C, action: &AuthorAction<'_>) -> Result<
         ..
     } = *action;
     let now = view::now_micros();
-    c.write_tx(|c| {
-        let (auth, locked) = authorize(c, key, id, token, site.edit_window, now)?;
-        if locked {
-            return Err(ApiError::conflict(
-                "thread_locked",
-                "This thread is locked: its comments can no longer change.",
-            ));
-        }
-        c.scrub_comment(id.0, now)?;
-        if auth.status == "approved" {
-            c.add_comment_count(auth.thread_id, -1)?;
-        }
-        Ok(())
-    })
+    let (auth, locked) = authorize(c, key, id, token, site.edit_window, now)?;
+    if locked {
+        return Err(ApiError::conflict(
+            "thread_locked",
+            "This thread is locked: its comments can no longer change.",
+        ));
+    }
+    c.scrub_comment(id.0, now)?;
+    if auth.status == "approved" {
+        c.add_comment_count(auth.thread_id, -1)?;
+    }
+    Ok(())
 }
 
 /// The current state of comments their author holds edit tokens for, in one thread.

@@ -21,13 +21,14 @@ const CACHE_BYTES: u64 = 8 * 1024 * 1024;
 pub struct Application {
     port: u16,
     server: Server,
+    pool: Pool,
 }
 
 impl Application {
     /// Opens (and migrates) the database and binds the listener; `listen` port 0 picks a free port.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
-        // SQLite: one connection is the writer's, the others serve reads (cache misses
-        // only: most reads are answered from memory).
+        // Reads only (cache misses: most reads are answered from memory); the writer has
+        // a connection of its own.
         let pool_size = if settings.database_url.is_postgres() {
             16
         } else {
@@ -48,6 +49,13 @@ impl Application {
         } else {
             ThreadCache::new(CACHE_BYTES, true)
         });
+        // The writer drops changed threads once their commit is known, before it answers.
+        let invalidate = Arc::clone(&cache);
+        pool.on_commit(Box::new(move |threads| {
+            for t in threads {
+                invalidate.invalidate(t);
+            }
+        }));
         if let Some(url) = pool.postgres_url() {
             cache::listen_postgres(url.to_owned(), Arc::downgrade(&cache));
         }
@@ -66,7 +74,7 @@ impl Application {
         let state = web::Data::new(AppState {
             comment_limiter: RateLimiter::new(settings.limits.comments_per_ip_per_minute),
             settings: Arc::new(settings),
-            pool,
+            pool: pool.clone(),
             cache,
             key,
         });
@@ -84,6 +92,7 @@ impl Application {
         Ok(Application {
             port: addr.port(),
             server,
+            pool,
         })
     }
 
@@ -95,8 +104,29 @@ impl Application {
         self.server.handle()
     }
 
+    /// The writer's fault injection, for tests.
+    pub fn faults(&self) -> Arc<crate::db::Faults> {
+        Arc::clone(self.pool.faults())
+    }
+
     /// Serves until stopped; SIGTERM finishes in-flight requests first (up to 30 s).
+    /// If the database writer dies, stops at once and returns an error: every write would
+    /// fail, so the process should exit and be restarted.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        use futures_util::future::{select, Either};
+        let handle = self.server.handle();
+        let writer_stopped = std::pin::pin!(self.pool.writer_stopped());
+        let mut server = self.server;
+        match select(&mut server, writer_stopped).await {
+            Either::Left((result, _)) => result,
+            Either::Right(((), _)) => {
+                // Not gracefully: every write would fail meanwhile, and a restart is quick.
+                tracing::error!("the database writer has stopped; shutting down");
+                // The command is sent at once; the server future does the stopping.
+                drop(handle.stop(false));
+                let _ = server.await;
+                Err(std::io::Error::other("the database writer stopped"))
+            }
+        }
     }
 }

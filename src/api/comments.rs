@@ -297,7 +297,6 @@ pub async fn create(
             on_conn!(conn, |c| service::create_comment(c, &site, &key, &input))
         })
         .await?;
-    state.cache.invalidate(&ThreadKey::new(&site_id, &slug));
     Ok(HttpResponse::Created().json(CreatedComment {
         comment: created.comment,
         edit_token: created.edit_token,
@@ -463,17 +462,15 @@ pub async fn edit(
     let new_body = CommentBody::parse(&body.0.body, request.site.max_comment_length)?;
     let html = render_markdown(&new_body).await?;
     let key = state.key.clone();
-    let thread = request.thread();
     let comment = state
         .pool
-        .write(thread.clone(), move |conn| {
+        .write(request.thread(), move |conn| {
             let action = request.action(&key);
             on_conn!(conn, |c| service::edit_comment(
                 c, &action, &new_body, &html
             ))
         })
         .await?;
-    state.cache.invalidate(&thread);
     Ok(HttpResponse::Ok().json(CommentEnvelope { comment }))
 }
 
@@ -493,14 +490,12 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let request = author_request(&req, &state).await?;
     let key = state.key.clone();
-    let thread = request.thread();
     state
         .pool
-        .write(thread.clone(), move |conn| {
+        .write(request.thread(), move |conn| {
             let action = request.action(&key);
             on_conn!(conn, |c| service::delete_comment(c, &action))
         })
         .await?;
-    state.cache.invalidate(&thread);
     Ok(HttpResponse::NoContent().finish())
 }

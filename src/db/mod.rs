@@ -4,6 +4,7 @@
 //! compiled for each connection type; `with_conn!` hands the right one to generic code.
 //! This is the MultiConnection idea without its limits (RETURNING, upserts).
 
+pub mod faults;
 pub mod models;
 pub mod schema;
 mod store;
@@ -17,8 +18,9 @@ use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, PooledConnection};
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+pub use faults::Faults;
 pub use store::Store;
-pub use writer::Writer;
+pub use writer::{OnCommit, Writer, WriterConn, WriterTarget};
 
 use crate::cache::ThreadKey;
 use crate::config::{DatabaseUrl, SqliteSync};
@@ -36,8 +38,9 @@ type PgPool = r2d2::Pool<ConnectionManager<PgConnection>>;
 
 #[derive(Clone)]
 pub enum Pool {
-    /// SQLite allows one writer at a time: writes go through one thread that commits
-    /// them in batches (see `writer`), reads through the pool.
+    /// Writes go through one thread with a connection of its own that commits them in
+    /// batches (see `writer`); reads through the pool, so a flood of reads never makes a
+    /// write wait for a connection.
     Sqlite(SqlitePool, Writer<SqliteConnection>),
     Pg(PgPool, Writer<PgConnection>, Arc<str>),
 }
@@ -86,22 +89,103 @@ struct SqlitePragmas {
     synchronous: SqliteSync,
 }
 
+/// The settings every SQLite connection runs with, the writer's included.
+fn sqlite_pragmas(conn: &mut SqliteConnection, synchronous: SqliteSync) -> QueryResult<()> {
+    let sync = match synchronous {
+        SqliteSync::Normal => "NORMAL",
+        SqliteSync::Full => "FULL",
+    };
+    diesel::sql_query("PRAGMA busy_timeout = 10000")
+        .execute(conn)
+        .and_then(|_| diesel::sql_query("PRAGMA journal_mode = WAL").execute(conn))
+        .and_then(|_| diesel::sql_query(format!("PRAGMA synchronous = {sync}")).execute(conn))
+        .and_then(|_| diesel::sql_query("PRAGMA foreign_keys = ON").execute(conn))
+        // 512 KiB of page cache per connection (SQLite's default is 2 MiB): hot pages
+        // live in the OS cache anyway, and rendered threads in ours.
+        .and_then(|_| diesel::sql_query("PRAGMA cache_size = -512").execute(conn))
+        .map(|_| ())
+}
+
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        let sync = match self.synchronous {
-            SqliteSync::Normal => "NORMAL",
-            SqliteSync::Full => "FULL",
-        };
-        diesel::sql_query("PRAGMA busy_timeout = 10000")
-            .execute(conn)
-            .and_then(|_| diesel::sql_query("PRAGMA journal_mode = WAL").execute(conn))
-            .and_then(|_| diesel::sql_query(format!("PRAGMA synchronous = {sync}")).execute(conn))
-            .and_then(|_| diesel::sql_query("PRAGMA foreign_keys = ON").execute(conn))
-            // 512 KiB of page cache per connection (SQLite's default is 2 MiB): hot pages
-            // live in the OS cache anyway, and rendered threads in ours.
-            .and_then(|_| diesel::sql_query("PRAGMA cache_size = -512").execute(conn))
-            .map(|_| ())
-            .map_err(diesel::r2d2::Error::QueryError)
+        sqlite_pragmas(conn, self.synchronous).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+impl WriterConn for SqliteConnection {
+    fn open(target: &WriterTarget) -> anyhow::Result<Self> {
+        let mut conn = SqliteConnection::establish(&target.url)?;
+        sqlite_pragmas(&mut conn, target.sqlite_sync)?;
+        Ok(conn)
+    }
+
+    fn begin_batch(&mut self) -> QueryResult<()> {
+        diesel::connection::AnsiTransactionManager::begin_transaction_sql(self, "BEGIN IMMEDIATE")
+    }
+
+    fn before_commit(&mut self, _changed: &[ThreadKey]) -> QueryResult<Option<i64>> {
+        // A failed COMMIT on SQLite stores nothing: there is no outcome to ask about.
+        Ok(None)
+    }
+
+    fn committed(&mut self, _txid: i64) -> QueryResult<Option<bool>> {
+        Ok(None)
+    }
+}
+
+impl WriterConn for PgConnection {
+    fn open(target: &WriterTarget) -> anyhow::Result<Self> {
+        let mut conn = PgConnection::establish(&target.url)?;
+        // A statement stuck on a lock must not hold every write of the instance forever.
+        diesel::connection::SimpleConnection::batch_execute(
+            &mut conn,
+            "SET statement_timeout = '15s'",
+        )?;
+        Ok(conn)
+    }
+
+    fn begin_batch(&mut self) -> QueryResult<()> {
+        diesel::connection::AnsiTransactionManager::begin_transaction_sql(self, "BEGIN")
+    }
+
+    fn before_commit(&mut self, changed: &[ThreadKey]) -> QueryResult<Option<i64>> {
+        #[derive(QueryableByName)]
+        struct Txid {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            txid: i64,
+        }
+        let payloads: Vec<String> = changed
+            .iter()
+            .map(|t| crate::cache::notify_payload(&t.site, &t.slug))
+            .collect();
+        // One round trip: a notification per changed thread, delivered at commit to every
+        // instance listening (see cache::listen_postgres), and the transaction id. It
+        // fails if the transaction is aborted.
+        let row: Txid = diesel::sql_query(
+            "SELECT txid_current() AS txid, (SELECT COUNT(*) FROM \
+             (SELECT pg_notify($1, p) FROM unnest($2) AS p) AS sent) AS notified",
+        )
+        .bind::<diesel::sql_types::Text, _>(NOTIFY_CHANNEL)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(payloads)
+        .get_result(self)?;
+        Ok(Some(row.txid))
+    }
+
+    fn committed(&mut self, txid: i64) -> QueryResult<Option<bool>> {
+        #[derive(QueryableByName)]
+        struct Status {
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            status: Option<String>,
+        }
+        let row: Status = diesel::sql_query("SELECT txid_status($1) AS status")
+            .bind::<diesel::sql_types::BigInt, _>(txid)
+            .get_result(self)?;
+        Ok(match row.status.as_deref() {
+            Some("committed") => Some(true),
+            Some("aborted") => Some(false),
+            // "in progress" while the old session is still ending.
+            _ => None,
+        })
     }
 }
 
@@ -124,8 +208,12 @@ impl Pool {
                     .with_context(|| {
                         format!("cannot open the SQLite database {}", path.display())
                     })?;
-                let writer =
-                    Writer::start(pool.clone()).context("cannot start the database writer")?;
+                let target = WriterTarget {
+                    url: path.to_string_lossy().into_owned(),
+                    sqlite_sync: sync,
+                };
+                let writer = Writer::start(target, Arc::default())
+                    .context("cannot start the database writer")?;
                 Ok(Pool::Sqlite(pool, writer))
             }
             DatabaseUrl::Postgres(secret) => {
@@ -136,8 +224,12 @@ impl Pool {
                     .connection_timeout(Duration::from_secs(10))
                     .build(manager)
                     .context("cannot connect to the PostgreSQL database")?;
-                let writer =
-                    Writer::start(pool.clone()).context("cannot start the database writer")?;
+                let target = WriterTarget {
+                    url: secret.expose().to_owned(),
+                    sqlite_sync: sync,
+                };
+                let writer = Writer::start(target, Arc::default())
+                    .context("cannot start the database writer")?;
                 Ok(Pool::Pg(pool, writer, Arc::from(secret.expose())))
             }
         }
@@ -164,6 +256,38 @@ impl Pool {
                     .await
             }
             Pool::Pg(_, writer, _) => writer.write(thread, move |c| work(ConnRef::Pg(c))).await,
+        }
+    }
+
+    /// What runs once a batch has committed, with the threads it changed.
+    pub fn on_commit(&self, f: OnCommit) {
+        match self {
+            Pool::Sqlite(_, w) => w.on_commit(f),
+            Pool::Pg(_, w, _) => w.on_commit(f),
+        }
+    }
+
+    /// False once the writer thread has ended: no write can succeed any more.
+    pub fn writer_alive(&self) -> bool {
+        match self {
+            Pool::Sqlite(_, w) => w.is_alive(),
+            Pool::Pg(_, w, _) => w.is_alive(),
+        }
+    }
+
+    /// Resolves when the writer thread has ended.
+    pub fn writer_stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        match self {
+            Pool::Sqlite(_, w) => futures_util::future::Either::Left(w.stopped()),
+            Pool::Pg(_, w, _) => futures_util::future::Either::Right(w.stopped()),
+        }
+    }
+
+    /// The writer's fault injection, for tests.
+    pub fn faults(&self) -> &Arc<Faults> {
+        match self {
+            Pool::Sqlite(_, w) => w.faults(),
+            Pool::Pg(_, w, _) => w.faults(),
         }
     }
 

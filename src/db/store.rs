@@ -5,7 +5,6 @@ use diesel::{PgConnection, SqliteConnection};
 
 use super::models::*;
 use super::schema::{comments, reactions, server_secrets, threads};
-use crate::cache::ThreadKey;
 
 diesel::alias!(super::schema::comments as replies: RepliesAlias);
 
@@ -18,13 +17,6 @@ const PUBLIC_STATUSES: [&str; 2] = ["approved", "deleted"];
 
 /// Every query Afterword runs. Implemented for SQLite and PostgreSQL connections from one body.
 pub trait Store: Sized {
-    /// A write transaction: `BEGIN IMMEDIATE` on SQLite (no lock upgrades, so no
-    /// `SQLITE_BUSY` mid-transaction), an ordinary transaction on PostgreSQL.
-    fn write_tx<T, E, F>(&mut self, f: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut Self) -> Result<T, E>,
-        E: From<diesel::result::Error>;
-
     fn find_thread(&mut self, site: &str, slug: &str) -> QueryResult<Option<ThreadRow>>;
     fn thread_by_id(&mut self, id: i64) -> QueryResult<ThreadRow>;
     /// Creates the thread or updates it in one statement: adds `delta` to its count and
@@ -71,9 +63,6 @@ pub trait Store: Sized {
     fn counts(&mut self, site: &str, slugs: &[&str]) -> QueryResult<Vec<(String, i64)>>;
     fn secret(&mut self, name: &str) -> QueryResult<Option<String>>;
     fn insert_secret_if_absent(&mut self, name: &str, value: &str) -> QueryResult<()>;
-    /// Tells other instances sharing the database that these threads changed, at commit
-    /// (PostgreSQL only).
-    fn notify_threads_changed(&mut self, threads: &[ThreadKey]) -> QueryResult<()>;
     fn ping(&mut self) -> QueryResult<()>;
 }
 
@@ -306,53 +295,9 @@ macro_rules! common_store_fns {
 }
 
 impl Store for SqliteConnection {
-    fn write_tx<T, E, F>(&mut self, f: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut Self) -> Result<T, E>,
-        E: From<diesel::result::Error>,
-    {
-        use diesel::connection::{AnsiTransactionManager, TransactionManager};
-        // Inside the writer's batch transaction this becomes a savepoint.
-        let depth = <AnsiTransactionManager as TransactionManager<SqliteConnection>>::transaction_manager_status_mut(self)
-            .transaction_depth()?;
-        if depth.is_some() {
-            self.transaction(f)
-        } else {
-            self.immediate_transaction(f)
-        }
-    }
-
-    fn notify_threads_changed(&mut self, _threads: &[ThreadKey]) -> QueryResult<()> {
-        Ok(())
-    }
-
     common_store_fns!();
 }
 
 impl Store for PgConnection {
-    fn write_tx<T, E, F>(&mut self, f: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut Self) -> Result<T, E>,
-        E: From<diesel::result::Error>,
-    {
-        self.transaction(f)
-    }
-
-    fn notify_threads_changed(&mut self, threads: &[ThreadKey]) -> QueryResult<()> {
-        if threads.is_empty() {
-            return Ok(());
-        }
-        let payloads: Vec<String> = threads
-            .iter()
-            .map(|t| crate::cache::notify_payload(&t.site, &t.slug))
-            .collect();
-        // Delivered at commit, to every instance listening (see cache::listen_postgres).
-        diesel::sql_query("SELECT pg_notify($1, p) FROM unnest($2) AS p")
-            .bind::<diesel::sql_types::Text, _>(super::NOTIFY_CHANNEL)
-            .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(payloads)
-            .execute(self)
-            .map(|_| ())
-    }
-
     common_store_fns!();
 }

@@ -1,140 +1,530 @@
-//! The writer: one thread per instance runs every write, with group commit.
+//! The writer: one thread with a connection of its own runs every write, with group commit.
 //!
-//! It takes whatever writes are waiting, runs each in its own savepoint inside one
-//! transaction and commits them together. A write that fails rolls back to its savepoint
-//! alone; a failed commit fails them all (503, nothing stored). SQLite takes one write
-//! transaction at a time anyway, and under `synchronous = FULL` this turns one fsync per
-//! comment into one per batch. On PostgreSQL a commit that NOTIFYs other instances
-//! serializes with every other such commit, so batching is what lets writes scale there.
+//! It takes the writes waiting, runs each in a savepoint it opens and closes itself inside
+//! one transaction, and commits them together. After every write and after the commit it
+//! checks what really happened, and answers each write with that:
+//! - a write that fails or panics is rolled back to its savepoint alone; the others commit;
+//! - when the transaction can no longer be trusted (diesel's depth is not what the writer
+//!   left it at: SQLite rolled it back by itself, PostgreSQL refuses to release an aborted
+//!   savepoint, a connection broke) or the commit fails, nothing of the batch is stored, the
+//!   connection is dropped and every write of the batch is answered 503;
+//! - when PostgreSQL's connection breaks during `COMMIT`, the writer asks the server
+//!   (`txid_status`) whether that transaction committed before it answers.
+//!
+//! Once the commit is known, the writer invalidates the threads it changed and only then
+//! answers, so no handler (cancelled or not) can leave a stale page behind.
+//!
+//! SQLite takes one write transaction at a time anyway, and under `synchronous = FULL` this
+//! turns one fsync per comment into one per batch. On PostgreSQL a commit that NOTIFYs other
+//! instances serializes with every other such commit, so batching is what lets writes scale.
 
+use std::num::NonZeroU32;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, OnceLock};
+use std::time::{Duration, Instant};
 
-use diesel::r2d2::{ConnectionManager, R2D2Connection};
+use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager};
+use diesel::result::QueryResult;
 
+use super::faults::{Fault, FaultOps, Faults};
 use super::Store;
 use crate::cache::ThreadKey;
 use crate::error::ApiError;
 
-/// Run inside the batch transaction; returns the thread it changed (if it succeeded) and
-/// what to do once the batch has (or has not) committed.
-pub type WriteJob<C> = Box<dyn FnOnce(&mut C) -> (Option<ThreadKey>, Completion) + Send>;
-pub type Completion = Box<dyn FnOnce(bool) + Send>;
-
-/// Writes run together in one transaction at most.
-const MAX_BATCH: usize = 256;
+/// Writes run together in one transaction at most: enough to share a commit, few enough
+/// that a write does not wait long behind the others.
+const MAX_BATCH: usize = 64;
 /// Writes waiting beyond this are refused with 503 rather than queued without bound.
 const MAX_QUEUE: usize = 8192;
+/// While the database is unreachable, the writer tries to reconnect this often; writes in
+/// between are answered 503 at once.
+const RECONNECT_EVERY: Duration = Duration::from_millis(250);
+/// How long the writer keeps asking whether a commit cut off by a broken connection landed.
+const RESOLVE_FOR: Duration = Duration::from_secs(15);
+
+/// Called with the threads a batch changed, once it has committed.
+pub type OnCommit = Box<dyn Fn(&[ThreadKey]) + Send + Sync>;
+
+/// What the writer needs from a connection beyond the model functions.
+pub trait WriterConn:
+    Connection<TransactionManager = AnsiTransactionManager> + Store + FaultOps + Send + 'static
+{
+    /// Opens the writer's own connection.
+    fn open(target: &WriterTarget) -> anyhow::Result<Self>;
+    /// `BEGIN IMMEDIATE` on SQLite (no lock upgrade, so no `SQLITE_BUSY` mid-batch).
+    fn begin_batch(&mut self) -> QueryResult<()>;
+    /// Runs last before `COMMIT`. Its success proves the transaction is not aborted (on
+    /// PostgreSQL `COMMIT` would quietly roll an aborted one back). Returns the
+    /// transaction id where the outcome of a cut-off `COMMIT` can be asked later.
+    fn before_commit(&mut self, changed: &[ThreadKey]) -> QueryResult<Option<i64>>;
+    /// Whether transaction `txid` committed; `None` while the server cannot tell yet.
+    fn committed(&mut self, txid: i64) -> QueryResult<Option<bool>>;
+}
+
+/// Where the writer connects, and how.
+#[derive(Clone)]
+pub struct WriterTarget {
+    pub url: String,
+    pub sqlite_sync: crate::config::SqliteSync,
+}
+
+/// What became of one write.
+enum Verdict {
+    /// Its savepoint was released and the batch committed.
+    Stored,
+    /// Its savepoint was rolled back, alone: it answers its own error, or this one if it
+    /// had none (a savepoint that could not be released).
+    RolledBack(ApiError),
+    /// Nothing of its batch was stored (or, rarely, nobody can tell): answer this.
+    Lost(ApiError),
+}
+
+/// A write that has run, waiting for its verdict.
+struct Ran {
+    ok: bool,
+    answer: Box<dyn FnOnce(Verdict) + Send>,
+}
+
+/// Runs the write in the savepoint the writer opened, with the test fault it meets.
+type RunJob<C> = Box<dyn FnOnce(&mut C, Option<Fault>) -> Ran + Send>;
+
+struct Job<C> {
+    thread: ThreadKey,
+    run: RunJob<C>,
+}
+
+struct Shared {
+    on_commit: OnceLock<OnCommit>,
+    faults: Arc<Faults>,
+}
 
 pub struct Writer<C: 'static> {
-    queue: mpsc::SyncSender<WriteJob<C>>,
+    queue: mpsc::SyncSender<Job<C>>,
+    shared: Arc<Shared>,
+    /// Its sender lives on the writer thread: closed means the thread has ended.
+    alive: tokio::sync::watch::Receiver<()>,
 }
 
 impl<C> Clone for Writer<C> {
     fn clone(&self) -> Self {
         Writer {
             queue: self.queue.clone(),
+            shared: Arc::clone(&self.shared),
+            alive: self.alive.clone(),
         }
     }
 }
 
-impl<C: R2D2Connection + Store + Send + 'static> Writer<C> {
-    pub fn start(pool: r2d2::Pool<ConnectionManager<C>>) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::sync_channel::<WriteJob<C>>(MAX_QUEUE);
+impl<C: WriterConn> Writer<C> {
+    /// Opens the writer's connection (failing if the database is unreachable) and starts
+    /// its thread.
+    pub fn start(target: WriterTarget, faults: Arc<Faults>) -> anyhow::Result<Self> {
+        let conn = C::open(&target)?;
+        let (tx, rx) = mpsc::sync_channel::<Job<C>>(MAX_QUEUE);
+        let (alive_tx, alive) = tokio::sync::watch::channel(());
+        let shared = Arc::new(Shared {
+            on_commit: OnceLock::new(),
+            faults,
+        });
+        let mut state = WriterState {
+            target,
+            conn: Some(conn),
+            fresh: true,
+            next_connect: Instant::now(),
+            shared: Arc::clone(&shared),
+        };
         std::thread::Builder::new()
             .name("afterword-writer".into())
-            .spawn(move || run(pool, rx))?;
-        Ok(Writer { queue: tx })
+            .spawn(move || {
+                let _alive = alive_tx;
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    state.run_batch(batch);
+                }
+            })?;
+        Ok(Writer {
+            queue: tx,
+            shared,
+            alive,
+        })
+    }
+}
+
+impl<C: WriterConn> Writer<C> {
+    /// Sets what runs after each commit, with the threads it changed (once; later calls
+    /// are ignored).
+    pub fn on_commit(&self, f: OnCommit) {
+        let _ = self.shared.on_commit.set(f);
     }
 
-    /// Queues a write to `thread` and waits for its batch to commit.
+    pub fn faults(&self) -> &Arc<Faults> {
+        &self.shared.faults
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.alive.has_changed().is_ok()
+    }
+
+    /// Resolves when the writer thread has ended.
+    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.alive.clone();
+        async move { while rx.changed().await.is_ok() {} }
+    }
+
+    /// Queues a write to `thread` and waits for what became of it. The write runs inside
+    /// its own savepoint: it does every read it needs there, and opens no transaction.
     pub async fn write<T: Send + 'static>(
         &self,
         thread: ThreadKey,
         work: impl FnOnce(&mut C) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, ApiError>>();
-        let job: WriteJob<C> = Box::new(move |conn: &mut C| {
-            let result = catch_unwind(AssertUnwindSafe(|| work(conn))).unwrap_or_else(|_| {
+        let run = Box::new(move |conn: &mut C, fault: Option<Fault>| {
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                let out = work(conn);
+                inject(conn, fault)?;
+                out
+            }))
+            .unwrap_or_else(|_| {
                 Err(ApiError::internal(anyhow::anyhow!(
-                    "a database write panicked"
+                    "a database write panicked; it was rolled back"
                 )))
             });
-            let changed = result.is_ok().then_some(thread);
-            let completion: Completion = Box::new(move |committed| {
-                let out = match result {
-                    Ok(_) if !committed => Err(ApiError::unavailable(anyhow::anyhow!(
-                        "the batch this write was in did not commit"
-                    ))),
-                    other => other,
-                };
-                let _ = tx.send(out);
-            });
-            (changed, completion)
+            Ran {
+                ok: result.is_ok(),
+                answer: Box::new(move |verdict| {
+                    let out = match (verdict, result) {
+                        (Verdict::Stored, r) => r,
+                        (Verdict::RolledBack(_), Err(own)) => Err(own),
+                        (Verdict::RolledBack(e), Ok(_)) | (Verdict::Lost(e), _) => Err(e),
+                    };
+                    let _ = tx.send(out);
+                }),
+            }
         });
-        self.queue.try_send(job).map_err(|e| match e {
-            mpsc::TrySendError::Full(_) => {
-                ApiError::unavailable(anyhow::anyhow!("the write queue is full"))
-            }
-            mpsc::TrySendError::Disconnected(_) => {
-                ApiError::internal(anyhow::anyhow!("the writer thread has stopped"))
-            }
-        })?;
+        self.queue
+            .try_send(Job { thread, run })
+            .map_err(|e| match e {
+                mpsc::TrySendError::Full(_) => {
+                    ApiError::unavailable(anyhow::anyhow!("the write queue is full"))
+                }
+                mpsc::TrySendError::Disconnected(_) => {
+                    ApiError::unavailable(anyhow::anyhow!("the writer thread has stopped"))
+                }
+            })?;
+        // A job dropped unrun (its batch could not start) closes the channel: 503.
         rx.await.map_err(|_| {
             ApiError::unavailable(anyhow::anyhow!("the writer could not run this write"))
         })?
     }
 }
 
-fn run<C: R2D2Connection + Store + 'static>(
-    pool: r2d2::Pool<ConnectionManager<C>>,
-    rx: mpsc::Receiver<WriteJob<C>>,
-) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+/// Applies a test fault after the write's own statements.
+fn inject<C: FaultOps>(conn: &mut C, fault: Option<Fault>) -> Result<(), ApiError> {
+    match fault {
+        Some(Fault::JobPanics) => panic!("failpoint: the write panics"),
+        Some(Fault::JobStatementFails) => conn.failing_statement()?,
+        Some(Fault::JobIgnoresFailedStatement) => {
+            let _ = conn.failing_statement();
         }
-        let mut conn = match pool.get() {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "no database connection for writes");
-                // Dropping a job drops its reply channel: its request answers 503.
-                drop(batch);
-                continue;
-            }
-        };
-        let size = batch.len();
-        let started = std::time::Instant::now();
-        let mut completions = Vec::with_capacity(size);
-        let committed = conn
-            .write_tx(|c| {
-                let mut changed = Vec::new();
-                for job in batch.drain(..) {
-                    let (thread, done) = job(c);
-                    completions.push(done);
-                    if let Some(t) = thread.filter(|t| !changed.contains(t)) {
-                        changed.push(t);
+        Some(Fault::JobEndsTransaction) => conn.end_transaction()?,
+        _ => {}
+    }
+    Ok(())
+}
+
+fn depth<C: WriterConn>(conn: &mut C) -> QueryResult<u32> {
+    <AnsiTransactionManager as TransactionManager<C>>::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .map(|d| d.map_or(0, NonZeroU32::get))
+}
+
+/// Fails unless the transaction depth is `want`.
+fn expect_depth<C: WriterConn>(conn: &mut C, want: u32) -> anyhow::Result<()> {
+    let got = depth(conn)?;
+    anyhow::ensure!(
+        got == want,
+        "transaction depth is {got}, expected {want}: the transaction ended or broke under the writer"
+    );
+    Ok(())
+}
+
+/// How a batch ended.
+enum Outcome {
+    Committed,
+    NotStored(anyhow::Error),
+    Unknown(anyhow::Error),
+}
+
+struct WriterState<C> {
+    target: WriterTarget,
+    conn: Option<C>,
+    /// The connection was just opened: per-connection test settings must run on it.
+    fresh: bool,
+    next_connect: Instant,
+    shared: Arc<Shared>,
+}
+
+impl<C: WriterConn> WriterState<C> {
+    /// The connection, reconnecting if it was dropped (at most every `RECONNECT_EVERY`
+    /// unless `now`).
+    fn connect(&mut self, now: bool) -> anyhow::Result<&mut C> {
+        if self.conn.is_none() {
+            anyhow::ensure!(
+                now || Instant::now() >= self.next_connect,
+                "the database is unreachable; the writer retries shortly"
+            );
+            let c = C::open(&self.target).inspect_err(|_| {
+                self.next_connect = Instant::now() + RECONNECT_EVERY;
+            })?;
+            tracing::info!("the writer reconnected to the database");
+            self.conn = Some(c);
+            self.fresh = true;
+        }
+        let fresh = std::mem::take(&mut self.fresh);
+        let sql = self.shared.faults.writer_sql(fresh);
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| anyhow::anyhow!("the writer has no connection"))?;
+        for s in sql {
+            conn.batch_execute(&s)?;
+        }
+        Ok(conn)
+    }
+
+    /// Drops the connection: an open transaction on it rolls back (SQLite on close,
+    /// PostgreSQL when the session ends).
+    fn discard(&mut self) {
+        self.conn = None;
+    }
+
+    /// After a batch that did not commit: rolls back whatever is still open, or drops the
+    /// connection if that fails. (Should SQLite still hold a transaction diesel does not
+    /// know of, the next BEGIN fails and `begin` reconnects.)
+    fn settle(&mut self) {
+        let clean = self.conn.as_mut().is_some_and(|c| loop {
+            match depth(c) {
+                Ok(0) => break true,
+                Ok(_) => {
+                    if <AnsiTransactionManager as TransactionManager<C>>::rollback_transaction(c)
+                        .is_err()
+                    {
+                        break false;
                     }
                 }
-                // One notification per changed thread, sent with the commit.
-                c.notify_threads_changed(&changed)
-            })
-            .map_err(|e| tracing::error!(error = %e, "a batch of writes failed to commit"))
-            .is_ok();
+                Err(_) => break false,
+            }
+        });
+        if !clean {
+            self.discard();
+        }
+    }
+
+    /// Opens the batch transaction; on a broken connection, reconnects once and retries.
+    fn begin(&mut self) -> anyhow::Result<()> {
+        let first = self.connect(false).and_then(|c| {
+            expect_depth(c, 0)?;
+            Ok(c.begin_batch()?)
+        });
+        if first.is_ok() {
+            return first;
+        }
+        if self.conn.is_none() {
+            return first;
+        }
+        self.discard();
+        let c = self.connect(true)?;
+        c.begin_batch()?;
+        Ok(())
+    }
+
+    fn run_batch(&mut self, batch: Vec<Job<C>>) {
+        let started = Instant::now();
+        let size = batch.len();
+        let faults = Arc::clone(&self.shared.faults);
+        for job in &batch {
+            if faults.for_slug(&job.thread.slug) == Some(Fault::WriterDies) {
+                panic!("failpoint: the writer thread dies");
+            }
+        }
+        if let Err(e) = self.begin() {
+            tracing::error!(error = %format!("{e:#}"), size, "a batch of writes could not start");
+            self.discard();
+            // Dropping the jobs unrun answers them 503.
+            return;
+        }
+        let mut ran: Vec<(Ran, Option<ApiError>)> = Vec::with_capacity(size);
+        let mut changed: Vec<ThreadKey> = Vec::new();
+        let mut commit_fault = false;
+        let mut broken = None;
+        let mut unrun = Vec::new();
+        let mut jobs = batch.into_iter();
+        for job in jobs.by_ref() {
+            let Some(conn) = self.conn.as_mut() else {
+                unrun.push(job);
+                break;
+            };
+            let fault = faults.for_slug(&job.thread.slug);
+            commit_fault |= fault == Some(Fault::CommitFails);
+            if let Err(e) =
+                <AnsiTransactionManager as TransactionManager<C>>::begin_transaction(conn)
+            {
+                broken = Some(anyhow::Error::from(e).context("cannot open a savepoint"));
+                unrun.push(job);
+                break;
+            }
+            let r = (job.run)(conn, fault);
+            match close_savepoint(conn, r.ok) {
+                Ok(None) => {
+                    if r.ok && !changed.contains(&job.thread) {
+                        changed.push(job.thread);
+                    }
+                    ran.push((r, None));
+                }
+                Ok(Some(why)) => ran.push((r, Some(why))),
+                Err(e) => {
+                    ran.push((r, None));
+                    broken = Some(e);
+                    break;
+                }
+            }
+        }
+        unrun.extend(jobs);
+        let outcome = match broken {
+            Some(e) => Outcome::NotStored(e),
+            None => self.commit(&changed, commit_fault),
+        };
+        let committed = match &outcome {
+            Outcome::Committed => true,
+            Outcome::NotStored(e) => {
+                tracing::error!(error = %format!("{e:#}"), size, "a batch of writes was rolled back; none is stored");
+                self.settle();
+                false
+            }
+            Outcome::Unknown(e) => {
+                tracing::error!(error = %format!("{e:#}"), size, "a batch of writes may or may not have committed");
+                self.discard();
+                false
+            }
+        };
+        // Invalidate before answering: a client told 201 must not then read a stale page.
+        if committed || matches!(outcome, Outcome::Unknown(_)) {
+            if let Some(f) = self.shared.on_commit.get() {
+                f(&changed);
+            }
+        }
         tracing::trace!(
             size,
             committed,
             elapsed_us = started.elapsed().as_micros() as u64,
             "write batch"
         );
-        // Jobs never run (BEGIN failed) are dropped: their requests answer 503.
-        drop(batch);
-        for done in completions {
-            done(committed);
+        for (r, rolled_back) in ran {
+            let verdict = match (&outcome, rolled_back) {
+                (Outcome::Committed, None) => Verdict::Stored,
+                (Outcome::Committed, Some(why)) => Verdict::RolledBack(why),
+                (Outcome::NotStored(_), _) => Verdict::Lost(ApiError::unavailable(
+                    anyhow::anyhow!("the batch this write was in did not commit"),
+                )),
+                // The only answer that cannot say whether the write is stored: it says so.
+                (Outcome::Unknown(_), _) => Verdict::Lost(ApiError::new(
+                    actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "write_outcome_unknown",
+                    "The database connection broke while this write was committed: it may \
+                     or may not be stored. Reload the page before sending it again.",
+                )),
+            };
+            (r.answer)(verdict);
+        }
+        drop(unrun);
+    }
+
+    /// Commits the batch and learns whether it really did.
+    fn commit(&mut self, changed: &[ThreadKey], commit_fault: bool) -> Outcome {
+        let Some(conn) = self.conn.as_mut() else {
+            return Outcome::NotStored(anyhow::anyhow!("the writer lost its connection"));
+        };
+        let txid = match conn.before_commit(changed) {
+            Ok(t) => t,
+            Err(e) => return Outcome::NotStored(anyhow::Error::from(e).context("before COMMIT")),
+        };
+        if commit_fault {
+            if let Err(e) = conn.deferred_violation() {
+                return Outcome::NotStored(e.into());
+            }
+        }
+        let result = <AnsiTransactionManager as TransactionManager<C>>::commit_transaction(conn);
+        match (result, txid) {
+            (Ok(()), _) => match expect_depth(conn, 0) {
+                Ok(()) => Outcome::Committed,
+                Err(e) => Outcome::Unknown(e),
+            },
+            // PostgreSQL: the server may have committed before the answer was lost.
+            (Err(e), Some(txid)) => {
+                tracing::warn!(error = %e, txid, "COMMIT failed; asking the database whether it committed");
+                self.resolve(txid, e)
+            }
+            // SQLite: a failed COMMIT stored nothing (diesel has rolled back, or dropping
+            // the connection will).
+            (Err(e), None) => Outcome::NotStored(anyhow::Error::from(e).context("COMMIT failed")),
         }
     }
+
+    /// Asks the server whether transaction `txid` committed, reconnecting as needed.
+    fn resolve(&mut self, txid: i64, cause: diesel::result::Error) -> Outcome {
+        let deadline = Instant::now() + RESOLVE_FOR;
+        let mut last = anyhow::Error::from(cause).context("COMMIT failed");
+        if self.conn.as_mut().is_some_and(|c| depth(c) != Ok(0)) {
+            self.discard();
+        }
+        while Instant::now() < deadline {
+            match self.connect(true).and_then(|c| Ok(c.committed(txid)?)) {
+                Ok(Some(true)) => return Outcome::Committed,
+                Ok(Some(false)) => return Outcome::NotStored(last),
+                Ok(None) => {}
+                Err(e) => {
+                    self.discard();
+                    last = e;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Outcome::Unknown(last)
+    }
+}
+
+/// Ends a write's savepoint: released if the write succeeded, else rolled back. `Ok(None)`
+/// is released, `Ok(Some(why))` rolled back alone; `Err` means the batch transaction can no
+/// longer be trusted.
+fn close_savepoint<C: WriterConn>(conn: &mut C, ok: bool) -> anyhow::Result<Option<ApiError>> {
+    // A write that opened transactions of its own and panicked inside them left them open.
+    while depth(conn)? > 2 {
+        <AnsiTransactionManager as TransactionManager<C>>::rollback_transaction(conn)?;
+    }
+    expect_depth(conn, 2)?;
+    let mut why = None;
+    if ok {
+        if let Err(e) = <AnsiTransactionManager as TransactionManager<C>>::commit_transaction(conn)
+        {
+            // PostgreSQL refuses to release a savepoint whose statement failed (the write
+            // ignored the error): the write did not happen as it believes.
+            why = Some(ApiError::internal(
+                anyhow::Error::from(e).context("the write's savepoint could not be released"),
+            ));
+            if depth(conn)? == 2 {
+                <AnsiTransactionManager as TransactionManager<C>>::rollback_transaction(conn)?;
+            }
+        }
+    } else {
+        <AnsiTransactionManager as TransactionManager<C>>::rollback_transaction(conn)?;
+    }
+    expect_depth(conn, 1)?;
+    Ok(why)
 }

@@ -102,18 +102,39 @@ impl TestDb {
         }
     }
 
+    /// Runs SQL on the PostgreSQL server's admin database; `{db}` stands for this test's
+    /// database (its own connections only: other tests share the server).
+    pub fn admin(&self, sql: &str) {
+        if let TestDb::Postgres {
+            admin_url, name, ..
+        } = self
+        {
+            let mut c = PgConnection::establish(admin_url).expect("pg admin");
+            diesel::sql_query(sql.replace("{db}", name))
+                .execute(&mut c)
+                .expect("admin sql");
+        }
+    }
+
     /// How many rows a table holds.
     pub fn count(&self, table: &str) -> i64 {
+        self.number(&format!("SELECT COUNT(*) AS n FROM {table}"))
+    }
+
+    /// The one number `sql` selects, as column `n`.
+    pub fn number(&self, sql: &str) -> i64 {
         #[derive(QueryableByName)]
         struct N {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             n: i64,
         }
-        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
         match self {
             TestDb::Sqlite { path, .. } => {
                 let mut c =
                     diesel::SqliteConnection::establish(&path.to_string_lossy()).expect("sqlite");
+                diesel::sql_query("PRAGMA busy_timeout = 5000")
+                    .execute(&mut c)
+                    .expect("pragma");
                 diesel::sql_query(sql)
                     .get_result::<N>(&mut c)
                     .expect("count")
@@ -170,6 +191,10 @@ pub struct TestApp {
     pub base: String,
     pub client: Client,
     pub db: std::sync::Arc<TestDb>,
+    /// The writer's fault injection.
+    pub faults: std::sync::Arc<afterword::db::Faults>,
+    /// The server task: it ends when the server stops, with an error if it had to.
+    pub server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -229,7 +254,8 @@ pub async fn spawn_on(db: std::sync::Arc<TestDb>, config: &str) -> TestApp {
     let app = Application::build(settings).expect("build app");
     let port = app.port();
     let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
+    let faults = app.faults();
+    let server = tokio::spawn(app.run_until_stopped());
     let client = Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -238,6 +264,8 @@ pub async fn spawn_on(db: std::sync::Arc<TestDb>, config: &str) -> TestApp {
         base: format!("http://127.0.0.1:{port}"),
         client,
         db,
+        faults,
+        server: Some(server),
         handle,
     }
 }
