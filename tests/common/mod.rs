@@ -1,6 +1,8 @@
 //! Test harness: the real server on port 0, over a temp SQLite file or a fresh PostgreSQL database.
 #![allow(dead_code)]
 
+pub mod writes;
+
 use std::time::Duration;
 
 use afterword::config::Settings;
