@@ -49,7 +49,7 @@ pub struct CachedPage {
 /// Memory for per-thread comment counts (an unknown slug asked for is kept as a 0 too).
 const COUNT_BYTES: u64 = 1024 * 1024;
 /// Memory for whole counts answers.
-const COUNT_ANSWER_BYTES: u64 = 2 * 1024 * 1024;
+const COUNT_ANSWER_BYTES: u64 = 1024 * 1024;
 /// Memory for the generations of threads that changed since the last reset.
 const GENERATION_BYTES: usize = 1024 * 1024;
 /// What a small map or cache entry costs beyond its key's text: the entry itself and the

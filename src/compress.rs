@@ -182,7 +182,7 @@ fn brotli(data: &[u8], effort: Effort) -> Option<Vec<u8>> {
     };
     let mut out = Vec::with_capacity(data.len() / 4);
     {
-        let mut w = brotli::CompressorWriter::new(&mut out, 4096, quality, 22);
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, quality, 18);
         w.write_all(data).ok()?;
         w.flush().ok()?;
     }

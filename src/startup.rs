@@ -16,7 +16,7 @@ use crate::ratelimit::RateLimiter;
 use crate::state::AppState;
 
 /// Memory given to rendered thread pages.
-const CACHE_BYTES: u64 = 8 * 1024 * 1024;
+const CACHE_BYTES: u64 = 6 * 1024 * 1024;
 
 pub struct Application {
     port: u16,
