@@ -84,7 +84,8 @@ stored in this server's database.</p>
 <p>To put comments under your own posts, paste these two lines where the comments should
 appear in your post template:</p>
 <pre><code>&lt;div id="afterword"&gt;&lt;/div&gt;
-&lt;script src="{ORIGIN}/embed.js" data-site="{SITE}" async&gt;&lt;/script&gt;</code></pre>
+&lt;script src="{ORIGIN}/embed.js"
+        data-site="{SITE}" async&gt;&lt;/script&gt;</code></pre>
 <p>This page shows only while Afterword runs without a config file (or with
 <code>demo = true</code>). It sends a strict Content-Security-Policy, as a careful blog
 would: the comments need nothing but scripts and requests from this server.</p>

@@ -27,6 +27,7 @@ test('a website the API refuses: its message in .aw-error, aria-invalid on the f
     await waitText(err, r.json.error.message);
     assert.equal(await err.getAttribute('role'), 'alert');
     assert.equal(await field(form, 'Website').getAttribute('aria-invalid'), 'true');
+    await until(() => field(form, 'Website').evaluate((el) => el === document.activeElement), { message: 'focus on the field at fault' });
     assert.notEqual(await field(form, 'Comment').getAttribute('aria-invalid'), 'true');
     assert.equal(await field(form, 'Comment').inputValue(), 'My text stays');
     assert.equal(await page.locator('.aw-comment').count(), 0);

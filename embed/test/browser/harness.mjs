@@ -458,3 +458,8 @@ export async function startProxy(target) {
     close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(() => r()); }),
   };
 }
+
+// Waits until the focused element matches `selector` (within the page).
+export async function focusIs(page, selector, message = `focus on ${selector}`) {
+  return until(() => page.evaluate((sel) => !!document.activeElement?.matches(sel), selector), { message });
+}

@@ -4,7 +4,7 @@
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  setup, freshSlug, withPage, threadShown, mainForm, field, comment, submit, waitText, waitCount, until,
+  setup, freshSlug, withPage, threadShown, mainForm, field, comment, submit, waitText, waitCount, until, focusIs,
 } from './harness.mjs';
 
 let world;
@@ -33,7 +33,8 @@ test('posting through the form shows the comment and updates the heading', async
     await waitText(art.locator('.aw-author'), 'Ada');
     await waitText(page.locator('.aw-heading'), /\b1 comment\b/);
     await page.locator('.aw-empty').waitFor({ state: 'hidden' });
-    // The result is announced, and the form is ready for the next comment.
+    // Focus goes to the new comment; the result is announced; the form is ready again.
+    await focusIs(page, `article#afterword-comment-${id}`);
     await waitText(page.locator('.aw-live'), /\S/);
     assert.match(await page.locator('.aw-live').getAttribute('aria-live'), /polite|assertive/);
     await until(async () => (await field(mainForm(page), 'Comment').inputValue()) === '', { message: 'form cleared' });
@@ -69,7 +70,7 @@ test('a reply shows nested inside its parent, and Reply moves focus to its texta
     await waitText(page.locator('.aw-heading'), /\b2 comments\b/);
     // The reply form closes once the reply is posted; focus stays in the comment section.
     await waitCount(art.locator('form.aw-form'), 0);
-    await until(() => page.evaluate(() => !!document.activeElement?.closest('.aw-root')), { message: 'focus inside .aw-root after replying' });
+    await focusIs(page, `article#afterword-comment-${r.json.comment.id}`, 'focus on the new reply');
 
     // Cancel closes a reply form without posting.
     await art.getByRole('button', { name: 'Reply', exact: true }).first().click();
@@ -100,6 +101,7 @@ test('own comment: edit inside the window, then delete, also after a reload', as
     assert.equal((await patched).status(), 200);
     await waitText(art.locator('.aw-body'), 'Second version');
     assert.equal(await art.locator('.aw-body strong').textContent(), 'version');
+    await focusIs(page, `article#afterword-comment-${id}`, 'focus on the saved comment');
 
     // The token survives a reload (localStorage): Edit and Delete are still offered.
     await page.reload();
@@ -110,6 +112,7 @@ test('own comment: edit inside the window, then delete, also after a reload', as
     assert.equal((await deleted).status(), 204);
     await waitCount(page.locator(`article#afterword-comment-${id}`), 0);
     await waitText(page.locator('.aw-heading'), /\b0\b/);
+    await focusIs(page, '.aw-heading', 'focus on the heading after a delete');
   });
   const t = await world.api.thread('blog', slug);
   assert.equal(t.comments.length, 0);
@@ -354,7 +357,7 @@ test('keyboard: Enter on Reply opens the reply form focused; Cancel gives focus 
     await art.locator('form.aw-form').getByRole('button', { name: 'Cancel' }).focus();
     await page.keyboard.press('Enter');
     await waitCount(art.locator('form.aw-form'), 0);
-    await until(() => page.evaluate(() => !!document.activeElement?.closest('.aw-root')), { message: 'focus back in .aw-root after Cancel' });
+    await until(() => reply.evaluate((el) => el === document.activeElement), { message: 'focus back on Reply after Cancel' });
   });
 });
 
