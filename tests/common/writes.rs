@@ -1,5 +1,6 @@
 //! Concurrent posts and the check that every answer told the truth about what was stored.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -106,4 +107,35 @@ pub async fn assert_truthful(app: &TestApp, answers: &[Answer]) -> (usize, usize
 
 pub fn slugs(n: usize, pick: impl Fn(usize) -> String) -> Vec<String> {
     (0..n).map(pick).collect()
+}
+
+/// Reads `path(i)` for i = 1, 2, … until `running` turns false; returns each answer's
+/// status and whether it said when to retry. Reads must answer 200, or 503 with
+/// `Retry-After`, whatever happens to the database: see [`assert_reads_honest`].
+pub fn spawn_reader(
+    app: Arc<TestApp>,
+    running: Arc<AtomicBool>,
+    path: impl Fn(usize) -> String + Send + 'static,
+) -> tokio::task::JoinHandle<Vec<(u16, bool)>> {
+    tokio::spawn(async move {
+        let mut statuses = Vec::new();
+        let mut i = 0;
+        while running.load(Ordering::Acquire) {
+            i += 1;
+            let r = app.client.get(app.url(&path(i))).send().await.unwrap();
+            statuses.push((r.status().as_u16(), r.headers().contains_key("retry-after")));
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        statuses
+    })
+}
+
+pub fn assert_reads_honest(reads: &[(u16, bool)]) {
+    assert!(!reads.is_empty());
+    for (status, retry_after) in reads {
+        assert!(
+            *status == 200 || (*status == 503 && *retry_after),
+            "a read answered {status}"
+        );
+    }
 }
