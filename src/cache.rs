@@ -356,8 +356,8 @@ impl ThreadCache {
     /// Both ways the slate is wiped: pages read while changes went unseen must not survive.
     fn set_enabled(&self, on: bool) {
         self.invalidate_all();
-        if on {
-            self.confirm_listening();
+        if let (true, Some(at)) = (on, &self.confirmed_ms) {
+            at.store(self.now_ms().max(1), Ordering::Release);
         }
         self.enabled.store(on, Ordering::Release);
     }
