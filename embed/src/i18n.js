@@ -9,7 +9,7 @@ export const KEYS = (
   'count empty loadError locked sort oldest newest top more ' +
   'comment name email website emailHint notify markdown post reply cancel edit delete save ' +
   'anonymous deleted pending inReplyTo edited editLeft ' +
-  'posted updated errEmpty errNetwork errServer'
+  'posted updated errEmpty errNetwork errServer confirmDelete'
 ).split(' ');
 
 const RAW = {
@@ -47,6 +47,7 @@ const RAW = {
     'Please write a comment.', // errEmpty
     'Network error. Your text is kept; please try again.', // errNetwork
     'Something went wrong. Please try again.', // errServer
+    'Really delete?', // confirmDelete
   ],
   de: [
     { one: '{n} Kommentar', other: '{n} Kommentare' },
@@ -82,6 +83,7 @@ const RAW = {
     'Bitte schreiben Sie einen Kommentar.',
     'Netzwerkfehler. Ihr Text bleibt erhalten.',
     'Ein Fehler ist aufgetreten.',
+    'Wirklich löschen?',
   ],
   fr: [
     { one: '{n} commentaire', many: '{n} de commentaires', other: '{n} commentaires' },
@@ -117,6 +119,7 @@ const RAW = {
     'Veuillez écrire un commentaire.',
     'Erreur réseau. Votre texte est conservé.',
     'Une erreur est survenue.',
+    'Vraiment supprimer ?',
   ],
   es: [
     { one: '{n} comentario', many: '{n} de comentarios', other: '{n} comentarios' },
@@ -152,6 +155,7 @@ const RAW = {
     'Escribe un comentario.',
     'Error de red. Tu texto se conserva.',
     'Algo salió mal.',
+    '¿Eliminar de verdad?',
   ],
   zh: [
     '{n} 条评论',
@@ -187,6 +191,7 @@ const RAW = {
     '请先写下评论。',
     '网络错误，内容已保留。',
     '出错了，请重试。',
+    '确定删除？',
   ],
 };
 

@@ -505,9 +505,18 @@ export function mount(el, cfg, base, store) {
     mine = swap(mine);
   }
 
+  // Two presses: the first asks (for 5 s), the second deletes.
   async function remove(c, del) {
     const tok = token(c.id);
     if (!tok) return renderAll();
+    if (!del.dataset.sure) {
+      del.dataset.sure = 1;
+      announce((del.textContent = t('confirmDelete')));
+      return setTimeout(() => {
+        delete del.dataset.sure;
+        del.textContent = t('delete');
+      }, 5000);
+    }
     del.disabled = true;
     const res = await api('DELETE', 'comments/' + c.id, { token: tok.t });
     del.disabled = false;

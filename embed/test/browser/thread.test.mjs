@@ -108,8 +108,17 @@ test('own comment: edit inside the window, then delete, also after a reload', as
     const again = comment(page, id);
     await waitText(again.locator('.aw-body'), 'Second version');
     const deleted = page.waitForResponse((x) => x.url().endsWith(`/api/v1/comments/${id}`) && x.request().method() === 'DELETE');
+    // The first press only asks; nothing is sent until the second.
+    let sent = 0;
+    page.on('request', (r) => r.method() === 'DELETE' && sent++);
     await again.getByRole('button', { name: 'Delete', exact: true }).click();
+    const sure = again.getByRole('button', { name: 'Really delete?', exact: true });
+    await waitCount(sure, 1);
+    assert.equal(sent, 0, 'no DELETE before the second press');
+    await waitText(page.locator('.aw-live'), 'Really delete?');
+    await sure.click();
     assert.equal((await deleted).status(), 204);
+    assert.equal(sent, 1);
     await waitCount(page.locator(`article#afterword-comment-${id}`), 0);
     await waitText(page.locator('.aw-heading'), /\b0\b/);
     await focusIs(page, '.aw-heading', 'focus on the heading after a delete');
