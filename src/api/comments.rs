@@ -127,13 +127,18 @@ pub struct CommentEnvelope {
     pub comment: CommentJson,
 }
 
-fn site_and_slug(q: &QueryParams, state: &AppState) -> Result<(SiteId, Slug), ApiError> {
+/// The site (its settings) and the slug a request names.
+fn site_and_slug<'a>(
+    q: &QueryParams,
+    state: &'a AppState,
+) -> Result<(&'a SiteSettings, Slug), ApiError> {
     let site = SiteId::parse(q.require("site")?)?;
     let slug = Slug::parse(q.require("slug")?)?;
-    if state.settings.site(&site).is_none() {
-        return Err(ApiError::unknown_site());
-    }
-    Ok((site, slug))
+    let settings = state
+        .settings
+        .site(&site)
+        .ok_or_else(ApiError::unknown_site)?;
+    Ok((settings, slug))
 }
 
 /// The thread: one page of top-level comments, each with all its replies.
@@ -146,7 +151,8 @@ fn site_and_slug(q: &QueryParams, state: &AppState) -> Result<(SiteId, Slug), Ap
         (status = 422, description = "A parameter fails validation", body = crate::api::openapi::ErrorBody)))]
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let q = QueryParams::parse(&req)?;
-    let (site, slug) = site_and_slug(&q, &state)?;
+    let (settings, slug) = site_and_slug(&q, &state)?;
+    let site = settings.id.clone();
     let sort = q
         .get("sort")
         .map(Sort::parse)
@@ -183,11 +189,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         }
     }
     let generation = state.cache.generation(&key.thread);
-    let site_info = state
-        .settings
-        .site(&site)
-        .map(|s| view::site_json(s, service::REPLY_NOTIFICATIONS))
-        .ok_or_else(ApiError::unknown_site)?;
+    let site_info = view::site_json(settings, service::REPLY_NOTIFICATIONS);
     let st = state.clone();
     let body = web::block(move || -> Result<Bytes, ApiError> {
         let mut conn = st.pool.get()?;
@@ -233,12 +235,9 @@ pub async fn create(
     body: JsonBody<CreateComment>,
 ) -> Result<HttpResponse, ApiError> {
     let q = QueryParams::parse(&req)?;
-    let (site_id, slug) = site_and_slug(&q, &state)?;
-    let site = state
-        .settings
-        .site(&site_id)
-        .ok_or_else(ApiError::unknown_site)?
-        .clone();
+    let (site, slug) = site_and_slug(&q, &state)?;
+    let site = site.clone();
+    let site_id = site.id.clone();
     check_write_origin(&req, &site)?;
     let b = body.0;
     let email = b.email.as_deref().map(Email::parse).transpose()?.flatten();
@@ -322,11 +321,8 @@ pub async fn mine(
     body: JsonBody<OwnCommentsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let q = QueryParams::parse(&req)?;
-    let (site_id, slug) = site_and_slug(&q, &state)?;
-    let site = state
-        .settings
-        .site(&site_id)
-        .ok_or_else(ApiError::unknown_site)?;
+    let (site, slug) = site_and_slug(&q, &state)?;
+    let site_id = site.id.clone();
     check_write_origin(&req, site)?;
     let asked = body.0.comments;
     if asked.len() > service::MAX_OWN_COMMENTS {
