@@ -95,26 +95,20 @@ impl Faults {
 }
 
 /// The statements faults need, on each backend.
-pub trait FaultOps {
+pub trait FaultOps: SimpleConnection {
     /// A statement that fails (an unknown table).
-    fn failing_statement(&mut self) -> QueryResult<()>;
+    fn failing_statement(&mut self) -> QueryResult<()> {
+        self.batch_execute("SELECT * FROM afterword_failpoint_missing")
+    }
     /// Ends the transaction behind diesel's back.
-    fn end_transaction(&mut self) -> QueryResult<()>;
+    fn end_transaction(&mut self) -> QueryResult<()> {
+        self.batch_execute("ROLLBACK")
+    }
     /// Leaves a deferred constraint violation that makes this transaction's `COMMIT` fail.
     fn deferred_violation(&mut self) -> QueryResult<()>;
 }
 
 impl FaultOps for SqliteConnection {
-    fn end_transaction(&mut self) -> QueryResult<()> {
-        diesel::sql_query("ROLLBACK").execute(self).map(|_| ())
-    }
-
-    fn failing_statement(&mut self) -> QueryResult<()> {
-        diesel::sql_query("SELECT * FROM afterword_failpoint_missing")
-            .execute(self)
-            .map(|_| ())
-    }
-
     fn deferred_violation(&mut self) -> QueryResult<()> {
         // A deferred foreign key is checked at COMMIT, which then fails and leaves the
         // transaction open.
@@ -128,16 +122,6 @@ impl FaultOps for SqliteConnection {
 }
 
 impl FaultOps for PgConnection {
-    fn end_transaction(&mut self) -> QueryResult<()> {
-        diesel::sql_query("ROLLBACK").execute(self).map(|_| ())
-    }
-
-    fn failing_statement(&mut self) -> QueryResult<()> {
-        diesel::sql_query("SELECT * FROM afterword_failpoint_missing")
-            .execute(self)
-            .map(|_| ())
-    }
-
     fn deferred_violation(&mut self) -> QueryResult<()> {
         // A deferred unique constraint is checked at COMMIT.
         self.batch_execute(
