@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use afterword::db::faults::Fault;
 use common::writes::{
-    assert_reads_honest, assert_truthful, post_all, post_padded, slugs, spawn_reader,
+    assert_reads_honest, assert_stored_or_refused, assert_truthful, post_all, post_padded, slugs,
+    spawn_reader,
 };
 use common::{Backend, TestApp};
 use serde_json::json;
@@ -305,15 +306,7 @@ async fn postgres_connections_killed_under_load_never_lie() {
     running.store(false, Ordering::Release);
     assert!(killer.await.unwrap() > 0);
     assert_reads_honest(&reader.await.unwrap());
-    for a in &answers {
-        assert!(
-            a.status == 201 || a.status == 503,
-            "{}: {} {}",
-            a.key,
-            a.status,
-            a.body
-        );
-    }
+    assert_stored_or_refused(&answers);
     assert_truthful(&app, &answers).await;
     app.comment("open", "/kill/after/", json!({"body": "after the kills"}))
         .await;

@@ -139,3 +139,16 @@ pub fn assert_reads_honest(reads: &[(u16, bool)]) {
         );
     }
 }
+
+/// Under a database fault every write is answered 201 or 503, never another status.
+pub fn assert_stored_or_refused(answers: &[Answer]) {
+    for a in answers {
+        assert!(
+            a.status == 201 || a.status == 503,
+            "{}: {} {}",
+            a.key,
+            a.status,
+            a.body
+        );
+    }
+}
