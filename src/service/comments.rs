@@ -1,4 +1,4 @@
-//! What the comment endpoints do, generic over the backend. Handlers parse, these decide.
+//! What the comment endpoints do. Handlers parse, these decide.
 //!
 //! The write functions run on the writer, inside a savepoint it opens and closes for them
 //! (see `db::writer`): an error or a panic rolls back everything they did, so they open no

@@ -1,0 +1,6 @@
+//! What the endpoints do, generic over the backend: handlers parse, these decide.
+//! One file per capability.
+
+pub mod comments;
+
+pub use comments::*;
