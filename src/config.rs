@@ -160,6 +160,14 @@ impl Origins {
             Origins::List(set) => set.contains(origin),
         }
     }
+
+    /// Whether an http(s) address is on one of these origins (a post's `url`, say).
+    pub fn allows_url(&self, address: &str) -> bool {
+        let Ok(url) = url::Url::parse(address) else {
+            return false;
+        };
+        matches!(url.scheme(), "http" | "https") && self.allows(&url.origin().ascii_serialization())
+    }
 }
 
 #[derive(Clone, Debug)]

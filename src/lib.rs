@@ -1,6 +1,7 @@
 //! Afterword: self-hosted comments and reactions for static blogs.
 
 pub mod api;
+pub mod auth;
 pub mod cache;
 pub mod compress;
 pub mod config;

@@ -29,6 +29,32 @@ enum Command {
         #[arg(long, env = "AFTERWORD_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Manage moderator accounts (they log in at /admin).
+    Admin {
+        /// A TOML config file.
+        #[arg(long, env = "AFTERWORD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an account. Asks for the password twice on a terminal; otherwise reads
+    /// one line from standard input.
+    Create {
+        username: String,
+        /// The name shown on this moderator's comments (default: the username).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Set a new password (read like `create`); ends every session of the account.
+    Passwd { username: String },
+    /// List the accounts.
+    List,
+    /// Delete an account and end its sessions.
+    Delete { username: String },
 }
 
 fn main() -> ExitCode {
@@ -38,6 +64,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => serve(config),
         Command::Migrate { config } => migrate(config),
+        Command::Admin { config, command } => admin(config, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -75,4 +102,67 @@ fn migrate(config: Option<PathBuf>) -> anyhow::Result<()> {
     let ran = pool.migrate()?;
     println!("{ran} migration(s) applied");
     Ok(())
+}
+
+fn admin(config: Option<PathBuf>, command: AdminCommand) -> anyhow::Result<()> {
+    use afterword::auth::accounts::{parse_display_name, Accounts, Username};
+    let settings = Settings::load(config.as_deref())?;
+    let pool = Pool::connect(&settings.database_url, settings.sqlite_synchronous, 1)?;
+    pool.migrate()?;
+    let accounts = Accounts::new(pool);
+    let user = |name: &str| Username::parse(name).map_err(|e| anyhow::anyhow!("{}", e.message));
+    match command {
+        AdminCommand::Create { username, name } => {
+            let username = user(&username)?;
+            let display = parse_display_name(name.as_deref().unwrap_or(username.as_str()))
+                .map_err(|e| anyhow::anyhow!("--name: {}", e.message))?;
+            let password = read_new_password()?;
+            accounts.create(&username, &display, &password)?;
+            println!(
+                "created moderator {} (shown as \"{display}\"); log in at /admin",
+                username.as_str()
+            );
+        }
+        AdminCommand::Passwd { username } => {
+            let username = user(&username)?;
+            let password = read_new_password()?;
+            accounts.set_password(&username, &password)?;
+            println!(
+                "password changed for {}; its sessions have ended",
+                username.as_str()
+            );
+        }
+        AdminCommand::List => {
+            for a in accounts.list()? {
+                println!("{}\t{}", a.username, a.display_name);
+            }
+        }
+        AdminCommand::Delete { username } => {
+            let username = user(&username)?;
+            if !accounts.delete(&username)? {
+                anyhow::bail!("there is no account named {}", username.as_str());
+            }
+            println!("deleted moderator {}", username.as_str());
+        }
+    }
+    Ok(())
+}
+
+/// On a terminal: asked twice, not echoed. Otherwise: the first line of standard input.
+fn read_new_password() -> anyhow::Result<afterword::auth::password::Password> {
+    use afterword::auth::password::Password;
+    use std::io::{BufRead, IsTerminal};
+    let typed = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Password again: ")?;
+        if first != again {
+            anyhow::bail!("the two passwords differ; nothing was changed");
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    Password::new_choice(typed).map_err(|e| anyhow::anyhow!("{}", e.message))
 }

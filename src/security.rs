@@ -64,6 +64,29 @@ impl ServerKey {
         hex::encode(&self.mac("visitor", visitor.as_bytes())[..16])
     }
 
+    /// What is stored for a moderator's session token.
+    pub fn hash_session_token(&self, token: &str) -> String {
+        hex::encode(self.mac("session", token.as_bytes()))
+    }
+
+    /// The CSRF token of a session: derived from it, so nothing more is stored, and
+    /// unguessable without both the session and the key.
+    pub fn csrf_token(&self, session_hash: &str) -> String {
+        URL_SAFE_NO_PAD.encode(&self.mac("csrf", session_hash.as_bytes())[..24])
+    }
+
+    /// Whether a presented CSRF token is the session's, in constant time.
+    pub fn verify_csrf_token(&self, session_hash: &str, presented: &str) -> bool {
+        let expected = self.csrf_token(session_hash);
+        expected.as_bytes().ct_eq(presented.as_bytes()).into()
+    }
+
+    /// A client address as moderators see it and bans match it: a keyed hash, stable
+    /// across instances, that tells nothing of the address.
+    pub fn hash_ip(&self, ip: &str) -> String {
+        hex::encode(&self.mac("ip", ip.as_bytes())[..12])
+    }
+
     /// A stable, non-reversible identicon seed.
     pub fn avatar(&self, seed: &str) -> String {
         hex::encode(&self.mac("avatar", seed.as_bytes())[..8])

@@ -60,6 +60,7 @@ impl Application {
             cache::listen_postgres(url.to_owned(), Arc::downgrade(&cache));
         }
         crate::api::assets::warm_up();
+        crate::auth::password::warm_up();
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let addr = listener.local_addr()?;
@@ -73,6 +74,8 @@ impl Application {
         }
         let state = web::Data::new(AppState {
             comment_limiter: RateLimiter::new(settings.limits.comments_per_ip_per_minute),
+            hasher: Default::default(),
+            login_limiter: Default::default(),
             settings: Arc::new(settings),
             pool: pool.clone(),
             cache,

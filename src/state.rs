@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::auth::limiter::LoginLimiter;
+use crate::auth::password::Hasher;
 use crate::cache::ThreadCache;
 use crate::config::Settings;
 use crate::db::Pool;
@@ -14,4 +16,7 @@ pub struct AppState {
     pub cache: Arc<ThreadCache>,
     pub key: ServerKey,
     pub comment_limiter: RateLimiter,
+    /// Password checks, a few at a time.
+    pub hasher: Hasher,
+    pub login_limiter: LoginLimiter,
 }

@@ -1,5 +1,6 @@
 //! The one route table, CORS, and JSON answers for unknown routes and methods.
 
+pub mod admin;
 pub mod assets;
 pub mod comments;
 pub mod counts;
@@ -12,7 +13,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::middleware::Next;
+use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpResponse, ResponseError};
 
 use crate::config::Settings;
@@ -67,6 +68,94 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(assets::demo))
             .route(web::head().to(assets::demo))
             .default_service(method_not_allowed("GET, HEAD")),
+    )
+    .service(
+        web::scope("/api/v1/admin")
+            .wrap(from_fn(admin::security_headers))
+            .service(
+                web::resource("/login")
+                    .route(web::post().to(admin::session::login))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/logout")
+                    .route(web::post().to(admin::session::logout))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/session")
+                    .route(web::get().to(admin::session::whoami))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                web::resource("/password")
+                    .route(web::post().to(admin::session::change_password))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/comments")
+                    .route(web::get().to(admin::comments::list))
+                    .default_service(method_not_allowed("GET")),
+            )
+            // Before `{id}`.
+            .service(
+                web::resource("/comments/bulk")
+                    .route(web::post().to(admin::comments::bulk))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/comments/{id}")
+                    .route(web::get().to(admin::comments::get))
+                    .route(web::patch().to(admin::comments::edit))
+                    .default_service(method_not_allowed("GET, PATCH")),
+            )
+            .service(
+                web::resource("/comments/{id}/{action}")
+                    .route(web::post().to(admin::comments::act))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/threads")
+                    .route(web::get().to(admin::threads::list))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                web::resource("/threads/{id}")
+                    .route(web::patch().to(admin::threads::edit))
+                    .default_service(method_not_allowed("PATCH")),
+            )
+            .service(
+                web::resource("/threads/{id}/lock")
+                    .route(web::post().to(admin::threads::lock))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/threads/{id}/unlock")
+                    .route(web::post().to(admin::threads::unlock))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/bans")
+                    .route(web::get().to(admin::bans::list))
+                    .route(web::post().to(admin::bans::create))
+                    .default_service(method_not_allowed("GET, POST")),
+            )
+            .service(
+                web::resource("/bans/{id}")
+                    .route(web::delete().to(admin::bans::delete))
+                    .default_service(method_not_allowed("DELETE")),
+            )
+            .service(
+                web::resource("/audit")
+                    .route(web::get().to(admin::audit::list))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                web::resource("/sites")
+                    .route(web::get().to(admin::audit::sites))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .default_service(web::to(not_found)),
     )
     .service(
         web::resource("/healthz")
@@ -129,9 +218,14 @@ pub async fn cors(
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let (Some(origin), Some(state)) = (origin, req.app_data::<web::Data<AppState>>().cloned())
-    else {
-        // Answers differ by Origin, so shared caches must key on it even when it is absent.
+    let admin = admin::is_admin_path(req.path());
+    let (Some(origin), Some(state), false) = (
+        origin,
+        req.app_data::<web::Data<AppState>>().cloned(),
+        admin,
+    ) else {
+        // No CORS for the admin side: only its own pages call it. Answers differ by
+        // Origin, so shared caches must key on it even when it is absent.
         let mut res = next.call(req).await?;
         res.headers_mut()
             .append(header::VARY, HeaderValue::from_static("Origin"));

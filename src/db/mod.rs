@@ -4,8 +4,10 @@
 //! compiled for each connection type; `with_conn!` hands the right one to generic code.
 //! This is the MultiConnection idea without its limits (RETURNING, upserts).
 
+pub mod admins;
 pub mod faults;
 pub mod models;
+pub mod moderation;
 pub mod schema;
 mod store;
 mod writer;
@@ -13,13 +15,19 @@ mod writer;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use admins::AdminStore;
 use anyhow::Context;
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, PooledConnection};
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 pub use faults::Faults;
+pub use moderation::ModerationStore;
 pub use store::Store;
+
+/// Everything a service function may ask of a connection.
+pub trait Db: Store + AdminStore + ModerationStore {}
+impl<C: Store + AdminStore + ModerationStore> Db for C {}
 pub use writer::{OnCommit, Writer, WriterConn, WriterTarget};
 
 use crate::cache::ThreadKey;
@@ -256,6 +264,27 @@ impl Pool {
                     .await
             }
             Pool::Pg(_, writer, _) => writer.write(thread, move |c| work(ConnRef::Pg(c))).await,
+        }
+    }
+
+    /// A write that learns as it runs which threads it changes, and returns them with its
+    /// result (see `Writer::write_changing`).
+    pub async fn write_changing<T: Send + 'static>(
+        &self,
+        thread: Option<ThreadKey>,
+        work: impl FnOnce(ConnRef<'_>) -> Result<(T, Vec<ThreadKey>), ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        match self {
+            Pool::Sqlite(_, writer) => {
+                writer
+                    .write_changing(thread, move |c| work(ConnRef::Sqlite(c)))
+                    .await
+            }
+            Pool::Pg(_, writer, _) => {
+                writer
+                    .write_changing(thread, move |c| work(ConnRef::Pg(c)))
+                    .await
+            }
         }
     }
 

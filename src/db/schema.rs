@@ -33,6 +33,7 @@ diesel::table! {
         created_at -> BigInt,
         edited_at -> Nullable<BigInt>,
         deleted_at -> Nullable<BigInt>,
+        deleted_by -> Nullable<Text>,
     }
 }
 
@@ -54,6 +55,62 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    admins (id) {
+        id -> BigInt,
+        username -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        created_at -> BigInt,
+        password_changed_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    admin_sessions (token_hash) {
+        token_hash -> Text,
+        admin_id -> BigInt,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> BigInt,
+        moderator -> Text,
+        action -> Text,
+        comment_id -> Nullable<BigInt>,
+        thread_id -> Nullable<BigInt>,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    bans (id) {
+        id -> BigInt,
+        kind -> Text,
+        value -> Text,
+        site -> Nullable<Text>,
+        action -> Text,
+        reason -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(comments -> threads (thread_id));
+diesel::joinable!(admin_sessions -> admins (admin_id));
 diesel::joinable!(reactions -> threads (thread_id));
-diesel::allow_tables_to_appear_in_same_query!(threads, comments, reactions, server_secrets);
+diesel::allow_tables_to_appear_in_same_query!(
+    threads,
+    comments,
+    reactions,
+    server_secrets,
+    admins,
+    admin_sessions,
+    audit_log,
+    bans
+);

@@ -57,7 +57,8 @@ pub trait Store: Sized {
         patch: &CommentPatch<'_>,
     ) -> QueryResult<PublicCommentRow>;
     /// Marks a comment deleted and erases what its author wrote about themselves.
-    fn scrub_comment(&mut self, id: i64, now: i64) -> QueryResult<()>;
+    /// `by`: `author` (their own delete) or `erased` (a moderator's erasure).
+    fn scrub_comment(&mut self, id: i64, now: i64, by: &str) -> QueryResult<()>;
     fn has_approved_comment_by(&mut self, site: &str, email: &str) -> QueryResult<bool>;
     /// `(slug, comment_count)` of the existing threads among `slugs`, in one query.
     fn counts(&mut self, site: &str, slugs: &[&str]) -> QueryResult<Vec<(String, i64)>>;
@@ -229,7 +230,7 @@ macro_rules! common_store_fns {
                 .get_result(self)
         }
 
-        fn scrub_comment(&mut self, id: i64, now: i64) -> QueryResult<()> {
+        fn scrub_comment(&mut self, id: i64, now: i64, by: &str) -> QueryResult<()> {
             diesel::update(comments::table.find(id))
                 .set((
                     comments::status.eq("deleted"),
@@ -243,6 +244,7 @@ macro_rules! common_store_fns {
                     comments::ip.eq(None::<String>),
                     comments::user_agent.eq(None::<String>),
                     comments::deleted_at.eq(Some(now)),
+                    comments::deleted_by.eq(by),
                 ))
                 .execute(self)
                 .map(|_| ())

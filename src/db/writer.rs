@@ -82,6 +82,8 @@ enum Verdict {
 /// A write that has run, waiting for its verdict.
 struct Ran {
     ok: bool,
+    /// The threads it changed beyond the one it was queued for.
+    changed: Vec<ThreadKey>,
     answer: Box<dyn FnOnce(Verdict) + Send>,
 }
 
@@ -89,7 +91,8 @@ struct Ran {
 type RunJob<C> = Box<dyn FnOnce(&mut C, Option<Fault>) -> Ran + Send>;
 
 struct Job<C> {
-    thread: ThreadKey,
+    /// The thread it was queued for, if known in advance (test faults are keyed on it).
+    thread: Option<ThreadKey>,
     run: RunJob<C>,
 }
 
@@ -184,6 +187,18 @@ impl<C: WriterConn> Writer<C> {
         thread: ThreadKey,
         work: impl FnOnce(&mut C) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
+        self.write_changing(Some(thread), move |c| work(c).map(|t| (t, Vec::new())))
+            .await
+    }
+
+    /// A write that learns as it runs which threads it changes (a moderator's action on
+    /// comments by id, say) and returns them with its result; `thread`, if known, is
+    /// changed too.
+    pub async fn write_changing<T: Send + 'static>(
+        &self,
+        thread: Option<ThreadKey>,
+        work: impl FnOnce(&mut C) -> Result<(T, Vec<ThreadKey>), ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, ApiError>>();
         let run = Box::new(move |conn: &mut C, fault: Option<Fault>| {
             let result = catch_unwind(AssertUnwindSafe(|| {
@@ -196,8 +211,13 @@ impl<C: WriterConn> Writer<C> {
                     "a database write panicked; it was rolled back"
                 )))
             });
+            let (result, changed) = match result {
+                Ok((t, changed)) => (Ok(t), changed),
+                Err(e) => (Err(e), Vec::new()),
+            };
             Ran {
                 ok: result.is_ok(),
+                changed,
                 answer: Box::new(move |verdict| {
                     let out = match (verdict, result) {
                         (Verdict::Stored, r) => r,
@@ -223,6 +243,10 @@ impl<C: WriterConn> Writer<C> {
             ApiError::unavailable(anyhow::anyhow!("the writer could not run this write"))
         })?
     }
+}
+
+fn job_fault<C>(faults: &Faults, job: &Job<C>) -> Option<Fault> {
+    job.thread.as_ref().and_then(|t| faults.for_slug(&t.slug))
 }
 
 /// Applies a test fault after the write's own statements.
@@ -350,7 +374,7 @@ impl<C: WriterConn> WriterState<C> {
         let size = batch.len();
         let faults = Arc::clone(&self.shared.faults);
         for job in &batch {
-            if faults.for_slug(&job.thread.slug) == Some(Fault::WriterDies) {
+            if job_fault(&faults, job) == Some(Fault::WriterDies) {
                 panic!("failpoint: the writer thread dies");
             }
         }
@@ -371,7 +395,7 @@ impl<C: WriterConn> WriterState<C> {
                 unrun.push(job);
                 break;
             };
-            let fault = faults.for_slug(&job.thread.slug);
+            let fault = job_fault(&faults, &job);
             commit_fault |= fault == Some(Fault::CommitFails);
             if let Err(e) =
                 <AnsiTransactionManager as TransactionManager<C>>::begin_transaction(conn)
@@ -380,11 +404,15 @@ impl<C: WriterConn> WriterState<C> {
                 unrun.push(job);
                 break;
             }
-            let r = (job.run)(conn, fault);
+            let mut r = (job.run)(conn, fault);
             match close_savepoint(conn, r.ok) {
                 Ok(None) => {
-                    if r.ok && !changed.contains(&job.thread) {
-                        changed.push(job.thread);
+                    if r.ok {
+                        for t in job.thread.into_iter().chain(r.changed.drain(..)) {
+                            if !changed.contains(&t) {
+                                changed.push(t);
+                            }
+                        }
                     }
                     ran.push((r, None));
                 }

@@ -302,7 +302,7 @@ pub fn delete_comment<C: Store>(c: &mut C, action: &AuthorAction<'_>) -> Result<
             "This thread is locked: its comments can no longer change.",
         ));
     }
-    c.scrub_comment(id.0, now)?;
+    c.scrub_comment(id.0, now, "author")?;
     if auth.status == "approved" {
         c.add_comment_count(auth.thread_id, -1)?;
     }
