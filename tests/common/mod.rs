@@ -1,6 +1,7 @@
 //! Test harness: the real server on port 0, over a temp SQLite file or a fresh PostgreSQL database.
 #![allow(dead_code)]
 
+pub mod admin;
 pub mod writes;
 
 use std::time::Duration;
