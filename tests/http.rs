@@ -483,11 +483,39 @@ async fn openapi_describes_every_route(app: TestApp) {
         ("/api/v1/counts", &["get", "post"][..]),
         ("/api/v1/openapi.json", &["get"][..]),
         ("/healthz", &["get", "head"][..]),
+        ("/api/v1/admin/login", &["post"][..]),
+        ("/api/v1/admin/logout", &["post"][..]),
+        ("/api/v1/admin/session", &["get"][..]),
+        ("/api/v1/admin/password", &["post"][..]),
+        ("/api/v1/admin/comments", &["get"][..]),
+        ("/api/v1/admin/comments/bulk", &["post"][..]),
+        ("/api/v1/admin/comments/{id}", &["get", "patch"][..]),
+        ("/api/v1/admin/comments/{id}/{action}", &["post"][..]),
+        ("/api/v1/admin/threads", &["get"][..]),
+        ("/api/v1/admin/threads/{id}", &["patch"][..]),
+        ("/api/v1/admin/threads/{id}/lock", &["post"][..]),
+        ("/api/v1/admin/threads/{id}/unlock", &["post"][..]),
+        ("/api/v1/admin/bans", &["get", "post"][..]),
+        ("/api/v1/admin/bans/{id}", &["delete"][..]),
+        ("/api/v1/admin/audit", &["get"][..]),
+        ("/api/v1/admin/sites", &["get"][..]),
     ] {
         for m in methods {
             assert!(paths[path][m].is_object(), "{m} {path} missing");
         }
+        if path.starts_with("/api/v1/admin/") && path != "/api/v1/admin/login" {
+            for m in methods {
+                assert!(
+                    paths[path][m]["security"][0]["admin_session"].is_array(),
+                    "{m} {path} does not name the session"
+                );
+            }
+        }
     }
+    assert_eq!(
+        v["components"]["securitySchemes"]["admin_session"]["in"],
+        "cookie"
+    );
     for schema in [
         "ThreadPage",
         "CommentJson",
@@ -495,6 +523,8 @@ async fn openapi_describes_every_route(app: TestApp) {
         "CreateComment",
         "ErrorBody",
         "CountsRequest",
+        "AdminComment",
+        "LoginRequest",
     ] {
         assert!(
             v["components"]["schemas"][schema].is_object(),

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use actix_web::HttpResponse;
 use bytes::Bytes;
 use serde::Serialize;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 /// Every error: `{"error": {"code", "message", "field"?}}`.
@@ -38,6 +38,15 @@ impl Modify for EditToken {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "admin_session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "afterword_session",
+                "The moderator's session cookie, set by POST /api/v1/admin/login (named \
+                 __Host-afterword_session over HTTPS). Requests that change anything must \
+                 also send the session's csrf_token as the X-CSRF-Token header.",
+            ))),
+        );
     }
 }
 
@@ -56,10 +65,29 @@ impl Modify for EditToken {
         crate::api::assets::embed_js,
         crate::api::assets::count_js,
         spec,
+        crate::api::admin::session::login,
+        crate::api::admin::session::logout,
+        crate::api::admin::session::whoami,
+        crate::api::admin::session::change_password,
+        crate::api::admin::comments::list,
+        crate::api::admin::comments::get,
+        crate::api::admin::comments::edit,
+        crate::api::admin::comments::act,
+        crate::api::admin::comments::bulk,
+        crate::api::admin::threads::list,
+        crate::api::admin::threads::edit,
+        crate::api::admin::threads::lock,
+        crate::api::admin::threads::unlock,
+        crate::api::admin::bans::list,
+        crate::api::admin::bans::create,
+        crate::api::admin::bans::delete,
+        crate::api::admin::audit::list,
+        crate::api::admin::audit::sites,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&EditToken),
-    tags((name = "comments"), (name = "counts"), (name = "embed"), (name = "service"))
+    tags((name = "comments"), (name = "counts"), (name = "embed"), (name = "service"),
+        (name = "admin", description = "Moderation: behind a session cookie and a CSRF token"))
 )]
 pub struct ApiDoc;
 

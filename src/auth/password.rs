@@ -186,6 +186,17 @@ mod tests {
     }
 
     #[test]
+    fn the_decoy_costs_what_a_real_hash_costs() {
+        assert!(decoy().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        let h = Hasher::default();
+        let p = Password::presented("anything at all".into()).unwrap();
+        // No account: never a match, even for the decoy's own (unknown) password.
+        assert!(!actix_web::rt::System::new()
+            .block_on(h.verify(p, None))
+            .unwrap());
+    }
+
+    #[test]
     fn sizes_are_checked() {
         assert!(Password::new_choice("short".into()).is_err());
         assert!(Password::new_choice("x".repeat(1025)).is_err());

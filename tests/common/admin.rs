@@ -17,8 +17,7 @@ pub const PASSWORD: &str = "correct horse battery";
 pub fn create_account(app: &TestApp, username: &str, display_name: &str, password: &str) {
     let text = format!("database_url = \"{}\"\n", app.db.url());
     let settings = Settings::from_toml(&text, &|_| None).expect("settings");
-    let pool = Pool::connect(&settings.database_url, settings.sqlite_synchronous, 1)
-        .expect("pool");
+    let pool = Pool::connect(&settings.database_url, settings.sqlite_synchronous, 1).expect("pool");
     Accounts::new(pool)
         .create(
             &Username::parse(username).expect("username"),

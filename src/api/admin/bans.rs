@@ -66,7 +66,8 @@ fn parse_ban(b: BanRequest, state: &AppState) -> Result<NewBanInput, ApiError> {
     let value = b.value.as_deref().map(str::trim).filter(|v| !v.is_empty());
     let target = match (b.kind.as_str(), value, from_comment) {
         ("email", Some(v), None) => BanTarget::Email(
-            Email::parse(v)?
+            Email::parse(v)
+                .map_err(|_| invalid("invalid_email", "value must be an email address.", "value"))?
                 .ok_or_else(|| {
                     invalid("invalid_email", "value must be an email address.", "value")
                 })?
