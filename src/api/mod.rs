@@ -70,6 +70,52 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(method_not_allowed("GET, HEAD")),
     )
     .service(
+        web::scope("/admin")
+            .wrap(from_fn(admin::security_headers))
+            .service(
+                web::resource(["", "/"])
+                    .route(web::get().to(admin::page::queue))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                web::resource("/login")
+                    .route(web::get().to(admin::page::login_form))
+                    .route(web::post().to(admin::page::login_submit))
+                    .default_service(method_not_allowed("GET, POST")),
+            )
+            .service(
+                web::resource("/comments")
+                    .route(web::get().to(admin::page::comments))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                web::resource("/threads")
+                    .route(web::get().to(admin::page::threads))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                web::resource("/bans")
+                    .route(web::get().to(admin::page::bans))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                web::resource("/audit")
+                    .route(web::get().to(admin::page::audit))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                web::resource("/account")
+                    .route(web::get().to(admin::page::account))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                web::resource("/static/{file}")
+                    .route(web::get().to(admin::page::asset))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .default_service(web::to(not_found)),
+    )
+    .service(
         web::scope("/api/v1/admin")
             .wrap(from_fn(admin::security_headers))
             .service(

@@ -106,6 +106,8 @@ pub trait ModerationStore: Sized {
         n: i64,
     ) -> QueryResult<Vec<(ModCommentRow, ThreadRef)>>;
     fn mod_comment(&mut self, id: i64) -> QueryResult<Option<ModCommentRow>>;
+    /// How many comments have this status, on every site.
+    fn count_status(&mut self, status: &str) -> QueryResult<i64>;
     fn set_comment_status(
         &mut self,
         id: i64,
@@ -199,6 +201,13 @@ macro_rules! moderation_store_fns {
                 .select(ModCommentRow::as_select())
                 .first(self)
                 .optional()
+        }
+
+        fn count_status(&mut self, status: &str) -> QueryResult<i64> {
+            comments::table
+                .filter(comments::status.eq(status))
+                .count()
+                .get_result(self)
         }
 
         fn set_comment_status(

@@ -99,6 +99,7 @@ export async function startServer({ blogOrigin, sites, limits = {}, config = tru
   const dir = mkdtempSync(join(tmpdir(), 'afterword-browser-'));
   const dbPath = join(dir, 'test.db');
   const args = ['serve'];
+  let configFile = null;
   const childEnv = { ...process.env, RUST_LOG: 'info', NO_COLOR: '1', ...env };
   delete childEnv.AFTERWORD_CONFIG;
   delete childEnv.AFTERWORD_PUBLIC_URL;
@@ -114,6 +115,7 @@ export async function startServer({ blogOrigin, sites, limits = {}, config = tru
     const file = join(dir, 'afterword.toml');
     writeFileSync(file, lines.join('\n'));
     args.push('--config', file);
+    configFile = file;
     delete childEnv.AFTERWORD_LISTEN;
     delete childEnv.AFTERWORD_DATABASE_URL;
   } else {
@@ -160,9 +162,43 @@ export async function startServer({ blogOrigin, sites, limits = {}, config = tru
     origin,
     dbPath,
     log: () => log,
-    // Runs SQL on the server's database file, as an admin would until the admin API exists.
+    // Runs SQL on the server's database file (for what no API does: backdating, say).
     sql(statement) {
       return sqlite(dbPath, statement);
+    },
+    // Creates a moderator account with the CLI, as a blogger would.
+    createAdmin(username, password, display = username) {
+      if (!configFile) throw new Error('createAdmin needs a config file');
+      return execFileSync(BIN, ['admin', 'create', username, '--name', display, '--config', configFile], {
+        input: `${password}\n`,
+        encoding: 'utf8',
+        env: childEnv,
+      });
+    },
+    // A moderator logged in to the admin JSON API (an account is made on first use).
+    async moderator() {
+      if (!this.moderatorSession) {
+        this.createAdmin('ci-moderator', 'ci moderator password', 'CI Moderator');
+        const res = await fetch(`${origin}/api/v1/admin/login`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ username: 'ci-moderator', password: 'ci moderator password' }),
+        });
+        assert.equal(res.status, 200, 'moderator login');
+        const cookie = res.headers.get('set-cookie').split(';')[0];
+        const { csrf_token: csrf } = await res.json();
+        this.moderatorSession = { cookie, csrf };
+      }
+      const { cookie, csrf } = this.moderatorSession;
+      return {
+        async act(id, action) {
+          const res = await fetch(`${origin}/api/v1/admin/comments/${id}/${action}`, {
+            method: 'POST',
+            headers: { Cookie: cookie, 'X-CSRF-Token': csrf },
+          });
+          assert.equal(res.status, 200, `${action} comment ${id}: ${await res.text()}`);
+        },
+      };
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {

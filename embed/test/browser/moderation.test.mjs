@@ -44,8 +44,8 @@ test('a pending comment shows "Awaiting moderation" across reloads and disappear
     await waitText(comment(page, id).locator('.aw-pending-note'), 'Awaiting moderation');
     await waitText(comment(page, id).locator('.aw-body'), 'Please approve me');
 
-    // A moderator refuses it (the admin API does not exist yet: straight in the database).
-    world.server.sql(`UPDATE comments SET status = 'spam' WHERE id = ${id}`);
+    // A moderator refuses it.
+    await (await world.server.moderator()).act(id, 'spam');
     mine = mineAnswer(page);
     await page.reload();
     const answer = await (await mine).json();
@@ -68,7 +68,7 @@ test('a pending comment, once approved, is shown like any other', async () => {
     const id = r.json.comment.id;
     await waitText(comment(page, id).locator('.aw-pending-note'), 'Awaiting moderation');
 
-    world.server.sql(`UPDATE comments SET status = 'approved' WHERE id = ${id}`);
+    await (await world.server.moderator()).act(id, 'approve');
     const mine = mineAnswer(page);
     await page.reload();
     await mine;

@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::comments::positive;
+use super::positive;
 use crate::api::extract::QueryParams;
 use crate::auth::Moderator;
 use crate::error::ApiError;

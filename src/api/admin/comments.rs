@@ -5,10 +5,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::positive;
 use crate::api::extract::{JsonBody, QueryParams};
 use crate::auth::Moderator;
 use crate::db::moderation::CommentFilter;
-use crate::domain::{CommentBody, CommentId, SiteId, Slug};
+use crate::domain::{CommentBody, CommentId, Slug};
 use crate::error::ApiError;
 use crate::service::moderation::{self, Acted, Action, AdminComment, BulkItem};
 use crate::state::AppState;
@@ -83,12 +84,7 @@ pub(super) fn parse_filter(q: &QueryParams) -> Result<CommentFilter, ApiError> {
             .with_field("status"))
         }
     };
-    let site = q
-        .get("site")
-        .filter(|s| !s.is_empty())
-        .map(SiteId::parse)
-        .transpose()?
-        .map(|s| s.as_str().to_owned());
+    let site = super::site_param(q)?;
     let slug = q
         .get("slug")
         .filter(|s| !s.is_empty())
@@ -118,25 +114,6 @@ pub(super) fn parse_filter(q: &QueryParams) -> Result<CommentFilter, ApiError> {
         text,
         before: positive(q, "before")?,
     })
-}
-
-/// An optional positive integer parameter.
-pub(super) fn positive(q: &QueryParams, name: &'static str) -> Result<Option<i64>, ApiError> {
-    match q.get(name).filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) => s
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .map(Some)
-            .ok_or_else(|| {
-                ApiError::unprocessable(
-                    "invalid_number",
-                    format!("{name} must be a positive integer."),
-                )
-                .with_field(name)
-            }),
-    }
 }
 
 /// Comments by status, site, thread and text, newest first: `?status=pending` is the queue.

@@ -4,10 +4,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::comments::positive;
 use crate::api::extract::{JsonBody, QueryParams};
 use crate::auth::Moderator;
-use crate::domain::{PageUrl, SiteId, Title};
+use crate::domain::{PageUrl, Title};
 use crate::error::ApiError;
 use crate::service::moderation::{self, AdminThread};
 use crate::state::AppState;
@@ -59,19 +58,9 @@ pub async fn list(
     _moderator: Moderator,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = QueryParams::parse(&req)?;
-    let site = q
-        .get("site")
-        .filter(|s| !s.is_empty())
-        .map(SiteId::parse)
-        .transpose()?
-        .map(|s| s.as_str().to_owned());
-    let text = q
-        .get("q")
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.chars().take(200).collect::<String>().to_lowercase());
-    let before = positive(&q, "before")?;
+    let super::ThreadFilter {
+        site, text, before, ..
+    } = super::thread_filter(&QueryParams::parse(&req)?)?;
     let st = state.clone();
     let (threads, next) = web::block(move || {
         let mut conn = st.pool.get()?;
