@@ -1,5 +1,6 @@
 # Afterword: build with `docker build -t afterword .`,
-# run with `docker run -p 8080:8080 -v afterword-data:/data afterword`.
+# run with `docker run -p 8080:8080 -v afterword-data:/data --name afterword afterword`,
+# then make a moderator: `docker exec -it afterword afterword admin create me`.
 
 # ---- build ----
 # rust:1-bookworm has the C compiler, perl and make that the bundled SQLite,
@@ -17,8 +18,11 @@ RUN mkdir src \
 
 COPY src ./src
 COPY migrations ./migrations
-# The browser scripts are built from embed/src and committed; the binary embeds them.
+# The browser scripts are built from embed/src and committed; the binary embeds them,
+# and the admin page's templates and assets.
 COPY embed/dist ./embed/dist
+COPY admin ./admin
+COPY askama.toml ./
 # Make sure cargo sees the real sources as newer than the placeholders above.
 RUN touch src/main.rs src/lib.rs \
  && cargo build --release --locked

@@ -312,9 +312,12 @@ fn migrate_applies_once_and_help_is_there() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .count();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        "1 migration(s) applied"
+        format!("{migrations} migration(s) applied")
     );
     assert!(dir.path().join("data/m.db").exists());
     let out = run(&["migrate"]);
@@ -326,6 +329,8 @@ fn migrate_applies_once_and_help_is_there() {
         &["--help"][..],
         &["serve", "--help"],
         &["migrate", "--help"],
+        &["admin", "--help"],
+        &["admin", "create", "--help"],
     ] {
         let out = run(args);
         assert!(out.status.success());
@@ -333,4 +338,159 @@ fn migrate_applies_once_and_help_is_there() {
     }
     let out = run(&["frobnicate"]);
     assert!(!out.status.success());
+}
+
+/// `afterword admin …` against the database a running server uses: the password from
+/// standard input, sessions ended by `passwd` and `delete` at once.
+#[test]
+fn admin_accounts_are_managed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = "sqlite://admin.db";
+    let admin = |args: &[&str], stdin: &str| {
+        let mut child = command(dir.path())
+            .env("AFTERWORD_DATABASE_URL", db)
+            .arg("admin")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = admin(
+        &["create", "Ann", "--name", "Ann Author"],
+        "first password\n",
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("created moderator ann"), "{out}");
+    // Nothing about the password, anywhere.
+    assert!(!out.contains("first password") && !err.contains("first password"));
+    let (ok, _, err) = admin(&["create", "ann"], "another password\n");
+    assert!(!ok && err.contains("already an account named ann"), "{err}");
+    let (ok, _, err) = admin(&["create", "bob"], "short\n");
+    assert!(!ok && err.contains("at least 8 characters"), "{err}");
+    let (ok, _, err) = admin(&["create", "bob"], &format!("{}\n", "x".repeat(1025)));
+    assert!(!ok && err.contains("at most 1024 bytes"), "{err}");
+    let (ok, _, err) = admin(&["create", "not a name"], "a fine password\n");
+    assert!(!ok && err.contains("username"), "{err}");
+    let (ok, out, _) = admin(&["list"], "");
+    assert!(ok);
+    assert_eq!(out.trim(), "ann\tAnn Author");
+
+    let mut cmd = command(dir.path());
+    cmd.env("AFTERWORD_DATABASE_URL", db);
+    let server = Server::start(cmd);
+    let login = |password: &str| {
+        let body = format!("{{\"username\":\"ann\",\"password\":\"{password}\"}}");
+        Server::client(server.addr.clone()).request(&format!(
+            "POST /api/v1/admin/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ))
+    };
+    let whoami = |cookie: &str| {
+        Server::client(server.addr.clone()).request(&format!(
+            "GET /api/v1/admin/session HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+        ))
+    };
+    let answer = login("first password");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let cookie = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(whoami(&cookie).starts_with("HTTP/1.1 200"));
+
+    // A new password ends the session on the running server.
+    let (ok, out, err) = admin(&["passwd", "ann"], "second password\n");
+    assert!(ok, "{err}");
+    assert!(out.contains("sessions have ended"), "{out}");
+    assert!(whoami(&cookie).starts_with("HTTP/1.1 401"));
+    assert!(login("first password").starts_with("HTTP/1.1 401"));
+    let answer = login("second password");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let cookie = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (ok, _, err) = admin(&["passwd", "nobody"], "second password\n");
+    assert!(!ok && err.contains("no account named nobody"), "{err}");
+
+    // Deleting the account ends its sessions too.
+    let (ok, out, _) = admin(&["delete", "ann"], "");
+    assert!(ok && out.contains("deleted moderator ann"));
+    assert!(whoami(&cookie).starts_with("HTTP/1.1 401"));
+    let (ok, out, _) = admin(&["list"], "");
+    assert!(ok && out.trim().is_empty());
+    let (ok, _, _) = admin(&["delete", "ann"], "");
+    assert!(!ok);
+}
+
+/// On a terminal the password is asked twice and not echoed (`script` gives it a pty).
+#[test]
+fn admin_create_asks_twice_on_a_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` (util-linux) to give the command a terminal");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = |user: &str, first: &'static str, second: &'static str| {
+        let line = format!("{BIN} admin create {user}");
+        let mut child = Command::new("script")
+            .current_dir(dir.path())
+            .env_remove("AFTERWORD_CONFIG")
+            .env("AFTERWORD_DATABASE_URL", "sqlite://tty.db")
+            .args(["-qec", &line, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // Typed at the prompts, as a person would.
+        std::thread::spawn(move || {
+            for answer in [first, second] {
+                std::thread::sleep(Duration::from_millis(400));
+                let _ = stdin.write_all(format!("{answer}\n").as_bytes());
+            }
+        });
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, out) = run("ann", "typed password", "typed password");
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("Password: ") && out.contains("Password again: "),
+        "{out}"
+    );
+    assert!(out.contains("created moderator ann"), "{out}");
+    assert!(
+        !out.contains("typed password"),
+        "the password was echoed: {out}"
+    );
+    let (ok, out) = run("bob", "typed password", "another password");
+    assert!(!ok, "{out}");
+    assert!(out.contains("the two passwords differ"), "{out}");
 }
