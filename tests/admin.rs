@@ -24,6 +24,7 @@ on_both_backends!(
     bans_are_listed_and_lifted,
     the_audit_log_says_who_did_what,
     comments_filter_search_and_page,
+    a_bulk_action_that_fails_halfway_changes_nothing,
 );
 
 fn id(c: &Value) -> i64 {
@@ -878,4 +879,63 @@ async fn postgres_moderation_reaches_every_instance() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// A statement that fails in the middle of a bulk action (a trigger refuses one comment's
+/// update, as a full disk or a broken constraint would): the answer is a 5xx and nothing of
+/// the action is stored: no status, no count, no log entry.
+async fn a_bulk_action_that_fails_halfway_changes_nothing(app: TestApp) {
+    let admin = app.admin().await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let (c, _) = app
+            .comment("moderated", "/halfway/", json!({"body": format!("c{n}")}))
+            .await;
+        ids.push(id(&c));
+    }
+    let doomed = ids[1];
+    match app.backend() {
+        common::Backend::Sqlite => app.db.exec(&format!(
+            "CREATE TRIGGER refuse_update BEFORE UPDATE ON comments WHEN NEW.id = {doomed} \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+        )),
+        common::Backend::Postgres => {
+            app.db.exec(&format!(
+                "CREATE FUNCTION refuse_update() RETURNS trigger AS $$ BEGIN \
+                 IF NEW.id = {doomed} THEN RAISE EXCEPTION 'injected failure'; END IF; \
+                 RETURN NEW; END $$ LANGUAGE plpgsql"
+            ));
+            app.db.exec(
+                "CREATE TRIGGER refuse_update BEFORE UPDATE ON comments \
+                 FOR EACH ROW EXECUTE FUNCTION refuse_update()",
+            );
+        }
+    }
+    let r = admin
+        .post_raw(
+            "/api/v1/admin/comments/bulk",
+            json!({"action": "approve", "ids": ids}),
+        )
+        .await;
+    assert_eq!(r.status(), 500);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "internal_error");
+    assert!(
+        !v.to_string().contains("injected"),
+        "5xx bodies are opaque: {v}"
+    );
+    assert_eq!(
+        app.db
+            .number("SELECT COUNT(*) AS n FROM comments WHERE status = 'pending'"),
+        3
+    );
+    assert_eq!(app.db.count("audit_log"), 0);
+    assert_eq!(public(&app, "moderated", "/halfway/").await, (vec![], 0));
+    // The others still go through, one at a time; the writer is fine.
+    admin.act(ids[0], "approve").await;
+    admin.act(ids[2], "approve").await;
+    assert_eq!(
+        public(&app, "moderated", "/halfway/").await,
+        (vec![ids[0], ids[2]], 2)
+    );
 }
