@@ -411,6 +411,23 @@ async fn bans_refuse_or_hold_new_comments(app: TestApp) {
     assert_eq!(common::ids(&t), [id(&c), id(&other)]);
     assert_eq!(t["thread"]["comment_count"], 2);
 
+    // Held by email, even where the address is known to first-time moderation.
+    let (known, _) = by(&app, "firsttime", "/h/", "regular@example.com").await;
+    admin.act(id(&known), "approve").await;
+    let (again, _) = by(&app, "firsttime", "/h/", "Regular@Example.com").await;
+    assert_eq!(again["status"], "approved");
+    admin
+        .post(
+            "/api/v1/admin/bans",
+            json!({"kind": "email", "value": "regular@example.com", "action": "hold",
+                   "site": "firsttime"}),
+        )
+        .await;
+    let (held, _) = by(&app, "firsttime", "/h/", "REGULAR@example.com").await;
+    assert_eq!(held["status"], "pending");
+    let t = app.thread("firsttime", "/h/", "").await;
+    assert_eq!(t["thread"]["comment_count"], 2);
+
     // A ban on another site does not reach this one.
     admin
         .post(
