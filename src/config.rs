@@ -52,6 +52,7 @@ struct RawSite {
     reactions: Option<Vec<String>>,
     edit_window: Option<String>,
     max_comment_length: Option<usize>,
+    reserved_names: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,6 +180,9 @@ pub struct SiteSettings {
     pub reactions: Vec<String>,
     pub edit_window: Duration,
     pub max_comment_length: usize,
+    /// Author names only moderators may use, folded (see `domain::names`), besides the
+    /// moderator accounts' own names.
+    pub reserved_names: Vec<String>,
 }
 
 impl SiteSettings {
@@ -191,6 +195,7 @@ impl SiteSettings {
             reactions: DEFAULT_REACTIONS.iter().map(|s| s.to_string()).collect(),
             edit_window: Duration::from_secs(15 * 60),
             max_comment_length: crate::domain::CommentBody::DEFAULT_MAX_CHARS,
+            reserved_names: Vec::new(),
         }
     }
 }
@@ -521,6 +526,19 @@ fn parse_site(i: usize, s: RawSite) -> Result<SiteSettings, ConfigError> {
             ))
         }
     };
+    let mut reserved_names: Vec<String> = Vec::new();
+    for (j, name) in s.reserved_names.unwrap_or_default().iter().enumerate() {
+        let folded = crate::domain::names::fold(name);
+        if folded.is_empty() || name.chars().count() > crate::domain::AuthorName::MAX_CHARS {
+            return Err(err(
+                format!("site[{i}].reserved_names[{j}]"),
+                format!("`{name}` must be a name of 1 to 100 visible characters"),
+            ));
+        }
+        if !reserved_names.contains(&folded) {
+            reserved_names.push(folded);
+        }
+    }
     Ok(SiteSettings {
         id,
         origins,
@@ -529,6 +547,7 @@ fn parse_site(i: usize, s: RawSite) -> Result<SiteSettings, ConfigError> {
         reactions,
         edit_window,
         max_comment_length,
+        reserved_names,
     })
 }
 
@@ -653,12 +672,31 @@ from = "Afterword <comments@example.com>"
                 "limits.comments_per_ip_per_minute",
             ),
             ("[smtp]\nurl = \"http://x\"\nfrom = \"a@b.c\"", "smtp.url"),
+            (
+                "[[site]]\nid = \"a\"\nreserved_names = [\"ok\", \"\\u200b \"]",
+                "site[0].reserved_names[1]",
+            ),
+            (
+                "[[site]]\nid = \"a\"\nreserved_names = \"Me\"",
+                "site[0].reserved_names",
+            ),
             ("listen = 5", "listen"),
         ];
         for (text, key) in cases {
             let e = Settings::from_toml(text, &no_env).unwrap_err();
             assert_eq!(e.key, key, "{text} gave {e}");
         }
+    }
+
+    #[test]
+    fn reserved_names_are_kept_folded() {
+        let text =
+            "[[site]]\nid = \"a\"\nreserved_names = [\"The Editor\", \"THE  EDITOR\", \"Ｂｏｔ\"]";
+        let s = Settings::from_toml(text, &no_env).unwrap();
+        assert_eq!(s.sites["a"].reserved_names, ["the editor", "bot"]);
+        assert!(Settings::defaults().sites["default"]
+            .reserved_names
+            .is_empty());
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub struct CommentJson {
     pub status: &'static str,
     #[schema(value_type = BTreeMap<String, i64>)]
     pub reactions: BTreeMap<String, i64>,
+    /// Written by one of the site's moderators (from the admin page).
+    pub moderator: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -114,6 +116,7 @@ pub fn comment_json(row: PublicCommentRow, reactions: BTreeMap<String, i64>) -> 
         edited_at: row.edited_at.map(rfc3339),
         status,
         reactions: if deleted { BTreeMap::new() } else { reactions },
+        moderator: !deleted && row.moderator_id.is_some(),
     }
 }
 
@@ -271,6 +274,7 @@ mod tests {
             avatar: "x".into(),
             created_at: id * 1_000_000,
             edited_at: None,
+            moderator_id: None,
         }
     }
 

@@ -499,6 +499,8 @@ async fn openapi_describes_every_route(app: TestApp) {
         ("/api/v1/admin/bans/{id}", &["delete"][..]),
         ("/api/v1/admin/audit", &["get"][..]),
         ("/api/v1/admin/sites", &["get"][..]),
+        ("/api/v1/admin/comments/{id}/reply", &["post"][..]),
+        ("/api/v1/admin/threads/{id}/comments", &["post"][..]),
     ] {
         for m in methods {
             assert!(paths[path][m].is_object(), "{m} {path} missing");
@@ -516,6 +518,7 @@ async fn openapi_describes_every_route(app: TestApp) {
         v["components"]["securitySchemes"]["admin_session"]["in"],
         "cookie"
     );
+    assert!(v["components"]["schemas"]["CommentJson"]["properties"]["moderator"].is_object());
     for schema in [
         "ThreadPage",
         "CommentJson",

@@ -412,7 +412,11 @@ export function mount(el, cfg, base, store) {
           ({ comment: c }) => {
             store.set(TOKENS, c.id, { ...tok, b: text });
             const p = store.get(PENDING)[c.id];
-            if (p) store.set(PENDING, c.id, { ...p, c });
+            // Approved, edited on a moderated site: it waits again, shown to its author.
+            if (c.status == 'pending') {
+              store.set(PENDING, c.id, { t: tok.t, e: now() + 30 * DAY, ...p, c });
+              if (!p) thread.comment_count--;
+            }
             replaceComment(c.id, c);
             renderAll();
             focusComment(c.id);

@@ -281,6 +281,7 @@ pub async fn create(
         url: b.url.as_deref().map(PageUrl::parse).transpose()?.flatten(),
         ip: ip.map(|i| i.to_string()),
         user_agent: user_agent(&req),
+        moderator_id: None,
     };
     if let Some(ip) = ip {
         state

@@ -155,6 +155,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::patch().to(admin::comments::edit))
                     .default_service(method_not_allowed("GET, PATCH")),
             )
+            // Before `{id}/{action}`, which would otherwise take `reply` for an action.
+            .service(
+                web::resource("/comments/{id}/reply")
+                    .route(web::post().to(admin::replies::reply))
+                    .default_service(method_not_allowed("POST")),
+            )
             .service(
                 web::resource("/comments/{id}/{action}")
                     .route(web::post().to(admin::comments::act))
@@ -169,6 +175,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::resource("/threads/{id}")
                     .route(web::patch().to(admin::threads::edit))
                     .default_service(method_not_allowed("PATCH")),
+            )
+            .service(
+                web::resource("/threads/{id}/comments")
+                    .route(web::post().to(admin::replies::comment))
+                    .default_service(method_not_allowed("POST")),
             )
             .service(
                 web::resource("/threads/{id}/lock")

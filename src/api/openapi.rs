@@ -74,6 +74,8 @@ impl Modify for EditToken {
         crate::api::admin::comments::edit,
         crate::api::admin::comments::act,
         crate::api::admin::comments::bulk,
+        crate::api::admin::replies::reply,
+        crate::api::admin::replies::comment,
         crate::api::admin::threads::list,
         crate::api::admin::threads::edit,
         crate::api::admin::threads::lock,

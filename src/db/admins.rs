@@ -41,6 +41,8 @@ pub trait AdminStore: Sized {
     fn insert_admin(&mut self, new: &NewAdmin<'_>) -> QueryResult<AdminRow>;
     fn admin_by_username(&mut self, username: &str) -> QueryResult<Option<AdminRow>>;
     fn admins(&mut self) -> QueryResult<Vec<AdminRow>>;
+    /// `(username, display_name)` of every account: names anonymous authors may not take.
+    fn admin_names(&mut self) -> QueryResult<Vec<(String, String)>>;
     /// Deletes the account (and, by cascade, its sessions); false if there was none.
     fn delete_admin(&mut self, username: &str) -> QueryResult<bool>;
     /// Sets a new password hash and ends every session of the account.
@@ -78,6 +80,12 @@ macro_rules! admin_store_fns {
             admins::table
                 .order(admins::username.asc())
                 .select(AdminRow::as_select())
+                .load(self)
+        }
+
+        fn admin_names(&mut self) -> QueryResult<Vec<(String, String)>> {
+            admins::table
+                .select((admins::username, admins::display_name))
                 .load(self)
         }
 

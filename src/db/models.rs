@@ -44,6 +44,8 @@ pub struct PublicCommentRow {
     pub avatar: String,
     pub created_at: i64,
     pub edited_at: Option<i64>,
+    /// The moderator account that wrote it, if one did.
+    pub moderator_id: Option<i64>,
 }
 
 /// What the author endpoints (edit, delete) need to decide.
@@ -76,6 +78,9 @@ pub struct NewComment<'a> {
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
     pub created_at: i64,
+    /// `email` in lower case, as first-time moderation compares it.
+    pub email_key: Option<&'a str>,
+    pub moderator_id: Option<i64>,
 }
 
 #[derive(Debug, AsChangeset)]

@@ -34,6 +34,8 @@ diesel::table! {
         edited_at -> Nullable<BigInt>,
         deleted_at -> Nullable<BigInt>,
         deleted_by -> Nullable<Text>,
+        email_key -> Nullable<Text>,
+        moderator_id -> Nullable<BigInt>,
     }
 }
 

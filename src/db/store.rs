@@ -59,7 +59,8 @@ pub trait Store: Sized {
     /// Marks a comment deleted and erases what its author wrote about themselves.
     /// `by`: `author` (their own delete) or `erased` (a moderator's erasure).
     fn scrub_comment(&mut self, id: i64, now: i64, by: &str) -> QueryResult<()>;
-    fn has_approved_comment_by(&mut self, site: &str, email: &str) -> QueryResult<bool>;
+    /// Whether this address (`email_key`: lower case) has an approved comment on the site.
+    fn has_approved_comment_by(&mut self, site: &str, email_key: &str) -> QueryResult<bool>;
     /// `(slug, comment_count)` of the existing threads among `slugs`, in one query.
     fn counts(&mut self, site: &str, slugs: &[&str]) -> QueryResult<Vec<(String, i64)>>;
     fn secret(&mut self, name: &str) -> QueryResult<Option<String>>;
@@ -238,6 +239,7 @@ macro_rules! common_store_fns {
                     comments::html.eq(""),
                     comments::author.eq(None::<String>),
                     comments::email.eq(None::<String>),
+                    comments::email_key.eq(None::<String>),
                     comments::website.eq(None::<String>),
                     comments::notify_replies.eq(false),
                     comments::edit_token_hash.eq(None::<String>),
@@ -250,11 +252,11 @@ macro_rules! common_store_fns {
                 .map(|_| ())
         }
 
-        fn has_approved_comment_by(&mut self, site: &str, email: &str) -> QueryResult<bool> {
+        fn has_approved_comment_by(&mut self, site: &str, email_key: &str) -> QueryResult<bool> {
             let found: Option<i64> = comments::table
                 .inner_join(threads::table)
                 .filter(threads::site.eq(site))
-                .filter(comments::email.eq(email))
+                .filter(comments::email_key.eq(email_key))
                 .filter(comments::status.eq("approved"))
                 .select(comments::id)
                 .first(self)

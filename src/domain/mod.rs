@@ -1,6 +1,7 @@
 //! Value types parsed once at the edge. Inner code accepts only these.
 
 mod comment;
+pub mod names;
 mod thread;
 
 pub use comment::{AuthorName, CommentBody, CommentId, CommentStatus, Email, Website};

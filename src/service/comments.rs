@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use crate::config::{Moderation, SiteSettings};
 use crate::db::models::{CommentPatch, NewComment, NewThread};
-use crate::db::Store;
+use crate::db::{Db, Store};
 use crate::domain::{
-    AuthorName, CommentBody, CommentId, CommentStatus, Cursor, Email, Limit, PageUrl, SiteId, Slug,
-    Sort, Title, Website,
+    names, AuthorName, CommentBody, CommentId, CommentStatus, Cursor, Email, Limit, PageUrl,
+    SiteId, Slug, Sort, Title, Website,
 };
 use crate::error::ApiError;
 use crate::security::ServerKey;
@@ -90,14 +90,83 @@ pub struct NewCommentInput {
     pub url: Option<PageUrl>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The moderator account posting (from the admin page): the comment is approved at
+    /// once, may use a reserved name and may go into a locked thread.
+    pub moderator_id: Option<i64>,
 }
 
 pub struct Created {
     pub comment: CommentJson,
+    /// Not stored for a moderator's comment: moderators edit through the admin API.
     pub edit_token: String,
+    pub thread_id: i64,
 }
 
-pub fn create_comment<C: Store>(
+fn reserved_name() -> ApiError {
+    ApiError::unprocessable(
+        "reserved_name",
+        "This name belongs to the site's moderators; please choose another.",
+    )
+    .with_field("author")
+}
+
+fn banned() -> ApiError {
+    ApiError::forbidden("banned", "Comments from you are not accepted on this site.")
+}
+
+/// Whether an anonymous author's name is one only moderators may use: a moderator
+/// account's display name or username, or one of the site's reserved names, compared
+/// folded (see `domain::names`). Read inside the write, so an account made a moment ago
+/// counts.
+fn is_reserved<C: Db>(c: &mut C, site: &SiteSettings, author: &str) -> Result<bool, ApiError> {
+    let forms = names::folds(author);
+    if forms.iter().any(|f| site.reserved_names.contains(f)) {
+        return Ok(true);
+    }
+    for (username, display_name) in c.admin_names()? {
+        let (u, d) = (names::fold(&username), names::fold(&display_name));
+        if forms.iter().any(|f| *f == u || *f == d) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Refuses a comment before anything is written, or says how a ban wants it held.
+/// Returns whether it must be held.
+fn check_author<C: Db>(
+    c: &mut C,
+    site: &SiteSettings,
+    key: &ServerKey,
+    input: &NewCommentInput,
+    email_key: Option<&str>,
+    now: i64,
+) -> Result<bool, ApiError> {
+    if let Some(u) = &input.url {
+        if !site.origins.allows_url(u.as_str()) {
+            return Err(crate::service::moderation::url_not_on_site());
+        }
+    }
+    if input.moderator_id.is_some() {
+        return Ok(false);
+    }
+    if let Some(a) = &input.author {
+        if is_reserved(c, site, a.as_str())? {
+            return Err(reserved_name());
+        }
+    }
+    let ip_hash = input.ip.as_deref().map(|ip| key.hash_ip(ip));
+    match c
+        .ban_action(site.id.as_str(), email_key, ip_hash.as_deref(), now)?
+        .as_deref()
+    {
+        Some("refuse") => Err(banned()),
+        Some(_) => Ok(true),
+        None => Ok(false),
+    }
+}
+
+pub fn create_comment<C: Db>(
     c: &mut C,
     site: &SiteSettings,
     key: &ServerKey,
@@ -112,29 +181,37 @@ pub fn create_comment<C: Store>(
         (None, None) => key.avatar(&format!("ip:{}", input.ip.as_deref().unwrap_or(""))),
     };
     let site_id = site.id.as_str();
+    let email_key = input.email.as_ref().map(|e| e.as_str().to_lowercase());
+    let held = check_author(c, site, key, input, email_key.as_deref(), now)?;
     let status = match site.moderation {
+        _ if input.moderator_id.is_some() => CommentStatus::Approved,
+        _ if held => CommentStatus::Pending,
         Moderation::None => CommentStatus::Approved,
         Moderation::All => CommentStatus::Pending,
-        Moderation::FirstTime => match &input.email {
-            Some(e) if c.has_approved_comment_by(site_id, e.as_str())? => CommentStatus::Approved,
+        Moderation::FirstTime => match &email_key {
+            Some(k) if c.has_approved_comment_by(site_id, k)? => CommentStatus::Approved,
             _ => CommentStatus::Pending,
         },
     };
+    let approved = status == CommentStatus::Approved;
     // Counted before the checks below: a refused comment rolls the count back with it.
-    let delta = i64::from(status == CommentStatus::Approved);
+    let delta = i64::from(approved);
+    // The thread's title and address are the owner's: only a comment published at once
+    // (so seen by a moderator's rules) may record them.
     let thread = c.upsert_thread(
         &NewThread {
             site: site_id,
             slug: input.slug.as_str(),
-            title: input.title.as_ref().map(Title::as_str),
-            url: input.url.as_ref().map(PageUrl::as_str),
+            title: input.title.as_ref().filter(|_| approved).map(Title::as_str),
+            url: input.url.as_ref().filter(|_| approved).map(PageUrl::as_str),
             locked: false,
             comment_count: delta,
             created_at: now,
         },
         delta,
     )?;
-    if thread.locked {
+    // Moderators may still post into a locked thread: it is their call.
+    if thread.locked && input.moderator_id.is_none() {
         return Err(ApiError::conflict(
             "thread_locked",
             "This thread is locked: it takes no new comments.",
@@ -165,14 +242,17 @@ pub fn create_comment<C: Store>(
         website: input.website.as_ref().map(Website::as_str),
         avatar: &avatar,
         notify_replies: input.notify_replies,
-        edit_token_hash: Some(&token_hash),
+        edit_token_hash: input.moderator_id.is_none().then_some(token_hash.as_str()),
         ip: input.ip.as_deref(),
         user_agent: input.user_agent.as_deref(),
         created_at: now,
+        email_key: email_key.as_deref(),
+        moderator_id: input.moderator_id,
     })?;
     Ok(Created {
         comment: view::comment_json(row, BTreeMap::new()),
         edit_token,
+        thread_id: thread.id,
     })
 }
 
@@ -248,7 +328,7 @@ fn authorize<C: Store>(
     Ok((auth, locked))
 }
 
-pub fn edit_comment<C: Store>(
+pub fn edit_comment<C: Db>(
     c: &mut C,
     action: &AuthorAction<'_>,
     body: &CommentBody,
@@ -262,12 +342,18 @@ pub fn edit_comment<C: Store>(
         token,
     } = *action;
     let now = view::now_micros();
-    let (_, locked) = authorize(c, key, id, token, site.edit_window, now)?;
+    let (auth, locked) = authorize(c, key, id, token, site.edit_window, now)?;
     if locked {
         return Err(ApiError::conflict(
             "thread_locked",
             "This thread is locked: its comments can no longer change.",
         ));
+    }
+    // Where comments wait for a moderator, an edit waits too: otherwise an approved
+    // comment could be changed into anything afterwards.
+    if auth.status == "approved" && site.moderation != Moderation::None {
+        c.set_comment_status(id.0, CommentStatus::Pending.as_str(), None, now)?;
+        c.add_comment_count(auth.thread_id, -1)?;
     }
     let row = c.update_comment(
         id.0,

@@ -3,5 +3,6 @@
 
 pub mod comments;
 pub mod moderation;
+pub mod replies;
 
 pub use comments::*;

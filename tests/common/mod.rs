@@ -217,6 +217,7 @@ origins = ["https://blog.example"]
 [[site]]
 id = "open"
 origins = ["*"]
+reserved_names = ["The Editor"]
 
 [[site]]
 id = "short"

@@ -78,3 +78,36 @@ test('a pending comment, once approved, is shown like any other', async () => {
     assert.equal(await art.locator('.aw-pending-note').count(), 0);
   });
 });
+
+test('an approved comment edited on a moderated site waits again, still shown to its author', async () => {
+  const slug = freshSlug('reedit');
+  await withPage(world, `${slug}?site=moderated`, async ({ page }) => {
+    await threadShown(page);
+    const r = await submit(page, mainForm(page), { body: 'Harmless words' });
+    const id = r.json.comment.id;
+    world.server.sql(`UPDATE comments SET status = 'approved' WHERE id = ${id}`);
+    world.server.sql(`UPDATE threads SET comment_count = 1 WHERE id = (SELECT thread_id FROM comments WHERE id = ${id})`);
+    await page.reload();
+    const art = comment(page, id);
+    await waitText(art.locator('.aw-body'), 'Harmless words');
+    await waitText(page.locator('.aw-heading'), /\b1\b/);
+
+    await art.getByRole('button', { name: 'Edit', exact: true }).click();
+    const form = art.locator('form');
+    await form.getByRole('textbox').first().fill('Changed words');
+    const patched = page.waitForResponse((x) => x.url().endsWith(`/api/v1/comments/${id}`) && x.request().method() === 'PATCH');
+    await form.getByRole('button', { name: 'Save' }).click();
+    const answer = await patched;
+    assert.equal((await answer.json()).comment.status, 'pending');
+    await waitText(comment(page, id).locator('.aw-pending-note'), 'Awaiting moderation');
+    await waitText(page.locator('.aw-heading'), /\b0\b/);
+    assert.equal((await world.api.thread('moderated', slug)).comments.length, 0);
+
+    // After a reload it is still there for its author, pending.
+    const mine = mineAnswer(page);
+    await page.reload();
+    await mine;
+    await waitText(comment(page, id).locator('.aw-pending-note'), 'Awaiting moderation');
+    await waitText(comment(page, id).locator('.aw-body'), 'Changed words');
+  });
+});

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod bans;
 pub mod comments;
 pub mod page;
+pub mod replies;
 pub mod session;
 pub mod threads;
 
