@@ -173,7 +173,8 @@ pub fn page(
 
     let index: HashMap<i64, usize> = rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
     let n = rows.len();
-    // A deleted comment stays only as the placeholder of visible replies.
+    // A comment not approved (deleted, refused, or pending again after an edit) stays only
+    // as the placeholder of visible replies.
     let mut visible: Vec<bool> = rows.iter().map(|r| r.status == "approved").collect();
     for i in (0..n).rev() {
         if visible[i] {
@@ -182,7 +183,7 @@ pub fn page(
             }
         }
     }
-    // Replies whose parent is hidden (pending, spam) are hidden with it.
+    // Replies whose parent is not loaded are hidden with it.
     let mut shown = vec![false; n];
     let mut children: HashMap<i64, Vec<usize>> = HashMap::new();
     let mut top: Vec<usize> = Vec::new();
@@ -251,7 +252,11 @@ pub fn page(
     let comments = order
         .into_iter()
         .filter_map(|i| {
-            let row = slots[i].take()?;
+            let mut row = slots[i].take()?;
+            // Anything not approved that is shown at all is the placeholder of replies.
+            if row.status != "approved" {
+                row.status = "deleted".into();
+            }
             let reactions = by_comment.remove(&row.id).unwrap_or_default();
             Some(comment_json(row, reactions))
         })

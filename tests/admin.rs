@@ -25,6 +25,7 @@ on_both_backends!(
     the_audit_log_says_who_did_what,
     comments_filter_search_and_page,
     a_bulk_action_that_fails_halfway_changes_nothing,
+    a_refused_comment_keeps_its_replies_in_place,
 );
 
 fn id(c: &Value) -> i64 {
@@ -938,4 +939,31 @@ async fn a_bulk_action_that_fails_halfway_changes_nothing(app: TestApp) {
         public(&app, "moderated", "/halfway/").await,
         (vec![ids[0], ids[2]], 2)
     );
+}
+
+/// Refusing a comment that has approved replies leaves an empty placeholder (never its text)
+/// so the replies stay visible, and the count is what readers see.
+async fn a_refused_comment_keeps_its_replies_in_place(app: TestApp) {
+    let admin = app.admin().await;
+    let (parent, _) = app
+        .comment("open", "/shape/", json!({"body": "secret spam", "author": "Spammer"}))
+        .await;
+    let (reply, _) = app
+        .comment(
+            "open",
+            "/shape/",
+            json!({"body": "a fair reply", "parent_id": id(&parent)}),
+        )
+        .await;
+    admin.act(id(&parent), "spam").await;
+    let page = app.thread("open", "/shape/", "").await;
+    assert_eq!(common::ids(&page), vec![id(&parent), id(&reply)]);
+    let placeholder = &page["comments"][0];
+    assert_eq!(placeholder["status"], "deleted");
+    assert_eq!(placeholder["html"], "");
+    assert!(placeholder["author"].is_null());
+    assert!(!page.to_string().contains("secret spam"));
+    assert_eq!(page["thread"]["comment_count"], 1);
+    admin.act(id(&parent), "restore").await;
+    assert_eq!(public(&app, "open", "/shape/").await.1, 2);
 }

@@ -12,9 +12,6 @@ diesel::define_sql_function! {
     fn coalesce(x: diesel::sql_types::Nullable<diesel::sql_types::Text>, y: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
 }
 
-/// Statuses a public read loads: approved comments and the placeholders of deleted ones.
-const PUBLIC_STATUSES: [&str; 2] = ["approved", "deleted"];
-
 /// Every query Afterword runs. Implemented for SQLite and PostgreSQL connections from one body.
 pub trait Store: Sized {
     fn find_thread(&mut self, site: &str, slug: &str) -> QueryResult<Option<ThreadRow>>;
@@ -24,7 +21,7 @@ pub trait Store: Sized {
     fn upsert_thread(&mut self, new: &NewThread<'_>, delta: i64) -> QueryResult<ThreadRow>;
     fn add_comment_count(&mut self, thread_id: i64, delta: i64) -> QueryResult<()>;
     /// Up to `n` visible top-level comments after the cursor id, oldest or newest first.
-    /// Deleted ones count only when an approved reply hangs under them.
+    /// Others count only when an approved reply hangs under them (as placeholders).
     fn top_level_page(
         &mut self,
         thread_id: i64,
@@ -35,7 +32,8 @@ pub trait Store: Sized {
     /// The ids of every visible top-level comment (for sorting by reactions).
     fn top_level_ids(&mut self, thread_id: i64) -> QueryResult<Vec<i64>>;
     fn comments_by_ids(&mut self, ids: &[i64]) -> QueryResult<Vec<PublicCommentRow>>;
-    /// Approved and deleted replies under these top-level comments, oldest first.
+    /// Every reply under these top-level comments, oldest first; the page keeps those
+    /// approved and the placeholders they need.
     fn replies_under(
         &mut self,
         thread_id: i64,
@@ -68,21 +66,19 @@ pub trait Store: Sized {
     fn ping(&mut self) -> QueryResult<()>;
 }
 
-/// Top-level comments a reader sees: approved ones, and deleted ones that keep an
-/// approved reply (as placeholders).
+/// Top-level comments a reader sees: approved ones, and any other (deleted, refused,
+/// pending again) that keeps an approved reply, as a placeholder.
 macro_rules! visible_top_level {
     ($thread_id:expr) => {
         comments::table
             .filter(comments::thread_id.eq($thread_id))
             .filter(comments::root_id.is_null())
             .filter(
-                comments::status
-                    .eq("approved")
-                    .or(comments::status.eq("deleted").and(diesel::dsl::exists(
-                        replies
-                            .filter(replies.field(comments::root_id).eq(comments::id.nullable()))
-                            .filter(replies.field(comments::status).eq("approved")),
-                    ))),
+                comments::status.eq("approved").or(diesel::dsl::exists(
+                    replies
+                        .filter(replies.field(comments::root_id).eq(comments::id.nullable()))
+                        .filter(replies.field(comments::status).eq("approved")),
+                )),
             )
     };
 }
@@ -171,7 +167,6 @@ macro_rules! common_store_fns {
             comments::table
                 .filter(comments::thread_id.eq(thread_id))
                 .filter(comments::root_id.eq_any(roots))
-                .filter(comments::status.eq_any(PUBLIC_STATUSES))
                 .order(comments::id.asc())
                 .select(PublicCommentRow::as_select())
                 .load(self)

@@ -81,9 +81,26 @@ test('log in, approve a pending comment, see it on the blog, log out', async () 
     await waitText(comment(blog, pending.id).locator('.aw-body'), 'Please let me in');
   });
 
+  // Answer it as the blog's owner, from the comments list.
+  await page.getByRole('link', { name: 'Comments', exact: true }).click();
+  const approved = page.locator(`#comment-${pending.id}`);
+  await approved.getByRole('button', { name: 'Reply' }).click();
+  await approved.getByLabel('Your reply (Markdown)').fill('Thanks for *waiting*!');
+  await Promise.all([
+    page.waitForEvent('load'),
+    approved.getByRole('button', { name: 'Post reply' }).click(),
+  ]);
+  await waitText(page.locator('#flash'), 'Saved.');
+  const thread = await world.api.thread('moderated', slug);
+  const reply = thread.comments.find((c) => c.parent_id === pending.id);
+  assert.equal(reply.author, 'Blog Owner');
+  assert.equal(reply.moderator, true);
+  assert.equal(reply.html, '<p>Thanks for <em>waiting</em>!</p>\n');
+
   // It is in the log, under this moderator.
   await page.getByRole('link', { name: 'Log', exact: true }).click();
   await waitText(page.locator('main'), /owner\s+approve/);
+  await waitText(page.locator('main'), /owner\s+reply/);
 
   await Promise.all([
     page.waitForURL(`${world.server.origin}/admin/login`),
