@@ -60,7 +60,9 @@ struct RawSite {
 struct RawLimits {
     comments_per_ip_per_minute: Option<u32>,
     reactions_per_ip_per_minute: Option<u32>,
+    edits_per_ip_per_minute: Option<u32>,
     trusted_proxies: Option<Vec<String>>,
+    proxy_header: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -204,7 +206,20 @@ impl SiteSettings {
 pub struct Limits {
     pub comments_per_ip_per_minute: u32,
     pub reactions_per_ip_per_minute: u32,
+    /// Edits and deletes of one's own comments.
+    pub edits_per_ip_per_minute: u32,
     pub trusted_proxies: Vec<IpNet>,
+    /// Which header trusted proxies put the client's address in.
+    pub proxy_header: ProxyHeader,
+}
+
+/// The header a reverse proxy records the client's address in. Only one is read: reading
+/// both would let a client forge the one the proxy does not set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyHeader {
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=…`.
+    Forwarded,
 }
 
 impl Default for Limits {
@@ -212,6 +227,8 @@ impl Default for Limits {
         Limits {
             comments_per_ip_per_minute: 10,
             reactions_per_ip_per_minute: 60,
+            edits_per_ip_per_minute: 30,
+            proxy_header: ProxyHeader::XForwardedFor,
             trusted_proxies: vec![
                 "127.0.0.1/32".parse().expect("valid net"),
                 "::1/128".parse().expect("valid net"),
@@ -221,7 +238,9 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`) match as the IPv4 address.
     pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
         self.trusted_proxies.iter().any(|n| n.contains(&ip))
     }
 }
@@ -362,6 +381,19 @@ impl Settings {
                 if let Some(n) = l.reactions_per_ip_per_minute {
                     limits.reactions_per_ip_per_minute = n;
                 }
+                if let Some(n) = l.edits_per_ip_per_minute {
+                    limits.edits_per_ip_per_minute = n;
+                }
+                limits.proxy_header = match l.proxy_header.as_deref() {
+                    None | Some("x-forwarded-for") => ProxyHeader::XForwardedFor,
+                    Some("forwarded") => ProxyHeader::Forwarded,
+                    Some(other) => {
+                        return Err(err(
+                            "limits.proxy_header",
+                            format!("`{other}`: must be \"x-forwarded-for\" or \"forwarded\""),
+                        ))
+                    }
+                };
                 if let Some(list) = l.trusted_proxies {
                     limits.trusted_proxies = list
                         .iter()

@@ -1,4 +1,6 @@
 //! Per-address limits on writes: a fixed one-minute window per IP, in memory.
+//! IPv6 clients count per /64 (one household or server gets a whole /64, so a per-address
+//! limit would be no limit); IPv4-mapped IPv6 addresses count as the IPv4 address.
 //! Behind a load balancer each instance counts on its own.
 
 use std::collections::HashMap;
@@ -40,6 +42,7 @@ impl RateLimiter {
         if self.per_minute == 0 {
             return Ok(());
         }
+        let ip = bucket(ip);
         let mut w = self.windows.lock();
         if now.duration_since(w.last_sweep) >= WINDOW {
             w.by_ip
@@ -56,6 +59,18 @@ impl RateLimiter {
         }
         entry.1 += 1;
         Ok(())
+    }
+}
+
+/// What a client counts as: its IPv4 address, or its IPv6 /64.
+fn bucket(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let mut octets = v6.octets();
+            octets[8..].fill(0);
+            IpAddr::V6(octets.into())
+        }
+        v4 => v4,
     }
 }
 
@@ -81,6 +96,19 @@ mod tests {
             r.check_at(a, t0 + Duration::from_secs(61)).is_ok(),
             "a new window opens"
         );
+    }
+
+    #[test]
+    fn ipv6_counts_per_64_and_mapped_ipv4_as_ipv4() {
+        let r = RateLimiter::new(1);
+        let t0 = Instant::now();
+        assert!(r.check_at("2001:db8:1:2::1".parse().unwrap(), t0).is_ok());
+        assert!(r
+            .check_at("2001:db8:1:2:ffff::9".parse().unwrap(), t0)
+            .is_err());
+        assert!(r.check_at("2001:db8:1:3::1".parse().unwrap(), t0).is_ok());
+        assert!(r.check_at("192.0.2.1".parse().unwrap(), t0).is_ok());
+        assert!(r.check_at("::ffff:192.0.2.1".parse().unwrap(), t0).is_err());
     }
 
     #[test]

@@ -74,6 +74,7 @@ impl Application {
         }
         let state = web::Data::new(AppState {
             comment_limiter: RateLimiter::new(settings.limits.comments_per_ip_per_minute),
+            edit_limiter: RateLimiter::new(settings.limits.edits_per_ip_per_minute),
             hasher: Default::default(),
             login_limiter: Default::default(),
             settings: Arc::new(settings),

@@ -16,6 +16,8 @@ pub struct AppState {
     pub cache: Arc<ThreadCache>,
     pub key: ServerKey,
     pub comment_limiter: RateLimiter,
+    /// Authors' edits and deletes.
+    pub edit_limiter: RateLimiter,
     /// Password checks, a few at a time.
     pub hasher: Hasher,
     pub login_limiter: LoginLimiter,

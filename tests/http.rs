@@ -728,3 +728,65 @@ async fn postgres_listener_killed_recovers_without_stale_pages() {
     a.comment("open", "/lk/", json!({"body": "three"})).await;
     until(&b, 3, "hit").await;
 }
+
+/// Behind a trusted proxy the client is the first untrusted hop from the right of
+/// X-Forwarded-For: whatever a client prepends (addresses, garbage) gains it nothing; IPv6
+/// clients count per /64; mapped IPv4 is IPv4. Edits and deletes are limited too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_count_the_real_client_and_cover_edits() {
+    let config = "[[site]]\nid = \"blog\"\norigins = [\"*\"]\nedit_window = \"1h\"\n\
+                  [limits]\ncomments_per_ip_per_minute = 1\nedits_per_ip_per_minute = 2\n";
+    let app = common::spawn_with(common::Backend::Sqlite, config)
+        .await
+        .unwrap();
+    let post = |xff: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/api/v1/comments?site=blog&slug=%2Fxff%2F"))
+                .header("X-Forwarded-For", xff)
+                .json(&json!({"body": "hello"}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Garbage left of the proxy's entry: the client is still 203.0.113.7 (not the proxy).
+    let r = post("not an address, 203.0.113.7").await;
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    let first = v["comment"]["id"].as_i64().unwrap();
+    let token = v["edit_token"].as_str().unwrap().to_owned();
+    let stored = |id: i64| {
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM comments WHERE id = {id} AND ip = '203.0.113.7'"
+        ))
+    };
+    assert_eq!(stored(first), 1);
+    // A forged address prepended: same client, over its limit.
+    let r = post("198.51.100.1, 203.0.113.7").await;
+    expect_error(r, 429, "rate_limited").await;
+    // Another client is not.
+    assert_eq!(post("203.0.113.8").await.status(), 201);
+    // IPv6: one /64 is one client.
+    assert_eq!(post("2001:db8:0:1::1").await.status(), 201);
+    expect_error(post("2001:db8:0:1::ffff").await, 429, "rate_limited").await;
+    assert_eq!(post("2001:db8:0:2::1").await.status(), 201);
+    // A mapped address is the IPv4 one: 203.0.113.8 already posted.
+    expect_error(post("::ffff:203.0.113.8").await, 429, "rate_limited").await;
+
+    // Edits and deletes: two a minute from this test client (127.0.0.1, no header).
+    let url = app.url(&format!("/api/v1/comments/{first}"));
+    for n in 0..2 {
+        let r = app
+            .edit(&url, &token, &json!({"body": format!("edit {n}")}))
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+    let r = app.edit(&url, &token, &json!({"body": "edit 3"})).await;
+    assert!(r.headers().contains_key("retry-after"));
+    expect_error(r, 429, "rate_limited").await;
+    expect_error(app.remove(&url, &token).await, 429, "rate_limited").await;
+    let page = app.thread("blog", "/xff/", "").await;
+    assert_eq!(page["comments"][0]["html"], "<p>edit 1</p>\n");
+}

@@ -404,6 +404,12 @@ async fn author_request(
 ) -> Result<AuthorRequest, ApiError> {
     let id = comment_id(req)?;
     let token = bearer_token(req)?;
+    if let Some(ip) = client_ip(req, &state.settings.limits) {
+        state
+            .edit_limiter
+            .check(ip)
+            .map_err(ApiError::too_many_requests)?;
+    }
     let st = state.clone();
     let owned = web::block(move || {
         let mut conn = st.pool.get()?;
@@ -449,7 +455,8 @@ fn comment_id(req: &HttpRequest) -> Result<CommentId, ApiError> {
         (status = 403, description = "Wrong token, closed edit window or foreign origin", body = crate::api::openapi::ErrorBody),
         (status = 404, description = "No such comment", body = crate::api::openapi::ErrorBody),
         (status = 409, description = "The thread is locked", body = crate::api::openapi::ErrorBody),
-        (status = 422, description = "The body fails validation", body = crate::api::openapi::ErrorBody)))]
+        (status = 422, description = "The body fails validation", body = crate::api::openapi::ErrorBody),
+        (status = 429, description = "Too many edits from this address", body = crate::api::openapi::ErrorBody)))]
 pub async fn edit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -480,7 +487,8 @@ pub async fn edit(
         (status = 401, description = "No edit token", body = crate::api::openapi::ErrorBody),
         (status = 403, description = "Wrong token, closed edit window or foreign origin", body = crate::api::openapi::ErrorBody),
         (status = 404, description = "No such comment", body = crate::api::openapi::ErrorBody),
-        (status = 409, description = "The thread is locked", body = crate::api::openapi::ErrorBody)))]
+        (status = 409, description = "The thread is locked", body = crate::api::openapi::ErrorBody),
+        (status = 429, description = "Too many deletes from this address", body = crate::api::openapi::ErrorBody)))]
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,

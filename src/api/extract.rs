@@ -1,7 +1,5 @@
 //! Parsing requests at the edge: JSON bodies, query strings, the client's address, tokens.
 
-use std::net::IpAddr;
-
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest};
@@ -10,7 +8,7 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
-use crate::config::{Limits, SiteSettings};
+use crate::config::SiteSettings;
 use crate::error::ApiError;
 
 /// Largest JSON body accepted.
@@ -174,32 +172,7 @@ fn decode(s: &str) -> Result<String, ApiError> {
         .map_err(|_| ApiError::bad_request("invalid_utf8", "The query string is not valid UTF-8."))
 }
 
-/// The visitor's address: the peer, or, from a trusted proxy, the nearest untrusted
-/// address in `X-Forwarded-For`.
-pub fn client_ip(req: &HttpRequest, limits: &Limits) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip();
-    if !limits.is_trusted_proxy(peer) {
-        return Some(peer);
-    }
-    let mut hops: Vec<IpAddr> = Vec::new();
-    for value in req.headers().get_all("x-forwarded-for") {
-        let Ok(text) = value.to_str() else {
-            return Some(peer);
-        };
-        for hop in text.split(',') {
-            match hop.trim().parse::<IpAddr>() {
-                Ok(ip) => hops.push(ip),
-                Err(_) => return Some(peer),
-            }
-        }
-    }
-    Some(
-        hops.into_iter()
-            .rev()
-            .find(|ip| !limits.is_trusted_proxy(*ip))
-            .unwrap_or(peer),
-    )
-}
+pub use super::client::client_ip;
 
 /// The edit token from `Authorization: Bearer …`.
 pub fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {

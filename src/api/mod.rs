@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod assets;
+pub mod client;
 pub mod comments;
 pub mod counts;
 pub mod extract;
