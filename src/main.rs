@@ -29,6 +29,15 @@ enum Command {
         #[arg(long, env = "AFTERWORD_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Write a consistent copy of the SQLite database to FILE while the server runs
+    /// (for PostgreSQL, use pg_dump).
+    Backup {
+        /// Where to write the copy; it must not exist yet.
+        file: PathBuf,
+        /// A TOML config file.
+        #[arg(long, env = "AFTERWORD_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Manage moderator accounts (they log in at /admin).
     Admin {
         /// A TOML config file.
@@ -65,6 +74,7 @@ fn main() -> ExitCode {
         Command::Serve { config } => serve(config),
         Command::Migrate { config } => migrate(config),
         Command::Admin { config, command } => admin(config, command),
+        Command::Backup { file, config } => backup(config, &file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -101,6 +111,13 @@ fn migrate(config: Option<PathBuf>) -> anyhow::Result<()> {
     let pool = Pool::connect(&settings.database_url, settings.sqlite_synchronous, 1)?;
     let ran = pool.migrate()?;
     println!("{ran} migration(s) applied");
+    Ok(())
+}
+
+fn backup(config: Option<PathBuf>, file: &std::path::Path) -> anyhow::Result<()> {
+    let settings = Settings::load(config.as_deref())?;
+    let bytes = afterword::db::backup::backup(&settings.database_url, file)?;
+    println!("backed up to {} ({bytes} bytes)", file.display());
     Ok(())
 }
 

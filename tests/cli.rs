@@ -494,3 +494,131 @@ fn admin_create_asks_twice_on_a_terminal() {
     assert!(!ok, "{out}");
     assert!(out.contains("the two passwords differ"), "{out}");
 }
+
+/// `afterword backup` while comments keep arriving: the copy holds every comment
+/// acknowledged before the backup started, and a server started on it serves them.
+#[test]
+fn a_backup_taken_under_load_restores_every_acknowledged_comment() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let dir = tempfile::tempdir().unwrap();
+    // No rate limit: this test is the only client, and a busy one.
+    std::fs::write(
+        dir.path().join("afterword.toml"),
+        "database_url = \"sqlite://live.db\"\n[limits]\ncomments_per_ip_per_minute = 0\n",
+    )
+    .unwrap();
+    let mut cmd = command(dir.path());
+    cmd.env("AFTERWORD_CONFIG", "afterword.toml");
+    let server = Server::start(cmd);
+    let acked: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (addr, acked, stop) = (server.addr.clone(), acked.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let client = Server::client(addr);
+                let mut n = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    let answer = client.post(&format!("/load-{w}/"), &format!("comment {n}"));
+                    n += 1;
+                    if let Some(rest) = answer
+                        .starts_with("HTTP/1.1 201")
+                        .then(|| answer.split("\"id\":").nth(1))
+                        .flatten()
+                    {
+                        let id: i64 = rest.split(',').next().unwrap().parse().unwrap();
+                        acked.lock().unwrap().push(id);
+                    }
+                }
+            })
+        })
+        .collect();
+    while acked.lock().unwrap().len() < 100 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let before: Vec<i64> = acked.lock().unwrap().clone();
+    let out = command(dir.path())
+        .env("AFTERWORD_DATABASE_URL", "sqlite://live.db")
+        .args(["backup", "copy.db"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("backed up to copy.db"));
+    // Writes went on during the backup.
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, Ordering::SeqCst);
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert!(acked.lock().unwrap().len() > before.len());
+    assert!(!dir.path().join("copy.partial").exists());
+
+    // An existing file is never overwritten.
+    let again = command(dir.path())
+        .env("AFTERWORD_DATABASE_URL", "sqlite://live.db")
+        .args(["backup", "copy.db"])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    // The copy is whole and holds every comment acknowledged before the backup started.
+    let copy = dir.path().join("copy.db");
+    let check = std::process::Command::new("sqlite3")
+        .arg(&copy)
+        .arg("PRAGMA integrity_check;")
+        .output();
+    if let Ok(out) = check {
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+    }
+    // Restore: the copy in place of the database, and a server on it.
+    let restored_dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&copy, restored_dir.path().join("afterword.db")).unwrap();
+    let restored = Server::start(command(restored_dir.path()));
+    let mut served: Vec<i64> = Vec::new();
+    for w in 0..4 {
+        let mut after = String::new();
+        loop {
+            let page = restored.get(&format!(
+                "/api/v1/comments?site=default&slug=/load-{w}/&limit=200{after}"
+            ));
+            assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+            let body = page.split("\r\n\r\n").nth(1).unwrap();
+            let v: serde_json::Value = serde_json::from_str(body).unwrap();
+            served.extend(
+                v["comments"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["id"].as_i64().unwrap()),
+            );
+            match v["next"].as_str() {
+                Some(next) => after = format!("&after={next}"),
+                None => break,
+            }
+        }
+    }
+    let missing: Vec<&i64> = before.iter().filter(|id| !served.contains(id)).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged but not in the backup: {missing:?}"
+    );
+
+    // PostgreSQL: the command says to use pg_dump.
+    let pg = command(dir.path())
+        .env(
+            "AFTERWORD_DATABASE_URL",
+            "postgres://nobody@127.0.0.1:1/none",
+        )
+        .args(["backup", "pg.db"])
+        .output()
+        .unwrap();
+    assert!(!pg.status.success());
+    assert!(String::from_utf8_lossy(&pg.stderr).contains("pg_dump"));
+}

@@ -5,6 +5,7 @@
 //! This is the MultiConnection idea without its limits (RETURNING, upserts).
 
 pub mod admins;
+pub mod backup;
 pub mod faults;
 pub mod models;
 pub mod moderation;
