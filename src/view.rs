@@ -110,7 +110,8 @@ pub fn comment_json(row: PublicCommentRow, reactions: BTreeMap<String, i64>) -> 
         parent_id: row.parent_id,
         author: if deleted { None } else { row.author },
         website: if deleted { None } else { row.website },
-        avatar: row.avatar,
+        // A placeholder tells nothing of who wrote it.
+        avatar: if deleted { String::new() } else { row.avatar },
         html: if deleted { String::new() } else { row.html },
         created_at: rfc3339(row.created_at),
         edited_at: row.edited_at.map(rfc3339),

@@ -391,6 +391,7 @@ async fn deleted_comment_with_replies_stays_as_placeholder(app: TestApp) {
     assert_eq!(c[0]["html"], "");
     assert_eq!(c[0]["author"], Value::Null);
     assert_eq!(c[0]["website"], Value::Null);
+    assert_eq!(c[0]["avatar"], "");
     assert_eq!(c[1]["id"], reply["id"]);
     assert_eq!(t["thread"]["comment_count"], 1);
     assert!(!t.to_string().contains("secret words"));
