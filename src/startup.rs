@@ -73,6 +73,7 @@ impl Application {
         }
         let state = web::Data::new(AppState {
             comment_limiter: RateLimiter::new(settings.limits.comments_per_ip_per_minute),
+            reaction_limiter: RateLimiter::new(settings.limits.reactions_per_ip_per_minute),
             settings: Arc::new(settings),
             pool: pool.clone(),
             cache,

@@ -14,4 +14,5 @@ pub struct AppState {
     pub cache: Arc<ThreadCache>,
     pub key: ServerKey,
     pub comment_limiter: RateLimiter,
+    pub reaction_limiter: RateLimiter,
 }

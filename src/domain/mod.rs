@@ -1,9 +1,11 @@
 //! Value types parsed once at the edge. Inner code accepts only these.
 
 mod comment;
+mod reaction;
 mod thread;
 
 pub use comment::{AuthorName, CommentBody, CommentId, CommentStatus, Email, Website};
+pub use reaction::{ReactionKind, VisitorId};
 pub use thread::{Cursor, Limit, PageUrl, SiteId, Slug, Sort, Title};
 
 use std::fmt;

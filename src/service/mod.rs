@@ -2,5 +2,6 @@
 //! One file per capability.
 
 pub mod comments;
+pub mod reactions;
 
 pub use comments::*;
