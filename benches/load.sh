@@ -281,6 +281,25 @@ run_wrk thread-read "$READ_URL"
 summarize thread-read "$TMP/thread-read.out"
 echo
 
+# ------------------------------------------- phase 1r: the same reads, with reactions
+# A thread like /bench/thread/ whose every comment carries reactions (5 each, 3 kinds)
+# and whose post has 12: its counts come from the counters with the page, which stays
+# in memory, so it must read within 10 % of the thread without reactions.
+RX_URL="$BASE/api/v1/comments?site=$SITE&slug=$(urlenc /bench/reacted/)&limit=200"
+python3 "$BENCH_DIR/seed.py" "$BASE" "$SITE" --thread /bench/reacted/ || die_server "seeding /bench/reacted/ failed"
+python3 "$BENCH_DIR/react_seed.py" "$BASE" "$SITE" /bench/reacted/ || die_server "seeding reactions failed"
+read -r code size < <(curl_ -o /dev/null -w '%{http_code} %{size_download}\n' "$RX_URL")
+echo "thread-read-rx response: HTTP $code, $size bytes plain"
+run_wrk thread-read-rx "$RX_URL"
+summarize thread-read-rx "$TMP/thread-read-rx.out"
+read -r _ plain_rps _ < <(parse_wrk "$TMP/thread-read.out")
+read -r _ rx_rps _ < <(parse_wrk "$TMP/thread-read-rx.out")
+rx_line="$(python3 -c 'import sys; p, r = float(sys.argv[1]), float(sys.argv[2]); ratio = r / p if p else 0
+print("reactions-read thread-read-rx/thread-read = %.3f (%.1f vs %.1f req/s) => %s" % (ratio, r, p, "OK" if ratio >= 0.9 else "SLOWER THAN 10 %"))' "$plain_rps" "$rx_rps")"
+echo "$rx_line"
+SUMMARY+=("$rx_line")
+echo
+
 # ------------------------------------------------ phase 1a: the same reads, compressed
 # As browsers ask: the page is compressed once when first asked for, then served as is.
 run_wrk thread-read-br -H "Accept-Encoding: gzip, deflate, br" "$READ_URL"
@@ -366,6 +385,53 @@ fi
 echo "$kline"
 SUMMARY+=("$kline")
 [ "$kverdict" = OK ] || verdict=MISMATCH
+echo
+
+# ---------------------------------------------------------------- phase 4: reaction toggles
+# benches/react.lua: every request turns 👍 on for the post of /bench/toggles/, each
+# visitor twice. Afterwards the stored count must lie between the visitors answered 200
+# (at least half the 200s) and the visitors sent, and the counter must equal the rows.
+TOGGLE_SLUG="/bench/toggles/"
+TOGGLE_Q="site=$SITE&slug=$(urlenc "$TOGGLE_SLUG")"
+run_wrk reaction-toggle -s "$BENCH_DIR/react.lua" "$BASE/api/v1/reactions?$TOGGLE_Q"
+tline="$(grep '^AFTERWORD_TOGGLES ' "$TMP/reaction-toggle.out" || true)"
+[ -n "$tline" ] || { cat "$TMP/reaction-toggle.out" >&2; die_server "react.lua printed no AFTERWORD_TOGGLES line"; }
+tkv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$tline"; }
+t_sent="$(tkv sent)"; t_ok="$(tkv ok)"; t_non200="$(tkv non200)"; t_visitors="$(tkv visitors)"
+summarize reaction-toggle "$TMP/reaction-toggle.out" "$t_non200"
+echo "reaction-toggle statuses seen by wrk: $(tkv statuses)"
+stored_toggles() {
+  curl_ "$BASE/api/v1/counts?$TOGGLE_Q&reactions=1" \
+    | python3 -c 'import json, sys; print(int(json.load(sys.stdin)["reactions"].get(sys.argv[1], 0)))' "$TOGGLE_SLUG"
+}
+t_stored=-1
+for _ in $(seq 1 20); do
+  now="$(stored_toggles)" || die_server "GET /api/v1/counts?reactions=1 for $TOGGLE_SLUG failed"
+  [ "$now" = "$t_stored" ] && break
+  t_stored="$now"
+  sleep 0.5
+done
+# The rows and the counter, read from the database itself.
+sql_number() {
+  if [ -n "${BACKEND_URL:-}" ]; then
+    psql "$DATABASE_URL" -X -q -t -A -c "$1"
+  else
+    python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' "$TMP/bench.db" "$1"
+  fi
+}
+thread_sql="(SELECT id FROM threads WHERE site = '$SITE' AND slug = '$TOGGLE_SLUG')"
+t_rows="$(sql_number "SELECT COUNT(*) FROM reactions WHERE thread_id = $thread_sql")"
+t_counter="$(sql_number "SELECT COALESCE(SUM(count), 0) FROM reaction_counts WHERE thread_id = $thread_sql")"
+t_lower=$(((t_ok + 1) / 2))
+if [ "$t_lower" -le "$t_stored" ] && [ "$t_stored" -le "$t_visitors" ] && [ "$t_rows" = "$t_stored" ] && [ "$t_counter" = "$t_stored" ]; then
+  t_verdict=OK
+else
+  t_verdict=MISMATCH
+fi
+t_line="toggle-check  200-seen=$t_ok (>= $t_lower visitors) stored=$t_stored rows=$t_rows counter=$t_counter visitors-sent=$t_visitors non200=$t_non200 => $t_verdict"
+echo "$t_line"
+SUMMARY+=("$t_line")
+[ "$t_verdict" = OK ] || verdict=MISMATCH
 echo
 
 # ---------------------------------------------------------------- memory, summary
