@@ -726,3 +726,31 @@ async fn failed_reaction_writes_store_nothing(app: TestApp) {
         json!({"reactions": {"👍": 1}, "mine": ["👍"]})
     );
 }
+
+/// Behind a load balancer: a reaction through one instance drops the page another
+/// instance keeps in memory (PostgreSQL NOTIFY), so its readers see it at once too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_reactions_refresh_other_instances_pages() {
+    let Some(a) = common::spawn_with(Backend::Postgres, &unlimited()).await else {
+        eprintln!("skipped: AFTERWORD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let b = common::spawn_on(a.db.clone(), &unlimited()).await;
+    a.comment("open", "/lb/", json!({"body": "x"})).await;
+    let (page, _) = read_page(&b, "/lb/").await;
+    read_until_hit(&b, "/lb/", &page).await;
+    react(
+        &a,
+        "/lb/",
+        json!({"kind": "😮", "visitor": "v", "active": true}),
+    )
+    .await;
+    for _ in 0..100 {
+        let (t, _) = read_page(&b, "/lb/").await;
+        if t["thread"]["reactions"] == json!({"😮": 1}) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    panic!("the other instance kept its stale page");
+}
