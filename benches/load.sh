@@ -13,6 +13,8 @@ set -euo pipefail
 export LC_ALL=C
 
 DURATION="${DURATION:-10s}"
+AB_DURATION="${AB_DURATION:-3s}"
+AB_ROUNDS="${AB_ROUNDS:-4}"
 CHURN_DURATION="${CHURN_DURATION:-40s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-2}"
@@ -281,6 +283,44 @@ run_wrk thread-read "$READ_URL"
 summarize thread-read "$TMP/thread-read.out"
 echo
 
+# ------------------------------------------- phase 1r: the same reads, with reactions
+# A thread like /bench/thread/ whose every comment carries reactions (5 each, 3 kinds)
+# and whose post has 12: its counts come from the counters with the page, which stays
+# in memory, so it must read within 10 % of the thread without reactions.
+RX_URL="$BASE/api/v1/comments?site=$SITE&slug=$(urlenc /bench/reacted/)&limit=200"
+python3 "$BENCH_DIR/seed.py" "$BASE" "$SITE" --thread /bench/reacted/ || die_server "seeding /bench/reacted/ failed"
+python3 "$BENCH_DIR/react_seed.py" "$BASE" "$SITE" /bench/reacted/ || die_server "seeding reactions failed"
+read -r code size < <(curl_ -o /dev/null -w '%{http_code} %{size_download}\n' "$RX_URL")
+echo "thread-read-rx response: HTTP $code, $size bytes plain"
+run_wrk thread-read-rx "$RX_URL"
+summarize thread-read-rx "$TMP/thread-read-rx.out"
+# The comparison itself: one phase after the other is at the mercy of whatever else the
+# machine does meanwhile, so it alternates short runs of both, AB_ROUNDS times each, and
+# compares the sums.
+DURATION_SAVED="$DURATION"; DURATION="$AB_DURATION"
+plain_sum=0; rx_sum=0
+for round in $(seq 1 "$AB_ROUNDS"); do
+  # ABBA: the one that runs second in a round runs first in the next.
+  if [ $((round % 2)) = 1 ]; then
+    run_wrk "ab-plain-$round" "$READ_URL" >/dev/null
+    run_wrk "ab-rx-$round" "$RX_URL" >/dev/null
+  else
+    run_wrk "ab-rx-$round" "$RX_URL" >/dev/null
+    run_wrk "ab-plain-$round" "$READ_URL" >/dev/null
+  fi
+  read -r _ p_rps _ < <(parse_wrk "$TMP/ab-plain-$round.out")
+  read -r _ r_rps _ < <(parse_wrk "$TMP/ab-rx-$round.out")
+  plain_sum="$(python3 -c 'import sys; print(float(sys.argv[1]) + float(sys.argv[2]))' "$plain_sum" "$p_rps")"
+  rx_sum="$(python3 -c 'import sys; print(float(sys.argv[1]) + float(sys.argv[2]))' "$rx_sum" "$r_rps")"
+  echo "reactions-read round $round: plain $p_rps req/s, with reactions $r_rps req/s"
+done
+DURATION="$DURATION_SAVED"
+rx_line="$(python3 -c 'import sys; p, r, n = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3]; ratio = r / p if p else 0
+print("reactions-read with/without reactions = %.3f (%s alternating rounds: %.1f vs %.1f req/s) => %s" % (ratio, n, r / int(n), p / int(n), "OK" if ratio >= 0.9 else "SLOWER THAN 10 %"))' "$plain_sum" "$rx_sum" "$AB_ROUNDS")"
+echo "$rx_line"
+SUMMARY+=("$rx_line")
+echo
+
 # ------------------------------------------------ phase 1a: the same reads, compressed
 # As browsers ask: the page is compressed once when first asked for, then served as is.
 run_wrk thread-read-br -H "Accept-Encoding: gzip, deflate, br" "$READ_URL"
@@ -366,6 +406,53 @@ fi
 echo "$kline"
 SUMMARY+=("$kline")
 [ "$kverdict" = OK ] || verdict=MISMATCH
+echo
+
+# ---------------------------------------------------------------- phase 4: reaction toggles
+# benches/react.lua: every request turns 👍 on for the post of /bench/toggles/, each
+# visitor twice. Afterwards the stored count must lie between the visitors answered 200
+# (at least half the 200s) and the visitors sent, and the counter must equal the rows.
+TOGGLE_SLUG="/bench/toggles/"
+TOGGLE_Q="site=$SITE&slug=$(urlenc "$TOGGLE_SLUG")"
+run_wrk reaction-toggle -s "$BENCH_DIR/react.lua" "$BASE/api/v1/reactions?$TOGGLE_Q"
+tline="$(grep '^AFTERWORD_TOGGLES ' "$TMP/reaction-toggle.out" || true)"
+[ -n "$tline" ] || { cat "$TMP/reaction-toggle.out" >&2; die_server "react.lua printed no AFTERWORD_TOGGLES line"; }
+tkv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$tline"; }
+t_sent="$(tkv sent)"; t_ok="$(tkv ok)"; t_non200="$(tkv non200)"; t_visitors="$(tkv visitors)"
+summarize reaction-toggle "$TMP/reaction-toggle.out" "$t_non200"
+echo "reaction-toggle statuses seen by wrk: $(tkv statuses)"
+stored_toggles() {
+  curl_ "$BASE/api/v1/counts?$TOGGLE_Q&reactions=1" \
+    | python3 -c 'import json, sys; print(int(json.load(sys.stdin)["reactions"].get(sys.argv[1], 0)))' "$TOGGLE_SLUG"
+}
+t_stored=-1
+for _ in $(seq 1 20); do
+  now="$(stored_toggles)" || die_server "GET /api/v1/counts?reactions=1 for $TOGGLE_SLUG failed"
+  [ "$now" = "$t_stored" ] && break
+  t_stored="$now"
+  sleep 0.5
+done
+# The rows and the counter, read from the database itself.
+sql_number() {
+  if [ -n "${BACKEND_URL:-}" ]; then
+    psql "$DATABASE_URL" -X -q -t -A -c "$1"
+  else
+    python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' "$TMP/bench.db" "$1"
+  fi
+}
+thread_sql="(SELECT id FROM threads WHERE site = '$SITE' AND slug = '$TOGGLE_SLUG')"
+t_rows="$(sql_number "SELECT COUNT(*) FROM reactions WHERE thread_id = $thread_sql")"
+t_counter="$(sql_number "SELECT COALESCE(SUM(count), 0) FROM reaction_counts WHERE thread_id = $thread_sql")"
+t_lower=$(((t_ok + 1) / 2))
+if [ "$t_lower" -le "$t_stored" ] && [ "$t_stored" -le "$t_visitors" ] && [ "$t_rows" = "$t_stored" ] && [ "$t_counter" = "$t_stored" ]; then
+  t_verdict=OK
+else
+  t_verdict=MISMATCH
+fi
+t_line="toggle-check  200-seen=$t_ok (>= $t_lower visitors) stored=$t_stored rows=$t_rows counter=$t_counter visitors-sent=$t_visitors non200=$t_non200 => $t_verdict"
+echo "$t_line"
+SUMMARY+=("$t_line")
+[ "$t_verdict" = OK ] || verdict=MISMATCH
 echo
 
 # ---------------------------------------------------------------- memory, summary

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import * as esbuild from 'esbuild';
+import { minify } from 'terser';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // Gzipped size limits, shared with test/unit/size.test.js.
@@ -40,7 +41,16 @@ export async function build() {
       plugins: [cssAsText],
       logLevel: 'warning',
     });
-    out[name] = result.outputFiles[0].contents;
+    // A second pass by terser: about 3 % less than esbuild's own minification (arrows
+    // for functions, merged statements). ASCII only: the emoji, accents and Chinese of
+    // the strings as \u escapes gzip about 1 % smaller than as UTF-8 bytes. Hoisted
+    // function declarations gzip better too.
+    const { code } = await minify(result.outputFiles[0].text, {
+      ecma: 2020,
+      compress: { passes: 3, unsafe_arrows: true, pure_getters: true, hoist_funs: true },
+      format: { ascii_only: true, comments: false },
+    });
+    out[name] = Buffer.from(code);
   }
   await mkdir(join(here, 'dist'), { recursive: true });
   for (const [name, bytes] of Object.entries(out)) await writeFile(join(here, 'dist', name), bytes);

@@ -132,6 +132,8 @@ pub struct ThreadCache {
     building: Mutex<HashMap<PageKey, tokio::sync::watch::Sender<()>>>,
     /// Approved-comment counts per thread, with the generation they were read at.
     counts: quick_cache::sync::Cache<ThreadKey, (u64, i64), ByKeyBytes>,
+    /// Reactions on each post, kept like `counts` (for `?reactions=1`).
+    reaction_totals: quick_cache::sync::Cache<ThreadKey, (u64, i64), ByKeyBytes>,
     /// Whole counts answers by query string: an index page asks the same question each time.
     count_answers: quick_cache::sync::Cache<String, Arc<CachedCountsAnswer>, ByAnswerBytes>,
     generations: Mutex<Generations>,
@@ -174,6 +176,11 @@ impl ThreadCache {
                 ByBytes,
             ),
             counts: quick_cache::sync::Cache::with_weighter(
+                (COUNT_BYTES / 128) as usize,
+                COUNT_BYTES,
+                ByKeyBytes,
+            ),
+            reaction_totals: quick_cache::sync::Cache::with_weighter(
                 (COUNT_BYTES / 128) as usize,
                 COUNT_BYTES,
                 ByKeyBytes,
@@ -233,13 +240,28 @@ impl ThreadCache {
 
     /// For each thread, its cached count, or the generation to store a fresh count under.
     pub fn cached_counts(&self, threads: &[ThreadKey]) -> Vec<Result<i64, u64>> {
+        self.cached_tallies(Tally::Comments, threads)
+    }
+
+    fn tallies(
+        &self,
+        tally: Tally,
+    ) -> &quick_cache::sync::Cache<ThreadKey, (u64, i64), ByKeyBytes> {
+        match tally {
+            Tally::Comments => &self.counts,
+            Tally::Reactions => &self.reaction_totals,
+        }
+    }
+
+    /// [`ThreadCache::cached_counts`] for either tally.
+    pub fn cached_tallies(&self, tally: Tally, threads: &[ThreadKey]) -> Vec<Result<i64, u64>> {
         let enabled = self.is_enabled();
         let g = self.generations.lock();
         threads
             .iter()
             .map(|t| {
                 let current = g.of_thread(t);
-                match self.counts.get(t) {
+                match self.tallies(tally).get(t) {
                     Some((gen, n)) if enabled && gen == current => Ok(n),
                     _ => Err(current),
                 }
@@ -249,8 +271,13 @@ impl ThreadCache {
 
     /// Stores a count read at `generation`, unless the thread changed since.
     pub fn insert_count(&self, thread: ThreadKey, generation: u64, count: i64) {
+        self.insert_tally(Tally::Comments, thread, generation, count)
+    }
+
+    /// [`ThreadCache::insert_count`] for either tally.
+    pub fn insert_tally(&self, tally: Tally, thread: ThreadKey, generation: u64, n: i64) {
         if self.is_enabled() && self.generation(&thread) == generation {
-            self.counts.insert(thread, (generation, count));
+            self.tallies(tally).insert(thread, (generation, n));
         }
     }
 
@@ -350,6 +377,7 @@ impl ThreadCache {
         }
         self.pages.clear();
         self.counts.clear();
+        self.reaction_totals.clear();
         self.count_answers.clear();
     }
 
@@ -361,6 +389,15 @@ impl ThreadCache {
         }
         self.enabled.store(on, Ordering::Release);
     }
+}
+
+/// What the counts endpoint tallies per thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tally {
+    /// Approved comments.
+    Comments,
+    /// Reactions on the post itself.
+    Reactions,
 }
 
 pub enum Build {

@@ -77,6 +77,7 @@ impl Application {
             edit_limiter: RateLimiter::new(settings.limits.edits_per_ip_per_minute),
             hasher: Default::default(),
             login_limiter: Default::default(),
+            reaction_limiter: RateLimiter::new(settings.limits.reactions_per_ip_per_minute),
             settings: Arc::new(settings),
             pool: pool.clone(),
             cache,

@@ -21,4 +21,5 @@ pub struct AppState {
     /// Password checks, a few at a time.
     pub hasher: Hasher,
     pub login_limiter: LoginLimiter,
+    pub reaction_limiter: RateLimiter,
 }

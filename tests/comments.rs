@@ -637,25 +637,23 @@ async fn top_sort_pages_by_reactions(app: TestApp) {
         json!({"body": "reply", "parent_id": ids[0]}),
     )
     .await;
-    // Reactions arrive with their own endpoint later; here they are stored directly.
-    let thread_sql = "(SELECT id FROM threads WHERE slug = '/top/')";
     for (comment, kind, visitor) in [
-        (ids[3], "👍", "a"),
-        (ids[3], "❤️", "a"),
-        (ids[3], "👍", "b"),
-        (ids[1], "👍", "a"),
-        (ids[4], "🎉", "a"),
+        (json!(ids[3]), "👍", "a"),
+        (json!(ids[3]), "❤️", "a"),
+        (json!(ids[3]), "👍", "b"),
+        (json!(ids[1]), "👍", "a"),
+        (json!(ids[4]), "🎉", "a"),
+        (Value::Null, "🎉", "a"),
     ] {
-        app.db.exec(&format!(
-            "INSERT INTO reactions (thread_id, comment_id, kind, visitor_hash, created_at) \
-             VALUES ({thread_sql}, {comment}, '{kind}', '{visitor}', 0)"
-        ));
+        let r = app
+            .client
+            .post(app.url("/api/v1/reactions?site=open&slug=/top/"))
+            .json(&json!({"kind": kind, "comment_id": comment, "visitor": visitor, "active": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
     }
-    app.db.exec(&format!(
-        "INSERT INTO reactions (thread_id, comment_id, kind, visitor_hash, created_at) \
-         VALUES ({thread_sql}, NULL, '🎉', 'a', 0)"
-    ));
-    // A new comment drops the cached pages, as the reactions endpoint will.
     let (last, _) = app.comment("open", "/top/", json!({"body": "late"})).await;
 
     let t = app.thread("open", "/top/", "&sort=top&limit=2").await;

@@ -19,13 +19,7 @@ export async function request(base, method, path, { query, body, token } = {}) {
   } catch {
     return { ok: false, status: 0, data: null };
   }
-  let data = null;
-  if (res.status !== 204) {
-    try {
-      data = await res.json();
-    } catch {
-      data = null;
-    }
-  }
+  // No body (204) or not JSON: null.
+  const data = await res.json().catch(() => null);
   return { ok: res.ok, status: res.status, data };
 }

@@ -20,7 +20,7 @@ export function safeHttpUrl(value) {
   if (typeof value !== 'string' || !value) return null;
   try {
     const u = new URL(value);
-    return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null;
+    return /^https?:$/.test(u.protocol) ? u.href : null;
   } catch {
     return null;
   }

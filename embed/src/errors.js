@@ -3,8 +3,9 @@
 // 0 means no answer came (offline, DNS, CORS).
 export function errorMessage(res, t) {
   const err = (res && res.data && res.data.error) || {};
-  const field = typeof err.field === 'string' ? err.field : null;
-  if (typeof err.message === 'string' && err.message) return { message: err.message, field };
-  if (!res || !res.status) return { message: t('errNetwork'), field };
-  return { message: t('errServer'), field };
+  const m = err.message;
+  return {
+    message: (typeof m == 'string' && m) || t(res && res.status ? 'errServer' : 'errNetwork'),
+    field: typeof err.field == 'string' ? err.field : null,
+  };
 }

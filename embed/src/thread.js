@@ -6,6 +6,7 @@ import { SORTS } from './config.js';
 import { h, safeHttpUrl } from './dom.js';
 import { errorMessage } from './errors.js';
 import { makeT } from './i18n.js';
+import { compact, visitorId } from './reactions.js';
 import { duration, exactTime, relativeTime } from './time.js';
 import { buildThread } from './tree.js';
 import { DAY } from './storage.js';
@@ -32,6 +33,8 @@ export function mount(el, cfg, base, store) {
   const PENDING = `pending:${site}:${slug}`;
   const DRAFTS = `draft:${site}:${slug}`;
   const token = (id) => store.get(TOKENS)[id];
+  // Keeps an own pending comment (with its token) to show its author for 30 days.
+  const wait = (c, t) => store.set(PENDING, c.id, { t, e: now() + 30 * DAY, c });
   const forget = (id) => {
     store.set(TOKENS, id);
     store.set(PENDING, id);
@@ -41,6 +44,7 @@ export function mount(el, cfg, base, store) {
   let siteInfo = SITE_DEFAULTS;
   let comments = []; // approved comments and deleted placeholders, server order
   let mine = []; // own pending comments (localStorage, confirmed by /mine)
+  let rx = {}; // reactions by target (0: the post, else comment id): {reactions, mine}
   let next = null;
   let sort = cfg.sort;
   let highlighted = null;
@@ -69,10 +73,12 @@ export function mount(el, cfg, base, store) {
   const list = h('div', 'aw-list');
   const more = button('aw-more', t('more'), loadMore);
   more.hidden = true;
+  const postBar = h('div');
   const root = h(
     'div',
     { class: 'aw-root', 'data-theme': cfg.theme, lang },
     live,
+    postBar,
     h('div', 'aw-head', heading, sortBox),
     status,
     formSlot,
@@ -100,8 +106,16 @@ export function mount(el, cfg, base, store) {
   }
 
   async function load() {
-    const [res] = await Promise.all([fetchPage(), checkMine()]);
+    // Own reactions only for a reader who ever reacted (has a visitor id).
+    const vid = visitorId(store);
+    const [res, , own] = await Promise.all([
+      fetchPage(),
+      checkMine(),
+      vid && api('GET', 'reactions', { query: { ...where, visitor: vid } }),
+    ]);
     if (dead) return;
+    const d = (own && own.data) || {};
+    rx = { ...d.comments, 0: d.post };
     status.hidden = pageOk(res);
     if (!status.hidden) return (status.textContent = t('loadError'));
     applyPage(res.data);
@@ -195,6 +209,7 @@ export function mount(el, cfg, base, store) {
     const all = allComments();
     heading.textContent = t('count', { n: thread.comment_count });
     empty.hidden = all.length > 0;
+    postBar.replaceChildren(bar(0, thread));
     els = new Map();
     const names = new Map(all.map((c) => [c.id, c.author || t('anonymous')]));
     list.replaceChildren(...buildThread(all).map((node) => renderNode(node, names)));
@@ -250,6 +265,7 @@ export function mount(el, cfg, base, store) {
             : href
               ? h('a', { class: 'aw-author', href, rel: 'nofollow ugc noopener' }, name)
               : h('span', 'aw-author', name),
+          c.moderator && !deleted && h('span', 'aw-mod', t('moderator')),
           node.replyTo &&
             h(
               'a',
@@ -271,17 +287,15 @@ export function mount(el, cfg, base, store) {
           pending && h('span', 'aw-pending-note', t('pending')),
         ),
         body,
-        // Reactions (a later issue) would go here: c.reactions and siteInfo.reactions.
+        !deleted && !pending && bar(id, c),
         actions.firstChild && actions,
       ),
     );
-    const cls = ['aw-comment'];
-    if (pending) cls.push('aw-pending');
-    if (deleted) cls.push('aw-deleted');
-    if (highlighted === id) cls.push('aw-highlight');
+    const cls =
+      'aw-comment' + (pending ? ' aw-pending' : '') + (deleted ? ' aw-deleted' : '') + (highlighted === id ? ' aw-highlight' : '');
     e.article = h(
       'article',
-      { class: cls.join(' '), id: PREFIX + id, 'data-id': id, tabindex: -1 },
+      { class: cls, id: PREFIX + id, 'data-id': id, tabindex: -1 },
       e.main,
       node.replies[0] &&
         h(
@@ -292,6 +306,46 @@ export function mount(el, cfg, base, store) {
     );
     els.set(id, e);
     return e.article;
+  }
+
+  // ---- reactions -------------------------------------------------------
+  // A bar with every kind, on the post (key 0) or on a comment. Optimistic:
+  // a press counts at once and is put back, with a message, if the server
+  // says no. Buttons change in place, so the focus stays put.
+  function bar(key, obj) {
+    const note = errorBox();
+    // This target's {reactions, mine}, as the reactions API answers it.
+    const st = () => (rx[key] ||= { reactions: obj.reactions });
+    const has = (s, k) => [].concat(s.mine).includes(k);
+    const paint = () =>
+      btns.map((b, i) => {
+        const k = siteInfo.reactions[i];
+        const s = st();
+        b.setAttribute('aria-pressed', has(s, k));
+        b.textContent = k + ' ' + compact((s.reactions || {})[k], lang);
+      });
+    const btns = (siteInfo.reactions || []).map((k) =>
+      button('aw-react', '', async () => {
+        const was = st();
+        const on = !has(was, k);
+        const mine = [].concat(was.mine).filter((x) => x && x != k);
+        rx[key] = {
+          reactions: { ...was.reactions, [k]: ((was.reactions || {})[k] | 0) + on * 2 - 1 },
+          mine: on ? [...mine, k] : mine,
+        };
+        paint();
+        const res = await api('POST', 'reactions', {
+          query: where,
+          body: { kind: k, comment_id: key || null, visitor: visitorId(store, 1), active: on },
+        });
+        const d = res.ok && res.data;
+        rx[key] = d || was;
+        note.textContent = d ? '' : errorMessage(res, t).message;
+        paint();
+      }),
+    );
+    paint();
+    return h('div', 'aw-actions aw-reacts', btns, note);
   }
 
   const editLeft = (until) => t('editLeft', { time: duration(until - now(), lang) });
@@ -411,11 +465,10 @@ export function mount(el, cfg, base, store) {
           () => api('PATCH', 'comments/' + edited.id, { token: tok.t, body: { body: text } }),
           ({ comment: c }) => {
             store.set(TOKENS, c.id, { ...tok, b: text });
-            const p = store.get(PENDING)[c.id];
             // Approved, edited on a moderated site: it waits again, shown to its author.
             if (c.status == 'pending') {
-              store.set(PENDING, c.id, { t: tok.t, e: now() + 30 * DAY, ...p, c });
-              if (!p) thread.comment_count--;
+              if (!store.get(PENDING)[c.id]) thread.comment_count--;
+              wait(c, tok.t);
             }
             replaceComment(c.id, c);
             renderAll();
@@ -460,7 +513,7 @@ export function mount(el, cfg, base, store) {
     store.set(DRAFTS, parent ? parent.id : 0);
     if (tok) store.set(TOKENS, c.id, { t: tok, e: now() + siteInfo.edit_window * 1000, b: text });
     if (c.status === 'pending') {
-      if (tok) store.set(PENDING, c.id, { t: tok, e: now() + 30 * DAY, c });
+      if (tok) wait(c, tok);
       mine.push(c);
     } else {
       if (c.parent_id == null && sort === 'newest') comments.unshift(c);

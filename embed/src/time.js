@@ -20,7 +20,7 @@ export function relativeTime(date, now, lang) {
 }
 
 export function exactTime(date, lang) {
-  return new Intl.DateTimeFormat(lang, { dateStyle: 'long', timeStyle: 'short' }).format(date);
+  return date.toLocaleString(lang, { dateStyle: 'long', timeStyle: 'short' });
 }
 
 // A duration for "14 minutes left": minutes (rounded up) from one minute on,
@@ -28,5 +28,5 @@ export function exactTime(date, lang) {
 export function duration(ms, lang) {
   const secs = Math.max(0, Math.ceil(ms / 1000));
   const [unit, value] = secs >= 60 ? ['minute', Math.ceil(secs / 60)] : ['second', secs];
-  return new Intl.NumberFormat(lang, { style: 'unit', unit, unitDisplay: 'long' }).format(value);
+  return value.toLocaleString(lang, { style: 'unit', unit, unitDisplay: 'long' });
 }

@@ -128,7 +128,7 @@ pub struct CommentEnvelope {
 }
 
 /// The site (its settings) and the slug a request names.
-fn site_and_slug<'a>(
+pub(super) fn site_and_slug<'a>(
     q: &QueryParams,
     state: &'a AppState,
 ) -> Result<(&'a SiteSettings, Slug), ApiError> {

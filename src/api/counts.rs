@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{JsonBody, QueryParams};
 use super::respond;
-use crate::cache::ThreadKey;
+use crate::cache::{Tally, ThreadKey};
 use crate::compress::{Compressed, Effort};
 use crate::domain::{SiteId, Slug};
 use crate::error::ApiError;
@@ -28,6 +28,9 @@ pub struct CountsQuery {
     /// Repeat for each thread, 1 to 1000 times.
     #[param(min_items = 1, max_items = 1000)]
     slug: Vec<String>,
+    /// `1` (or `true`) adds `reactions`: the reactions on each post.
+    #[param(pattern = "^(0|1|true|false)$")]
+    reactions: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -38,6 +41,8 @@ pub struct CountsRequest {
     /// 1 to 1000 slugs.
     #[schema(min_items = 1, max_items = 1000)]
     pub slugs: Vec<String>,
+    /// Also answer `reactions`: the reactions on each post.
+    pub reactions: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -45,6 +50,11 @@ pub struct CountsResponse {
     /// Every slug asked for, with its number of approved comments (0 for unknown threads).
     #[schema(value_type = BTreeMap<String, i64>)]
     pub counts: BTreeMap<String, i64>,
+    /// Asked with `reactions`: every slug with the number of reactions on the post itself
+    /// (not on its comments).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BTreeMap<String, i64>>)]
+    pub reactions: Option<BTreeMap<String, i64>>,
 }
 
 /// Comment counts for up to 1000 threads (query string).
@@ -65,7 +75,18 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     let site = q.require("site")?.to_owned();
     let generation = state.cache.site_generation(&site);
     let slugs: Vec<String> = q.all("slug").map(str::to_owned).collect();
-    let counts = answer(&state, &site, slugs, "slug").await?;
+    let reactions = match q.get("reactions") {
+        None | Some("0" | "false") => false,
+        Some("1" | "true") => true,
+        Some(_) => {
+            return Err(ApiError::unprocessable(
+                "invalid_reactions",
+                "reactions must be 1 (or true) to add reaction totals, or 0.",
+            )
+            .with_field("reactions"))
+        }
+    };
+    let counts = answer(&state, &site, slugs, "slug", reactions).await?;
     let body = serialize(&counts)?;
     let answer = state
         .cache
@@ -87,8 +108,12 @@ pub async fn post(
     state: web::Data<AppState>,
     body: JsonBody<CountsRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let CountsRequest { site, slugs } = body.0;
-    let counts = answer(&state, &site, slugs, "slugs").await?;
+    let CountsRequest {
+        site,
+        slugs,
+        reactions,
+    } = body.0;
+    let counts = answer(&state, &site, slugs, "slugs", reactions.unwrap_or(false)).await?;
     let body = serialize(&counts)?;
     let etag = crate::cache::etag_of(&body);
     // Answers to POSTs are not kept, so compress only a large one, and quickly.
@@ -112,6 +137,7 @@ async fn answer(
     site: &str,
     slugs: Vec<String>,
     field: &'static str,
+    with_reactions: bool,
 ) -> Result<CountsResponse, ApiError> {
     let site = SiteId::parse(site)?;
     if state.settings.site(&site).is_none() {
@@ -140,34 +166,55 @@ async fn answer(
         .iter()
         .map(|(_, slug)| ThreadKey::new(&site, slug))
         .collect();
-    let cached = state.cache.cached_counts(&keys);
+    let counts = tally(state, &site, &parsed, &keys, Tally::Comments).await?;
+    let reactions = if with_reactions {
+        Some(tally(state, &site, &parsed, &keys, Tally::Reactions).await?)
+    } else {
+        None
+    };
+    Ok(CountsResponse { counts, reactions })
+}
+
+/// One number per slug, from memory where it is current, else in one query for the rest.
+async fn tally(
+    state: &web::Data<AppState>,
+    site: &SiteId,
+    parsed: &[(String, Slug)],
+    keys: &[ThreadKey],
+    what: Tally,
+) -> Result<BTreeMap<String, i64>, ApiError> {
+    let cached = state.cache.cached_tallies(what, keys);
     let mut counts = BTreeMap::new();
     // Misses: the slugs to ask the database for, and where to file each answer.
     let mut wanted = Vec::new();
     let mut pending = Vec::new();
-    for ((asked, slug), (key, hit)) in parsed.into_iter().zip(keys.into_iter().zip(cached)) {
+    for ((asked, slug), (key, hit)) in parsed.iter().zip(keys.iter().zip(cached)) {
         match hit {
             Ok(n) => {
-                counts.insert(asked, n);
+                counts.insert(asked.clone(), n);
             }
             Err(generation) => {
-                wanted.push((asked.clone(), slug));
-                pending.push((asked, key, generation));
+                wanted.push((asked.clone(), slug.clone()));
+                pending.push((asked.clone(), key.clone(), generation));
             }
         }
     }
     if !wanted.is_empty() {
         let st = state.clone();
+        let site = site.clone();
         let found = web::block(move || {
             let mut conn = st.pool.get()?;
-            with_conn!(conn, |c| service::counts(c, &site, &wanted))
+            with_conn!(conn, |c| match what {
+                Tally::Comments => service::counts(c, &site, &wanted),
+                Tally::Reactions => service::reactions::reaction_totals(c, &site, &wanted),
+            })
         })
         .await??;
         for (asked, key, generation) in pending {
             let n = found.get(&asked).copied().unwrap_or(0);
-            state.cache.insert_count(key, generation, n);
+            state.cache.insert_tally(what, key, generation, n);
             counts.insert(asked, n);
         }
     }
-    Ok(CountsResponse { counts })
+    Ok(counts)
 }

@@ -8,6 +8,7 @@ pub mod counts;
 pub mod extract;
 pub mod health;
 pub mod openapi;
+pub mod reactions;
 pub mod respond;
 
 use actix_web::body::{EitherBody, MessageBody};
@@ -45,6 +46,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/api/v1/counts")
             .route(web::get().to(counts::get))
             .route(web::post().to(counts::post))
+            .default_service(method_not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/v1/reactions")
+            .route(web::get().to(reactions::list))
+            .route(web::post().to(reactions::toggle))
             .default_service(method_not_allowed("GET, POST")),
     )
     .service(

@@ -61,6 +61,8 @@ impl Modify for EditToken {
         crate::api::comments::mine,
         crate::api::counts::get,
         crate::api::counts::post,
+        crate::api::reactions::list,
+        crate::api::reactions::toggle,
         crate::api::health::healthz,
         crate::api::assets::embed_js,
         crate::api::assets::count_js,
@@ -88,7 +90,7 @@ impl Modify for EditToken {
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&EditToken),
-    tags((name = "comments"), (name = "counts"), (name = "embed"), (name = "service"),
+    tags((name = "comments"), (name = "counts"), (name = "reactions"), (name = "embed"), (name = "service"),
         (name = "admin", description = "Moderation: behind a session cookie and a CSRF token"))
 )]
 pub struct ApiDoc;

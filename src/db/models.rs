@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{comments, threads};
+use super::schema::{comments, reactions, threads};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = threads)]
@@ -89,4 +89,15 @@ pub struct CommentPatch<'a> {
     pub body: &'a str,
     pub html: &'a str,
     pub edited_at: Option<i64>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = reactions)]
+pub struct NewReaction<'a> {
+    pub thread_id: i64,
+    pub comment_id: Option<i64>,
+    pub kind: &'a str,
+    /// The keyed hash of the visitor id, never the id itself.
+    pub visitor_hash: &'a str,
+    pub created_at: i64,
 }

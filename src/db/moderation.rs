@@ -283,9 +283,7 @@ macro_rules! moderation_store_fns {
                     folded!($backend, threads::slug.nullable())
                         .like(pattern.clone())
                         .escape('\\')
-                        .or(folded!($backend, threads::title)
-                            .like(pattern)
-                            .escape('\\')),
+                        .or(folded!($backend, threads::title).like(pattern).escape('\\')),
                 );
             }
             q.load(self)

@@ -51,6 +51,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Kept by every reaction toggle: `comment_key` is the comment's id, 0 for the post.
+    reaction_counts (thread_id, comment_key, kind) {
+        thread_id -> BigInt,
+        comment_key -> BigInt,
+        kind -> Text,
+        count -> BigInt,
+    }
+}
+
+diesel::table! {
     server_secrets (name) {
         name -> Text,
         value -> Text,
@@ -106,6 +116,7 @@ diesel::table! {
 diesel::joinable!(comments -> threads (thread_id));
 diesel::joinable!(admin_sessions -> admins (admin_id));
 diesel::joinable!(reactions -> threads (thread_id));
+diesel::joinable!(reaction_counts -> threads (thread_id));
 diesel::allow_tables_to_appear_in_same_query!(
     threads,
     comments,
@@ -114,5 +125,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     admins,
     admin_sessions,
     audit_log,
-    bans
+    bans,
+    reaction_counts
 );

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 
 use super::models::*;
-use super::schema::{comments, reactions, server_secrets, threads};
+use super::schema::{comments, reaction_counts, reactions, server_secrets, threads};
 
 diesel::alias!(super::schema::comments as replies: RepliesAlias);
 
@@ -39,8 +39,47 @@ pub trait Store: Sized {
         thread_id: i64,
         roots: &[i64],
     ) -> QueryResult<Vec<PublicCommentRow>>;
-    /// `(comment_id, kind, count)`; `comment_id` is `None` for the post itself.
+    /// `(comment_id, kind, count)`; `comment_id` is `None` for the post itself. Read from
+    /// the counters, never by counting reactions.
     fn reaction_counts(&mut self, thread_id: i64) -> QueryResult<Vec<(Option<i64>, String, i64)>>;
+    /// `(kind, count)` of one target: a comment, or the post (`comment_key` 0).
+    fn target_reaction_counts(
+        &mut self,
+        thread_id: i64,
+        comment_key: i64,
+    ) -> QueryResult<Vec<(String, i64)>>;
+    /// Adds the visitor's reaction unless they have it already; true when it was added.
+    fn add_reaction(&mut self, new: &NewReaction<'_>) -> QueryResult<bool>;
+    /// Removes the visitor's reaction; true when there was one.
+    fn remove_reaction(
+        &mut self,
+        thread_id: i64,
+        comment_id: Option<i64>,
+        kind: &str,
+        visitor_hash: &str,
+    ) -> QueryResult<bool>;
+    /// Adds `delta` to a target's counter of `kind`; a counter that reaches 0 is removed.
+    fn add_reaction_count(
+        &mut self,
+        thread_id: i64,
+        comment_key: i64,
+        kind: &str,
+        delta: i64,
+    ) -> QueryResult<()>;
+    /// `(comment_id, kind)` of one visitor's reactions in a thread.
+    fn visitor_reactions(
+        &mut self,
+        thread_id: i64,
+        visitor_hash: &str,
+    ) -> QueryResult<Vec<(Option<i64>, String)>>;
+    /// Those of `ids` that are approved comments.
+    fn approved_ids(&mut self, ids: &[i64]) -> QueryResult<Vec<i64>>;
+    /// `(slug, count)` rows of the reactions on the posts themselves among `slugs`.
+    fn post_reaction_counts(
+        &mut self,
+        site: &str,
+        slugs: &[&str],
+    ) -> QueryResult<Vec<(String, i64)>>;
     /// `(status, root_id)` of a comment if it belongs to the thread.
     fn comment_in_thread(
         &mut self,
@@ -176,14 +215,140 @@ macro_rules! common_store_fns {
             &mut self,
             thread_id: i64,
         ) -> QueryResult<Vec<(Option<i64>, String, i64)>> {
-            reactions::table
-                .filter(reactions::thread_id.eq(thread_id))
-                .group_by((reactions::comment_id, reactions::kind))
+            let rows: Vec<(i64, String, i64)> = reaction_counts::table
+                .filter(reaction_counts::thread_id.eq(thread_id))
                 .select((
-                    reactions::comment_id,
-                    reactions::kind,
-                    diesel::dsl::count_star(),
+                    reaction_counts::comment_key,
+                    reaction_counts::kind,
+                    reaction_counts::count,
                 ))
+                .load(self)?;
+            Ok(rows
+                .into_iter()
+                .map(|(key, kind, n)| ((key != 0).then_some(key), kind, n))
+                .collect())
+        }
+
+        fn target_reaction_counts(
+            &mut self,
+            thread_id: i64,
+            comment_key: i64,
+        ) -> QueryResult<Vec<(String, i64)>> {
+            reaction_counts::table
+                .filter(reaction_counts::thread_id.eq(thread_id))
+                .filter(reaction_counts::comment_key.eq(comment_key))
+                .select((reaction_counts::kind, reaction_counts::count))
+                .load(self)
+        }
+
+        fn add_reaction(&mut self, new: &NewReaction<'_>) -> QueryResult<bool> {
+            // The unique index decides, also against another instance's writer.
+            diesel::insert_into(reactions::table)
+                .values(new)
+                .on_conflict_do_nothing()
+                .execute(self)
+                .map(|n| n == 1)
+        }
+
+        fn remove_reaction(
+            &mut self,
+            thread_id: i64,
+            comment_id: Option<i64>,
+            kind: &str,
+            visitor_hash: &str,
+        ) -> QueryResult<bool> {
+            let q = reactions::table
+                .filter(reactions::visitor_hash.eq(visitor_hash))
+                .filter(reactions::thread_id.eq(thread_id))
+                .filter(reactions::kind.eq(kind))
+                .select(reactions::id)
+                .into_boxed();
+            let q = match comment_id {
+                Some(c) => q.filter(reactions::comment_id.eq(c)),
+                None => q.filter(reactions::comment_id.is_null()),
+            };
+            let Some(id) = q.first::<i64>(self).optional()? else {
+                return Ok(false);
+            };
+            // By id: if another instance removed it meanwhile, this removes nothing.
+            diesel::delete(reactions::table.find(id))
+                .execute(self)
+                .map(|n| n == 1)
+        }
+
+        fn add_reaction_count(
+            &mut self,
+            thread_id: i64,
+            comment_key: i64,
+            kind: &str,
+            delta: i64,
+        ) -> QueryResult<()> {
+            let target = reaction_counts::table
+                .filter(reaction_counts::thread_id.eq(thread_id))
+                .filter(reaction_counts::comment_key.eq(comment_key))
+                .filter(reaction_counts::kind.eq(kind));
+            if delta < 0 {
+                let gone = diesel::delete(target.filter(reaction_counts::count.le(-delta)))
+                    .execute(self)?;
+                if gone == 0 {
+                    diesel::update(target)
+                        .set(reaction_counts::count.eq(reaction_counts::count + delta))
+                        .execute(self)?;
+                }
+                return Ok(());
+            }
+            diesel::insert_into(reaction_counts::table)
+                .values((
+                    reaction_counts::thread_id.eq(thread_id),
+                    reaction_counts::comment_key.eq(comment_key),
+                    reaction_counts::kind.eq(kind),
+                    reaction_counts::count.eq(delta),
+                ))
+                .on_conflict((
+                    reaction_counts::thread_id,
+                    reaction_counts::comment_key,
+                    reaction_counts::kind,
+                ))
+                .do_update()
+                .set(reaction_counts::count.eq(reaction_counts::count + delta))
+                .execute(self)
+                .map(|_| ())
+        }
+
+        fn visitor_reactions(
+            &mut self,
+            thread_id: i64,
+            visitor_hash: &str,
+        ) -> QueryResult<Vec<(Option<i64>, String)>> {
+            reactions::table
+                .filter(reactions::visitor_hash.eq(visitor_hash))
+                .filter(reactions::thread_id.eq(thread_id))
+                .select((reactions::comment_id, reactions::kind))
+                .load(self)
+        }
+
+        fn approved_ids(&mut self, ids: &[i64]) -> QueryResult<Vec<i64>> {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            comments::table
+                .filter(comments::id.eq_any(ids))
+                .filter(comments::status.eq("approved"))
+                .select(comments::id)
+                .load(self)
+        }
+
+        fn post_reaction_counts(
+            &mut self,
+            site: &str,
+            slugs: &[&str],
+        ) -> QueryResult<Vec<(String, i64)>> {
+            threads::table
+                .inner_join(reaction_counts::table)
+                .filter(threads::site.eq(site))
+                .filter(threads::slug.eq_any(slugs))
+                .filter(reaction_counts::comment_key.eq(0))
+                .select((threads::slug, reaction_counts::count))
                 .load(self)
         }
 

@@ -2,9 +2,11 @@
 
 mod comment;
 pub mod names;
+mod reaction;
 mod thread;
 
 pub use comment::{AuthorName, CommentBody, CommentId, CommentStatus, Email, Website};
+pub use reaction::{ReactionKind, VisitorId};
 pub use thread::{Cursor, Limit, PageUrl, SiteId, Slug, Sort, Title};
 
 use std::fmt;

@@ -364,10 +364,8 @@ pub fn edit_comment<C: Db>(
         },
     )?;
     let reactions = c
-        .reaction_counts(owned.thread_id)?
+        .target_reaction_counts(owned.thread_id, id.0)?
         .into_iter()
-        .filter(|(cid, _, _)| *cid == Some(id.0))
-        .map(|(_, k, n)| (k, n))
         .collect();
     Ok(view::comment_json(row, reactions))
 }

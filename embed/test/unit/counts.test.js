@@ -37,3 +37,18 @@ test('POST when the URL would be too long, in chunks of at most 1000 slugs', () 
     ],
   );
 });
+
+test('reaction totals ride on the same request, GET or POST', () => {
+  const [[method, opts]] = countRequests('https://c.example/', 'blog', ['/a/'], true);
+  assert.equal(method, 'GET');
+  assert.deepEqual(opts.query, { site: 'blog', slug: ['/a/'], reactions: true });
+  const long = Array.from({ length: 50 }, (_, i) => `/2019/05/15/a-rather-long-post-title-number-${i}/`);
+  const [[post, body]] = countRequests('https://c.example/', 'blog', long, true);
+  assert.equal(post, 'POST');
+  assert.deepEqual(body.body, { site: 'blog', slugs: long, reactions: true });
+});
+
+test('an element with data-afterword-reactions is grouped like a count', () => {
+  const r = { getAttribute: (k) => (k === 'data-afterword-reactions' ? '/r/' : null) };
+  assert.deepEqual(groupBySite([r], 'blog'), { blog: [r] });
+});

@@ -19,7 +19,7 @@ test("the server's message and field are shown as they are", () => {
 
 test('no answer at all is a network error, localized', () => {
   assert.deepEqual(errorMessage({ status: 0, data: null }, t), {
-    message: 'Network error. Your text is kept; please try again.',
+    message: 'Network error; your text is kept.',
     field: null,
   });
   assert.equal(errorMessage({ status: 0 }, makeT('de')).message, 'Netzwerkfehler. Ihr Text bleibt erhalten.');
@@ -32,6 +32,6 @@ test('an answer without a usable error body gets the generic message', () => {
     { status: 400, data: { error: { message: '' } } },
     { status: 400, data: { error: 'flat string' } },
   ]) {
-    assert.equal(errorMessage(res, t).message, 'Something went wrong. Please try again.');
+    assert.equal(errorMessage(res, t).message, 'Something went wrong.');
   }
 });

@@ -17,7 +17,10 @@ for (const [name, limit] of Object.entries(budgets)) {
 }
 
 test('embed.js carries its styles and all five languages', () => {
-  const js = readFileSync(new URL('dist/embed.js', root), 'utf8');
+  // Non-ASCII characters are shipped as \u escapes.
+  const js = readFileSync(new URL('dist/embed.js', root), 'utf8').replace(/\\u([0-9a-f]{4})/gi, (_, x) =>
+    String.fromCharCode(parseInt(x, 16)),
+  );
   for (const s of [
     '.aw-root',
     'prefers-color-scheme',

@@ -1,0 +1,2 @@
+DROP INDEX reactions_visitor_idx;
+DROP TABLE reaction_counts;
