@@ -19,4 +19,6 @@ pub struct AppState {
     /// Password checks, a few at a time.
     pub hasher: Hasher,
     pub login_limiter: LoginLimiter,
+    /// `None` when email is off (no `[smtp]`).
+    pub mailer: Option<Arc<crate::email::Mailer>>,
 }
