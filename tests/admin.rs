@@ -946,7 +946,11 @@ async fn a_bulk_action_that_fails_halfway_changes_nothing(app: TestApp) {
 async fn a_refused_comment_keeps_its_replies_in_place(app: TestApp) {
     let admin = app.admin().await;
     let (parent, _) = app
-        .comment("open", "/shape/", json!({"body": "secret spam", "author": "Spammer"}))
+        .comment(
+            "open",
+            "/shape/",
+            json!({"body": "secret spam", "author": "Spammer"}),
+        )
         .await;
     let (reply, _) = app
         .comment(

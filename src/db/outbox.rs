@@ -52,6 +52,8 @@ pub trait MailStore: Sized {
         answer: &str,
         now: i64,
     ) -> QueryResult<bool>;
+    /// Gives back what `worker` claimed and has not sent (it is stopping).
+    fn release_mail(&mut self, worker: &str) -> QueryResult<usize>;
     /// Marks an action link's nonce used; false if it already was.
     fn use_nonce(&mut self, nonce: &str, now: i64) -> QueryResult<bool>;
     fn nonce_used(&mut self, nonce: &str) -> QueryResult<bool>;
@@ -107,6 +109,19 @@ macro_rules! mail_store_fns {
             ))
             .execute(self)?;
             Ok(n == 1)
+        }
+
+        fn release_mail(&mut self, worker: &str) -> QueryResult<usize> {
+            diesel::update(
+                outbox::table
+                    .filter(outbox::claimed_by.eq(worker))
+                    .filter(outbox::status.eq("queued")),
+            )
+            .set((
+                outbox::claimed_by.eq(None::<String>),
+                outbox::lease_until.eq(None::<i64>),
+            ))
+            .execute(self)
         }
 
         fn use_nonce(&mut self, nonce: &str, now: i64) -> QueryResult<bool> {

@@ -221,3 +221,42 @@ pub fn queue_new_comment<C: MailStore>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_text_can_add_a_header() {
+        let mailer = Mailer {
+            from: "Afterword <comments@example.com>".parse().unwrap(),
+            base: url::Url::parse("https://c.example/").unwrap(),
+            key: crate::security::ServerKey::generate(),
+            domain: "example.com".into(),
+        };
+        let to: Mailbox = "mod@example.com".parse().unwrap();
+        let m = compose(
+            &mailer,
+            &to,
+            "Hi\r\nBcc: evil@example.org\nX-Evil: 1",
+            "<thread-x@example.com>",
+            "text\r\nBcc: no".into(),
+            "<p>html</p>".into(),
+        )
+        .unwrap();
+        let head = m.message.split("\r\n\r\n").next().unwrap().to_owned();
+        for line in head.split("\r\n") {
+            let l = line.to_ascii_lowercase();
+            assert!(
+                !l.starts_with("bcc:") && !l.starts_with("x-evil:"),
+                "{head}"
+            );
+        }
+        assert!(
+            head.contains("Subject: Hi Bcc: evil@example.org X-Evil: 1"),
+            "{head}"
+        );
+        assert!(head.contains("Auto-Submitted: auto-generated"), "{head}");
+        assert_eq!(m.recipient, "mod@example.com");
+    }
+}

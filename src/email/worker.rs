@@ -81,6 +81,16 @@ impl Worker {
                 }
             }
         }
+        // What this instance claimed but did not send goes back at once, not when the
+        // lease runs out.
+        let released = self
+            .pool
+            .get()
+            .map_err(anyhow::Error::from)
+            .and_then(|mut conn| Ok(with_conn!(conn, |c| c.release_mail(name))?));
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "mail outbox: could not give back claimed mail");
+        }
     }
 
     /// Claims and sends one batch; returns how many it claimed.
