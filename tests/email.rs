@@ -722,3 +722,80 @@ async fn two_instances_send_each_message_once_postgres() {
         0
     );
 }
+
+/// `down.sql` of the outbox migration leaves the schema exactly as it found it.
+fn outbox_down_is_exact<C>(
+    conn: &mut C,
+    source: impl Fn() -> diesel_migrations::EmbeddedMigrations,
+    dump: &str,
+) where
+    C: diesel::Connection + diesel_migrations::MigrationHarness<C::Backend>,
+    String: diesel::deserialize::FromSql<diesel::sql_types::Text, C::Backend>,
+    diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'static, C, Line>,
+{
+    use diesel::RunQueryDsl;
+    let schema = |c: &mut C| -> Vec<String> {
+        diesel::sql_query(dump)
+            .load::<Line>(c)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.line)
+            .collect()
+    };
+    loop {
+        let v = conn
+            .run_next_migration(source())
+            .expect("migrate")
+            .to_string();
+        if v.ends_with("000005") {
+            break;
+        }
+    }
+    let before = schema(conn);
+    let v = conn.run_next_migration(source()).unwrap().to_string();
+    assert!(v.ends_with("000006"), "{v}");
+    assert_ne!(schema(conn), before);
+    conn.revert_last_migration(source()).unwrap();
+    assert_eq!(schema(conn), before);
+}
+
+#[derive(diesel::QueryableByName)]
+struct Line {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    line: String,
+}
+
+#[test]
+fn outbox_migration_down_is_exact_sqlite() {
+    use diesel::Connection;
+    let db = common::TestDb::new(Backend::Sqlite).unwrap();
+    let common::TestDb::Sqlite { path, .. } = &db else {
+        unreachable!()
+    };
+    let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    outbox_down_is_exact(
+        &mut c,
+        || afterword::db::SQLITE_MIGRATIONS,
+        "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') AS line FROM sqlite_master \
+         WHERE name <> '__diesel_schema_migrations' ORDER BY name",
+    );
+}
+
+#[test]
+fn outbox_migration_down_is_exact_postgres() {
+    use diesel::Connection;
+    let Some(db) = common::TestDb::new(Backend::Postgres) else {
+        return;
+    };
+    let mut c = diesel::PgConnection::establish(db.url()).unwrap();
+    outbox_down_is_exact(
+        &mut c,
+        || afterword::db::POSTGRES_MIGRATIONS,
+        "SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || \
+         ' ' || COALESCE(column_default, '') AS line FROM information_schema.columns \
+         WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations' \
+         UNION ALL SELECT indexdef AS line FROM pg_indexes WHERE schemaname = 'public' \
+         UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) AS line FROM pg_constraint \
+         WHERE connamespace = 'public'::regnamespace ORDER BY line",
+    );
+}
