@@ -172,6 +172,25 @@ mod tests {
     }
 
     #[test]
+    fn every_scheme_builds_a_transport() {
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtps://user:p%40ss@mail.example.com",
+            "smtp+starttls://user@mail.example.com:587",
+        ] {
+            let smtp = SmtpSettings {
+                url: crate::config::Secret::new(url),
+                from: "a@example.com".into(),
+                password: Some(crate::config::Secret::new("from-env")),
+                timeout: Duration::from_secs(5),
+                retry_after: Duration::from_secs(30),
+            };
+            assert!(transport(&smtp).is_ok(), "{url}");
+            assert!(!describe(&smtp).contains("p%40ss"), "{url}");
+        }
+    }
+
+    #[test]
     fn backoff_doubles_up_to_an_hour() {
         let s = Duration::from_secs(30);
         assert_eq!(backoff(s, 1), s);
