@@ -53,6 +53,7 @@ struct RawSite {
     edit_window: Option<String>,
     max_comment_length: Option<usize>,
     reserved_names: Option<Vec<String>>,
+    notify_moderators: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,6 +71,8 @@ struct RawLimits {
 struct RawSmtp {
     url: Option<String>,
     from: Option<String>,
+    timeout: Option<String>,
+    retry_after: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -185,6 +188,17 @@ pub struct SiteSettings {
     /// Author names only moderators may use, folded (see `domain::names`), besides the
     /// moderator accounts' own names.
     pub reserved_names: Vec<String>,
+    /// Which new comments the moderators are mailed about.
+    pub notify_moderators: NotifyModerators,
+}
+
+/// `notify_moderators`: which new comments the site's moderators get a mail for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotifyModerators {
+    All,
+    /// Only those held for moderation.
+    Pending,
+    None,
 }
 
 impl SiteSettings {
@@ -198,6 +212,7 @@ impl SiteSettings {
             edit_window: Duration::from_secs(15 * 60),
             max_comment_length: crate::domain::CommentBody::DEFAULT_MAX_CHARS,
             reserved_names: Vec::new(),
+            notify_moderators: NotifyModerators::Pending,
         }
     }
 }
@@ -250,6 +265,10 @@ pub struct SmtpSettings {
     pub url: Secret,
     pub from: String,
     pub password: Option<Secret>,
+    /// For connecting and for each SMTP command.
+    pub timeout: Duration,
+    /// The first retry's delay; each next one waits twice as long, up to an hour.
+    pub retry_after: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -430,10 +449,32 @@ impl Settings {
                         format!("`{from}` is not a sender like Afterword <comments@example.com>"),
                     ));
                 }
+                if let Err(e) = from.parse::<lettre::message::Mailbox>() {
+                    return Err(err(
+                        "smtp.from",
+                        format!(
+                            "`{from}` is not a sender like Afterword <comments@example.com> ({e})"
+                        ),
+                    ));
+                }
+                let duration = |key: &str, raw: Option<String>, default: u64, max: u64| {
+                    let Some(raw) = raw else {
+                        return Ok(Duration::from_secs(default));
+                    };
+                    match humantime::parse_duration(&raw) {
+                        Ok(d) if !d.is_zero() && d <= Duration::from_secs(max) => Ok(d),
+                        _ => Err(err(
+                            key,
+                            format!("`{raw}` must be a duration like \"30s\", at most {max} s"),
+                        )),
+                    }
+                };
                 Some(SmtpSettings {
                     url: Secret::new(url),
                     from,
                     password: env("AFTERWORD_SMTP_PASSWORD").map(Secret::new),
+                    timeout: duration("smtp.timeout", s.timeout, 20, 300)?,
+                    retry_after: duration("smtp.retry_after", s.retry_after, 30, 3600)?,
                 })
             }
         };
@@ -571,6 +612,17 @@ fn parse_site(i: usize, s: RawSite) -> Result<SiteSettings, ConfigError> {
             reserved_names.push(folded);
         }
     }
+    let notify_moderators = match s.notify_moderators.as_deref() {
+        None | Some("pending") => NotifyModerators::Pending,
+        Some("all") => NotifyModerators::All,
+        Some("none") => NotifyModerators::None,
+        Some(other) => {
+            return Err(err(
+                key("notify_moderators"),
+                format!("`{other}` must be one of all, pending, none"),
+            ))
+        }
+    };
     Ok(SiteSettings {
         id,
         origins,
@@ -580,6 +632,7 @@ fn parse_site(i: usize, s: RawSite) -> Result<SiteSettings, ConfigError> {
         edit_window,
         max_comment_length,
         reserved_names,
+        notify_moderators,
     })
 }
 
@@ -704,6 +757,15 @@ from = "Afterword <comments@example.com>"
                 "limits.comments_per_ip_per_minute",
             ),
             ("[smtp]\nurl = \"http://x\"\nfrom = \"a@b.c\"", "smtp.url"),
+            ("[smtp]\nurl = \"smtp://x\"\nfrom = \"a@\"", "smtp.from"),
+            (
+                "[smtp]\nurl = \"smtp://x\"\nfrom = \"a@b.c\"\nretry_after = \"0s\"",
+                "smtp.retry_after",
+            ),
+            (
+                "[[site]]\nid = \"a\"\nnotify_moderators = \"some\"",
+                "site[0].notify_moderators",
+            ),
             (
                 "[[site]]\nid = \"a\"\nreserved_names = [\"ok\", \"\\u200b \"]",
                 "site[0].reserved_names[1]",

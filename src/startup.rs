@@ -22,6 +22,8 @@ pub struct Application {
     port: u16,
     server: Server,
     pool: Pool,
+    /// Stops the mail worker once the server has stopped.
+    mail_stop: crate::email::worker::Stop,
 }
 
 impl Application {
@@ -72,7 +74,10 @@ impl Application {
                 );
             }
         }
+        let mail_stop = crate::email::worker::Stop::default();
+        let mailer = start_mail(&settings, &pool, &key, &mail_stop)?;
         let state = web::Data::new(AppState {
+            mailer,
             comment_limiter: RateLimiter::new(settings.limits.comments_per_ip_per_minute),
             edit_limiter: RateLimiter::new(settings.limits.edits_per_ip_per_minute),
             hasher: Default::default(),
@@ -98,6 +103,7 @@ impl Application {
             port: addr.port(),
             server,
             pool,
+            mail_stop,
         })
     }
 
@@ -122,6 +128,8 @@ impl Application {
         let handle = self.server.handle();
         let writer_stopped = std::pin::pin!(self.pool.writer_stopped());
         let mut server = self.server;
+        // No mail goes out from a stopped instance: its claims come back to the others.
+        let _stop_mail = StopOnDrop(self.mail_stop);
         match select(&mut server, writer_stopped).await {
             Either::Left((result, _)) => result,
             Either::Right(((), _)) => {
@@ -134,4 +142,44 @@ impl Application {
             }
         }
     }
+}
+
+struct StopOnDrop(crate::email::worker::Stop);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+/// Email is on with `[smtp]`: starts the outbox worker. Says once at start which it is.
+fn start_mail(
+    settings: &Settings,
+    pool: &Pool,
+    key: &crate::security::ServerKey,
+    stop: &crate::email::worker::Stop,
+) -> anyhow::Result<Option<Arc<crate::email::Mailer>>> {
+    let Some(smtp) = &settings.smtp else {
+        tracing::info!("email is off (no [smtp] section): no mail is queued or sent");
+        return Ok(None);
+    };
+    let mailer = crate::email::Mailer::from_settings(settings, key)?
+        .context("smtp settings without a mailer")?;
+    if settings.public_url.is_none() {
+        tracing::warn!(
+            base = %mailer.base,
+            "public_url is not set: links in mail point at the listen address; set public_url"
+        );
+    }
+    let transport = crate::email::transport(smtp)?;
+    crate::email::worker::Worker {
+        pool: pool.clone(),
+        transport,
+        retry_after: smtp.retry_after,
+        stop: stop.clone(),
+    }
+    .start()
+    .context("cannot start the mail worker")?;
+    tracing::info!(smtp = %crate::email::describe(smtp), from = %mailer.from, "email is on");
+    Ok(Some(Arc::new(mailer)))
 }

@@ -22,4 +22,6 @@ pub struct AppState {
     pub hasher: Hasher,
     pub login_limiter: LoginLimiter,
     pub reaction_limiter: RateLimiter,
+    /// `None` when email is off (no `[smtp]`).
+    pub mailer: Option<Arc<crate::email::Mailer>>,
 }

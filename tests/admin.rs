@@ -506,8 +506,27 @@ async fn purge_erases_and_keeps_the_shape_of_the_thread(app: TestApp) {
         )
         .await;
     expect_error(r, 409, "comment_erased").await;
-    // Without replies: the row is gone.
+    // Without replies: the row is gone, with its reactions and their counters.
+    let r = app
+        .client
+        .post(app.url("/api/v1/reactions?site=open&slug=%2Fpurge%2F"))
+        .json(
+            &json!({"kind": "👍", "comment_id": id(&lone), "visitor": "visitor-1", "active": true}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let counters = |app: &TestApp| {
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM reaction_counts WHERE comment_key = {}",
+            id(&lone)
+        ))
+    };
+    assert_eq!(counters(&app), 1);
     let acted = admin.act(id(&lone), "purge").await;
+    assert_eq!(counters(&app), 0);
+    assert_eq!(app.db.count("reactions"), 0);
     assert!(acted["status"].is_null());
     assert_eq!(
         app.db.number(&format!(

@@ -189,7 +189,10 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         }
     }
     let generation = state.cache.generation(&key.thread);
-    let site_info = view::site_json(settings, service::REPLY_NOTIFICATIONS);
+    let site_info = view::site_json(
+        settings,
+        service::reply_notifications(state.mailer.is_some()),
+    );
     let st = state.clone();
     let body = web::block(move || -> Result<Bytes, ApiError> {
         let mut conn = st.pool.get()?;
@@ -282,6 +285,7 @@ pub async fn create(
         ip: ip.map(|i| i.to_string()),
         user_agent: user_agent(&req),
         moderator_id: None,
+        mailer: state.mailer.clone(),
     };
     if let Some(ip) = ip {
         state

@@ -117,6 +117,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .default_service(method_not_allowed("GET")),
             )
             .service(
+                web::resource("/mail/action")
+                    .route(web::get().to(admin::mail::confirm))
+                    .route(web::post().to(admin::mail::act))
+                    .default_service(method_not_allowed("GET, POST")),
+            )
+            .service(
                 web::resource("/static/{file}")
                     .route(web::get().to(admin::page::asset))
                     .default_service(method_not_allowed("GET")),

@@ -9,6 +9,7 @@ pub mod backup;
 pub mod faults;
 pub mod models;
 pub mod moderation;
+pub mod outbox;
 pub mod schema;
 mod store;
 mod writer;
@@ -24,11 +25,12 @@ use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 pub use faults::Faults;
 pub use moderation::ModerationStore;
+pub use outbox::MailStore;
 pub use store::Store;
 
 /// Everything a service function may ask of a connection.
-pub trait Db: Store + AdminStore + ModerationStore {}
-impl<C: Store + AdminStore + ModerationStore> Db for C {}
+pub trait Db: Store + AdminStore + ModerationStore + MailStore {}
+impl<C: Store + AdminStore + ModerationStore + MailStore> Db for C {}
 pub use writer::{OnCommit, Writer, WriterConn, WriterTarget};
 
 use crate::cache::ThreadKey;

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 
 use super::models::ThreadRow;
-use super::schema::{audit_log, bans, comments, threads};
+use super::schema::{audit_log, bans, comments, reaction_counts, threads};
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
 
@@ -116,7 +116,7 @@ pub trait ModerationStore: Sized {
         now: i64,
     ) -> QueryResult<()>;
     fn has_replies(&mut self, id: i64) -> QueryResult<bool>;
-    /// Removes the row (and its reactions, by cascade).
+    /// Removes the row, its reactions and their counters.
     fn purge_comment(&mut self, id: i64) -> QueryResult<()>;
     /// Threads of a site (or all), newest first, before the cursor id; `text` matches the
     /// slug or the title.
@@ -254,6 +254,10 @@ macro_rules! moderation_store_fns {
         }
 
         fn purge_comment(&mut self, id: i64) -> QueryResult<()> {
+            // Its reactions go by cascade; their counters (keyed by id, 0 for the post,
+            // so without a foreign key) by hand.
+            diesel::delete(reaction_counts::table.filter(reaction_counts::comment_key.eq(id)))
+                .execute(self)?;
             diesel::delete(comments::table.find(id))
                 .execute(self)
                 .map(|_| ())

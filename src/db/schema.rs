@@ -113,6 +113,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        created_at -> BigInt,
+        kind -> Text,
+        sender -> Text,
+        recipient -> Text,
+        message -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> BigInt,
+        last_answer -> Nullable<Text>,
+        claimed_by -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        sent_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    used_tokens (nonce) {
+        nonce -> Text,
+        used_at -> BigInt,
+    }
+}
+
 diesel::joinable!(comments -> threads (thread_id));
 diesel::joinable!(admin_sessions -> admins (admin_id));
 diesel::joinable!(reactions -> threads (thread_id));
@@ -126,5 +151,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     admin_sessions,
     audit_log,
     bans,
-    reaction_counts
+    reaction_counts,
+    outbox,
+    used_tokens
 );

@@ -18,8 +18,13 @@ use crate::error::ApiError;
 use crate::security::ServerKey;
 use crate::view::{self, CommentJson, SiteJson, ThreadPage};
 
-/// Whether commenters can ask to be emailed about replies: not until email lands.
+/// Whether commenters can ask to be emailed about replies: not until reply mail lands.
 pub const REPLY_NOTIFICATIONS: bool = false;
+
+/// What a thread answer says in `site.notifications`: reply mail exists and email is on.
+pub fn reply_notifications(email_on: bool) -> bool {
+    REPLY_NOTIFICATIONS && email_on
+}
 
 /// Comments one reader may ask about at once with their edit tokens.
 pub const MAX_OWN_COMMENTS: usize = 100;
@@ -93,6 +98,8 @@ pub struct NewCommentInput {
     /// The moderator account posting (from the admin page): the comment is approved at
     /// once, may use a reserved name and may go into a locked thread.
     pub moderator_id: Option<i64>,
+    /// Set when email is on: the site's moderators are mailed (in this same write).
+    pub mailer: Option<std::sync::Arc<crate::email::Mailer>>,
 }
 
 pub struct Created {
@@ -249,6 +256,17 @@ pub fn create_comment<C: Db>(
         email_key: email_key.as_deref(),
         moderator_id: input.moderator_id,
     })?;
+    if let (Some(mailer), None) = (&input.mailer, input.moderator_id) {
+        let event = crate::email::compose::NewCommentEvent {
+            id: CommentId(row.id),
+            pending: !approved,
+            author: input.author.as_ref().map(AuthorName::as_str),
+            email: input.email.as_ref().map(Email::as_str),
+            body: input.body.as_str(),
+            post_url: input.url.as_ref().map(PageUrl::as_str),
+        };
+        crate::email::compose::queue_new_comment(c, mailer, site, &thread, &event, now)?;
+    }
     Ok(Created {
         comment: view::comment_json(row, BTreeMap::new()),
         edit_token,

@@ -46,6 +46,8 @@ pub fn post_as_moderator<C: Db>(
         ip: None,
         user_agent: None,
         moderator_id: Some(poster.id),
+        // A moderator's own comment needs no moderator mail.
+        mailer: None,
     };
     let created = create_comment(c, site, key, &input)?;
     c.insert_audit(&NewAudit {

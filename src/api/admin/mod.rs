@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod bans;
 pub mod comments;
+pub mod mail;
 pub mod page;
 pub mod replies;
 pub mod session;

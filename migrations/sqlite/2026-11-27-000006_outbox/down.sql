@@ -1,0 +1,3 @@
+DROP TABLE used_tokens;
+DROP INDEX outbox_due_idx;
+DROP TABLE outbox;

@@ -1,0 +1,163 @@
+//! The mail outbox and the used action-link nonces (see `crate::email`).
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use diesel::{PgConnection, SqliteConnection};
+
+use super::schema::{outbox, used_tokens};
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = outbox)]
+pub struct NewMail<'a> {
+    pub created_at: i64,
+    pub kind: &'a str,
+    pub sender: &'a str,
+    pub recipient: &'a str,
+    pub message: &'a str,
+    pub next_attempt_at: i64,
+}
+
+/// A message claimed for sending.
+#[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = outbox)]
+pub struct MailRow {
+    pub id: i64,
+    pub created_at: i64,
+    pub kind: String,
+    pub sender: String,
+    pub recipient: String,
+    pub message: String,
+    pub attempts: i64,
+}
+
+pub trait MailStore: Sized {
+    fn enqueue_mail(&mut self, m: &NewMail<'_>) -> QueryResult<()>;
+    /// Claims up to `n` due messages for `worker` until `lease_until`: queued, due, and
+    /// not claimed by anyone whose lease still runs.
+    fn claim_mail(
+        &mut self,
+        worker: &str,
+        now: i64,
+        lease_until: i64,
+        n: i64,
+    ) -> QueryResult<Vec<MailRow>>;
+    /// Records an attempt on a message this worker holds: `status` `sent`, `queued` (again
+    /// at `next_at`) or `failed`. Returns false if the claim was lost meanwhile.
+    fn finish_mail(
+        &mut self,
+        id: i64,
+        worker: &str,
+        status: &str,
+        next_at: i64,
+        answer: &str,
+        now: i64,
+    ) -> QueryResult<bool>;
+    /// Gives back what `worker` claimed and has not sent (it is stopping).
+    fn release_mail(&mut self, worker: &str) -> QueryResult<usize>;
+    /// Marks an action link's nonce used; false if it already was.
+    fn use_nonce(&mut self, nonce: &str, now: i64) -> QueryResult<bool>;
+    fn nonce_used(&mut self, nonce: &str) -> QueryResult<bool>;
+}
+
+macro_rules! mail_store_fns {
+    ($claim:expr) => {
+        fn enqueue_mail(&mut self, m: &NewMail<'_>) -> QueryResult<()> {
+            diesel::insert_into(outbox::table)
+                .values(m)
+                .execute(self)
+                .map(|_| ())
+        }
+
+        fn claim_mail(
+            &mut self,
+            worker: &str,
+            now: i64,
+            lease_until: i64,
+            n: i64,
+        ) -> QueryResult<Vec<MailRow>> {
+            diesel::sql_query($claim)
+                .bind::<Text, _>(worker)
+                .bind::<BigInt, _>(lease_until)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(n)
+                .load(self)
+        }
+
+        fn finish_mail(
+            &mut self,
+            id: i64,
+            worker: &str,
+            status: &str,
+            next_at: i64,
+            answer: &str,
+            now: i64,
+        ) -> QueryResult<bool> {
+            let n = diesel::update(
+                outbox::table
+                    .filter(outbox::id.eq(id))
+                    .filter(outbox::claimed_by.eq(worker)),
+            )
+            .set((
+                outbox::status.eq(status),
+                outbox::attempts.eq(outbox::attempts + 1),
+                outbox::next_attempt_at.eq(next_at),
+                outbox::last_answer.eq(answer),
+                outbox::claimed_by.eq(None::<String>),
+                outbox::lease_until.eq(None::<i64>),
+                outbox::sent_at.eq((status == "sent").then_some(now)),
+            ))
+            .execute(self)?;
+            Ok(n == 1)
+        }
+
+        fn release_mail(&mut self, worker: &str) -> QueryResult<usize> {
+            diesel::update(
+                outbox::table
+                    .filter(outbox::claimed_by.eq(worker))
+                    .filter(outbox::status.eq("queued")),
+            )
+            .set((
+                outbox::claimed_by.eq(None::<String>),
+                outbox::lease_until.eq(None::<i64>),
+            ))
+            .execute(self)
+        }
+
+        fn use_nonce(&mut self, nonce: &str, now: i64) -> QueryResult<bool> {
+            let n = diesel::insert_into(used_tokens::table)
+                .values((used_tokens::nonce.eq(nonce), used_tokens::used_at.eq(now)))
+                .on_conflict_do_nothing()
+                .execute(self)?;
+            Ok(n == 1)
+        }
+
+        fn nonce_used(&mut self, nonce: &str) -> QueryResult<bool> {
+            diesel::select(diesel::dsl::exists(
+                used_tokens::table.filter(used_tokens::nonce.eq(nonce)),
+            ))
+            .get_result(self)
+        }
+    };
+}
+
+impl MailStore for SqliteConnection {
+    // One process per SQLite file: a plain claim is enough.
+    mail_store_fns!(
+        "UPDATE outbox SET claimed_by = ?, lease_until = ? WHERE id IN (SELECT id FROM outbox \
+         WHERE status = 'queued' AND next_attempt_at <= ? AND (lease_until IS NULL OR \
+         lease_until < ?) ORDER BY next_attempt_at, id LIMIT ?) \
+         RETURNING id, created_at, kind, sender, recipient, message, attempts"
+    );
+}
+
+impl MailStore for PgConnection {
+    // Instances claiming at once skip each other's rows instead of waiting, and never
+    // claim the same row.
+    mail_store_fns!(
+        "UPDATE outbox SET claimed_by = $1, lease_until = $2 WHERE id IN (SELECT id FROM outbox \
+         WHERE status = 'queued' AND next_attempt_at <= $3 AND (lease_until IS NULL OR \
+         lease_until < $4) ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) \
+         RETURNING id, created_at, kind, sender, recipient, message, attempts"
+    );
+}

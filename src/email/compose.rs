@@ -1,0 +1,262 @@
+//! The messages themselves: multipart plain text + HTML from templates embedded in the
+//! binary, with our own `Message-ID`, `Date`, `Auto-Submitted`, and threading per post.
+//! Strings are English for now.
+
+use std::time::SystemTime;
+
+use askama::Template;
+use lettre::message::header::{
+    ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue,
+};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::Message;
+use sha2::{Digest, Sha256};
+
+use super::links::ActionToken;
+use super::{one_line, Mailer};
+use crate::config::{NotifyModerators, SiteSettings};
+use crate::db::models::ThreadRow;
+use crate::db::outbox::NewMail;
+use crate::db::MailStore;
+use crate::domain::CommentId;
+use crate::error::ApiError;
+
+/// `Auto-Submitted: auto-generated` (RFC 3834): no vacation replies to our mail.
+#[derive(Clone)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".to_owned())
+    }
+}
+
+/// A message ready for the outbox.
+pub struct Composed {
+    pub sender: String,
+    pub recipient: String,
+    pub message: String,
+}
+
+/// The stable id every mail about one post refers to, so mail clients thread them.
+pub fn thread_message_id(mailer: &Mailer, site: &str, slug: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(site.as_bytes());
+    h.update([0]);
+    h.update(slug.as_bytes());
+    let digest = hex::encode(&h.finalize()[..12]);
+    format!("<thread-{digest}@{}>", mailer.domain)
+}
+
+/// Builds one message. `subject` and every header value pass through [`one_line`], and
+/// lettre encodes them: no user text can add a header.
+pub fn compose(
+    mailer: &Mailer,
+    to: &Mailbox,
+    subject: &str,
+    thread_id: &str,
+    text: String,
+    html: String,
+) -> Result<Composed, ApiError> {
+    let id = format!("<{}@{}>", crate::security::new_token(), mailer.domain);
+    let part = |ct: ContentType, body: String| {
+        SinglePart::builder()
+            .header(ct)
+            // Base64: any text, any line length, exactly as written.
+            .header(ContentTransferEncoding::Base64)
+            .body(body)
+    };
+    let message = Message::builder()
+        .from(mailer.from.clone())
+        .to(to.clone())
+        .subject(one_line(subject, 200))
+        .message_id(Some(id))
+        .date(SystemTime::now())
+        .in_reply_to(thread_id.to_owned())
+        .references(thread_id.to_owned())
+        .header(AutoSubmitted)
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(part(ContentType::TEXT_PLAIN, text))
+                .singlepart(part(ContentType::TEXT_HTML, html)),
+        )
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("cannot build a mail: {e}")))?;
+    Ok(Composed {
+        sender: mailer.from.email.to_string(),
+        recipient: to.email.to_string(),
+        message: String::from_utf8_lossy(&message.formatted()).into_owned(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "mail/new_comment.txt")]
+struct NewCommentText<'a> {
+    m: &'a NewCommentMail,
+}
+
+#[derive(Template)]
+#[template(path = "mail/new_comment.html")]
+struct NewCommentHtml<'a> {
+    m: &'a NewCommentMail,
+}
+
+/// What a moderator's mail about a new comment says.
+pub struct NewCommentMail {
+    pub pending: bool,
+    pub thread_name: String,
+    pub post_url: Option<String>,
+    pub author: String,
+    pub email: Option<String>,
+    pub body: String,
+    pub comment_link: String,
+    pub admin_link: String,
+    /// `(label, link)` for approve, spam, delete.
+    pub actions: Vec<(&'static str, String)>,
+    pub valid_days: i64,
+}
+
+/// The new comment, as the service has just stored it.
+pub struct NewCommentEvent<'a> {
+    pub id: CommentId,
+    pub pending: bool,
+    pub author: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub body: &'a str,
+    /// The post's address as known (stored, else as the comment gave it: on the site).
+    pub post_url: Option<&'a str>,
+}
+
+/// Whether this site's moderators hear of this comment.
+pub fn moderators_want(site: &SiteSettings, pending: bool) -> bool {
+    !site.moderators.is_empty()
+        && match site.notify_moderators {
+            NotifyModerators::All => true,
+            NotifyModerators::Pending => pending,
+            NotifyModerators::None => false,
+        }
+}
+
+/// Queues a mail to each of the site's moderators, in the caller's transaction.
+pub fn queue_new_comment<C: MailStore>(
+    c: &mut C,
+    mailer: &Mailer,
+    site: &SiteSettings,
+    thread: &ThreadRow,
+    ev: &NewCommentEvent<'_>,
+    now_micros: i64,
+) -> Result<(), ApiError> {
+    if !moderators_want(site, ev.pending) {
+        return Ok(());
+    }
+    let now_secs = now_micros / 1_000_000;
+    let thread_name = one_line(thread.title.as_deref().unwrap_or(&thread.slug), 200);
+    let author = one_line(ev.author.unwrap_or("Anonymous"), 100);
+    let post_url = thread.url.as_deref().or(ev.post_url).map(str::to_owned);
+    let comment_link = match &post_url {
+        Some(u) => format!("{u}#afterword-comment-{}", ev.id.0),
+        None => mailer.link(&format!("/admin/comments?thread={}", thread.id)),
+    };
+    let subject = format!(
+        "{} comment by {author} on {thread_name}",
+        if ev.pending { "Pending" } else { "New" }
+    );
+    let thread_id = thread_message_id(mailer, &thread.site, &thread.slug);
+    for moderator in &site.moderators {
+        let to: Mailbox = moderator
+            .as_str()
+            .parse()
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("moderator address: {e}")))?;
+        let actions = super::links::MAIL_ACTIONS
+            .iter()
+            .map(|a| {
+                let token = ActionToken::new(ev.id, a, moderator.as_str(), now_secs);
+                let label = match *a {
+                    "approve" => "Approve",
+                    "spam" => "Mark as spam",
+                    _ => "Delete",
+                };
+                (
+                    label,
+                    mailer.link(&format!(
+                        "/admin/mail/action?t={}",
+                        token.encode(&mailer.key)
+                    )),
+                )
+            })
+            .collect();
+        let m = NewCommentMail {
+            pending: ev.pending,
+            thread_name: thread_name.clone(),
+            post_url: post_url.clone(),
+            author: author.clone(),
+            email: ev.email.map(|e| one_line(e, 320)),
+            body: ev.body.to_owned(),
+            comment_link: comment_link.clone(),
+            admin_link: mailer.link(if ev.pending {
+                "/admin"
+            } else {
+                "/admin/comments"
+            }),
+            actions,
+            valid_days: super::links::VALID_FOR_SECS / 86_400,
+        };
+        let render = |e: askama::Error| ApiError::internal(anyhow::anyhow!("mail template: {e}"));
+        let text = NewCommentText { m: &m }.render().map_err(render)?;
+        let html = NewCommentHtml { m: &m }.render().map_err(render)?;
+        let composed = compose(mailer, &to, &subject, &thread_id, text, html)?;
+        c.enqueue_mail(&NewMail {
+            created_at: now_micros,
+            kind: "moderator-new-comment",
+            sender: &composed.sender,
+            recipient: &composed.recipient,
+            message: &composed.message,
+            next_attempt_at: now_micros,
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_text_can_add_a_header() {
+        let mailer = Mailer {
+            from: "Afterword <comments@example.com>".parse().unwrap(),
+            base: url::Url::parse("https://c.example/").unwrap(),
+            key: crate::security::ServerKey::generate(),
+            domain: "example.com".into(),
+        };
+        let to: Mailbox = "mod@example.com".parse().unwrap();
+        let m = compose(
+            &mailer,
+            &to,
+            "Hi\r\nBcc: evil@example.org\nX-Evil: 1",
+            "<thread-x@example.com>",
+            "text\r\nBcc: no".into(),
+            "<p>html</p>".into(),
+        )
+        .unwrap();
+        let head = m.message.split("\r\n\r\n").next().unwrap().to_owned();
+        for line in head.split("\r\n") {
+            let l = line.to_ascii_lowercase();
+            assert!(
+                !l.starts_with("bcc:") && !l.starts_with("x-evil:"),
+                "{head}"
+            );
+        }
+        assert!(
+            head.contains("Subject: Hi Bcc: evil@example.org X-Evil: 1"),
+            "{head}"
+        );
+        assert!(head.contains("Auto-Submitted: auto-generated"), "{head}");
+        assert_eq!(m.recipient, "mod@example.com");
+    }
+}

@@ -1,0 +1,200 @@
+//! Email: the transport, the outbox worker, action links and the messages themselves.
+//!
+//! Every message is written to the `outbox` table inside the write that causes it (so a
+//! refused comment queues nothing), and a worker sends it later (see `worker`).
+
+pub mod compose;
+pub mod links;
+pub mod worker;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::SmtpTransport;
+
+use crate::config::{Settings, SmtpSettings};
+use crate::security::ServerKey;
+
+/// What a write needs to queue mail: who sends it, where links point, the key that signs
+/// them.
+#[derive(Debug, Clone)]
+pub struct Mailer {
+    pub from: Mailbox,
+    /// The server's public address, for links; ends with `/`.
+    pub base: url::Url,
+    pub key: ServerKey,
+    /// The right-hand side of our `Message-ID`s.
+    pub domain: String,
+}
+
+impl Mailer {
+    /// `None` when email is off (no `[smtp]`).
+    pub fn from_settings(settings: &Settings, key: &ServerKey) -> anyhow::Result<Option<Self>> {
+        let Some(smtp) = &settings.smtp else {
+            return Ok(None);
+        };
+        let from: Mailbox = smtp.from.parse().context("smtp.from")?;
+        let base = match &settings.public_url {
+            Some(u) => u.clone(),
+            None => url::Url::parse(&format!("http://{}/", settings.listen))?,
+        };
+        let domain = from.email.domain().to_owned();
+        Ok(Some(Mailer {
+            from,
+            base,
+            key: key.clone(),
+            domain,
+        }))
+    }
+
+    /// An absolute link to a path of this server.
+    pub fn link(&self, path_and_query: &str) -> String {
+        let mut base = self.base.as_str().trim_end_matches('/').to_owned();
+        base.push_str(path_and_query);
+        base
+    }
+}
+
+/// The SMTP transport `[smtp]` describes: `smtp://` plain, `smtps://` TLS from the start,
+/// `smtp+starttls://` STARTTLS required; credentials from the URL, the password from
+/// `AFTERWORD_SMTP_PASSWORD` if set.
+pub fn transport(smtp: &SmtpSettings) -> anyhow::Result<SmtpTransport> {
+    let url = url::Url::parse(smtp.url.expose()).context("smtp.url")?;
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .context("smtp.url has no host")?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let (tls, port) = match url.scheme() {
+        "smtps" => (Some(true), 465),
+        "smtp+starttls" => (Some(false), 587),
+        _ => (None, 25),
+    };
+    let mut b = SmtpTransport::builder_dangerous(host.as_str())
+        .port(url.port().unwrap_or(port))
+        .timeout(Some(smtp.timeout));
+    if let Some(wrapper) = tls {
+        let params = TlsParameters::new(host.clone()).context("TLS for smtp.url")?;
+        b = b.tls(if wrapper {
+            Tls::Wrapper(params)
+        } else {
+            Tls::Required(params)
+        });
+    }
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let user = decode(url.username());
+    let password = smtp
+        .password
+        .as_ref()
+        .map(|p| p.expose().to_owned())
+        .or_else(|| url.password().map(decode));
+    if !user.is_empty() {
+        b = b.credentials(Credentials::new(user, password.unwrap_or_default()));
+    }
+    Ok(b.build())
+}
+
+/// One line of text fit for a header or a plain-text line: control characters (CR, LF,
+/// tabs…) become spaces, runs of spaces one, and it is cut to `max` characters.
+pub fn one_line(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max * 4));
+    let mut n = 0;
+    let mut space = false;
+    for ch in s.chars() {
+        let ch = if ch.is_control() || ch.is_whitespace() {
+            ' '
+        } else {
+            ch
+        };
+        if ch == ' ' {
+            if space || out.is_empty() {
+                continue;
+            }
+            space = true;
+        } else {
+            space = false;
+        }
+        if n == max {
+            out.push('…');
+            break;
+        }
+        out.push(ch);
+        n += 1;
+    }
+    out.trim_end().to_owned()
+}
+
+/// How long a connect and each command may take, for diagnostics.
+pub fn describe(smtp: &SmtpSettings) -> String {
+    let url = url::Url::parse(smtp.url.expose()).ok();
+    let (scheme, host, port) = url
+        .as_ref()
+        .map(|u| {
+            (
+                u.scheme().to_owned(),
+                u.host_str().unwrap_or("").to_owned(),
+                u.port(),
+            )
+        })
+        .unwrap_or_default();
+    let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+    format!(
+        "{scheme}://{host}{port} (timeout {})",
+        humantime::format_duration(smtp.timeout)
+    )
+}
+
+/// A retry's delay after `attempts` failed tries: doubling from `first`, at most an hour.
+pub fn backoff(first: Duration, attempts: i64) -> Duration {
+    let shift = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
+    first
+        .saturating_mul(1u32 << shift)
+        .min(Duration::from_secs(3600))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_removes_line_breaks() {
+        assert_eq!(one_line("a\r\nBcc: x@y\t z", 100), "a Bcc: x@y z");
+        assert_eq!(one_line("  abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn every_scheme_builds_a_transport() {
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtps://user:p%40ss@mail.example.com",
+            "smtp+starttls://user@mail.example.com:587",
+        ] {
+            let smtp = SmtpSettings {
+                url: crate::config::Secret::new(url),
+                from: "a@example.com".into(),
+                password: Some(crate::config::Secret::new("from-env")),
+                timeout: Duration::from_secs(5),
+                retry_after: Duration::from_secs(30),
+            };
+            assert!(transport(&smtp).is_ok(), "{url}");
+            assert!(!describe(&smtp).contains("p%40ss"), "{url}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        let s = Duration::from_secs(30);
+        assert_eq!(backoff(s, 1), s);
+        assert_eq!(backoff(s, 3), Duration::from_secs(120));
+        assert_eq!(backoff(s, 50), Duration::from_secs(3600));
+    }
+}

@@ -1,0 +1,180 @@
+//! The outbox worker: claims due messages, sends them, records what the SMTP server said.
+//!
+//! It works on the read pool with short transactions of its own, not through the request
+//! writer: a send takes up to the SMTP timeout, and its bookkeeping must never make a
+//! comment wait behind it. Each statement is one short write (on SQLite it waits at most
+//! `busy_timeout` for the writer's batch, which lasts milliseconds).
+//!
+//! A claim is a lease (`claimed_by`, `lease_until`): several instances on one PostgreSQL
+//! claim disjoint rows (`FOR UPDATE SKIP LOCKED`), and the rows of an instance that died
+//! mid-send come back once its lease has run out. A message is marked sent right after the
+//! SMTP server accepted it; only a crash between the two can send it again.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::address::Envelope;
+use lettre::{Address, SmtpTransport, Transport};
+
+use crate::db::outbox::MailRow;
+use crate::db::{MailStore, Pool};
+use crate::with_conn;
+
+/// How often the worker looks for due mail.
+const POLL: Duration = Duration::from_millis(500);
+/// How long a claim holds: far longer than one send may take.
+const LEASE: Duration = Duration::from_secs(300);
+/// Messages claimed at once.
+const BATCH: i64 = 10;
+/// Retries go on this long after a message was queued, then it is marked failed.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(48 * 3600);
+
+/// Stops the worker when dropped or told to.
+#[derive(Clone, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+    fn stopped(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+pub struct Worker {
+    pub pool: Pool,
+    pub transport: SmtpTransport,
+    pub retry_after: Duration,
+    pub stop: Stop,
+}
+
+/// What became of one attempt.
+enum Outcome {
+    Sent(String),
+    Retry(String),
+    Failed(String),
+}
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+impl Worker {
+    pub fn start(self) -> std::io::Result<()> {
+        let name = format!("afterword-mail-{}", crate::security::new_token());
+        std::thread::Builder::new()
+            .name("afterword-mail".into())
+            .spawn(move || self.run(&name))
+            .map(|_| ())
+    }
+
+    fn run(self, name: &str) {
+        while !self.stop.stopped() {
+            match self.round(name) {
+                Ok(0) => std::thread::sleep(POLL),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "mail outbox: cannot read the queue; trying again");
+                    std::thread::sleep(POLL * 4);
+                }
+            }
+        }
+        // What this instance claimed but did not send goes back at once, not when the
+        // lease runs out.
+        let released = self
+            .pool
+            .get()
+            .map_err(anyhow::Error::from)
+            .and_then(|mut conn| Ok(with_conn!(conn, |c| c.release_mail(name))?));
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "mail outbox: could not give back claimed mail");
+        }
+    }
+
+    /// Claims and sends one batch; returns how many it claimed.
+    fn round(&self, name: &str) -> anyhow::Result<usize> {
+        let now = crate::view::now_micros();
+        let rows = {
+            let mut conn = self.pool.get()?;
+            with_conn!(conn, |c| c.claim_mail(
+                name,
+                now,
+                now + micros(LEASE),
+                BATCH
+            ))?
+        };
+        let n = rows.len();
+        for row in rows {
+            if self.stop.stopped() {
+                // Its lease runs out and another worker (or the next start) sends it.
+                break;
+            }
+            let outcome = self.send(&row);
+            self.record(name, &row, outcome)?;
+        }
+        Ok(n)
+    }
+
+    fn send(&self, row: &MailRow) -> Outcome {
+        let envelope = match (
+            row.sender.parse::<Address>(),
+            row.recipient.parse::<Address>(),
+        ) {
+            (Ok(from), Ok(to)) => Envelope::new(Some(from), vec![to]),
+            _ => return Outcome::Failed("invalid sender or recipient address".into()),
+        };
+        let envelope = match envelope {
+            Ok(e) => e,
+            Err(e) => return Outcome::Failed(format!("invalid envelope: {e}")),
+        };
+        match self.transport.send_raw(&envelope, row.message.as_bytes()) {
+            Ok(r) => Outcome::Sent(format!(
+                "{} {}",
+                r.code(),
+                r.message().collect::<Vec<_>>().join(" ")
+            )),
+            Err(e) if e.is_permanent() => Outcome::Failed(e.to_string()),
+            Err(e) => Outcome::Retry(e.to_string()),
+        }
+    }
+
+    fn record(&self, name: &str, row: &MailRow, outcome: Outcome) -> anyhow::Result<()> {
+        let now = crate::view::now_micros();
+        let attempts = row.attempts + 1;
+        let (status, next_at, answer) = match outcome {
+            Outcome::Sent(a) => {
+                tracing::info!(id = row.id, kind = %row.kind, to = %row.recipient, attempts, answer = %a, "mail sent");
+                ("sent", now, a)
+            }
+            Outcome::Failed(a) => {
+                tracing::warn!(id = row.id, kind = %row.kind, to = %row.recipient, attempts, answer = %a, "mail refused for good; not retrying");
+                ("failed", now, a)
+            }
+            Outcome::Retry(a) if now - row.created_at > micros(GIVE_UP_AFTER) => {
+                tracing::warn!(id = row.id, kind = %row.kind, to = %row.recipient, attempts, answer = %a, "mail still not accepted after 48 hours; giving up");
+                (
+                    "failed",
+                    now,
+                    format!("gave up after {attempts} attempts: {a}"),
+                )
+            }
+            Outcome::Retry(a) => {
+                let wait = super::backoff(self.retry_after, attempts);
+                tracing::warn!(id = row.id, kind = %row.kind, to = %row.recipient, attempts, answer = %a, retry_in = %humantime::format_duration(wait), "mail not sent; will retry");
+                ("queued", now + micros(wait), a)
+            }
+        };
+        let mut conn = self.pool.get()?;
+        let kept = with_conn!(conn, |c| c
+            .finish_mail(row.id, name, status, next_at, &answer, now))?;
+        if !kept {
+            tracing::warn!(
+                id = row.id,
+                "mail outbox: the claim on this message ran out while sending"
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,801 @@
+//! Email against a real SMTP server (mailin-embedded on a free port, in this process): the
+//! moderator mail, its headers and parts; the durable outbox through SMTP outages, 4xx and
+//! 5xx answers, restarts and two instances; the action links end to end.
+
+mod common;
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::{Backend, TestApp};
+use mailin_embedded::response::{self, Response};
+use mailin_embedded::{Handler, Server};
+use serde_json::{json, Value};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Accept,
+    /// `451` at MAIL FROM.
+    Temporary,
+    /// `550` at RCPT TO.
+    Permanent,
+}
+
+#[derive(Default)]
+struct Inbox {
+    mode: Option<Mode>,
+    received: Vec<Received>,
+}
+
+#[derive(Clone, Debug)]
+struct Received {
+    to: Vec<String>,
+    data: String,
+}
+
+/// A real SMTP server; the port is reserved first so the server can be "down" and then
+/// start on it.
+#[derive(Clone)]
+struct Smtp {
+    port: u16,
+    inbox: Arc<Mutex<Inbox>>,
+}
+
+#[derive(Clone)]
+struct SmtpHandler {
+    inbox: Arc<Mutex<Inbox>>,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl Handler for SmtpHandler {
+    fn mail(&mut self, _ip: std::net::IpAddr, _domain: &str, _from: &str) -> Response {
+        self.to.clear();
+        self.data.clear();
+        match self.inbox.lock().unwrap().mode {
+            Some(Mode::Temporary) => Response::custom(451, "4.3.0 Try again later".into()),
+            _ => response::OK,
+        }
+    }
+    fn rcpt(&mut self, to: &str) -> Response {
+        if self.inbox.lock().unwrap().mode == Some(Mode::Permanent) {
+            return Response::custom(550, "5.1.1 No such mailbox here".into());
+        }
+        self.to.push(to.to_owned());
+        response::OK
+    }
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+    fn data_end(&mut self) -> Response {
+        let r = Received {
+            to: std::mem::take(&mut self.to),
+            data: String::from_utf8_lossy(&std::mem::take(&mut self.data)).into_owned(),
+        };
+        self.inbox.lock().unwrap().received.push(r);
+        response::OK
+    }
+}
+
+impl Smtp {
+    /// A port with nothing listening yet.
+    fn down() -> Smtp {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Smtp {
+            port,
+            inbox: Arc::default(),
+        }
+    }
+
+    fn up(mode: Mode) -> Smtp {
+        let s = Smtp::down();
+        s.start(mode);
+        s
+    }
+
+    fn start(&self, mode: Mode) {
+        self.inbox.lock().unwrap().mode = Some(mode);
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).expect("bind the SMTP port");
+        let mut server = Server::new(SmtpHandler {
+            inbox: Arc::clone(&self.inbox),
+            to: Vec::new(),
+            data: Vec::new(),
+        });
+        server.with_name("smtp.test").with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+    }
+
+    fn set_mode(&self, mode: Mode) {
+        self.inbox.lock().unwrap().mode = Some(mode);
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.inbox.lock().unwrap().received.clone()
+    }
+
+    async fn wait_for(&self, n: usize) -> Vec<Received> {
+        wait(&format!("{n} messages at the SMTP server"), || {
+            self.received().len() >= n
+        })
+        .await;
+        self.received()
+    }
+}
+
+async fn wait(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const MODERATOR: &str = "mod@example.com";
+
+fn config(smtp: Option<&Smtp>) -> String {
+    let mut c = format!(
+        r#"
+public_url = "https://comments.example"
+
+[[site]]
+id = "held"
+origins = ["*"]
+moderation = "all"
+moderators = ["{MODERATOR}"]
+
+[[site]]
+id = "every"
+origins = ["*"]
+notify_moderators = "all"
+moderators = ["{MODERATOR}", "second@example.com"]
+
+[[site]]
+id = "quiet"
+origins = ["*"]
+moderators = ["{MODERATOR}"]
+
+[limits]
+comments_per_ip_per_minute = 0
+"#
+    );
+    if let Some(s) = smtp {
+        c.push_str(&format!(
+            "\n[smtp]\nurl = \"smtp://127.0.0.1:{}\"\nfrom = \"Afterword <comments@example.com>\"\n\
+             retry_after = \"200ms\"\ntimeout = \"5s\"\n",
+            s.port
+        ));
+    }
+    c
+}
+
+async fn spawn(backend: Backend, smtp: Option<&Smtp>) -> Option<TestApp> {
+    common::spawn_with(backend, &config(smtp)).await
+}
+
+/// A header's value (unfolded), from the message's header section.
+fn header(msg: &str, name: &str) -> Option<String> {
+    let head = msg.split("\r\n\r\n").next().unwrap_or("");
+    let mut value: Option<String> = None;
+    let mut found = None;
+    for line in head.split("\r\n") {
+        if line.starts_with(' ') || line.starts_with('\t') {
+            if let Some(v) = value.as_mut() {
+                v.push_str(line);
+            }
+            continue;
+        }
+        if let Some(v) = value.take() {
+            found.get_or_insert(v);
+        }
+        if let Some((n, v)) = line.split_once(':') {
+            if n.eq_ignore_ascii_case(name) {
+                value = Some(v.trim().to_owned());
+            }
+        }
+    }
+    found.or(value)
+}
+
+/// The header lines' names, in order.
+fn header_names(msg: &str) -> Vec<String> {
+    let head = msg.split("\r\n\r\n").next().unwrap_or("");
+    head.split("\r\n")
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('\t'))
+        .filter_map(|l| l.split_once(':').map(|(n, _)| n.to_ascii_lowercase()))
+        .collect()
+}
+
+/// The decoded body of the part with this content type.
+fn part(msg: &str, content_type: &str) -> String {
+    let at = msg
+        .find(&format!("Content-Type: {content_type}"))
+        .unwrap_or_else(|| panic!("no {content_type} part in {msg}"));
+    let rest = &msg[at..];
+    let body_start = rest.find("\r\n\r\n").unwrap() + 4;
+    let body = &rest[body_start..];
+    let body = &body[..body.find("\r\n--").unwrap_or(body.len())];
+    let clean: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(clean)
+            .expect("base64 part"),
+    )
+    .unwrap()
+}
+
+/// The approve, spam and delete links of a mail's text part, as paths of `app`.
+fn action_links(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .filter(|w| w.starts_with("https://comments.example/admin/mail/action?t="))
+        .map(|w| w.trim_start_matches("https://comments.example").to_owned())
+        .collect()
+}
+
+fn outbox_number(app: &TestApp, sql: &str) -> i64 {
+    app.db.number(sql)
+}
+
+async fn moderator_mail_has_the_comment_and_safe_headers(app: TestApp, smtp: Smtp) {
+    let body = "Hello <script>alert(1)</script> & welcome\n\n.\nA line with a dot above.";
+    let (c, _) = app
+        .comment(
+            "held",
+            "/2026/11/post/",
+            json!({"body": body, "author": "Eve <b>\"E\"</b>", "email": "eve@example.org",
+                   "url": "https://blog.example/2026/11/post/"}),
+        )
+        .await;
+    let id = c["id"].as_i64().unwrap();
+    let got = smtp.wait_for(1).await;
+    let m = &got[0];
+    assert_eq!(m.to, vec![MODERATOR.to_owned()]);
+    let d = &m.data;
+    assert_eq!(header(d, "To").as_deref(), Some(MODERATOR));
+    assert_eq!(
+        header(d, "From").as_deref(),
+        Some("Afterword <comments@example.com>")
+    );
+    let subject = header(d, "Subject").unwrap();
+    assert!(subject.contains("Pending comment by"), "{subject}");
+    assert!(subject.contains("/2026/11/post/"), "{subject}");
+    let mid = header(d, "Message-ID").unwrap();
+    assert!(
+        mid.starts_with('<') && mid.ends_with("@example.com>"),
+        "{mid}"
+    );
+    assert!(header(d, "Date").is_some());
+    assert_eq!(
+        header(d, "Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
+    let thread_ref = header(d, "In-Reply-To").unwrap();
+    assert!(thread_ref.starts_with("<thread-"), "{thread_ref}");
+    assert_eq!(
+        header(d, "References").as_deref(),
+        Some(thread_ref.as_str())
+    );
+    assert!(header(d, "Content-Type")
+        .unwrap()
+        .starts_with("multipart/alternative"));
+
+    // Lines end in CRLF in mail.
+    let text = part(d, "text/plain").replace("\r\n", "\n");
+    assert!(text.contains(body), "{text}");
+    assert!(
+        text.contains("Eve <b>\"E\"</b> <eve@example.org>"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "https://blog.example/2026/11/post/#afterword-comment-{id}"
+        )),
+        "{text}"
+    );
+    assert_eq!(action_links(&text).len(), 3, "{text}");
+    let html = part(d, "text/html");
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(
+        html.contains("&#60;script&#62;alert(1)&#60;/script&#62; &#38; welcome"),
+        "{html}"
+    );
+    assert!(!html.contains("<b>"), "{html}");
+
+    // The outbox says what happened.
+    assert_eq!(
+        outbox_number(&app, "SELECT COUNT(*) AS n FROM outbox WHERE status = 'sent' AND attempts = 1 AND last_answer LIKE '250%' AND sent_at IS NOT NULL"),
+        1
+    );
+
+    // The next comment on the post threads with the first.
+    app.comment("held", "/2026/11/post/", json!({"body": "second"}))
+        .await;
+    let got = smtp.wait_for(2).await;
+    assert_eq!(
+        header(&got[1].data, "In-Reply-To"),
+        Some(thread_ref.clone())
+    );
+    assert_ne!(header(&got[1].data, "Message-ID"), Some(mid));
+}
+
+async fn no_header_can_be_injected(app: TestApp, smtp: Smtp) {
+    // Names and slugs with line breaks are refused at the edge…
+    let r = app
+        .post_comment(
+            "held",
+            "/inject/",
+            json!({"body": "x", "author": "Eve\r\nBcc: evil@example.org"}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let r = app
+        .post_comment("held", "/a\r\nBcc: evil@example.org", json!({"body": "x"}))
+        .await;
+    assert!(r.status().is_client_error());
+    // …and whatever reaches a mail is one line, encoded by lettre.
+    app.comment(
+        "held",
+        "/inject/",
+        json!({"body": "Subject: no\r\nBcc: evil@example.org\r\n\r\nbody", "author": "Eve Bcc: evil@example.org"}),
+    )
+    .await;
+    let got = smtp.wait_for(1).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].to, vec![MODERATOR.to_owned()]);
+    let names = header_names(&got[0].data);
+    assert!(!names.contains(&"bcc".to_owned()), "{names:?}");
+    assert_eq!(names.iter().filter(|n| *n == "subject").count(), 1);
+}
+
+async fn only_the_chosen_comments_are_mailed(app: TestApp, smtp: Smtp) {
+    // "quiet" mails pending comments only; this one is published at once.
+    app.comment("quiet", "/q/", json!({"body": "published"}))
+        .await;
+    // "every" mails every comment, to each moderator.
+    app.comment("every", "/e/", json!({"body": "published too"}))
+        .await;
+    let got = smtp.wait_for(2).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let got_now = smtp.received();
+    assert_eq!(got_now.len(), 2, "{got:?}");
+    let mut to: Vec<String> = got_now.iter().flat_map(|m| m.to.clone()).collect();
+    to.sort();
+    assert_eq!(to, vec!["mod@example.com", "second@example.com"]);
+    assert!(header(&got_now[0].data, "Subject")
+        .unwrap()
+        .starts_with("New comment by"));
+    assert_eq!(app.db.count("outbox"), 2);
+}
+
+async fn a_failed_comment_queues_nothing(app: TestApp, _smtp: Smtp) {
+    // The write panics after its statements (the outbox insert included) ran.
+    app.faults
+        .inject("/fails", afterword::db::faults::Fault::JobPanics);
+    let r = app
+        .post_comment("held", "/fails/", json!({"body": "lost"}))
+        .await;
+    assert!(r.status().is_server_error());
+    // Refused before it is stored: a reply to a comment that does not exist.
+    let r = app
+        .post_comment("held", "/ok/", json!({"body": "x", "parent_id": 999999}))
+        .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(app.db.count("outbox"), 0);
+    assert_eq!(app.db.count("comments"), 0);
+}
+
+async fn smtp_down_then_back_delivers_once(app: TestApp, smtp: Smtp) {
+    app.comment("held", "/down/", json!({"body": "while down"}))
+        .await;
+    let attempts = || outbox_number(&app, "SELECT MAX(attempts) AS n FROM outbox");
+    wait("two failed attempts", || attempts() >= 2).await;
+    assert_eq!(
+        outbox_number(&app, "SELECT COUNT(*) AS n FROM outbox WHERE status = 'queued' AND last_answer IS NOT NULL AND next_attempt_at > created_at"),
+        1
+    );
+    // Up, but answering 451: still queued, the answer recorded.
+    smtp.start(Mode::Temporary);
+    let before = attempts();
+    wait("a 451 answer", || {
+        outbox_number(
+            &app,
+            "SELECT COUNT(*) AS n FROM outbox WHERE last_answer LIKE '%451%'",
+        ) == 1
+    })
+    .await;
+    assert!(attempts() > before);
+    assert!(smtp.received().is_empty());
+    smtp.set_mode(Mode::Accept);
+    smtp.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(smtp.received().len(), 1);
+    assert_eq!(
+        outbox_number(
+            &app,
+            "SELECT COUNT(*) AS n FROM outbox WHERE status = 'sent'"
+        ),
+        1
+    );
+}
+
+async fn a_permanent_answer_stops_the_retries(app: TestApp, smtp: Smtp) {
+    smtp.set_mode(Mode::Permanent);
+    app.comment("held", "/perm/", json!({"body": "nobody home"}))
+        .await;
+    wait("the message marked failed", || {
+        outbox_number(
+            &app,
+            "SELECT COUNT(*) AS n FROM outbox WHERE status = 'failed'",
+        ) == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        outbox_number(&app, "SELECT COUNT(*) AS n FROM outbox WHERE status = 'failed' AND attempts = 1 AND last_answer LIKE '%550%No such mailbox%'"),
+        1
+    );
+    assert!(smtp.received().is_empty());
+}
+
+async fn action_links_confirm_then_act_once(app: TestApp, smtp: Smtp) {
+    let (c, _) = app
+        .comment(
+            "held",
+            "/act/",
+            json!({"body": "approve me", "author": "Ann"}),
+        )
+        .await;
+    let id = c["id"].as_i64().unwrap();
+    let got = smtp.wait_for(1).await;
+    let links = action_links(&part(&got[0].data, "text/plain"));
+    let approve = links.iter().find(|l| l.contains(".approve.")).unwrap();
+
+    // GET only asks.
+    let r = app.get(approve).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("content-security-policy").is_some());
+    let page = r.text().await.unwrap();
+    assert!(page.contains(&format!("Approve comment #{id}?")), "{page}");
+    assert!(page.contains("approve me"), "{page}");
+    assert!(page.contains("<form method=\"post\""), "{page}");
+    assert!(app.thread("held", "/act/", "").await["comments"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(app.db.count("audit_log"), 0);
+
+    // POST acts, as the admin page would.
+    let token = approve.split("t=").nth(1).unwrap().to_owned();
+    let post = || {
+        app.client
+            .post(app.url("/admin/mail/action"))
+            .form(&[("t", token.as_str())])
+            .send()
+    };
+    let r = post().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("approved"));
+    let thread: Value = app.thread("held", "/act/", "").await;
+    assert_eq!(common::ids(&thread), vec![id]);
+    assert_eq!(thread["thread"]["comment_count"], 1);
+    assert_eq!(
+        app.db.number(&format!("SELECT COUNT(*) AS n FROM audit_log WHERE moderator = 'email:{MODERATOR}' AND action = 'approve' AND comment_id = {id}")),
+        1
+    );
+
+    // Once only.
+    let r = post().await.unwrap();
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap().contains("works once"));
+    assert_eq!(app.get(approve).await.status(), 409);
+
+    // Tampered: another comment id under the same signature.
+    let tampered = token.replacen(&format!("{id}."), &format!("{}.", id + 1), 1);
+    let r = app
+        .client
+        .post(app.url("/admin/mail/action"))
+        .form(&[("t", tampered.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("not valid"));
+
+    // Expired: signed with the server's key, a week and a day ago.
+    let hex = secret(&app);
+    let key = afterword::security::ServerKey::from_hex(&hex).unwrap();
+    let old = afterword::email::links::ActionToken::new(
+        afterword::domain::CommentId(id),
+        "spam",
+        MODERATOR,
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            - 8 * 24 * 3600,
+    )
+    .encode(&key);
+    let r = app.get(&format!("/admin/mail/action?t={old}")).await;
+    assert_eq!(r.status(), 410);
+    assert!(r.text().await.unwrap().contains("expired"));
+    let r = app
+        .client
+        .post(app.url("/admin/mail/action"))
+        .form(&[("t", old.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 410);
+    assert_eq!(
+        common::ids(&app.thread("held", "/act/", "").await),
+        vec![id]
+    );
+}
+
+fn secret(app: &TestApp) -> String {
+    // The key is 32 bytes of hex; read it as text through a tiny query per backend.
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct V {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let sql = "SELECT value FROM server_secrets WHERE name = 'server_key'";
+    match &*app.db {
+        common::TestDb::Sqlite { path, .. } => {
+            let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+            diesel::sql_query(sql)
+                .get_result::<V>(&mut c)
+                .unwrap()
+                .value
+        }
+        common::TestDb::Postgres { url, .. } => {
+            let mut c = diesel::PgConnection::establish(url).unwrap();
+            diesel::sql_query(sql)
+                .get_result::<V>(&mut c)
+                .unwrap()
+                .value
+        }
+    }
+}
+
+macro_rules! with_smtp {
+    ($mode:expr, $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let smtp = $mode;
+                    let app = crate::spawn(crate::Backend::Sqlite, Some(&smtp)).await.unwrap();
+                    crate::$name(app, smtp).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let smtp = $mode;
+                    let Some(app) = crate::spawn(crate::Backend::Postgres, Some(&smtp)).await else {
+                        eprintln!("skipped: AFTERWORD_TEST_POSTGRES_URL is not set");
+                        return;
+                    };
+                    crate::$name(app, smtp).await;
+                }
+            )*
+        }
+    };
+}
+
+mod up {
+    with_smtp!(
+        crate::Smtp::up(crate::Mode::Accept),
+        moderator_mail_has_the_comment_and_safe_headers,
+        no_header_can_be_injected,
+        only_the_chosen_comments_are_mailed,
+        a_failed_comment_queues_nothing,
+        a_permanent_answer_stops_the_retries,
+        action_links_confirm_then_act_once,
+    );
+}
+
+mod down {
+    with_smtp!(crate::Smtp::down(), smtp_down_then_back_delivers_once);
+}
+
+async fn without_smtp_nothing_is_queued(backend: Backend) {
+    let Some(app) = spawn(backend, None).await else {
+        return;
+    };
+    app.comment("held", "/off/", json!({"body": "no mail"}))
+        .await;
+    let page = app.thread("held", "/off/", "").await;
+    assert_eq!(page["site"]["notifications"], false);
+    assert_eq!(app.db.count("outbox"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_smtp_nothing_is_queued_sqlite() {
+    without_smtp_nothing_is_queued(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_smtp_nothing_is_queued_postgres() {
+    without_smtp_nothing_is_queued(Backend::Postgres).await;
+}
+
+/// Queued mail survives a restart, and a dead instance's expired claim is taken over.
+async fn a_restart_loses_nothing(backend: Backend) {
+    let smtp = Smtp::down();
+    let Some(mut first) = spawn(backend, Some(&smtp)).await else {
+        return;
+    };
+    first
+        .comment("held", "/restart/", json!({"body": "one"}))
+        .await;
+    first
+        .comment("held", "/restart/", json!({"body": "two"}))
+        .await;
+    wait("an attempt on each", || {
+        outbox_number(&first, "SELECT MIN(attempts) AS n FROM outbox") >= 1
+    })
+    .await;
+    let db = Arc::clone(&first.db);
+    let server = first.server.take().unwrap();
+    drop(first);
+    let _ = server.await;
+    // As if an instance had died holding the second one: its lease has run out.
+    db.exec(
+        "UPDATE outbox SET claimed_by = 'crashed', lease_until = 1 WHERE id = (SELECT MAX(id) FROM outbox)",
+    );
+    smtp.start(Mode::Accept);
+    let second = common::spawn_on(Arc::clone(&db), &config(Some(&smtp))).await;
+    smtp.wait_for(2).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(smtp.received().len(), 2);
+    assert_eq!(
+        outbox_number(
+            &second,
+            "SELECT COUNT(*) AS n FROM outbox WHERE status = 'sent' AND claimed_by IS NULL"
+        ),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_loses_nothing_sqlite() {
+    a_restart_loses_nothing(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_loses_nothing_postgres() {
+    a_restart_loses_nothing(Backend::Postgres).await;
+}
+
+/// Two instances on one PostgreSQL, both sending: every message arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_send_each_message_once_postgres() {
+    let smtp = Smtp::up(Mode::Accept);
+    let Some(a) = spawn(Backend::Postgres, Some(&smtp)).await else {
+        return;
+    };
+    let b = common::spawn_on(Arc::clone(&a.db), &config(Some(&smtp))).await;
+    const N: usize = 30;
+    for i in 0..N {
+        let app = if i % 2 == 0 { &a } else { &b };
+        // "every" mails two moderators per comment.
+        app.comment(
+            "every",
+            &format!("/many/{i}/"),
+            json!({"body": format!("comment {i}")}),
+        )
+        .await;
+    }
+    smtp.wait_for(2 * N).await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let got = smtp.received();
+    assert_eq!(got.len(), 2 * N);
+    let mut ids: Vec<String> = got
+        .iter()
+        .map(|m| header(&m.data, "Message-ID").unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 2 * N);
+    assert_eq!(
+        a.db.number("SELECT COUNT(*) AS n FROM outbox WHERE status = 'sent' AND attempts = 1"),
+        2 * N as i64
+    );
+    assert_eq!(
+        a.db.number("SELECT COUNT(*) AS n FROM outbox WHERE claimed_by IS NOT NULL"),
+        0
+    );
+}
+
+/// `down.sql` of the outbox migration leaves the schema exactly as it found it.
+fn outbox_down_is_exact<C>(
+    conn: &mut C,
+    source: impl Fn() -> diesel_migrations::EmbeddedMigrations,
+    dump: &str,
+) where
+    C: diesel::Connection + diesel_migrations::MigrationHarness<C::Backend>,
+    String: diesel::deserialize::FromSql<diesel::sql_types::Text, C::Backend>,
+    diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'static, C, Line>,
+{
+    use diesel::RunQueryDsl;
+    let schema = |c: &mut C| -> Vec<String> {
+        diesel::sql_query(dump)
+            .load::<Line>(c)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.line)
+            .collect()
+    };
+    loop {
+        let v = conn
+            .run_next_migration(source())
+            .expect("migrate")
+            .to_string();
+        if v.ends_with("000005") {
+            break;
+        }
+    }
+    let before = schema(conn);
+    let v = conn.run_next_migration(source()).unwrap().to_string();
+    assert!(v.ends_with("000006"), "{v}");
+    assert_ne!(schema(conn), before);
+    conn.revert_last_migration(source()).unwrap();
+    assert_eq!(schema(conn), before);
+}
+
+#[derive(diesel::QueryableByName)]
+struct Line {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    line: String,
+}
+
+#[test]
+fn outbox_migration_down_is_exact_sqlite() {
+    use diesel::Connection;
+    let db = common::TestDb::new(Backend::Sqlite).unwrap();
+    let common::TestDb::Sqlite { path, .. } = &db else {
+        unreachable!()
+    };
+    let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    outbox_down_is_exact(
+        &mut c,
+        || afterword::db::SQLITE_MIGRATIONS,
+        "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') AS line FROM sqlite_master \
+         WHERE name <> '__diesel_schema_migrations' ORDER BY name",
+    );
+}
+
+#[test]
+fn outbox_migration_down_is_exact_postgres() {
+    use diesel::Connection;
+    let Some(db) = common::TestDb::new(Backend::Postgres) else {
+        return;
+    };
+    let mut c = diesel::PgConnection::establish(db.url()).unwrap();
+    outbox_down_is_exact(
+        &mut c,
+        || afterword::db::POSTGRES_MIGRATIONS,
+        "SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || \
+         ' ' || COALESCE(column_default, '') AS line FROM information_schema.columns \
+         WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations' \
+         UNION ALL SELECT indexdef AS line FROM pg_indexes WHERE schemaname = 'public' \
+         UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) AS line FROM pg_constraint \
+         WHERE connamespace = 'public'::regnamespace ORDER BY line",
+    );
+}
