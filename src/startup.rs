@@ -92,9 +92,16 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .wrap(from_fn(crate::api::cors))
+                .wrap(from_fn(crate::api::hardening))
                 .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                 .configure(crate::api::routes)
         })
+        // Slow clients: a request's head must arrive within 5 s, an idle keep-alive
+        // connection closes after 15 s, and each worker holds at most 5,000 connections.
+        .client_request_timeout(std::time::Duration::from_secs(5))
+        .client_disconnect_timeout(std::time::Duration::from_secs(2))
+        .keep_alive(std::time::Duration::from_secs(15))
+        .max_connections(5_000)
         .shutdown_timeout(30)
         .listen(listener)?
         .run();

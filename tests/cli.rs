@@ -622,3 +622,71 @@ fn a_backup_taken_under_load_restores_every_acknowledged_comment() {
     assert!(!pg.status.success());
     assert!(String::from_utf8_lossy(&pg.stderr).contains("pg_dump"));
 }
+
+/// Slowloris: clients that send their request head or body a byte at a time are cut off
+/// (408) while everyone else is served as usual.
+#[test]
+fn slow_clients_are_cut_off_and_others_still_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(command(dir.path()));
+    let slow_heads: Vec<_> = (0..20)
+        .map(|_| {
+            let addr = server.addr.clone();
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(&addr).unwrap();
+                s.set_read_timeout(Some(Duration::from_millis(200)))
+                    .unwrap();
+                s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                    .unwrap();
+                let started = std::time::Instant::now();
+                let mut answer = Vec::new();
+                // One header byte every 200 ms, for at most 20 s.
+                while started.elapsed() < Duration::from_secs(20) {
+                    if s.write_all(b"X").is_err() {
+                        break;
+                    }
+                    let mut buf = [0u8; 256];
+                    match s.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => answer.extend_from_slice(&buf[..n]),
+                        Err(_) => {}
+                    }
+                }
+                (
+                    started.elapsed(),
+                    String::from_utf8_lossy(&answer).into_owned(),
+                )
+            })
+        })
+        .collect();
+    // Meanwhile, a normal reader is served.
+    std::thread::sleep(Duration::from_millis(500));
+    let health = server.get("/healthz");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    for t in slow_heads {
+        let (took, answer) = t.join().unwrap();
+        assert!(
+            took < Duration::from_secs(15),
+            "a slow head held on for {took:?}"
+        );
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+            "{answer}"
+        );
+    }
+
+    // A body that stops halfway: 408 once the body timeout has passed, nothing stored.
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(
+        b"POST /api/v1/comments?site=default&slug=/slow/ HTTP/1.1\r\nHost: x\r\n\
+          Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"body\":",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body_timeout"), "{answer}");
+    let thread = server.get("/api/v1/comments?site=default&slug=/slow/");
+    assert!(thread.contains("\"comments\":[]"), "{thread}");
+}

@@ -790,3 +790,41 @@ async fn limits_count_the_real_client_and_cover_edits() {
     let page = app.thread("blog", "/xff/", "").await;
     assert_eq!(page["comments"][0]["html"], "<p>edit 1</p>\n");
 }
+
+/// Every answer says `nosniff`; JSON answers carry a CSP that lets them do nothing; an
+/// answer with an edit token is never cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_are_hardened() {
+    let app = common::spawn(common::Backend::Sqlite).await.unwrap();
+    let r = app
+        .post_comment("open", "/hard/", json!({"body": "hi"}))
+        .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let mut answers = vec![r];
+    for path in [
+        "/api/v1/comments?site=open&slug=%2Fhard%2F",
+        "/api/v1/counts?site=open&slug=%2Fhard%2F",
+        "/api/v1/openapi.json",
+        "/healthz",
+        "/nothing-here",
+        "/embed.js",
+    ] {
+        answers.push(app.get(path).await);
+    }
+    for r in answers {
+        let url = r.url().to_string();
+        let h = r.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{url}");
+        let json = h["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json");
+        if json {
+            assert_eq!(
+                h["content-security-policy"], "default-src 'none'; frame-ancestors 'none'",
+                "{url}"
+            );
+        }
+    }
+}

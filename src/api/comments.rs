@@ -301,10 +301,13 @@ pub async fn create(
             on_conn!(conn, |c| service::create_comment(c, &site, &key, &input))
         })
         .await?;
-    Ok(HttpResponse::Created().json(CreatedComment {
-        comment: created.comment,
-        edit_token: created.edit_token,
-    }))
+    // It carries the edit token: no cache may keep it.
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(CreatedComment {
+            comment: created.comment,
+            edit_token: created.edit_token,
+        }))
 }
 
 /// The state of the reader's own comments in a thread, proven by their edit tokens: how

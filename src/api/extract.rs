@@ -13,6 +13,8 @@ use crate::error::ApiError;
 
 /// Largest JSON body accepted.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
+/// How long a request body may take to arrive, once its headers have.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A JSON body: `application/json`, at most 64 KiB, UTF-8, into `T` with errors naming the field.
 pub struct JsonBody<T>(pub T);
@@ -49,19 +51,35 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             if declared_len.is_some_and(|n| n > MAX_JSON_BYTES as u64) {
                 return Err(too_large());
             }
-            let mut buf = BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ApiError::bad_request(
-                        "unreadable_body",
-                        format!("The request body could not be read: {e}"),
-                    )
-                })?;
-                if buf.len() + chunk.len() > MAX_JSON_BYTES {
-                    return Err(too_large());
+            // A client that stops sending halfway must not hold a worker's task forever.
+            let read = async {
+                let mut buf = BytesMut::new();
+                while let Some(chunk) = payload.next().await {
+                    let chunk = chunk.map_err(|e| {
+                        ApiError::bad_request(
+                            "unreadable_body",
+                            format!("The request body could not be read: {e}"),
+                        )
+                    })?;
+                    if buf.len() + chunk.len() > MAX_JSON_BYTES {
+                        return Err(too_large());
+                    }
+                    buf.extend_from_slice(&chunk);
                 }
-                buf.extend_from_slice(&chunk);
-            }
+                Ok(buf)
+            };
+            let buf = actix_web::rt::time::timeout(BODY_TIMEOUT, read)
+                .await
+                .map_err(|_| {
+                    ApiError::new(
+                        actix_web::http::StatusCode::REQUEST_TIMEOUT,
+                        "body_timeout",
+                        format!(
+                            "The request body did not arrive within {} s.",
+                            BODY_TIMEOUT.as_secs()
+                        ),
+                    )
+                })??;
             parse_json(&buf).map(JsonBody)
         })
     }

@@ -278,6 +278,31 @@ fn origin_allowed(settings: &Settings, query: &str, origin: &str) -> (bool, bool
     }
 }
 
+/// Headers every answer carries: `nosniff` everywhere, and on JSON a CSP that lets it do
+/// nothing if a browser is ever tricked into rendering it. Pages set their own CSP.
+pub async fn hardening(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut res = next.call(req).await?;
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    let json = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json && !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    Ok(res)
+}
+
 /// Per-site CORS: only a site's `origins` get CORS headers, preflights included, and
 /// browser writes from other origins are refused before they reach a handler.
 pub async fn cors(
