@@ -46,6 +46,15 @@ impl Application {
             tracing::info!(migrations = ran, "database migrated");
         }
         let key = pool.server_key()?;
+        let hashed = pool
+            .hash_clear_ips(&key)
+            .context("cannot hash the client addresses stored in clear")?;
+        if hashed > 0 {
+            tracing::info!(
+                comments = hashed,
+                "client addresses now stored as keyed hashes"
+            );
+        }
         let cache = Arc::new(if pool.is_postgres() {
             ThreadCache::for_listener(CACHE_BYTES)
         } else {

@@ -26,6 +26,7 @@ on_both_backends!(
     comments_filter_search_and_page,
     a_bulk_action_that_fails_halfway_changes_nothing,
     a_refused_comment_keeps_its_replies_in_place,
+    addresses_stored_in_clear_by_older_versions_are_hashed_at_start,
 );
 
 fn id(c: &Value) -> i64 {
@@ -989,4 +990,40 @@ async fn a_refused_comment_keeps_its_replies_in_place(app: TestApp) {
     assert_eq!(page["thread"]["comment_count"], 1);
     admin.act(id(&parent), "restore").await;
     assert_eq!(public(&app, "open", "/shape/").await.1, 2);
+}
+
+/// Older versions stored client addresses in clear; the next start replaces them with the
+/// keyed hash the admin page shows and bans match.
+async fn addresses_stored_in_clear_by_older_versions_are_hashed_at_start(app: TestApp) {
+    let (a, _) = app.comment("open", "/old/", json!({"body": "a"})).await;
+    let (b, _) = app.comment("open", "/old/", json!({"body": "b"})).await;
+    app.db.exec("UPDATE comments SET ip = '198.51.100.7'");
+    let later = common::spawn_on(app.db.clone(), common::SITES).await;
+    assert_eq!(
+        app.db
+            .number("SELECT COUNT(*) AS n FROM comments WHERE ip LIKE '%.%' OR ip LIKE '%:%'"),
+        0
+    );
+    let admin = later.admin().await;
+    let list = admin.get("/api/v1/admin/comments?site=open").await;
+    let hashes: Vec<&str> = list["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["ip_hash"].as_str().unwrap())
+        .collect();
+    assert_eq!(hashes.len(), 2);
+    assert_eq!(hashes[0], hashes[1], "one address, one hash");
+    assert_eq!(hashes[0].len(), 24);
+    // A ban from one of them holds for the other's address.
+    let r = admin
+        .post_raw(
+            "/api/v1/admin/bans",
+            json!({"kind": "ip", "comment_id": id(&a)}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let ban: Value = r.json().await.unwrap();
+    assert_eq!(ban["ban"]["value"], hashes[0]);
+    let _ = b;
 }

@@ -757,9 +757,10 @@ async fn limits_count_the_real_client_and_cover_edits() {
     let v: Value = r.json().await.unwrap();
     let first = v["comment"]["id"].as_i64().unwrap();
     let token = v["edit_token"].as_str().unwrap().to_owned();
+    // Stored as a keyed hash (24 hex digits), never in clear.
     let stored = |id: i64| {
         app.db.number(&format!(
-            "SELECT COUNT(*) AS n FROM comments WHERE id = {id} AND ip = '203.0.113.7'"
+            "SELECT COUNT(*) AS n FROM comments WHERE id = {id} AND length(ip) = 24"
         ))
     };
     assert_eq!(stored(first), 1);
@@ -775,6 +776,17 @@ async fn limits_count_the_real_client_and_cover_edits() {
     // A mapped address is the IPv4 one: 203.0.113.8 already posted.
     expect_error(post("::ffff:203.0.113.8").await, 429, "rate_limited").await;
 
+    // Four clients, four hashes, no address in clear.
+    assert_eq!(
+        app.db
+            .number("SELECT COUNT(DISTINCT ip) AS n FROM comments"),
+        4
+    );
+    assert_eq!(
+        app.db
+            .number("SELECT COUNT(*) AS n FROM comments WHERE ip LIKE '%.%' OR ip LIKE '%:%'"),
+        0
+    );
     // Edits and deletes: two a minute from this test client (127.0.0.1, no header).
     let url = app.url(&format!("/api/v1/comments/{first}"));
     for n in 0..2 {

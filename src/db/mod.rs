@@ -359,6 +359,26 @@ impl Pool {
         Ok(ran)
     }
 
+    /// Replaces addresses stored in clear by older versions with their keyed hash; returns
+    /// how many. Runs at start, in batches, before the server takes requests.
+    pub fn hash_clear_ips(&self, key: &ServerKey) -> anyhow::Result<usize> {
+        let mut conn = self.get()?;
+        let mut done = 0;
+        loop {
+            let batch = with_conn!(conn, |c| c.clear_ips(1000))?;
+            if batch.is_empty() {
+                return Ok(done);
+            }
+            with_conn!(conn, |c| c.transaction(|c| {
+                for (id, ip) in &batch {
+                    c.set_ip(*id, &key.hash_ip(ip))?;
+                }
+                QueryResult::Ok(())
+            }))?;
+            done += batch.len();
+        }
+    }
+
     /// The server key shared by every instance: created once, on first start.
     pub fn server_key(&self) -> anyhow::Result<ServerKey> {
         let mut conn = self.get()?;

@@ -106,6 +106,10 @@ pub trait ModerationStore: Sized {
         n: i64,
     ) -> QueryResult<Vec<(ModCommentRow, ThreadRef)>>;
     fn mod_comment(&mut self, id: i64) -> QueryResult<Option<ModCommentRow>>;
+    /// Up to `n` comments whose address is still stored in clear (from before addresses
+    /// were stored as keyed hashes, which have neither `.` nor `:`).
+    fn clear_ips(&mut self, n: i64) -> QueryResult<Vec<(i64, String)>>;
+    fn set_ip(&mut self, id: i64, value: &str) -> QueryResult<()>;
     /// How many comments have this status, on every site.
     fn count_status(&mut self, status: &str) -> QueryResult<i64>;
     fn set_comment_status(
@@ -217,6 +221,25 @@ macro_rules! moderation_store_fns {
                 .select(ModCommentRow::as_select())
                 .first(self)
                 .optional()
+        }
+
+        fn clear_ips(&mut self, n: i64) -> QueryResult<Vec<(i64, String)>> {
+            let rows: Vec<(i64, Option<String>)> = comments::table
+                .filter(comments::ip.like("%.%").or(comments::ip.like("%:%")))
+                .select((comments::id, comments::ip))
+                .limit(n)
+                .load(self)?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|(id, ip)| ip.map(|ip| (id, ip)))
+                .collect())
+        }
+
+        fn set_ip(&mut self, id: i64, value: &str) -> QueryResult<()> {
+            diesel::update(comments::table.find(id))
+                .set(comments::ip.eq(value))
+                .execute(self)
+                .map(|_| ())
         }
 
         fn count_status(&mut self, status: &str) -> QueryResult<i64> {

@@ -237,6 +237,9 @@ pub fn create_comment<C: Db>(
             }
         },
     };
+    // Only the keyed hash of the address is kept: enough to match bans and to spot one
+    // sender behind several names.
+    let stored_ip = input.ip.as_deref().map(|ip| key.hash_ip(ip));
     let row = c.insert_comment(&NewComment {
         thread_id: thread.id,
         parent_id: input.parent_id.map(|p| p.0),
@@ -250,7 +253,7 @@ pub fn create_comment<C: Db>(
         avatar: &avatar,
         notify_replies: input.notify_replies,
         edit_token_hash: input.moderator_id.is_none().then_some(token_hash.as_str()),
-        ip: input.ip.as_deref(),
+        ip: stored_ip.as_deref(),
         user_agent: input.user_agent.as_deref(),
         created_at: now,
         email_key: email_key.as_deref(),

@@ -16,7 +16,6 @@ use crate::db::moderation::{
 use crate::db::Db;
 use crate::domain::{CommentId, PageUrl, Title};
 use crate::error::ApiError;
-use crate::security::ServerKey;
 use crate::view;
 
 /// The most comments one bulk action takes.
@@ -109,12 +108,7 @@ pub fn thread_link(site: Option<&SiteSettings>, slug: &str, url: Option<&str>) -
     }
 }
 
-fn admin_comment(
-    settings: &Settings,
-    key: &ServerKey,
-    row: ModCommentRow,
-    thread: ThreadRef,
-) -> AdminComment {
+fn admin_comment(settings: &Settings, row: ModCommentRow, thread: ThreadRef) -> AdminComment {
     let (site, slug, title, url) = thread;
     let site_settings = crate::domain::SiteId::parse(&site)
         .ok()
@@ -139,7 +133,8 @@ fn admin_comment(
         website: row.website,
         body: row.body,
         html: row.html,
-        ip_hash: row.ip.as_deref().map(|ip| key.hash_ip(ip)),
+        // Stored as the keyed hash already.
+        ip_hash: row.ip,
         user_agent: row.user_agent,
         created_at: view::rfc3339(row.created_at),
         edited_at: row.edited_at.map(view::rfc3339),
@@ -151,7 +146,6 @@ fn admin_comment(
 pub fn list_comments<C: Db>(
     c: &mut C,
     settings: &Settings,
-    key: &ServerKey,
     filter: &CommentFilter,
 ) -> Result<(Vec<AdminComment>, Option<i64>), ApiError> {
     let mut rows = c.mod_comments(filter, PAGE + 1)?;
@@ -163,7 +157,7 @@ pub fn list_comments<C: Db>(
     };
     Ok((
         rows.into_iter()
-            .map(|(r, t)| admin_comment(settings, key, r, t))
+            .map(|(r, t)| admin_comment(settings, r, t))
             .collect(),
         next,
     ))
@@ -173,14 +167,12 @@ pub fn list_comments<C: Db>(
 pub fn get_comment<C: Db>(
     c: &mut C,
     settings: &Settings,
-    key: &ServerKey,
     id: CommentId,
 ) -> Result<AdminComment, ApiError> {
     let row = c.mod_comment(id.0)?.ok_or_else(no_comment)?;
     let t = c.thread_by_id(row.thread_id)?;
     Ok(admin_comment(
         settings,
-        key,
         row,
         (t.site, t.slug, t.title, t.url),
     ))
@@ -349,7 +341,6 @@ pub fn bulk<C: Db>(
 pub fn edit<C: Db>(
     c: &mut C,
     settings: &Settings,
-    key: &ServerKey,
     moderator: &str,
     id: CommentId,
     body: &str,
@@ -372,7 +363,7 @@ pub fn edit<C: Db>(
         },
     )?;
     audit(c, moderator, "edit", Some(row.id), Some(thread.id), None)?;
-    let updated = get_comment(c, settings, key, id)?;
+    let updated = get_comment(c, settings, id)?;
     Ok((updated, key_of(&thread)))
 }
 
@@ -605,12 +596,7 @@ pub struct NewBanInput {
     pub expires_at: Option<i64>,
 }
 
-pub fn add_ban<C: Db>(
-    c: &mut C,
-    key: &ServerKey,
-    moderator: &str,
-    input: &NewBanInput,
-) -> Result<Ban, ApiError> {
+pub fn add_ban<C: Db>(c: &mut C, moderator: &str, input: &NewBanInput) -> Result<Ban, ApiError> {
     let from_comment = |c: &mut C, id: CommentId| c.mod_comment(id.0)?.ok_or_else(no_comment);
     let (kind, value, comment_id) = match &input.target {
         BanTarget::Email(e) => ("email", e.to_lowercase(), None),
@@ -629,7 +615,7 @@ pub fn add_ban<C: Db>(
                 ApiError::unprocessable("no_ip", "This comment has no address recorded to ban.")
                     .with_field("comment_id")
             })?;
-            ("ip", key.hash_ip(&ip), Some(row.id))
+            ("ip", ip, Some(row.id))
         }
     };
     let row = c

@@ -176,13 +176,11 @@ pub async fn create(
     body: JsonBody<BanRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let input = parse_ban(body.0, &state)?;
-    let key = state.key.clone();
     let ban = state
         .pool
         .write_changing(None, move |conn| {
             let ban = on_conn!(conn, |c| moderation::add_ban(
                 c,
-                &key,
                 &moderator.username,
                 &input
             ))?;

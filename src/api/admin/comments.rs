@@ -135,7 +135,6 @@ pub async fn list(
         with_conn!(conn, |c| moderation::list_comments(
             c,
             &st.settings,
-            &st.key,
             &filter
         ))
     })
@@ -169,12 +168,7 @@ pub async fn get(
     let st = state.clone();
     let comment = web::block(move || {
         let mut conn = st.pool.get()?;
-        with_conn!(conn, |c| moderation::get_comment(
-            c,
-            &st.settings,
-            &st.key,
-            id
-        ))
+        with_conn!(conn, |c| moderation::get_comment(c, &st.settings, id))
     })
     .await??;
     Ok(HttpResponse::Ok().json(AdminCommentEnvelope { comment }))
@@ -296,7 +290,6 @@ pub async fn edit(
             let (comment, thread) = on_conn!(conn, |c| moderation::edit(
                 c,
                 &st.settings,
-                &st.key,
                 &moderator.username,
                 id,
                 parsed.as_str(),

@@ -260,12 +260,7 @@ async fn comments_page(
     ];
     let f = filter.clone();
     let (comments, next) = read(&state, move |conn, st| {
-        with_conn!(conn, |c| moderation::list_comments(
-            c,
-            &st.settings,
-            &st.key,
-            &f
-        ))
+        with_conn!(conn, |c| moderation::list_comments(c, &st.settings, &f))
     })
     .await?;
     let here = if queue { "/admin" } else { "/admin/comments" };
