@@ -40,6 +40,13 @@ struct RawSettings {
     site: Vec<RawSite>,
     limits: Option<RawLimits>,
     smtp: Option<RawSmtp>,
+    privacy: Option<RawPrivacy>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrivacy {
+    client_data_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -282,6 +289,8 @@ pub struct Settings {
     pub sites: BTreeMap<String, SiteSettings>,
     pub limits: Limits,
     pub smtp: Option<SmtpSettings>,
+    /// Days after which a comment's IP hash and user agent are dropped; 0 keeps them.
+    pub client_data_days: u32,
 }
 
 impl Settings {
@@ -426,6 +435,13 @@ impl Settings {
             }
         };
 
+        let client_data_days = raw.privacy.and_then(|p| p.client_data_days).unwrap_or(30);
+        if client_data_days > 36_500 {
+            return Err(err(
+                "privacy.client_data_days",
+                "must be 0 (keep) to 36500 days",
+            ));
+        }
         let smtp = match raw.smtp {
             None => None,
             Some(s) => {
@@ -488,6 +504,7 @@ impl Settings {
             sites,
             limits,
             smtp,
+            client_data_days,
         })
     }
 
@@ -756,6 +773,11 @@ from = "Afterword <comments@example.com>"
                 "[limits]\ncomments_per_ip_per_minute = -1",
                 "limits.comments_per_ip_per_minute",
             ),
+            (
+                "[privacy]\nclient_data_days = 40000",
+                "privacy.client_data_days",
+            ),
+            ("[limits]\nproxy_header = \"via\"", "limits.proxy_header"),
             ("[smtp]\nurl = \"http://x\"\nfrom = \"a@b.c\"", "smtp.url"),
             ("[smtp]\nurl = \"smtp://x\"\nfrom = \"a@\"", "smtp.from"),
             (

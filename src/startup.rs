@@ -22,7 +22,7 @@ pub struct Application {
     port: u16,
     server: Server,
     pool: Pool,
-    /// Stops the mail worker once the server has stopped.
+    /// Stops the mail worker and the privacy purge once the server has stopped.
     mail_stop: crate::email::worker::Stop,
 }
 
@@ -84,6 +84,7 @@ impl Application {
             }
         }
         let mail_stop = crate::email::worker::Stop::default();
+        start_privacy_purge(&settings, &pool, &mail_stop)?;
         let mailer = start_mail(&settings, &pool, &key, &mail_stop)?;
         let state = web::Data::new(AppState {
             mailer,
@@ -166,6 +167,39 @@ impl Drop for StopOnDrop {
     fn drop(&mut self) {
         self.0.stop();
     }
+}
+
+/// Drops old client data (`[privacy] client_data_days`) now, then every hour until the
+/// server stops. On its own connection: one short UPDATE, not worth the writer's queue.
+fn start_privacy_purge(
+    settings: &Settings,
+    pool: &Pool,
+    stop: &crate::email::worker::Stop,
+) -> anyhow::Result<()> {
+    let days = settings.client_data_days;
+    if days == 0 {
+        return Ok(());
+    }
+    let purge = move |pool: &Pool| match pool.forget_client_data(days) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(comments = n, days, "dropped old IP hashes and user agents"),
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot drop old client data"),
+    };
+    purge(pool);
+    let (pool, stop) = (pool.clone(), stop.clone());
+    std::thread::Builder::new()
+        .name("afterword-privacy".into())
+        .spawn(move || loop {
+            for _ in 0..3600 {
+                if stop.stopped() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+            purge(&pool);
+        })
+        .context("cannot start the privacy purge")?;
+    Ok(())
 }
 
 /// Email is on with `[smtp]`: starts the outbox worker. Says once at start which it is.

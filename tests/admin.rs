@@ -27,6 +27,7 @@ on_both_backends!(
     a_bulk_action_that_fails_halfway_changes_nothing,
     a_refused_comment_keeps_its_replies_in_place,
     addresses_stored_in_clear_by_older_versions_are_hashed_at_start,
+    old_ip_hashes_and_user_agents_are_dropped,
 );
 
 fn id(c: &Value) -> i64 {
@@ -1026,4 +1027,36 @@ async fn addresses_stored_in_clear_by_older_versions_are_hashed_at_start(app: Te
     let ban: Value = r.json().await.unwrap();
     assert_eq!(ban["ban"]["value"], hashes[0]);
     let _ = b;
+}
+
+/// `[privacy] client_data_days` (30 by default): older comments lose their IP hash and
+/// user agent, newer ones keep them.
+async fn old_ip_hashes_and_user_agents_are_dropped(app: TestApp) {
+    let (old, _) = app.comment("open", "/aged/", json!({"body": "old"})).await;
+    let (new, _) = app.comment("open", "/aged/", json!({"body": "new"})).await;
+    // (This test client sends no User-Agent: give both comments one.)
+    app.db
+        .exec("UPDATE comments SET user_agent = 'Mozilla/5.0 (test)'");
+    app.db.exec(&format!(
+        "UPDATE comments SET created_at = created_at - 2678400000000 WHERE id = {}",
+        id(&old)
+    ));
+    // The purge runs at start (and hourly): a new instance on the same database.
+    let _later = common::spawn_on(app.db.clone(), common::SITES).await;
+    let kept = |id: i64| {
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM comments WHERE id = {id} \
+             AND ip IS NOT NULL AND user_agent IS NOT NULL"
+        ))
+    };
+    assert_eq!(kept(id(&old)), 0, "31 days old: dropped");
+    assert_eq!(kept(id(&new)), 1, "new: kept");
+    // The comment itself is untouched.
+    assert_eq!(
+        app.thread("open", "/aged/", "").await["comments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 }

@@ -379,6 +379,14 @@ impl Pool {
         }
     }
 
+    /// Drops the IP hashes and user agents of comments older than `days` days; returns
+    /// how many comments lost them.
+    pub fn forget_client_data(&self, days: u32) -> anyhow::Result<usize> {
+        let before = crate::view::now_micros() - i64::from(days) * 86_400_000_000;
+        let mut conn = self.get()?;
+        Ok(with_conn!(conn, |c| c.forget_client_data(before))?)
+    }
+
     /// The server key shared by every instance: created once, on first start.
     pub fn server_key(&self) -> anyhow::Result<ServerKey> {
         let mut conn = self.get()?;

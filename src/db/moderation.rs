@@ -110,6 +110,8 @@ pub trait ModerationStore: Sized {
     /// were stored as keyed hashes, which have neither `.` nor `:`).
     fn clear_ips(&mut self, n: i64) -> QueryResult<Vec<(i64, String)>>;
     fn set_ip(&mut self, id: i64, value: &str) -> QueryResult<()>;
+    /// Drops the IP hash and user agent of comments posted before `before`.
+    fn forget_client_data(&mut self, before: i64) -> QueryResult<usize>;
     /// How many comments have this status, on every site.
     fn count_status(&mut self, status: &str) -> QueryResult<i64>;
     fn set_comment_status(
@@ -240,6 +242,23 @@ macro_rules! moderation_store_fns {
                 .set(comments::ip.eq(value))
                 .execute(self)
                 .map(|_| ())
+        }
+
+        fn forget_client_data(&mut self, before: i64) -> QueryResult<usize> {
+            diesel::update(
+                comments::table
+                    .filter(comments::created_at.lt(before))
+                    .filter(
+                        comments::ip
+                            .is_not_null()
+                            .or(comments::user_agent.is_not_null()),
+                    ),
+            )
+            .set((
+                comments::ip.eq(None::<String>),
+                comments::user_agent.eq(None::<String>),
+            ))
+            .execute(self)
         }
 
         fn count_status(&mut self, status: &str) -> QueryResult<i64> {

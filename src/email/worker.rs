@@ -38,7 +38,7 @@ impl Stop {
     pub fn stop(&self) {
         self.0.store(true, Ordering::Relaxed);
     }
-    fn stopped(&self) -> bool {
+    pub fn stopped(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
 }
