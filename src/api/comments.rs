@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{
-    bearer_token, check_write_origin, client_ip, user_agent, JsonBody, QueryParams,
+    bearer_token, check_write_origin, client_ip, path_id, user_agent, JsonBody, QueryParams,
 };
 use super::respond;
 use crate::cache::{Build, CachedPage, PageKey, ThreadKey};
@@ -439,13 +439,11 @@ async fn author_request(
     })
 }
 
-fn comment_id(req: &HttpRequest) -> Result<CommentId, ApiError> {
-    req.match_info()
-        .get("id")
-        .and_then(CommentId::parse)
-        .ok_or_else(|| {
-            ApiError::not_found("comment_not_found", "There is no comment with this id.")
-        })
+pub(super) fn comment_id(req: &HttpRequest) -> Result<CommentId, ApiError> {
+    path_id(req, || {
+        ApiError::not_found("comment_not_found", "There is no comment with this id.")
+    })
+    .map(CommentId)
 }
 
 /// Edits one's own comment within the site's edit window.

@@ -192,6 +192,15 @@ fn decode(s: &str) -> Result<String, ApiError> {
 
 pub use super::client::client_ip;
 
+/// The id in the path's `{id}`: a positive integer, or the 404 that `missing` makes.
+pub fn path_id(req: &HttpRequest, missing: fn() -> ApiError) -> Result<i64, ApiError> {
+    req.match_info()
+        .get("id")
+        .and_then(|s| s.parse::<i64>().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(missing)
+}
+
 /// The edit token from `Authorization: Bearer …`.
 pub fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
     let missing = || {

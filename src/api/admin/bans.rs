@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::extract::JsonBody;
+use crate::api::extract::{path_id, JsonBody};
 use crate::auth::Moderator;
 use crate::domain::{CommentId, Email, SiteId};
 use crate::error::ApiError;
@@ -204,12 +204,9 @@ pub async fn delete(
     moderator: Moderator,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = req
-        .match_info()
-        .get("id")
-        .and_then(|s| s.parse::<i64>().ok())
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ApiError::not_found("ban_not_found", "There is no ban with this id."))?;
+    let id = path_id(&req, || {
+        ApiError::not_found("ban_not_found", "There is no ban with this id.")
+    })?;
     state
         .pool
         .write_changing(None, move |conn| {

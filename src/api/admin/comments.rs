@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::positive;
+use crate::api::comments::comment_id;
 use crate::api::extract::{JsonBody, QueryParams};
 use crate::auth::Moderator;
 use crate::db::moderation::CommentFilter;
@@ -140,15 +141,6 @@ pub async fn list(
     })
     .await??;
     Ok(HttpResponse::Ok().json(CommentList { comments, next }))
-}
-
-fn comment_id(req: &HttpRequest) -> Result<CommentId, ApiError> {
-    req.match_info()
-        .get("id")
-        .and_then(CommentId::parse)
-        .ok_or_else(|| {
-            ApiError::not_found("comment_not_found", "There is no comment with this id.")
-        })
 }
 
 /// One comment, as moderators see it.

@@ -6,8 +6,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::api::comments::comment_id;
 use crate::api::comments::CommentEnvelope;
-use crate::api::extract::JsonBody;
+use crate::api::extract::{path_id, JsonBody};
 use crate::auth::Moderator;
 use crate::cache::ThreadKey;
 use crate::db::Store;
@@ -25,20 +26,8 @@ pub struct ModeratorComment {
     pub body: String,
 }
 
-fn path_id(req: &HttpRequest, missing: fn() -> ApiError) -> Result<i64, ApiError> {
-    req.match_info()
-        .get("id")
-        .and_then(CommentId::parse)
-        .map(|i| i.0)
-        .ok_or_else(missing)
-}
-
 fn no_thread() -> ApiError {
     ApiError::not_found("thread_not_found", "There is no thread with this id.")
-}
-
-fn no_comment() -> ApiError {
-    ApiError::not_found("comment_not_found", "There is no comment with this id.")
 }
 
 /// Posts the moderator's comment into the thread `(site, slug)`.
@@ -99,7 +88,7 @@ pub async fn reply(
     state: web::Data<AppState>,
     body: JsonBody<ModeratorComment>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = CommentId(path_id(&req, no_comment)?);
+    let id = comment_id(&req)?;
     let st = state.clone();
     let owned = web::block(move || {
         let mut conn = st.pool.get()?;

@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::extract::{JsonBody, QueryParams};
+use crate::api::extract::{path_id, JsonBody, QueryParams};
 use crate::auth::Moderator;
 use crate::domain::{PageUrl, Title};
 use crate::error::ApiError;
@@ -77,11 +77,9 @@ pub async fn list(
 }
 
 fn thread_id(req: &HttpRequest) -> Result<i64, ApiError> {
-    req.match_info()
-        .get("id")
-        .and_then(|s| s.parse::<i64>().ok())
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ApiError::not_found("thread_not_found", "There is no thread with this id."))
+    path_id(req, || {
+        ApiError::not_found("thread_not_found", "There is no thread with this id.")
+    })
 }
 
 async fn set_locked(
