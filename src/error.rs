@@ -86,6 +86,11 @@ impl ApiError {
         .with_field("site")
     }
 
+    /// No such comment, or one its author deleted: the same answer for both.
+    pub fn comment_not_found() -> Self {
+        Self::not_found("comment_not_found", "There is no comment with this id.")
+    }
+
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {
         let mut e = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

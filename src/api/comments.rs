@@ -426,9 +426,7 @@ async fn author_request(
     let site = state
         .settings
         .site(&owned.site)
-        .ok_or_else(|| {
-            ApiError::not_found("comment_not_found", "There is no comment with this id.")
-        })?
+        .ok_or_else(ApiError::comment_not_found)?
         .clone();
     check_write_origin(req, &site)?;
     Ok(AuthorRequest {
@@ -440,10 +438,7 @@ async fn author_request(
 }
 
 pub(super) fn comment_id(req: &HttpRequest) -> Result<CommentId, ApiError> {
-    path_id(req, || {
-        ApiError::not_found("comment_not_found", "There is no comment with this id.")
-    })
-    .map(CommentId)
+    path_id(req, ApiError::comment_not_found).map(CommentId)
 }
 
 /// Edits one's own comment within the site's edit window.

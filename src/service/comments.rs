@@ -286,7 +286,7 @@ pub struct Owned {
 
 /// Finds the comment and its thread; a deleted comment counts as gone.
 pub fn locate_comment<C: Store>(c: &mut C, id: CommentId) -> Result<Owned, ApiError> {
-    let gone = || ApiError::not_found("comment_not_found", "There is no comment with this id.");
+    let gone = ApiError::comment_not_found;
     let auth = c.comment_auth(id.0)?.ok_or_else(gone)?;
     if auth.status == "deleted" {
         return Err(gone());
@@ -322,9 +322,7 @@ fn authorize<C: Store>(
     let auth = c
         .comment_auth(id.0)?
         .filter(|a| a.status != "deleted")
-        .ok_or_else(|| {
-            ApiError::not_found("comment_not_found", "There is no comment with this id.")
-        })?;
+        .ok_or_else(ApiError::comment_not_found)?;
     let valid = auth
         .edit_token_hash
         .as_deref()

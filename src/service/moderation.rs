@@ -169,17 +169,15 @@ pub fn get_comment<C: Db>(
     settings: &Settings,
     id: CommentId,
 ) -> Result<AdminComment, ApiError> {
-    let row = c.mod_comment(id.0)?.ok_or_else(no_comment)?;
+    let row = c
+        .mod_comment(id.0)?
+        .ok_or_else(ApiError::comment_not_found)?;
     let t = c.thread_by_id(row.thread_id)?;
     Ok(admin_comment(
         settings,
         row,
         (t.site, t.slug, t.title, t.url),
     ))
-}
-
-fn no_comment() -> ApiError {
-    ApiError::not_found("comment_not_found", "There is no comment with this id.")
 }
 
 fn key_of(t: &ThreadRow) -> ThreadKey {
@@ -223,7 +221,9 @@ pub fn act<C: Db>(
     id: CommentId,
     action: Action,
 ) -> Result<(Acted, ThreadKey), ApiError> {
-    let row = c.mod_comment(id.0)?.ok_or_else(no_comment)?;
+    let row = c
+        .mod_comment(id.0)?
+        .ok_or_else(ApiError::comment_not_found)?;
     let thread = c.thread_by_id(row.thread_id)?;
     let now = view::now_micros();
     let from = row.status.as_str();
@@ -346,7 +346,9 @@ pub fn edit<C: Db>(
     body: &str,
     html: &str,
 ) -> Result<(AdminComment, ThreadKey), ApiError> {
-    let row = c.mod_comment(id.0)?.ok_or_else(no_comment)?;
+    let row = c
+        .mod_comment(id.0)?
+        .ok_or_else(ApiError::comment_not_found)?;
     if row.status == "deleted" {
         return Err(ApiError::conflict(
             "comment_deleted",
@@ -597,7 +599,8 @@ pub struct NewBanInput {
 }
 
 pub fn add_ban<C: Db>(c: &mut C, moderator: &str, input: &NewBanInput) -> Result<Ban, ApiError> {
-    let from_comment = |c: &mut C, id: CommentId| c.mod_comment(id.0)?.ok_or_else(no_comment);
+    let from_comment =
+        |c: &mut C, id: CommentId| c.mod_comment(id.0)?.ok_or_else(ApiError::comment_not_found);
     let (kind, value, comment_id) = match &input.target {
         BanTarget::Email(e) => ("email", e.to_lowercase(), None),
         BanTarget::IpHash(h) => ("ip", h.clone(), None),
