@@ -41,6 +41,33 @@ struct RawSettings {
     limits: Option<RawLimits>,
     smtp: Option<RawSmtp>,
     privacy: Option<RawPrivacy>,
+    spam: Option<RawSpam>,
+}
+
+/// `[spam]` (defaults for every site) and a site's `spam = { … }` (overrides per key).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpam {
+    honeypot: Option<bool>,
+    form_token: Option<bool>,
+    min_seconds: Option<u32>,
+    max_links: Option<u32>,
+    blocked: Option<Vec<String>>,
+    duplicates: Option<String>,
+}
+
+impl RawSpam {
+    /// `self` with `site`'s keys laid over it.
+    fn overlay(&self, site: &RawSpam) -> RawSpam {
+        RawSpam {
+            honeypot: site.honeypot.or(self.honeypot),
+            form_token: site.form_token.or(self.form_token),
+            min_seconds: site.min_seconds.or(self.min_seconds),
+            max_links: site.max_links.or(self.max_links),
+            blocked: site.blocked.clone().or_else(|| self.blocked.clone()),
+            duplicates: site.duplicates.clone().or_else(|| self.duplicates.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -61,6 +88,7 @@ struct RawSite {
     max_comment_length: Option<usize>,
     reserved_names: Option<Vec<String>>,
     notify_moderators: Option<String>,
+    spam: Option<RawSpam>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -197,6 +225,111 @@ pub struct SiteSettings {
     pub reserved_names: Vec<String>,
     /// Which new comments the moderators are mailed about.
     pub notify_moderators: NotifyModerators,
+    /// The spam checks new comments go through (see `service::spam`).
+    pub spam: SpamSettings,
+}
+
+/// The spam checks of one site. Each can be turned off on its own.
+#[derive(Clone, Debug)]
+pub struct SpamSettings {
+    /// A comment that fills the embed's hidden field is spam.
+    pub honeypot: bool,
+    /// A comment must carry the form token its thread's answer handed out, at least
+    /// `min_seconds` old.
+    pub form_token: bool,
+    pub min_seconds: u32,
+    /// More links than this in one comment is spam; 0: no limit.
+    pub max_links: u32,
+    /// Words, phrases or `/regular expressions/` that make a comment spam; `None`: none.
+    pub blocked: Option<BlockedWords>,
+    /// The same text again from the same client, or on the same thread, within this time
+    /// is spam; zero: off.
+    pub duplicates: Duration,
+}
+
+impl Default for SpamSettings {
+    fn default() -> Self {
+        SpamSettings {
+            honeypot: true,
+            form_token: true,
+            min_seconds: 3,
+            max_links: 5,
+            blocked: None,
+            duplicates: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+/// A site's blocked words and patterns, compiled once into one case-insensitive regex.
+#[derive(Clone, Debug)]
+pub struct BlockedWords {
+    regex: regex::Regex,
+    /// The entries as written, in order, to say which one matched.
+    entries: Vec<regex::Regex>,
+    sources: Vec<String>,
+}
+
+impl BlockedWords {
+    /// Entries are words or phrases (matched whole, ignoring case) or `/patterns/`.
+    pub fn new(list: &[String]) -> Result<Option<Self>, (usize, String)> {
+        let mut parts = Vec::new();
+        let mut entries = Vec::new();
+        for (j, raw) in list.iter().enumerate() {
+            let entry = raw.trim();
+            let pattern = match entry.strip_prefix('/').and_then(|e| e.strip_suffix('/')) {
+                Some(p) if !p.is_empty() => p.to_owned(),
+                _ if entry.is_empty() => {
+                    return Err((j, "an empty entry would block every comment".into()))
+                }
+                // Text is compared folded (see `domain::names`), so the word is too; a
+                // word boundary only where the word starts or ends with a letter or digit.
+                _ => {
+                    let word = crate::domain::names::fold(entry);
+                    let edge = |c: Option<char>| {
+                        if c.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                            r"\b"
+                        } else {
+                            ""
+                        }
+                    };
+                    let (lead, trail) = (edge(word.chars().next()), edge(word.chars().last()));
+                    format!("{lead}{}{trail}", regex::escape(&word))
+                }
+            };
+            let one = regex::RegexBuilder::new(&pattern)
+                .case_insensitive(true)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| (j, format!("`{raw}` is not a valid pattern: {e}")))?;
+            if one.is_match("") {
+                return Err((j, format!("`{raw}` matches every comment")));
+            }
+            parts.push(format!("(?:{pattern})"));
+            entries.push(one);
+        }
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let regex = regex::RegexBuilder::new(&parts.join("|"))
+            .case_insensitive(true)
+            .size_limit(16 << 20)
+            .build()
+            .map_err(|e| (0, format!("the blocked list is too large: {e}")))?;
+        Ok(Some(BlockedWords {
+            regex,
+            entries,
+            sources: list.iter().map(|s| s.trim().to_owned()).collect(),
+        }))
+    }
+
+    /// The first entry found in `text`, as written in the config.
+    pub fn find(&self, text: &str) -> Option<&str> {
+        if !self.regex.is_match(text) {
+            return None;
+        }
+        let j = self.entries.iter().position(|r| r.is_match(text))?;
+        Some(&self.sources[j])
+    }
 }
 
 /// `notify_moderators`: which new comments the site's moderators get a mail for.
@@ -220,6 +353,7 @@ impl SiteSettings {
             max_comment_length: crate::domain::CommentBody::DEFAULT_MAX_CHARS,
             reserved_names: Vec::new(),
             notify_moderators: NotifyModerators::Pending,
+            spam: SpamSettings::default(),
         }
     }
 }
@@ -383,8 +517,9 @@ impl Settings {
         };
 
         let mut sites = BTreeMap::new();
+        let spam = raw.spam.unwrap_or_default();
         for (i, s) in raw.site.into_iter().enumerate() {
-            let site = parse_site(i, s)?;
+            let site = parse_site(i, s, &spam)?;
             if sites.contains_key(site.id.as_str()) {
                 return Err(err(
                     format!("site[{i}].id"),
@@ -395,7 +530,8 @@ impl Settings {
         }
         let demo = raw.demo.unwrap_or(sites.is_empty());
         if sites.is_empty() {
-            let d = SiteSettings::default_site();
+            let mut d = SiteSettings::default_site();
+            d.spam = parse_spam("spam", &spam)?;
             sites.insert(d.id.as_str().to_owned(), d);
         }
 
@@ -525,7 +661,7 @@ fn parse_net(s: &str) -> Result<IpNet, String> {
         .map_err(|_| format!("`{s}` is not an IP address or network like 10.0.0.0/8"))
 }
 
-fn parse_site(i: usize, s: RawSite) -> Result<SiteSettings, ConfigError> {
+fn parse_site(i: usize, s: RawSite, spam: &RawSpam) -> Result<SiteSettings, ConfigError> {
     let key = |k: &str| format!("site[{i}].{k}");
     let id =
         SiteId::parse(&s.id).map_err(|e| err(key("id"), format!("`{}`: {}", s.id, e.message)))?;
@@ -650,6 +786,44 @@ fn parse_site(i: usize, s: RawSite) -> Result<SiteSettings, ConfigError> {
         max_comment_length,
         reserved_names,
         notify_moderators,
+        spam: parse_spam(&key("spam"), &spam.overlay(&s.spam.unwrap_or_default()))?,
+    })
+}
+
+/// Builds a site's spam checks from `[spam]` with the site's own keys over it.
+fn parse_spam(key: &str, raw: &RawSpam) -> Result<SpamSettings, ConfigError> {
+    let d = SpamSettings::default();
+    let min_seconds = raw.min_seconds.unwrap_or(d.min_seconds);
+    if min_seconds > 3600 {
+        return Err(err(
+            format!("{key}.min_seconds"),
+            "must be at most 3600 (an hour)",
+        ));
+    }
+    let blocked = BlockedWords::new(raw.blocked.as_deref().unwrap_or_default())
+        .map_err(|(j, m)| err(format!("{key}.blocked[{j}]"), m))?;
+    let duplicates = match &raw.duplicates {
+        None => d.duplicates,
+        Some(w) => {
+            let d = humantime::parse_duration(w).map_err(|_| {
+                err(
+                    format!("{key}.duplicates"),
+                    format!("`{w}` is not a duration like \"10m\" (or \"0s\" for off)"),
+                )
+            })?;
+            if d > Duration::from_secs(7 * 24 * 3600) {
+                return Err(err(format!("{key}.duplicates"), "must be at most 7 days"));
+            }
+            d
+        }
+    };
+    Ok(SpamSettings {
+        honeypot: raw.honeypot.unwrap_or(d.honeypot),
+        form_token: raw.form_token.unwrap_or(d.form_token),
+        min_seconds,
+        max_links: raw.max_links.unwrap_or(d.max_links),
+        blocked,
+        duplicates,
     })
 }
 

@@ -5,7 +5,6 @@
 mod common;
 
 use common::{expect_error, TestApp};
-use reqwest::Response;
 use serde_json::{json, Value};
 
 on_both_backends!(
@@ -19,20 +18,6 @@ on_both_backends!(
     moderators_may_post_into_a_locked_thread,
     bans_refuse_or_hold_new_comments,
 );
-
-/// POSTs a comment as if from `ip` (the test client is a trusted proxy).
-async fn post_from(app: &TestApp, ip: &str, site: &str, slug: &str, body: Value) -> Response {
-    app.client
-        .post(app.url(&format!(
-            "/api/v1/comments?site={site}&slug={}",
-            common::enc(slug)
-        )))
-        .header("x-forwarded-for", ip)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
 
 async fn edit_body(app: &TestApp, c: &Value, token: &str, body: &str) -> Value {
     let url = app.url(&format!("/api/v1/comments/{}", c["id"]));
@@ -380,14 +365,14 @@ async fn bans_refuse_or_hold_new_comments(app: TestApp) {
             json!({"kind": "email", "value": "Troll@Example.com", "action": "refuse"}),
         )
         .await;
-    let r = post_from(
-        &app,
-        "203.0.113.5",
-        "open",
-        "/b/",
-        json!({"body": "hello", "email": "troll@EXAMPLE.com"}),
-    )
-    .await;
+    let r = app
+        .post_from(
+            "203.0.113.5",
+            "open",
+            "/b/",
+            json!({"body": "hello", "email": "troll@EXAMPLE.com"}),
+        )
+        .await;
     let e = expect_error(r, 403, "banned").await;
     let msg = e["error"]["message"].as_str().unwrap().to_lowercase();
     assert!(!msg.contains("email") && !msg.contains("troll"), "{msg}");
@@ -445,7 +430,7 @@ async fn bans_refuse_or_hold_new_comments(app: TestApp) {
 }
 
 async fn post_comment_ok(app: &TestApp, ip: &str, body: Value) -> (Value, String) {
-    let r = post_from(app, ip, "open", "/b/", body).await;
+    let r = app.post_from(ip, "open", "/b/", body).await;
     let status = r.status();
     let v: Value = r.json().await.unwrap();
     assert_eq!(status, 201, "{v}");

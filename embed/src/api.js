@@ -2,7 +2,8 @@
 // they need no CORS preflight and the browser's HTTP cache revalidates them.
 // No cookies, ever.
 
-// → {ok, status, data}; status 0 when no answer came.
+// → {ok, status, data, f}; status 0 when no answer came. f: the form token a
+// thread answer carries for the spam checks.
 export async function request(base, method, path, { query, body, token } = {}) {
   const url = new URL('api/v1/' + path, base);
   if (query) {
@@ -21,5 +22,5 @@ export async function request(base, method, path, { query, body, token } = {}) {
   }
   // No body (204) or not JSON: null.
   const data = await res.json().catch(() => null);
-  return { ok: res.ok, status: res.status, data };
+  return { ok: res.ok, status: res.status, data, f: res.headers.get('afterword-form') };
 }

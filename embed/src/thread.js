@@ -16,7 +16,7 @@ const PREFIX = 'afterword-comment-';
 const MAX_PAGES_FOR_PERMALINK = 5;
 const TICK_MS = 15000;
 // Used until the server says otherwise.
-const SITE_DEFAULTS = { edit_window: 900, notifications: false };
+const SITE_DEFAULTS = { edit_window: 900 };
 
 let uid = 0;
 
@@ -40,18 +40,19 @@ export function mount(el, cfg, base, store) {
     store.set(PENDING, id);
   };
 
-  let thread = null; // the API's thread object, once loaded
+  let thread; // the API's thread object, once loaded
   let siteInfo = SITE_DEFAULTS;
   let comments = []; // approved comments and deleted placeholders, server order
   let mine = []; // own pending comments (localStorage, confirmed by /mine)
   let rx = {}; // reactions by target (0: the post, else comment id): {reactions, mine}
-  let next = null;
+  let next;
+  let formToken; // from the thread's answer, sent back with a new comment (spam checks)
   let sort = cfg.sort;
-  let highlighted = null;
-  let reply = null; // the open reply form: {id, form}
+  let highlighted;
+  let reply; // the open reply form: {id, form}
   let els = new Map(); // comment id → {article, main, reply, edit}
   let dead = false;
-  let observer = null;
+  let observer;
   let announceTimer;
 
   const button = (cls, label, onclick, type = 'button') =>
@@ -99,10 +100,11 @@ export function mount(el, cfg, base, store) {
   const fetchPage = (after) => api('GET', 'comments', { query: { ...where, sort, after } });
   const pageOk = (res) => res.ok && res.data && Array.isArray(res.data.comments);
 
-  function applyPage(data) {
+  function applyPage({ data, f }) {
+    formToken = f;
     thread = data.thread || { comment_count: 0 };
     siteInfo = { ...SITE_DEFAULTS, ...data.site };
-    next = data.next || null;
+    next = data.next;
   }
 
   async function load() {
@@ -118,7 +120,7 @@ export function mount(el, cfg, base, store) {
     rx = { ...d.comments, 0: d.post };
     status.hidden = pageOk(res);
     if (!status.hidden) return (status.textContent = t('loadError'));
-    applyPage(res.data);
+    applyPage(res);
     comments = res.data.comments;
     heading.hidden = sortBox.hidden = false;
     formSlot.replaceChildren(thread.locked ? h('p', 'aw-locked', t('locked')) : buildForm());
@@ -174,7 +176,7 @@ export function mount(el, cfg, base, store) {
     const have = new Set(comments.map((c) => c.id));
     const fresh = res.data.comments.filter((c) => !have.has(c.id));
     comments = comments.concat(fresh);
-    next = res.data.next || null;
+    next = res.data.next;
     const hadFocus = doc.activeElement === more;
     renderAll();
     announce(t('count', { n: fresh.length }));
@@ -187,7 +189,7 @@ export function mount(el, cfg, base, store) {
     sort = value;
     const res = await fetchPage();
     if (dead || !pageOk(res)) return;
-    applyPage(res.data);
+    applyPage(res);
     comments = res.data.comments;
     renderAll();
   }
@@ -367,7 +369,7 @@ export function mount(el, cfg, base, store) {
   // ---- forms -----------------------------------------------------------
   const field = (id, label, control, hint) => h('div', 'aw-field', h('label', { for: id }, label), control, hint);
 
-  const errorBox = () => h('p', { class: 'aw-error', role: 'alert' });
+  const errorBox = (text) => h('p', { class: 'aw-error', role: 'alert' }, text);
 
   function clearError(form) {
     const box = form.querySelector('.aw-error');
@@ -430,6 +432,8 @@ export function mount(el, cfg, base, store) {
           input('author', 'text', t('name')),
           input('email', 'email', t('email'), t('emailHint')),
           input('website', 'url', t('website'), 'https://'),
+          // A honeypot: out of sight and out of the tab order; people leave it empty.
+          h('input', { name: 'homepage', class: 'aw-sr', tabindex: -1, 'aria-hidden': 'true' }),
         ),
       !edited &&
         siteInfo.notifications &&
@@ -488,9 +492,9 @@ export function mount(el, cfg, base, store) {
       ev.preventDefault();
       const f = form.elements;
       const text = body.value;
-      const payload = { body: text, title: cfg.title, url: cfg.url };
+      const payload = { body: text, title: cfg.title, url: cfg.url, form_token: formToken };
       const profile = { e: now() + 365 * DAY };
-      for (const k of ['author', 'email', 'website']) {
+      for (const k of ['author', 'email', 'website', 'homepage']) {
         const v = f[k].value.trim();
         if (v) payload[k] = profile[k] = v;
       }
@@ -579,16 +583,13 @@ export function mount(el, cfg, base, store) {
     del.disabled = false;
     if (dead) return;
     if (!res.ok && res.status !== 404) {
-      const box = errorBox();
-      els.get(c.id).main.lastChild.append(box);
-      box.textContent = errorMessage(res, t).message;
-      return;
+      return els.get(c.id).main.lastChild.append(errorBox(errorMessage(res, t).message));
     }
     forget(c.id);
     if (c.status === 'approved') thread.comment_count = Math.max(0, thread.comment_count - 1);
     // A comment with replies stays as a placeholder, as the server keeps it.
     if (allComments().some((x) => x.parent_id === c.id)) {
-      replaceComment(c.id, { ...c, status: 'deleted', html: '', author: null, website: null });
+      replaceComment(c.id, { ...c, status: 'deleted' });
     } else {
       comments = comments.filter((x) => x.id !== c.id);
       mine = mine.filter((x) => x.id !== c.id);
@@ -606,7 +607,7 @@ export function mount(el, cfg, base, store) {
       (entries) => {
         if (entries.some((x) => x.isIntersecting)) {
           observer.disconnect();
-          observer = null;
+          observer = 0;
           load();
         }
       },

@@ -18,7 +18,7 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::security::ServerKey;
-use crate::service::{self, NewCommentInput};
+use crate::service::{self, spam, NewCommentInput};
 use crate::state::AppState;
 use crate::view::{self, CommentJson};
 use crate::{markdown, on_conn, with_conn};
@@ -82,6 +82,14 @@ pub struct CreateComment {
     pub title: Option<String>,
     /// The post's address, recorded with the thread's first comment.
     pub url: Option<String>,
+    /// The token the thread's answer carried in its `Afterword-Form` header. Sites check
+    /// it by default (`[spam] form_token`): without it, or sooner than `min_seconds` after
+    /// it was handed out, the comment is filed as spam.
+    #[schema(max_length = 200)]
+    pub form_token: Option<String>,
+    /// A field people never see: the embed sends it only if something filled it in, and
+    /// then the comment is filed as spam (`[spam] honeypot`). Leave it out.
+    pub homepage: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -164,6 +172,12 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         .transpose()?
         .unwrap_or(Limit::DEFAULT);
     let after = q.get("after").map(|a| Cursor::parse(a, sort)).transpose()?;
+    let form_token = spam::form_token(
+        &state.key,
+        site.as_str(),
+        slug.as_str(),
+        view::now_micros() / 1_000_000,
+    );
     let key = PageKey {
         thread: ThreadKey::new(&site, &slug),
         sort,
@@ -176,7 +190,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let rounds = if state.cache.is_enabled() { 3 } else { 0 };
     for _ in 0..rounds {
         if let Some(page) = state.cache.get(&key) {
-            return Ok(page_response(&req, &page, true));
+            return Ok(page_response(&req, &page, true, &form_token));
         }
         match state.cache.begin_build(&key) {
             Build::Mine(g) => {
@@ -206,16 +220,26 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     .await??;
     let page = state.cache.insert(key, generation, body);
     drop(guard);
-    Ok(page_response(&req, &page, false))
+    Ok(page_response(&req, &page, false, &form_token))
 }
 
 /// `X-Afterword-Cache` tells operators (and the benchmark) whether memory answered.
-fn page_response(req: &HttpRequest, page: &CachedPage, hit: bool) -> HttpResponse {
+/// Each answer, cached page or not, carries a fresh form token for the spam checks.
+fn page_response(
+    req: &HttpRequest,
+    page: &CachedPage,
+    hit: bool,
+    form_token: &str,
+) -> HttpResponse {
     let mut res = respond::cached(req, &page.content, "application/json", "no-cache");
-    res.headers_mut().insert(
+    let headers = res.headers_mut();
+    headers.insert(
         header::HeaderName::from_static("x-afterword-cache"),
         header::HeaderValue::from_static(if hit { "hit" } else { "miss" }),
     );
+    if let Ok(v) = header::HeaderValue::from_str(form_token) {
+        headers.insert(header::HeaderName::from_static(spam::FORM_TOKEN_HEADER), v);
+    }
     res
 }
 
@@ -261,6 +285,21 @@ pub async fn create(
     };
     let body_md = CommentBody::parse(&b.body, site.max_comment_length)?;
     let ip = client_ip(&req, &state.settings.limits);
+    let verdict = spam::check(
+        &site.spam,
+        &state.key,
+        &spam::Submission {
+            site: site_id.as_str(),
+            slug: slug.as_str(),
+            body: body_md.as_str(),
+            author: b.author.as_deref(),
+            email: b.email.as_deref(),
+            website: b.website.as_deref(),
+            honeypot: b.homepage.as_deref(),
+            form_token: b.form_token.as_deref(),
+        },
+        view::now_micros() / 1_000_000,
+    );
     let mut input = NewCommentInput {
         slug: slug.clone(),
         html: String::new(),
@@ -286,6 +325,7 @@ pub async fn create(
         user_agent: user_agent(&req),
         moderator_id: None,
         mailer: state.mailer.clone(),
+        spam: verdict,
     };
     if let Some(ip) = ip {
         state

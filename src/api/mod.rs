@@ -374,7 +374,7 @@ pub async fn cors(
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
             headers.insert(
                 header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                HeaderValue::from_static("ETag, Retry-After"),
+                HeaderValue::from_static("ETag, Retry-After, Afterword-Form"),
             );
         }
     }

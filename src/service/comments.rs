@@ -18,6 +18,8 @@ use crate::error::ApiError;
 use crate::security::ServerKey;
 use crate::view::{self, CommentJson, SiteJson, ThreadPage};
 
+use super::spam;
+
 /// Whether commenters can ask to be emailed about replies: not until reply mail lands.
 pub const REPLY_NOTIFICATIONS: bool = false;
 
@@ -100,6 +102,8 @@ pub struct NewCommentInput {
     pub moderator_id: Option<i64>,
     /// Set when email is on: the site's moderators are mailed (in this same write).
     pub mailer: Option<std::sync::Arc<crate::email::Mailer>>,
+    /// What the spam checks that need no database found (see `spam::check`).
+    pub spam: spam::Verdict,
 }
 
 pub struct Created {
@@ -190,9 +194,22 @@ pub fn create_comment<C: Db>(
     let site_id = site.id.as_str();
     let email_key = input.email.as_ref().map(|e| e.as_str().to_lowercase());
     let held = check_author(c, site, key, input, email_key.as_deref(), now)?;
+    // Only the keyed hash of the address is kept: enough to match bans and to spot one
+    // sender behind several names.
+    let stored_ip = input.ip.as_deref().map(|ip| key.hash_ip(ip));
+    let verdict = match &input.spam {
+        _ if input.moderator_id.is_some() => spam::Verdict::Clean,
+        spam::Verdict::Clean => {
+            let thread = c.find_thread(site_id, input.slug.as_str())?.map(|t| t.id);
+            let body = input.body.as_str();
+            spam::duplicate(c, &site.spam, thread, stored_ip.as_deref(), body, now)?
+        }
+        found => found.clone(),
+    };
     let status = match site.moderation {
         _ if input.moderator_id.is_some() => CommentStatus::Approved,
-        _ if held => CommentStatus::Pending,
+        _ if matches!(verdict, spam::Verdict::Spam(_)) => CommentStatus::Spam,
+        _ if held || matches!(verdict, spam::Verdict::Hold(_)) => CommentStatus::Pending,
         Moderation::None => CommentStatus::Approved,
         Moderation::All => CommentStatus::Pending,
         Moderation::FirstTime => match &email_key {
@@ -237,10 +254,7 @@ pub fn create_comment<C: Db>(
             }
         },
     };
-    // Only the keyed hash of the address is kept: enough to match bans and to spot one
-    // sender behind several names.
-    let stored_ip = input.ip.as_deref().map(|ip| key.hash_ip(ip));
-    let row = c.insert_comment(&NewComment {
+    let mut row = c.insert_comment(&NewComment {
         thread_id: thread.id,
         parent_id: input.parent_id.map(|p| p.0),
         root_id,
@@ -259,7 +273,27 @@ pub fn create_comment<C: Db>(
         email_key: email_key.as_deref(),
         moderator_id: input.moderator_id,
     })?;
-    if let (Some(mailer), None) = (&input.mailer, input.moderator_id) {
+    let caught = match &verdict {
+        spam::Verdict::Clean => None,
+        spam::Verdict::Spam(reason) => Some(("spam", reason)),
+        spam::Verdict::Hold(reason) => Some(("hold", reason)),
+    };
+    if let Some((action, reason)) = caught {
+        // Moderators see why in the audit log; the poster sees a held comment either way.
+        crate::service::moderation::audit(
+            c,
+            spam::FILTER,
+            action,
+            Some(row.id),
+            Some(thread.id),
+            Some(reason),
+        )?;
+    }
+    let is_spam = status == CommentStatus::Spam;
+    if is_spam {
+        row.status = CommentStatus::Pending.as_str().to_owned();
+    }
+    if let (Some(mailer), None, false) = (&input.mailer, input.moderator_id, is_spam) {
         let event = crate::email::compose::NewCommentEvent {
             id: CommentId(row.id),
             pending: !approved,

@@ -5,5 +5,6 @@ pub mod comments;
 pub mod moderation;
 pub mod reactions;
 pub mod replies;
+pub mod spam;
 
 pub use comments::*;

@@ -187,7 +187,8 @@ fn key_of(t: &ThreadRow) -> ThreadKey {
     }
 }
 
-fn audit<C: Db>(
+/// Records one moderation event (the spam filter's too).
+pub(crate) fn audit<C: Db>(
     c: &mut C,
     moderator: &str,
     action: &str,

@@ -251,8 +251,9 @@ pub async fn spawn_with(backend: Backend, config: &str) -> Option<TestApp> {
 /// Another instance on the same database (for several instances behind a load balancer).
 pub async fn spawn_on(db: std::sync::Arc<TestDb>, config: &str) -> TestApp {
     let text = format!(
-        "listen = \"127.0.0.1:0\"\ndatabase_url = \"{}\"\n{config}",
-        db.url()
+        "listen = \"127.0.0.1:0\"\ndatabase_url = \"{}\"\n{config}{}",
+        db.url(),
+        spam_checks_off(config)
     );
     let settings = Settings::from_toml(&text, &|_| None).expect("test settings");
     let app = Application::build(settings).expect("build app");
@@ -271,6 +272,16 @@ pub async fn spawn_on(db: std::sync::Arc<TestDb>, config: &str) -> TestApp {
         faults,
         server: Some(server),
         handle,
+    }
+}
+
+/// Tests post straight to the API, with no form token and often the same text twice: the
+/// spam checks are off unless a test's config sets them (`tests/spam.rs` does).
+pub fn spam_checks_off(config: &str) -> &'static str {
+    if config.contains("[spam]") || config.contains("spam =") {
+        ""
+    } else {
+        "\n[spam]\nhoneypot = false\nform_token = false\nmax_links = 0\nduplicates = \"0s\"\n"
     }
 }
 
@@ -304,6 +315,17 @@ impl TestApp {
     }
 
     /// Posts and returns `(comment, edit_token)`, asserting 201.
+    /// POSTs a comment as if from `ip` (the test client is a trusted proxy).
+    pub async fn post_from(&self, ip: &str, site: &str, slug: &str, body: Value) -> Response {
+        self.client
+            .post(self.url(&format!("/api/v1/comments?site={site}&slug={}", enc(slug))))
+            .header("x-forwarded-for", ip)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn comment(&self, site: &str, slug: &str, body: Value) -> (Value, String) {
         let r = self.post_comment(site, slug, body).await;
         let status = r.status();

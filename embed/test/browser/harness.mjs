@@ -95,7 +95,10 @@ function toml(v) {
 
 // Starts `afterword serve`. With `config: false` no file is given at all (the zero-config
 // start), only AFTERWORD_DATABASE_URL and AFTERWORD_LISTEN.
-export async function startServer({ blogOrigin, sites, limits = {}, config = true, env = {} } = {}) {
+// `spam`: the [spam] table. By default the form token is required, as in production, but
+// with no minimum age (tests post within a second of loading) and no duplicate check
+// (tests post the same words often); spam.test.mjs sets its own.
+export async function startServer({ blogOrigin, sites, limits = {}, spam = {}, config = true, env = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'afterword-browser-'));
   const dbPath = join(dir, 'test.db');
   const args = ['serve'];
@@ -112,6 +115,8 @@ export async function startServer({ blogOrigin, sites, limits = {}, config = tru
     }
     const lim = { comments_per_ip_per_minute: 0, reactions_per_ip_per_minute: 0, ...limits };
     lines.push('[limits]', ...Object.entries(lim).map(([k, v]) => `${k} = ${toml(v)}`), '');
+    const sp = { min_seconds: 0, duplicates: '0s', ...spam };
+    lines.push('[spam]', ...Object.entries(sp).map(([k, v]) => `${k} = ${toml(v)}`), '');
     const file = join(dir, 'afterword.toml');
     writeFileSync(file, lines.join('\n'));
     args.push('--config', file);
@@ -254,8 +259,11 @@ export function api(origin) {
   const q = (site, slug) => `site=${encodeURIComponent(site)}&slug=${encodeURIComponent(slug)}`;
   return {
     call,
+    // Seeds a comment the way the embed posts one: with the form token of the thread.
     async post(site, slug, comment) {
-      const r = await call('POST', `/api/v1/comments?${q(site, slug)}`, comment);
+      const form = await call('GET', `/api/v1/comments?${q(site, slug)}`);
+      const form_token = form.headers.get('afterword-form') || undefined;
+      const r = await call('POST', `/api/v1/comments?${q(site, slug)}`, { form_token, ...comment });
       assert.equal(r.status, 201, `seeding a comment: ${r.status} ${JSON.stringify(r.json)}`);
       return r.json;
     },
@@ -284,11 +292,11 @@ export function launch() {
 }
 
 // One test file's world: a server, a blog, a browser. Call from `before`; `close` from `after`.
-export async function setup({ sites, limits, browser = true } = {}) {
+export async function setup({ sites, limits, spam, browser = true } = {}) {
   const blog = await startBlog();
   let server;
   try {
-    server = await startServer({ blogOrigin: blog.origin, sites, limits });
+    server = await startServer({ blogOrigin: blog.origin, sites, limits, spam });
   } catch (e) {
     await blog.close();
     throw e;
