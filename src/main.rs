@@ -46,6 +46,36 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Privacy requests: everything stored about an email address, or its erasure.
+    Privacy {
+        /// A TOML config file.
+        #[arg(long, env = "AFTERWORD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: PrivacyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PrivacyCommand {
+    /// Prints everything stored about the address as JSON.
+    Export { email: String },
+    /// Erases the address: its comments become anonymous or are deleted; mail to or about
+    /// it is dropped. Bans on it are kept.
+    Erase {
+        email: String,
+        /// What becomes of the person's comments.
+        #[arg(long, value_enum)]
+        comments: ErasedComments,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ErasedComments {
+    /// Kept without name, address, website or client data.
+    Anonymize,
+    /// Deleted for good (an empty placeholder where others replied).
+    Delete,
 }
 
 #[derive(Subcommand)]
@@ -75,6 +105,7 @@ fn main() -> ExitCode {
         Command::Migrate { config } => migrate(config),
         Command::Admin { config, command } => admin(config, command),
         Command::Backup { file, config } => backup(config, &file),
+        Command::Privacy { config, command } => privacy(config, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -166,6 +197,40 @@ fn admin(config: Option<PathBuf>, command: AdminCommand) -> anyhow::Result<()> {
 }
 
 /// On a terminal: asked twice, not echoed. Otherwise: the first line of standard input.
+fn privacy(config: Option<PathBuf>, command: PrivacyCommand) -> anyhow::Result<()> {
+    use afterword::service::privacy::{self, CommentsTo};
+    use afterword::{on_conn, with_conn};
+    let settings = Settings::load(config.as_deref())?;
+    let pool = Pool::connect(&settings.database_url, settings.sqlite_synchronous, 1)?;
+    pool.migrate()?;
+    let key = pool.server_key()?;
+    let refused = |e: afterword::error::ApiError| anyhow::anyhow!("{}", e.message);
+    match command {
+        PrivacyCommand::Export { email } => {
+            let email = privacy::email_key(&email).map_err(refused)?;
+            let mut conn = pool.get()?;
+            let data = with_conn!(conn, |c| privacy::export(c, &email)).map_err(refused)?;
+            println!("{}", serde_json::to_string_pretty(&data)?);
+        }
+        PrivacyCommand::Erase { email, comments } => {
+            let email = privacy::email_key(&email).map_err(refused)?;
+            let to = match comments {
+                ErasedComments::Anonymize => CommentsTo::Anonymize,
+                ErasedComments::Delete => CommentsTo::Delete,
+            };
+            // Through the writer, in one transaction: other instances on PostgreSQL drop
+            // their cached pages of the threads it changed.
+            let done = actix_web::rt::System::new()
+                .block_on(pool.write_changing(None, move |conn| {
+                    on_conn!(conn, |c| privacy::erase(c, &key, &email, to))
+                }))
+                .map_err(refused)?;
+            println!("{}", serde_json::to_string_pretty(&done)?);
+        }
+    }
+    Ok(())
+}
+
 fn read_new_password() -> anyhow::Result<afterword::auth::password::Password> {
     use afterword::auth::password::Password;
     use std::io::{BufRead, IsTerminal};

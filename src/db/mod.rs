@@ -10,6 +10,7 @@ pub mod faults;
 pub mod models;
 pub mod moderation;
 pub mod outbox;
+pub mod privacy;
 pub mod schema;
 mod store;
 mod writer;
@@ -26,11 +27,12 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 pub use faults::Faults;
 pub use moderation::ModerationStore;
 pub use outbox::MailStore;
+pub use privacy::PrivacyStore;
 pub use store::Store;
 
 /// Everything a service function may ask of a connection.
-pub trait Db: Store + AdminStore + ModerationStore + MailStore {}
-impl<C: Store + AdminStore + ModerationStore + MailStore> Db for C {}
+pub trait Db: Store + AdminStore + ModerationStore + MailStore + PrivacyStore {}
+impl<C: Store + AdminStore + ModerationStore + MailStore + PrivacyStore> Db for C {}
 pub use writer::{OnCommit, Writer, WriterConn, WriterTarget};
 
 use crate::cache::ThreadKey;

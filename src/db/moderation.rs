@@ -444,7 +444,7 @@ macro_rules! moderation_store_fns {
 }
 
 /// `%`, `_` and `\` match themselves in a LIKE pattern escaped with `\`.
-fn escape_like(s: &str) -> String {
+pub(super) fn escape_like(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
         if matches!(ch, '%' | '_' | '\\') {

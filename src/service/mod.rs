@@ -3,6 +3,7 @@
 
 pub mod comments;
 pub mod moderation;
+pub mod privacy;
 pub mod reactions;
 pub mod replies;
 pub mod spam;

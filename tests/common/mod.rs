@@ -378,6 +378,25 @@ impl TestApp {
 }
 
 /// The ids of a thread page's comments, in order.
+/// Reads a thread until `done` holds for it (a change made by another process reaches a
+/// server's cache within a second), for at most 5 s; returns the last page read.
+pub async fn until_thread(
+    app: &TestApp,
+    site: &str,
+    slug: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let mut page = app.thread(site, slug, "").await;
+    for _ in 0..100 {
+        if done(&page) {
+            return page;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        page = app.thread(site, slug, "").await;
+    }
+    panic!("the thread did not change: {page}");
+}
+
 pub fn ids(page: &Value) -> Vec<i64> {
     page["comments"]
         .as_array()

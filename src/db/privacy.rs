@@ -1,0 +1,150 @@
+//! What a privacy request reads and erases: everything stored about one email address.
+
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+
+use super::moderation::{escape_like, lower};
+use super::schema::{bans, comments, outbox, threads};
+
+/// One of the person's comments, with the thread it is in.
+#[derive(Debug, Clone, Queryable)]
+pub struct PersonComment {
+    pub id: i64,
+    pub site: String,
+    pub slug: String,
+    pub parent_id: Option<i64>,
+    pub status: String,
+    pub body: String,
+    pub author: Option<String>,
+    pub email: Option<String>,
+    pub website: Option<String>,
+    pub notify_replies: bool,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+}
+
+/// A mail in the outbox to or about the person.
+#[derive(Debug, Clone, Queryable)]
+pub struct PersonMail {
+    pub id: i64,
+    pub kind: String,
+    pub recipient: String,
+    pub status: String,
+    pub created_at: i64,
+}
+
+/// A ban on the address.
+#[derive(Debug, Clone, Queryable)]
+pub struct PersonBan {
+    pub id: i64,
+    pub site: Option<String>,
+    pub action: String,
+    pub reason: Option<String>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+pub trait PrivacyStore {
+    /// The comments written with this address (`email_key`: lower case), oldest first.
+    fn person_comments(&mut self, email_key: &str) -> QueryResult<Vec<PersonComment>>;
+    /// Outbox mail to the address, or whose text names it (moderators' new-comment mail).
+    fn person_mail(&mut self, email_key: &str) -> QueryResult<Vec<PersonMail>>;
+    fn person_bans(&mut self, email_key: &str) -> QueryResult<Vec<PersonBan>>;
+    /// Makes a comment anonymous: no name, address, website, client data; a new avatar.
+    fn anonymize_comment(&mut self, id: i64, avatar: &str) -> QueryResult<()>;
+    fn delete_mail(&mut self, ids: &[i64]) -> QueryResult<usize>;
+}
+
+macro_rules! privacy_store_fns {
+    () => {
+        fn person_comments(&mut self, email_key: &str) -> QueryResult<Vec<PersonComment>> {
+            comments::table
+                .inner_join(threads::table)
+                .filter(comments::email_key.eq(email_key))
+                .order(comments::id.asc())
+                .select((
+                    comments::id,
+                    threads::site,
+                    threads::slug,
+                    comments::parent_id,
+                    comments::status,
+                    comments::body,
+                    comments::author,
+                    comments::email,
+                    comments::website,
+                    comments::notify_replies,
+                    comments::ip,
+                    comments::user_agent,
+                    comments::created_at,
+                    comments::edited_at,
+                ))
+                .load(self)
+        }
+
+        fn person_mail(&mut self, email_key: &str) -> QueryResult<Vec<PersonMail>> {
+            let pattern = format!("%{}%", escape_like(email_key));
+            outbox::table
+                .filter(
+                    lower(outbox::recipient.nullable()).eq(email_key).or(lower(
+                        outbox::message.nullable(),
+                    )
+                    .like(pattern)
+                    .escape('\\')),
+                )
+                .order(outbox::id.asc())
+                .select((
+                    outbox::id,
+                    outbox::kind,
+                    outbox::recipient,
+                    outbox::status,
+                    outbox::created_at,
+                ))
+                .load(self)
+        }
+
+        fn person_bans(&mut self, email_key: &str) -> QueryResult<Vec<PersonBan>> {
+            bans::table
+                .filter(bans::kind.eq("email"))
+                .filter(bans::value.eq(email_key))
+                .select((
+                    bans::id,
+                    bans::site,
+                    bans::action,
+                    bans::reason,
+                    bans::created_at,
+                    bans::expires_at,
+                ))
+                .load(self)
+        }
+
+        fn anonymize_comment(&mut self, id: i64, avatar: &str) -> QueryResult<()> {
+            diesel::update(comments::table.find(id))
+                .set((
+                    comments::author.eq(None::<String>),
+                    comments::email.eq(None::<String>),
+                    comments::email_key.eq(None::<String>),
+                    comments::website.eq(None::<String>),
+                    comments::avatar.eq(avatar),
+                    comments::notify_replies.eq(false),
+                    comments::ip.eq(None::<String>),
+                    comments::user_agent.eq(None::<String>),
+                ))
+                .execute(self)
+                .map(|_| ())
+        }
+
+        fn delete_mail(&mut self, ids: &[i64]) -> QueryResult<usize> {
+            diesel::delete(outbox::table.filter(outbox::id.eq_any(ids))).execute(self)
+        }
+    };
+}
+
+impl PrivacyStore for SqliteConnection {
+    privacy_store_fns!();
+}
+
+impl PrivacyStore for PgConnection {
+    privacy_store_fns!();
+}

@@ -1,0 +1,187 @@
+//! Privacy requests: everything stored about one email address, as JSON, and its erasure.
+//!
+//! An address is a person across every site of the server. Their comments are found by
+//! the lower-cased address (`email_key`); outbox mail by recipient, or by its text naming
+//! the address (the moderators' mail about a new comment). Bans on the address are shown
+//! but kept on erasure: they protect the site, and an erasure request must not lift them.
+
+use serde::Serialize;
+
+use crate::cache::ThreadKey;
+use crate::db::Db;
+use crate::domain::{CommentId, Email};
+use crate::error::ApiError;
+use crate::security::ServerKey;
+use crate::view::rfc3339;
+
+use super::moderation::{self, Action};
+
+/// Who the audit log names for an erasure.
+pub const ERASER: &str = "privacy erase";
+
+#[derive(Debug, Serialize)]
+pub struct PersonData {
+    pub email: String,
+    pub comments: Vec<PersonCommentJson>,
+    /// Mail waiting in, or kept by, the outbox to or about the address.
+    pub mail: Vec<PersonMailJson>,
+    pub bans: Vec<PersonBanJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PersonCommentJson {
+    pub id: i64,
+    pub site: String,
+    pub slug: String,
+    pub parent_id: Option<i64>,
+    pub status: String,
+    pub body: String,
+    pub author: Option<String>,
+    pub email: Option<String>,
+    pub website: Option<String>,
+    pub notify_replies: bool,
+    /// The keyed hash of the client address (never the address), until it is purged.
+    pub ip_hash: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: String,
+    pub edited_at: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PersonMailJson {
+    pub id: i64,
+    pub kind: String,
+    pub recipient: String,
+    pub status: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PersonBanJson {
+    pub id: i64,
+    pub site: Option<String>,
+    pub action: String,
+    pub reason: Option<String>,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+}
+
+/// The address as comments are keyed by it; an invalid one is an error, not "nothing".
+pub fn email_key(raw: &str) -> Result<String, ApiError> {
+    match Email::parse(raw)? {
+        Some(e) => Ok(e.as_str().to_lowercase()),
+        None => Err(
+            ApiError::unprocessable("invalid_email", "An email address is needed.")
+                .with_field("email"),
+        ),
+    }
+}
+
+pub fn export<C: Db>(c: &mut C, email_key: &str) -> Result<PersonData, ApiError> {
+    let comments = c
+        .person_comments(email_key)?
+        .into_iter()
+        .map(|p| PersonCommentJson {
+            id: p.id,
+            site: p.site,
+            slug: p.slug,
+            parent_id: p.parent_id,
+            status: p.status,
+            body: p.body,
+            author: p.author,
+            email: p.email,
+            website: p.website,
+            notify_replies: p.notify_replies,
+            ip_hash: p.ip,
+            user_agent: p.user_agent,
+            created_at: rfc3339(p.created_at),
+            edited_at: p.edited_at.map(rfc3339),
+        })
+        .collect();
+    let mail = c
+        .person_mail(email_key)?
+        .into_iter()
+        .map(|m| PersonMailJson {
+            id: m.id,
+            kind: m.kind,
+            recipient: m.recipient,
+            status: m.status,
+            created_at: rfc3339(m.created_at),
+        })
+        .collect();
+    let bans = c
+        .person_bans(email_key)?
+        .into_iter()
+        .map(|b| PersonBanJson {
+            id: b.id,
+            site: b.site,
+            action: b.action,
+            reason: b.reason,
+            created_at: rfc3339(b.created_at),
+            expires_at: b.expires_at.map(rfc3339),
+        })
+        .collect();
+    Ok(PersonData {
+        email: email_key.to_owned(),
+        comments,
+        mail,
+        bans,
+    })
+}
+
+/// What an erasure does with the person's comments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommentsTo {
+    /// Kept, with no name, address, website or client data, and a new avatar.
+    Anonymize,
+    /// Deleted for good (an empty placeholder where replies hang under one).
+    Delete,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Erased {
+    pub comments_anonymized: usize,
+    pub comments_deleted: usize,
+    pub mail_dropped: usize,
+    pub bans_kept: usize,
+}
+
+/// Erases what is stored about the address, in one transaction (the caller's write), and
+/// says which threads changed so that caches drop them.
+pub fn erase<C: Db>(
+    c: &mut C,
+    key: &ServerKey,
+    email_key: &str,
+    to: CommentsTo,
+) -> Result<(Erased, Vec<ThreadKey>), ApiError> {
+    let mut done = Erased::default();
+    let mut changed: Vec<ThreadKey> = Vec::new();
+    let mut theirs = c.person_comments(email_key)?;
+    // Newest first: a reply goes before the comment it answers, so no placeholder stays
+    // for replies that are gone too.
+    theirs.reverse();
+    for p in theirs {
+        let thread = ThreadKey {
+            site: p.site.clone(),
+            slug: p.slug.clone(),
+        };
+        match to {
+            CommentsTo::Anonymize => {
+                let avatar = key.avatar(&format!("erased:{}", p.id));
+                c.anonymize_comment(p.id, &avatar)?;
+                done.comments_anonymized += 1;
+            }
+            CommentsTo::Delete => {
+                moderation::act(c, ERASER, CommentId(p.id), Action::Purge)?;
+                done.comments_deleted += 1;
+            }
+        }
+        if !changed.contains(&thread) {
+            changed.push(thread);
+        }
+    }
+    let mail: Vec<i64> = c.person_mail(email_key)?.iter().map(|m| m.id).collect();
+    done.mail_dropped = c.delete_mail(&mail)?;
+    done.bans_kept = c.person_bans(email_key)?.len();
+    Ok((done, changed))
+}
