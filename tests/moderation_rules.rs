@@ -13,6 +13,7 @@ on_both_backends!(
     first_time_knows_an_address_whatever_its_case,
     title_and_url_come_only_from_published_comments,
     a_url_off_the_site_is_refused_and_nothing_stored,
+    an_absolute_slug_is_its_path_on_the_site_and_refused_off_it,
     moderators_names_are_refused_in_every_disguise,
     moderators_reply_in_their_own_name,
     moderators_may_post_into_a_locked_thread,
@@ -435,4 +436,52 @@ async fn post_comment_ok(app: &TestApp, ip: &str, body: Value) -> (Value, String
     let v: Value = r.json().await.unwrap();
     assert_eq!(status, 201, "{v}");
     (v["comment"].clone(), v["edit_token"].to_string())
+}
+
+async fn an_absolute_slug_is_its_path_on_the_site_and_refused_off_it(app: TestApp) {
+    let r =
+        app.client
+            .post(app.url(
+                "/api/v1/comments?site=blog&slug=https%3A%2F%2Fblog.example%2Fpost%2F%3Fref%3Dx",
+            ))
+            .header("origin", "https://blog.example")
+            .json(&json!({"body": "Hello"}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 201);
+    // Stored under its path: the same thread by either name.
+    let by_path = app.thread("blog", "/post/", "").await;
+    assert_eq!(by_path["thread"]["slug"], "/post/");
+    assert_eq!(common::ids(&by_path).len(), 1);
+    let by_url = app.thread("blog", "https://blog.example/post/", "").await;
+    assert_eq!(common::ids(&by_url), common::ids(&by_path));
+    let counts: Value = app
+        .get("/api/v1/counts?site=blog&slug=https%3A%2F%2Fblog.example%2Fpost%2F&slug=%2Fpost%2F")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        counts["counts"]["https://blog.example/post/"], 1,
+        "{counts}"
+    );
+    assert_eq!(counts["counts"]["/post/"], 1, "{counts}");
+    // Off the site: 422 and nothing stored.
+    let before = app.db.count("comments");
+    let r = app
+        .client
+        .post(app.url("/api/v1/comments?site=blog&slug=https%3A%2F%2Fevil.example%2Fpost%2F"))
+        .header("origin", "https://blog.example")
+        .json(&json!({"body": "Hello"}))
+        .send()
+        .await
+        .unwrap();
+    let v = expect_error(r, 422, "slug_not_on_site").await;
+    assert_eq!(v["error"]["field"], "slug");
+    let r = app
+        .get("/api/v1/counts?site=blog&slug=https%3A%2F%2Fevil.example%2F")
+        .await;
+    expect_error(r, 422, "slug_not_on_site").await;
+    assert_eq!(app.db.count("comments"), before);
 }

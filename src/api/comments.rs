@@ -146,6 +146,7 @@ pub(super) fn site_and_slug<'a>(
         .settings
         .site(&site)
         .ok_or_else(ApiError::unknown_site)?;
+    let slug = slug.on_site("slug", |u| settings.origins.allows_url(u))?;
     Ok((settings, slug))
 }
 

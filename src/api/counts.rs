@@ -140,9 +140,9 @@ async fn answer(
     with_reactions: bool,
 ) -> Result<CountsResponse, ApiError> {
     let site = SiteId::parse(site)?;
-    if state.settings.site(&site).is_none() {
+    let Some(settings) = state.settings.site(&site) else {
         return Err(ApiError::unknown_site());
-    }
+    };
     if slugs.is_empty() {
         return Err(
             ApiError::unprocessable("required", "Ask for at least one slug.").with_field(field),
@@ -160,7 +160,11 @@ async fn answer(
     }
     let parsed = slugs
         .into_iter()
-        .map(|s| Slug::parse_field(field, &s).map(|p| (s, p)))
+        .map(|s| {
+            Slug::parse_field(field, &s)
+                .and_then(|p| p.on_site(field, |u| settings.origins.allows_url(u)))
+                .map(|p| (s, p))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let keys: Vec<ThreadKey> = parsed
         .iter()

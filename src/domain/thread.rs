@@ -62,6 +62,36 @@ impl Slug {
         Ok(Slug(nfc))
     }
 
+    /// A slug written as an absolute address (`https://blog.example/post/`) names the page
+    /// at that address: it is kept as the address's path (`/post/`, percent-encoded as
+    /// browsers give `location.pathname`), if the address is on the site (`on_site`), and
+    /// refused otherwise, so one thread has one slug and no slug points off the site.
+    pub fn on_site(
+        self,
+        field: &'static str,
+        on_site: impl Fn(&str) -> bool,
+    ) -> Result<Self, ValidationError> {
+        let scheme = self
+            .0
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase());
+        if !matches!(scheme.as_deref(), Some("http" | "https")) {
+            return Ok(self);
+        }
+        let not_on_site = || {
+            ValidationError::new(
+                field,
+                "slug_not_on_site",
+                "A slug that is a full address must be on one of the site's origins.",
+            )
+        };
+        let url = url::Url::parse(&self.0).map_err(|_| not_on_site())?;
+        if !on_site(url.as_str()) {
+            return Err(not_on_site());
+        }
+        Self::parse_field(field, url.path())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -311,5 +341,28 @@ mod tests {
         assert!(Cursor::parse("not base64!", Sort::Oldest).is_err());
         assert!(Cursor::parse(&URL_SAFE_NO_PAD.encode("o:1:2"), Sort::Oldest).is_err());
         assert!(Cursor::parse(&URL_SAFE_NO_PAD.encode("o:x"), Sort::Oldest).is_err());
+    }
+
+    #[test]
+    fn an_absolute_slug_on_the_site_is_its_path() {
+        let blog = |u: &str| u.starts_with("https://blog.example/");
+        let slug = |raw: &str| Slug::parse(raw).unwrap().on_site("slug", blog);
+        assert_eq!(
+            slug("https://blog.example/post/?x=1#c").unwrap().as_str(),
+            "/post/"
+        );
+        assert_eq!(
+            slug("HTTPS://Blog.Example/über/").unwrap().as_str(),
+            "/%C3%BCber/"
+        );
+        assert_eq!(slug("/post/").unwrap().as_str(), "/post/");
+        assert_eq!(slug("post-42").unwrap().as_str(), "post-42");
+        for off in [
+            "https://evil.example/post/",
+            "http://blog.example.evil/",
+            "https://",
+        ] {
+            assert_eq!(slug(off).unwrap_err().code, "slug_not_on_site", "{off}");
+        }
     }
 }
