@@ -456,7 +456,12 @@ impl Settings {
         let raw: RawSettings = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
-            let msg = inner.message().to_owned();
+            // Some TOML errors (an empty key, `""=`) come with no message of their own.
+            let msg = match (inner.message().trim(), inner.to_string()) {
+                ("", full) if full.trim().is_empty() => "the file is not valid TOML".to_owned(),
+                ("", full) => full.trim().to_owned(),
+                (m, _) => m.to_owned(),
+            };
             let key = if path == "." {
                 unknown_key_of(&msg).unwrap_or_else(|| "config".into())
             } else {
@@ -1027,5 +1032,27 @@ from = "Afterword <comments@example.com>"
             .is_postgres());
         assert!(DatabaseUrl::parse("a.db").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(500))]
+
+            /// Any config text loads or is refused with the key at fault; never a panic.
+            #[test]
+            fn any_config_text(
+                text in prop_oneof![
+                    any::<String>(),
+                    "(\\[\\[site\\]\\]\n|id = \"[a-z-]{0,8}\"\n|origins = \\[\"[a-z:/.*]{0,20}\"\\]\n|\\[spam\\]\n|blocked = \\[\"[a-z/(*]{0,6}\"\\]\n|duplicates = \"[0-9a-z]{0,4}\"\n|\\[limits\\]\n|edit_window = \"[0-9a-z ]{0,5}\"\n){0,8}",
+                ],
+            ) {
+                if let Err(e) = Settings::from_toml(&text, &no_env) {
+                    prop_assert!(!e.message.is_empty());
+                }
+            }
+        }
     }
 }

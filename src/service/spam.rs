@@ -287,4 +287,30 @@ mod tests {
         x.honeypot = Some("http://spam.example");
         assert!(matches!(check(&s, &key(), &x, 0), Verdict::Spam(_)));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1000))]
+
+            /// Any blocked list either compiles or is refused with the entry's index;
+            /// checking any text against it never panics.
+            #[test]
+            fn any_blocked_list_and_text(
+                list in prop::collection::vec("/?[a-z(|)*+?.\\[\\]{}^$\\\\ -]{0,12}/?", 0..5),
+                text in any::<String>(),
+            ) {
+                match BlockedWords::new(&list) {
+                    Ok(Some(b)) => { let _ = b.find(&text); }
+                    Ok(None) => prop_assert!(list.is_empty()),
+                    Err((j, m)) => prop_assert!(j < list.len().max(1) && !m.is_empty()),
+                }
+                let _ = count_links(&text);
+                let s = SpamSettings::default();
+                let _ = check(&s, &key(), &sub(&text, Some(&text)), 0);
+            }
+        }
+    }
 }
