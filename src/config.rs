@@ -452,16 +452,16 @@ impl Settings {
         text: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let de = toml::Deserializer::new(text);
+        // Some TOML errors (an empty key, `""=`) come with no message of their own.
+        let message = |e: &toml::de::Error| match (e.message().trim(), e.to_string()) {
+            ("", full) if full.trim().is_empty() => "the file is not valid TOML".to_owned(),
+            ("", full) => full.trim().to_owned(),
+            (m, _) => m.to_owned(),
+        };
+        let de = toml::Deserializer::parse(text).map_err(|e| err("config", message(&e)))?;
         let raw: RawSettings = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
-            let inner = e.into_inner();
-            // Some TOML errors (an empty key, `""=`) come with no message of their own.
-            let msg = match (inner.message().trim(), inner.to_string()) {
-                ("", full) if full.trim().is_empty() => "the file is not valid TOML".to_owned(),
-                ("", full) => full.trim().to_owned(),
-                (m, _) => m.to_owned(),
-            };
+            let msg = message(&e.into_inner());
             let key = if path == "." {
                 unknown_key_of(&msg).unwrap_or_else(|| "config".into())
             } else {
