@@ -222,14 +222,18 @@ fn start_mail(
         );
     }
     let transport = crate::email::transport(smtp)?;
+    let mailer = Arc::new(mailer);
     crate::email::worker::Worker {
         pool: pool.clone(),
         transport,
         retry_after: smtp.retry_after,
         stop: stop.clone(),
+        mailer: Arc::clone(&mailer),
+        settings: Arc::new(settings.clone()),
+        reply_delay: smtp.reply_delay,
     }
     .start()
     .context("cannot start the mail worker")?;
     tracing::info!(smtp = %crate::email::describe(smtp), from = %mailer.from, "email is on");
-    Ok(Some(Arc::new(mailer)))
+    Ok(Some(mailer))
 }

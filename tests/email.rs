@@ -166,6 +166,15 @@ id = "quiet"
 origins = ["*"]
 moderators = ["{MODERATOR}"]
 
+[[site]]
+id = "open"
+origins = ["https://blog.example"]
+
+[[site]]
+id = "mod"
+origins = ["*"]
+moderation = "all"
+
 [limits]
 comments_per_ip_per_minute = 0
 "#
@@ -173,7 +182,7 @@ comments_per_ip_per_minute = 0
     if let Some(s) = smtp {
         c.push_str(&format!(
             "\n[smtp]\nurl = \"smtp://127.0.0.1:{}\"\nfrom = \"Afterword <comments@example.com>\"\n\
-             retry_after = \"200ms\"\ntimeout = \"5s\"\n",
+             retry_after = \"200ms\"\ntimeout = \"5s\"\nreply_delay = \"2s\"\n",
             s.port
         ));
     }
@@ -723,11 +732,28 @@ async fn two_instances_send_each_message_once_postgres() {
     );
 }
 
-/// `down.sql` of the outbox migration leaves the schema exactly as it found it.
+/// `down.sql` of the mail migrations (outbox, subscriptions) leaves the schema exactly as
+/// it found it.
 fn outbox_down_is_exact<C>(
     conn: &mut C,
     source: impl Fn() -> diesel_migrations::EmbeddedMigrations,
     dump: &str,
+) where
+    C: diesel::Connection + diesel_migrations::MigrationHarness<C::Backend>,
+    String: diesel::deserialize::FromSql<diesel::sql_types::Text, C::Backend>,
+    diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'static, C, Line>,
+{
+    for (before, version) in [("000005", "000006"), ("000006", "000007")] {
+        down_is_exact(conn, &source, dump, before, version);
+    }
+}
+
+fn down_is_exact<C>(
+    conn: &mut C,
+    source: &impl Fn() -> diesel_migrations::EmbeddedMigrations,
+    dump: &str,
+    previous: &str,
+    version: &str,
 ) where
     C: diesel::Connection + diesel_migrations::MigrationHarness<C::Backend>,
     String: diesel::deserialize::FromSql<diesel::sql_types::Text, C::Backend>,
@@ -742,21 +768,22 @@ fn outbox_down_is_exact<C>(
             .map(|l| l.line)
             .collect()
     };
-    loop {
-        let v = conn
-            .run_next_migration(source())
-            .expect("migrate")
-            .to_string();
-        if v.ends_with("000005") {
-            break;
-        }
+    let applied = |c: &mut C| {
+        c.applied_migrations()
+            .unwrap()
+            .iter()
+            .any(|v| v.to_string().ends_with(previous))
+    };
+    while !applied(conn) {
+        conn.run_next_migration(source()).expect("migrate");
     }
     let before = schema(conn);
     let v = conn.run_next_migration(source()).unwrap().to_string();
-    assert!(v.ends_with("000006"), "{v}");
+    assert!(v.ends_with(version), "{v}");
     assert_ne!(schema(conn), before);
     conn.revert_last_migration(source()).unwrap();
     assert_eq!(schema(conn), before);
+    conn.run_next_migration(source()).unwrap();
 }
 
 #[derive(diesel::QueryableByName)]
@@ -797,5 +824,396 @@ fn outbox_migration_down_is_exact_postgres() {
          UNION ALL SELECT indexdef AS line FROM pg_indexes WHERE schemaname = 'public' \
          UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) AS line FROM pg_constraint \
          WHERE connamespace = 'public'::regnamespace ORDER BY line",
+    );
+}
+
+// ---- Reply notifications: opt-in, digests, unsubscribe -------------------------------
+
+const ANN: &str = "ann@example.org";
+
+/// Posts with an `Accept-Language`, as a browser would; returns the comment.
+async fn comment_in(app: &TestApp, site: &str, slug: &str, lang: &str, body: Value) -> Value {
+    let r = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/comments?site={site}&slug={}",
+            common::enc(slug)
+        )))
+        .header("accept-language", lang)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(status, 201, "{v}");
+    v["comment"].clone()
+}
+
+/// Links of this server found in a text part, as paths.
+fn links_to(text: &str, path: &str) -> Vec<String> {
+    let prefix = format!("https://comments.example{path}");
+    text.split_whitespace()
+        .filter(|w| w.starts_with(&prefix))
+        .map(|w| w.trim_start_matches("https://comments.example").to_owned())
+        .collect()
+}
+
+/// Mail to `to` received so far.
+fn mail_to(smtp: &Smtp, to: &str) -> Vec<Received> {
+    smtp.received()
+        .into_iter()
+        .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(to)))
+        .collect()
+}
+
+/// Waits until `n` mails reached `to`, then a little more to see no other arrives.
+async fn settle(smtp: &Smtp, to: &str, n: usize) -> Vec<Received> {
+    wait(&format!("{n} mails to {to}"), || {
+        mail_to(smtp, to).len() >= n
+    })
+    .await;
+    // Longer than reply_delay (2 s) and a worker round.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let got = mail_to(smtp, to);
+    assert_eq!(got.len(), n, "{got:#?}");
+    got
+}
+
+/// Ann comments on `slug` asking for replies and confirms through the mailed link.
+async fn ann_subscribed(app: &TestApp, smtp: &Smtp, slug: &str) -> i64 {
+    let c = comment_in(
+        app,
+        "open",
+        slug,
+        "en",
+        json!({"body": "Ann's point", "author": "Ann", "email": ANN, "notify_replies": true}),
+    )
+    .await;
+    let got = settle(smtp, ANN, 1).await;
+    let confirm = links_to(&part(&got[0].data, "text/plain"), "/mail/confirm?t=");
+    let token = confirm[0].split("t=").nth(1).unwrap().to_owned();
+    let r = app
+        .client
+        .post(app.url("/mail/confirm"))
+        .form(&[("t", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    c["id"].as_i64().unwrap()
+}
+
+async fn opt_in_then_one_mail_per_reply(app: TestApp, smtp: Smtp) {
+    // The embed shows the checkbox: email is on.
+    let page = app.thread("open", "/r/", "").await;
+    assert_eq!(page["site"]["notifications"], true);
+    let first = comment_in(
+        &app,
+        "open",
+        "/r/",
+        "fr-FR,fr;q=0.9,en;q=0.5",
+        json!({"body": "Premier", "author": "Ann", "email": "Ann@Example.org", "notify_replies": true}),
+    )
+    .await;
+    let ann_id = first["id"].as_i64().unwrap();
+    // A second comment before confirming: still one confirmation mail.
+    comment_in(
+        &app,
+        "open",
+        "/r/",
+        "fr",
+        json!({"body": "Second", "email": ANN, "notify_replies": true}),
+    )
+    .await;
+    // Unconfirmed: a reply now mails nothing.
+    app.comment(
+        "open",
+        "/r/",
+        json!({"body": "too early", "author": "Bob", "parent_id": ann_id}),
+    )
+    .await;
+    let got = settle(&smtp, ANN, 1).await;
+    let d = &got[0].data;
+    let subject = header(d, "Subject").unwrap();
+    assert!(subject.contains("confirmer"), "{subject}");
+    assert_eq!(header(d, "List-Unsubscribe"), None);
+    assert_eq!(
+        header(d, "Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
+    let text = part(d, "text/plain");
+    assert!(text.contains("/r/"), "{text}");
+    let confirm = links_to(&text, "/mail/confirm?t=");
+    assert_eq!(confirm.len(), 1, "{text}");
+    let confirmed = || {
+        app.db
+            .number("SELECT COUNT(*) AS n FROM subscribers WHERE confirmed_at IS NOT NULL")
+    };
+
+    // GET shows a button and changes nothing.
+    let r = app.get(&confirm[0]).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("content-security-policy").is_some());
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<html lang=\"fr\">"), "{html}");
+    assert!(
+        html.contains("<form method=\"post\" action=\"/mail/confirm\""),
+        "{html}"
+    );
+    assert!(html.contains(ANN), "{html}");
+    assert_eq!(confirmed(), 0);
+    // A changed token is refused.
+    let token = confirm[0].split("t=").nth(1).unwrap().to_owned();
+    let bad = format!("{}x", &token);
+    let post = |t: String| {
+        app.client
+            .post(app.url("/mail/confirm"))
+            .form(&[("t", t)])
+            .send()
+    };
+    assert_eq!(post(bad).await.unwrap().status(), 400);
+    assert_eq!(confirmed(), 0);
+    // POST confirms (twice is fine).
+    let r = post(token.clone()).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Confirmé"));
+    assert_eq!(post(token).await.unwrap().status(), 200);
+    assert_eq!(confirmed(), 1);
+
+    // Now a reply is mailed, once, with the right headers.
+    let reply = app
+        .comment(
+            "open",
+            "/r/",
+            json!({"body": "Bob says <b>hi</b> & more", "author": "Bob", "email": "bob@example.org",
+                   "parent_id": ann_id}),
+        )
+        .await
+        .0;
+    // Ann answering herself (another case of her address) mails nobody.
+    app.comment(
+        "open",
+        "/r/",
+        json!({"body": "me again", "email": "ANN@example.org", "parent_id": ann_id}),
+    )
+    .await;
+    let got = settle(&smtp, ANN, 2).await;
+    let d = &got[1].data;
+    assert_eq!(got[1].to, vec![ANN.to_owned()]);
+    let subject = header(d, "Subject").unwrap();
+    assert!(
+        subject.contains("Nouvelle réponse") || subject.contains("=?utf-8?"),
+        "{subject}"
+    );
+    let unsubscribe = header(d, "List-Unsubscribe").unwrap();
+    assert!(
+        unsubscribe.starts_with("<https://comments.example/mail/unsubscribe?k=")
+            && unsubscribe.contains("&thread=")
+            && unsubscribe.ends_with('>'),
+        "{unsubscribe}"
+    );
+    assert_eq!(
+        header(d, "List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    assert_eq!(
+        header(d, "Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
+    assert!(header(d, "Message-ID").is_some() && header(d, "Date").is_some());
+    let thread_ref = header(d, "In-Reply-To").unwrap();
+    assert!(thread_ref.starts_with("<thread-"), "{thread_ref}");
+    assert_eq!(header(d, "References"), Some(thread_ref.clone()));
+    assert_eq!(header(&got[0].data, "In-Reply-To"), Some(thread_ref));
+    let text = part(d, "text/plain");
+    assert!(text.contains("Bob a répondu"), "{text}");
+    assert!(text.contains("Bob says <b>hi</b> & more"), "{text}");
+    assert!(!text.contains("me again"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "https://blog.example/r/#afterword-comment-{}",
+            reply["id"]
+        )),
+        "{text}"
+    );
+    assert_eq!(links_to(&text, "/mail/unsubscribe?k=").len(), 2, "{text}");
+    let html = part(d, "text/html");
+    assert!(!html.contains("<b>hi"), "{html}");
+    assert!(
+        html.contains("&#60;b&#62;hi&#60;/b&#62; &#38; more"),
+        "{html}"
+    );
+    assert!(html.contains("/mail/unsubscribe?k="), "{html}");
+    // Bob asked for nothing and got nothing.
+    assert!(mail_to(&smtp, "bob@example.org").is_empty());
+}
+
+async fn a_pending_reply_is_mailed_once_approved(app: TestApp, smtp: Smtp) {
+    let parent = comment_in(
+        &app,
+        "mod",
+        "/p/",
+        "de",
+        json!({"body": "Frage", "email": ANN, "notify_replies": true}),
+    )
+    .await;
+    let parent_id = parent["id"].as_i64().unwrap();
+    settle(&smtp, ANN, 1).await;
+    app.db.exec("UPDATE subscribers SET confirmed_at = 1");
+    let admin = app.admin().await;
+    admin.act(parent_id, "approve").await;
+    let (reply, _) = app
+        .comment(
+            "mod",
+            "/p/",
+            json!({"body": "Antwort", "author": "Bob", "parent_id": parent_id}),
+        )
+        .await;
+    assert_eq!(reply["status"], "pending");
+    // Held: nothing goes out.
+    settle(&smtp, ANN, 1).await;
+    assert_eq!(app.db.count("reply_digests"), 0);
+    admin.act(reply["id"].as_i64().unwrap(), "approve").await;
+    let got = settle(&smtp, ANN, 2).await;
+    let text = part(&got[1].data, "text/plain");
+    assert!(text.contains("Bob hat geantwortet:"), "{text}");
+    assert!(text.contains("Antwort"), "{text}");
+    // A spam reply approved later is mailed too; a deleted one restored is not again.
+    let (spam, _) = app
+        .comment(
+            "mod",
+            "/p/",
+            json!({"body": "zweite", "parent_id": parent_id}),
+        )
+        .await;
+    let spam_id = spam["id"].as_i64().unwrap();
+    admin.act(spam_id, "spam").await;
+    admin.act(spam_id, "approve").await;
+    settle(&smtp, ANN, 3).await;
+    admin.act(spam_id, "delete").await;
+    admin.act(spam_id, "restore").await;
+    settle(&smtp, ANN, 3).await;
+    // A reply to a deleted comment mails nobody.
+    admin.act(parent_id, "delete").await;
+    assert_eq!(app.db.count("reply_digests"), 0);
+    assert_eq!(
+        outbox_number(
+            &app,
+            "SELECT COUNT(*) AS n FROM outbox WHERE kind = 'reply-notification'"
+        ),
+        2
+    );
+}
+
+async fn quick_replies_make_one_digest_and_unsubscribe_stops_them(app: TestApp, smtp: Smtp) {
+    let ann_id = ann_subscribed(&app, &smtp, "/d/").await;
+    for i in 0..3 {
+        app.comment(
+            "open",
+            "/d/",
+            json!({"body": format!("reply number {i}"), "author": format!("R{i}"), "parent_id": ann_id}),
+        )
+        .await;
+    }
+    let got = settle(&smtp, ANN, 2).await;
+    let d = &got[1].data;
+    assert!(
+        header(d, "Subject").unwrap().starts_with("3 new replies"),
+        "{d}"
+    );
+    let text = part(d, "text/plain");
+    for i in 0..3 {
+        assert!(text.contains(&format!("R{i} replied:")), "{text}");
+        assert!(text.contains(&format!("reply number {i}")), "{text}");
+    }
+
+    // The page behind the thread link only asks.
+    let list = header(d, "List-Unsubscribe").unwrap();
+    let url = list
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_owned();
+    let path = url
+        .trim_start_matches("https://comments.example")
+        .to_owned();
+    let r = app.get(&path).await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert_eq!(page.matches("<form method=\"post\"").count(), 2, "{page}");
+    assert!(page.contains("name=\"scope\" value=\"thread\""), "{page}");
+
+    // Another thread of Ann's, still subscribed.
+    let other = comment_in(
+        &app,
+        "open",
+        "/other/",
+        "en",
+        json!({"body": "elsewhere", "email": ANN, "notify_replies": true}),
+    )
+    .await;
+    // "This thread" from the page: /d/ stops, /other/ goes on.
+    let r = app
+        .client
+        .post(app.url(&path))
+        .form(&[("scope", "thread")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    app.comment(
+        "open",
+        "/d/",
+        json!({"body": "unheard", "parent_id": ann_id}),
+    )
+    .await;
+    app.comment(
+        "open",
+        "/other/",
+        json!({"body": "heard", "parent_id": other["id"]}),
+    )
+    .await;
+    let got = settle(&smtp, ANN, 3).await;
+    let text = part(&got[2].data, "text/plain");
+    assert!(
+        text.contains("heard") && !text.contains("unheard"),
+        "{text}"
+    );
+
+    // The one-click POST of a mail client (RFC 8058): nothing more from this site.
+    let list = header(&got[2].data, "List-Unsubscribe").unwrap();
+    let url = list
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_owned();
+    let r = app
+        .client
+        .post(url.replace("https://comments.example", &app.url("")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.db.count("subscribers"), 0);
+    app.comment(
+        "open",
+        "/other/",
+        json!({"body": "also unheard", "parent_id": other["id"]}),
+    )
+    .await;
+    settle(&smtp, ANN, 3).await;
+    // The link still answers, and says so.
+    let r = app.get(&path).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("no more mail"));
+}
+
+mod notify {
+    with_smtp!(
+        crate::Smtp::up(crate::Mode::Accept),
+        opt_in_then_one_mail_per_reply,
+        a_pending_reply_is_mailed_once_approved,
+        quick_replies_make_one_digest_and_unsubscribe_stops_them,
     );
 }

@@ -286,6 +286,11 @@ pub async fn create(
         user_agent: user_agent(&req),
         moderator_id: None,
         mailer: state.mailer.clone(),
+        lang: crate::email::i18n::pick(
+            req.headers()
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        ),
     };
     if let Some(ip) = ip {
         state

@@ -10,6 +10,7 @@ pub mod health;
 pub mod openapi;
 pub mod reactions;
 pub mod respond;
+pub mod subscriptions;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -70,6 +71,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(assets::count_js))
             .route(web::head().to(assets::count_js))
             .default_service(method_not_allowed("GET, HEAD")),
+    )
+    .service(
+        web::resource("/mail/confirm")
+            .route(web::get().to(subscriptions::confirm_page))
+            .route(web::post().to(subscriptions::confirm))
+            .default_service(method_not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/mail/unsubscribe")
+            .route(web::get().to(subscriptions::unsubscribe_page))
+            .route(web::post().to(subscriptions::unsubscribe))
+            .default_service(method_not_allowed("GET, POST")),
     )
     .service(
         web::resource("/")

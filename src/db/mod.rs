@@ -12,6 +12,7 @@ pub mod moderation;
 pub mod outbox;
 pub mod schema;
 mod store;
+pub mod subscriptions;
 mod writer;
 
 use std::sync::Arc;
@@ -27,10 +28,11 @@ pub use faults::Faults;
 pub use moderation::ModerationStore;
 pub use outbox::MailStore;
 pub use store::Store;
+pub use subscriptions::SubscriptionStore;
 
 /// Everything a service function may ask of a connection.
-pub trait Db: Store + AdminStore + ModerationStore + MailStore {}
-impl<C: Store + AdminStore + ModerationStore + MailStore> Db for C {}
+pub trait Db: Store + AdminStore + ModerationStore + MailStore + SubscriptionStore {}
+impl<C: Store + AdminStore + ModerationStore + MailStore + SubscriptionStore> Db for C {}
 pub use writer::{OnCommit, Writer, WriterConn, WriterTarget};
 
 use crate::cache::ThreadKey;

@@ -4,7 +4,9 @@
 //! refused comment queues nothing), and a worker sends it later (see `worker`).
 
 pub mod compose;
+pub mod i18n;
 pub mod links;
+pub mod replies;
 pub mod worker;
 
 use std::time::Duration;
@@ -184,6 +186,7 @@ mod tests {
                 password: Some(crate::config::Secret::new("from-env")),
                 timeout: Duration::from_secs(5),
                 retry_after: Duration::from_secs(30),
+                reply_delay: Duration::from_secs(300),
             };
             assert!(transport(&smtp).is_ok(), "{url}");
             assert!(!describe(&smtp).contains("p%40ss"), "{url}");

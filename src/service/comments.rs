@@ -18,12 +18,10 @@ use crate::error::ApiError;
 use crate::security::ServerKey;
 use crate::view::{self, CommentJson, SiteJson, ThreadPage};
 
-/// Whether commenters can ask to be emailed about replies: not until reply mail lands.
-pub const REPLY_NOTIFICATIONS: bool = false;
-
-/// What a thread answer says in `site.notifications`: reply mail exists and email is on.
+/// What a thread answer says in `site.notifications`: whether commenters can ask to be
+/// emailed about replies, which they can when email is on.
 pub fn reply_notifications(email_on: bool) -> bool {
-    REPLY_NOTIFICATIONS && email_on
+    email_on
 }
 
 /// Comments one reader may ask about at once with their edit tokens.
@@ -100,6 +98,8 @@ pub struct NewCommentInput {
     pub moderator_id: Option<i64>,
     /// Set when email is on: the site's moderators are mailed (in this same write).
     pub mailer: Option<std::sync::Arc<crate::email::Mailer>>,
+    /// The language of mail to the author (see `email::i18n::pick`).
+    pub lang: &'static str,
 }
 
 pub struct Created {
@@ -269,6 +269,12 @@ pub fn create_comment<C: Db>(
             post_url: input.url.as_ref().map(PageUrl::as_str),
         };
         crate::email::compose::queue_new_comment(c, mailer, site, &thread, &event, now)?;
+    }
+    if let (Some(mailer), Some(email), true) = (&input.mailer, &email_key, input.notify_replies) {
+        crate::email::replies::subscribe(c, mailer, &thread, email, input.lang, now)?;
+    }
+    if approved {
+        crate::email::replies::reply_approved(c, row.id, now)?;
     }
     Ok(Created {
         comment: view::comment_json(row, BTreeMap::new()),

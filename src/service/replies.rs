@@ -48,6 +48,7 @@ pub fn post_as_moderator<C: Db>(
         moderator_id: Some(poster.id),
         // A moderator's own comment needs no moderator mail.
         mailer: None,
+        lang: "en",
     };
     let created = create_comment(c, site, key, &input)?;
     c.insert_audit(&NewAudit {

@@ -1,0 +1,373 @@
+//! Reply notifications, with double opt-in.
+//!
+//! A comment with `notify_replies` and an email makes its author a subscriber of the site
+//! (unconfirmed): one confirmation mail goes out, at most every [`RESEND_AFTER`], however
+//! many comments they post meanwhile. Its link confirms on a POST (mail scanners follow
+//! GETs). Once confirmed, each approved reply to one of their comments (not their own,
+//! not to a comment since deleted or refused) joins a digest row per subscriber and
+//! thread, written in the approval's transaction. The mail worker turns a digest into one
+//! message once it is [`crate::config::SmtpSettings::reply_delay`] old, deleting the row
+//! in the same transaction, so several quick replies make one mail, sent once even with
+//! several instances. What the mail says is decided then: a reply deleted meanwhile or an
+//! unsubscription is honoured.
+
+use askama::Template;
+use lettre::message::Mailbox;
+
+use super::compose::{compose, thread_message_id, Content};
+use super::i18n::{self, fill, Strings};
+use super::{one_line, Mailer};
+use crate::config::Settings;
+use crate::db::models::ThreadRow;
+use crate::db::subscriptions::{NotifyRow, SubscriberRow};
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::security::ServerKey;
+
+/// An unconfirmed address gets another confirmation mail only after this long.
+pub const RESEND_AFTER_SECS: i64 = 6 * 3600;
+/// How long a confirmation link works.
+pub const CONFIRM_VALID_SECS: i64 = 7 * 24 * 3600;
+const CONFIRM_DOMAIN: &str = "mail-confirm";
+/// Digests turned into mail per transaction.
+const FLUSH_BATCH: i64 = 20;
+
+fn micros(secs: i64) -> i64 {
+    secs * 1_000_000
+}
+
+fn template_error(e: askama::Error) -> ApiError {
+    ApiError::internal(anyhow::anyhow!("mail template: {e}"))
+}
+
+/// The signed link that confirms a subscriber: its id and creation time (so a later
+/// subscriber that reuses the id is not confirmed by an old link), and an expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfirmToken {
+    pub subscriber: i64,
+    pub created_at: i64,
+    pub expires: i64,
+}
+
+impl ConfirmToken {
+    pub fn encode(&self, key: &ServerKey) -> String {
+        let payload = format!("{}.{}.{}", self.subscriber, self.created_at, self.expires);
+        let sig = key.sign(CONFIRM_DOMAIN, payload.as_bytes());
+        format!("{payload}.{sig}")
+    }
+
+    /// `None` if malformed, tampered with or expired.
+    pub fn decode(key: &ServerKey, token: &str, now_secs: i64) -> Option<Self> {
+        let token = token.trim();
+        if token.len() > 300 {
+            return None;
+        }
+        let (payload, sig) = token.rsplit_once('.')?;
+        if !key.verify_signature(CONFIRM_DOMAIN, payload.as_bytes(), sig) {
+            return None;
+        }
+        let mut parts = payload.split('.').map(str::parse::<i64>);
+        let t = ConfirmToken {
+            subscriber: parts.next()?.ok()?,
+            created_at: parts.next()?.ok()?,
+            expires: parts.next()?.ok()?,
+        };
+        (parts.next().is_none() && now_secs <= t.expires).then_some(t)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mail/confirm.txt")]
+struct ConfirmText<'a> {
+    m: &'a ConfirmMail,
+}
+
+#[derive(Template)]
+#[template(path = "mail/confirm.html")]
+struct ConfirmHtml<'a> {
+    m: &'a ConfirmMail,
+}
+
+struct ConfirmMail {
+    lang: &'static str,
+    subject: String,
+    intro: String,
+    action: &'static str,
+    link: String,
+    ignore: &'static str,
+}
+
+fn thread_name(thread: &ThreadRow) -> String {
+    one_line(thread.title.as_deref().unwrap_or(&thread.slug), 120)
+}
+
+fn mailbox(email: &str) -> Result<Mailbox, ApiError> {
+    email
+        .parse()
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("subscriber address: {e}")))
+}
+
+/// A comment asked for reply mail: makes its author a subscriber, and queues the one
+/// confirmation mail if they are not confirmed yet. In the comment's transaction.
+pub fn subscribe<C: Db>(
+    c: &mut C,
+    mailer: &Mailer,
+    thread: &ThreadRow,
+    email_key: &str,
+    lang: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    let sub = c.upsert_subscriber(
+        &thread.site,
+        email_key,
+        lang,
+        &crate::security::new_token(),
+        now,
+    )?;
+    if sub.confirmed_at.is_some()
+        || !c.claim_confirmation(sub.id, now, now - micros(RESEND_AFTER_SECS))?
+    {
+        return Ok(());
+    }
+    let s = i18n::strings(&sub.lang);
+    let name = thread_name(thread);
+    let token = ConfirmToken {
+        subscriber: sub.id,
+        created_at: sub.created_at,
+        expires: now / 1_000_000 + CONFIRM_VALID_SECS,
+    };
+    let m = ConfirmMail {
+        lang: s.lang,
+        subject: fill(s.confirm_subject, &[("thread", &name)]),
+        intro: fill(s.confirm_intro, &[("thread", &name)]),
+        action: s.confirm_action,
+        link: mailer.link(&format!("/mail/confirm?t={}", token.encode(&mailer.key))),
+        ignore: s.confirm_ignore,
+    };
+    let content = Content {
+        subject: m.subject.clone(),
+        text: ConfirmText { m: &m }.render().map_err(template_error)?,
+        html: ConfirmHtml { m: &m }.render().map_err(template_error)?,
+    };
+    let thread_id = thread_message_id(mailer, &thread.site, &thread.slug);
+    let composed = compose(mailer, &mailbox(&sub.email)?, &thread_id, content, None)?;
+    composed.enqueue(c, "reply-confirm", now)?;
+    Ok(())
+}
+
+/// Whether `reply` is worth a mail to `parent`'s author: both visible, the parent asked
+/// for it, and the reply is not their own.
+fn wanted(parent: &NotifyRow, reply: &NotifyRow) -> bool {
+    reply.parent_id == Some(parent.id)
+        && parent.status == "approved"
+        && reply.status == "approved"
+        && parent.notify_replies
+        && parent.email_key.is_some()
+        && reply.email_key != parent.email_key
+}
+
+/// A comment has just become visible (published at once, or approved by a moderator):
+/// if it replies to a confirmed subscriber's comment, it joins their digest. In the
+/// transaction that made it visible.
+pub fn reply_approved<C: Db>(c: &mut C, comment_id: i64, now: i64) -> Result<(), ApiError> {
+    let Some(reply) = c.notify_comments(&[comment_id])?.pop() else {
+        return Ok(());
+    };
+    let Some(parent_id) = reply.parent_id else {
+        return Ok(());
+    };
+    let Some(parent) = c.notify_comments(&[parent_id])?.pop() else {
+        return Ok(());
+    };
+    let (true, Some(email)) = (wanted(&parent, &reply), parent.email_key.as_deref()) else {
+        return Ok(());
+    };
+    let thread = c.thread_by_id(reply.thread_id)?;
+    match c.subscriber(&thread.site, email)? {
+        Some(sub) if sub.confirmed_at.is_some() => {
+            c.add_to_digest(sub.id, thread.id, reply.id, now)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[derive(Template)]
+#[template(path = "mail/reply.txt")]
+struct ReplyText<'a> {
+    m: &'a ReplyMail,
+}
+
+#[derive(Template)]
+#[template(path = "mail/reply.html")]
+struct ReplyHtml<'a> {
+    m: &'a ReplyMail,
+}
+
+struct ReplyItem {
+    heading: String,
+    body: String,
+    link: Option<String>,
+}
+
+struct ReplyMail {
+    lang: &'static str,
+    subject: String,
+    replies: Vec<ReplyItem>,
+    read_it: &'static str,
+    why: &'static str,
+    unsubscribe_thread: &'static str,
+    unsubscribe_thread_label: &'static str,
+    unsubscribe_thread_link: String,
+    unsubscribe_all: &'static str,
+    unsubscribe_all_label: &'static str,
+    unsubscribe_all_link: String,
+}
+
+/// A string ending in a colon, as a button or link text.
+pub fn label(s: &'static str) -> &'static str {
+    s.trim_end_matches([':', '：', ' '])
+}
+
+/// The unsubscribe link of a subscriber; `thread` narrows it to one thread.
+pub fn unsubscribe_link(mailer: &Mailer, key: &str, thread: Option<i64>) -> String {
+    match thread {
+        Some(t) => mailer.link(&format!("/mail/unsubscribe?k={key}&thread={t}")),
+        None => mailer.link(&format!("/mail/unsubscribe?k={key}")),
+    }
+}
+
+/// Turns due digests into outbox mail, deleting them: run it in one transaction, so a
+/// digest becomes exactly one message. Returns how many digests it took.
+pub fn flush_digests<C: Db>(
+    c: &mut C,
+    mailer: &Mailer,
+    settings: &Settings,
+    delay_micros: i64,
+    now: i64,
+) -> Result<usize, ApiError> {
+    let due = c.take_due_digests(now - delay_micros, FLUSH_BATCH)?;
+    for d in &due {
+        let Some(sub) = c.subscriber_by_id(d.subscriber_id)? else {
+            continue;
+        };
+        if sub.confirmed_at.is_none() {
+            continue;
+        }
+        let mut ids: Vec<i64> = d
+            .comment_ids
+            .split(',')
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let replies = c.notify_comments(&ids)?;
+        let parent_ids: Vec<i64> = replies.iter().filter_map(|r| r.parent_id).collect();
+        let parents = c.notify_comments(&parent_ids)?;
+        let mut wanted_replies: Vec<&NotifyRow> = replies
+            .iter()
+            .filter(|r| {
+                parents
+                    .iter()
+                    .any(|p| wanted(p, r) && p.email_key.as_deref() == Some(sub.email.as_str()))
+            })
+            .collect();
+        if wanted_replies.is_empty() {
+            continue;
+        }
+        wanted_replies.sort_by_key(|r| r.id);
+        let thread = c.thread_by_id(d.thread_id)?;
+        queue_digest(c, mailer, settings, &sub, &thread, &wanted_replies, now)?;
+    }
+    Ok(due.len())
+}
+
+fn queue_digest<C: Db>(
+    c: &mut C,
+    mailer: &Mailer,
+    settings: &Settings,
+    sub: &SubscriberRow,
+    thread: &ThreadRow,
+    replies: &[&NotifyRow],
+    now: i64,
+) -> Result<(), ApiError> {
+    let s: &Strings = i18n::strings(&sub.lang);
+    let name = thread_name(thread);
+    let site = crate::domain::SiteId::parse(&thread.site)
+        .ok()
+        .and_then(|id| settings.site(&id));
+    let post = crate::service::moderation::thread_link(site, &thread.slug, thread.url.as_deref())
+        .map(|l| l.split('#').next().unwrap_or(&l).to_owned());
+    let items = replies
+        .iter()
+        .map(|r| {
+            let author = one_line(r.author.as_deref().unwrap_or(s.anonymous), 100);
+            ReplyItem {
+                heading: fill(s.replied, &[("author", &author)]),
+                body: r.body.clone(),
+                link: post
+                    .as_ref()
+                    .map(|p| format!("{p}#afterword-comment-{}", r.id)),
+            }
+        })
+        .collect();
+    let n = replies.len().to_string();
+    let subject = if replies.len() == 1 {
+        fill(s.reply_subject_one, &[("thread", &name)])
+    } else {
+        fill(s.reply_subject_many, &[("thread", &name), ("n", &n)])
+    };
+    let thread_link = unsubscribe_link(mailer, &sub.unsubscribe_key, Some(thread.id));
+    let m = ReplyMail {
+        lang: s.lang,
+        subject: subject.clone(),
+        replies: items,
+        read_it: s.read_it,
+        why: s.why,
+        unsubscribe_thread: s.unsubscribe_thread,
+        unsubscribe_thread_label: label(s.unsubscribe_thread),
+        unsubscribe_thread_link: thread_link.clone(),
+        unsubscribe_all: s.unsubscribe_all,
+        unsubscribe_all_label: label(s.unsubscribe_all),
+        unsubscribe_all_link: unsubscribe_link(mailer, &sub.unsubscribe_key, None),
+    };
+    let content = Content {
+        subject,
+        text: ReplyText { m: &m }.render().map_err(template_error)?,
+        html: ReplyHtml { m: &m }.render().map_err(template_error)?,
+    };
+    let thread_id = thread_message_id(mailer, &thread.site, &thread.slug);
+    let composed = compose(
+        mailer,
+        &mailbox(&sub.email)?,
+        &thread_id,
+        content,
+        Some(&thread_link),
+    )?;
+    composed.enqueue(c, "reply-notification", now)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confirm_token_round_trip_tamper_expiry() {
+        let key = ServerKey::generate();
+        let t = ConfirmToken {
+            subscriber: 7,
+            created_at: 123,
+            expires: 1000,
+        };
+        let s = t.encode(&key);
+        assert_eq!(ConfirmToken::decode(&key, &s, 1000), Some(t));
+        assert_eq!(ConfirmToken::decode(&key, &s, 1001), None);
+        assert_eq!(
+            ConfirmToken::decode(&key, &s.replacen("7.", "8.", 1), 0),
+            None
+        );
+        assert_eq!(ConfirmToken::decode(&ServerKey::generate(), &s, 0), None);
+        assert_eq!(ConfirmToken::decode(&key, "1.2", 0), None);
+    }
+}
