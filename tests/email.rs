@@ -438,17 +438,22 @@ async fn smtp_down_then_back_delivers_once(app: TestApp, smtp: Smtp) {
     );
 }
 
-async fn a_permanent_answer_stops_the_retries(app: TestApp, smtp: Smtp) {
+/// A comment on `slug` whose moderator mail the server refuses for good.
+async fn refused_mail(app: &TestApp, smtp: &Smtp, slug: &str) {
     smtp.set_mode(Mode::Permanent);
-    app.comment("held", "/perm/", json!({"body": "nobody home"}))
+    app.comment("held", slug, json!({"body": "nobody home"}))
         .await;
     wait("the message marked failed", || {
         outbox_number(
-            &app,
+            app,
             "SELECT COUNT(*) AS n FROM outbox WHERE status = 'failed'",
         ) == 1
     })
     .await;
+}
+
+async fn a_permanent_answer_stops_the_retries(app: TestApp, smtp: Smtp) {
+    refused_mail(&app, &smtp, "/perm/").await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(
         outbox_number(&app, "SELECT COUNT(*) AS n FROM outbox WHERE status = 'failed' AND attempts = 1 AND last_answer LIKE '%550%No such mailbox%'"),
@@ -1216,4 +1221,226 @@ mod notify {
         a_pending_reply_is_mailed_once_approved,
         quick_replies_make_one_digest_and_unsubscribe_stops_them,
     );
+}
+
+// ---- The outbox for moderators, and `afterword email test` ---------------------------
+
+async fn outbox_admin_api_lists_retries_and_drops(app: TestApp, smtp: Smtp) {
+    refused_mail(&app, &smtp, "/ob/").await;
+    let r = app.get("/api/v1/admin/outbox").await;
+    assert_eq!(r.status(), 401);
+    let admin = app.admin().await;
+    let list = admin.get("/api/v1/admin/outbox").await;
+    assert_eq!(list["email_on"], true);
+    let m = &list["messages"][0];
+    assert_eq!(m["status"], "failed");
+    assert_eq!(m["kind"], "moderator-new-comment");
+    assert_eq!(m["recipient"], MODERATOR);
+    assert_eq!(m["attempts"], 1);
+    assert!(m["last_answer"].as_str().unwrap().contains("550"), "{m}");
+    assert_eq!(m["sending"], false);
+    let id = m["id"].as_i64().unwrap();
+    assert_eq!(
+        admin.get("/api/v1/admin/outbox?status=sent").await["messages"],
+        json!([])
+    );
+    common::expect_error(
+        admin
+            .request(reqwest::Method::GET, "/api/v1/admin/outbox?status=lost")
+            .send()
+            .await
+            .unwrap(),
+        422,
+        "invalid_status",
+    )
+    .await;
+
+    // Without the CSRF token: refused, nothing changes.
+    let no_csrf = |method: reqwest::Method, path: String| {
+        app.client
+            .request(method, app.url(&path))
+            .header("cookie", &admin.cookie)
+            .send()
+    };
+    let retry = format!("/api/v1/admin/outbox/{id}/retry");
+    let one = format!("/api/v1/admin/outbox/{id}");
+    let r = no_csrf(reqwest::Method::POST, retry.clone()).await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = no_csrf(reqwest::Method::DELETE, one.clone()).await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        outbox_number(
+            &app,
+            "SELECT COUNT(*) AS n FROM outbox WHERE status = 'failed'"
+        ),
+        1
+    );
+
+    // Retry, now that the server takes it: sent once.
+    smtp.set_mode(Mode::Accept);
+    let again = admin.post(&retry, json!({})).await;
+    assert_eq!(again["message"]["status"], "queued");
+    smtp.wait_for(1).await;
+    wait("the retried message sent", || {
+        outbox_number(
+            &app,
+            "SELECT COUNT(*) AS n FROM outbox WHERE status = 'sent'",
+        ) == 1
+    })
+    .await;
+    let sent = &admin.get("/api/v1/admin/outbox?status=sent").await["messages"][0];
+    assert!(
+        sent["last_answer"].as_str().unwrap().starts_with("250"),
+        "{sent}"
+    );
+    assert!(sent["sent_at"].is_string());
+    common::expect_error(
+        admin.post_raw(&retry, json!({})).await,
+        409,
+        "mail_not_retryable",
+    )
+    .await;
+    common::expect_error(
+        admin
+            .post_raw("/api/v1/admin/outbox/999999/retry", json!({}))
+            .await,
+        404,
+        "mail_not_found",
+    )
+    .await;
+
+    // Drop.
+    let r = admin
+        .request(reqwest::Method::DELETE, &one)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(app.db.count("outbox"), 0);
+    let r = admin
+        .request(reqwest::Method::DELETE, &one)
+        .send()
+        .await
+        .unwrap();
+    common::expect_error(r, 404, "mail_not_found").await;
+    assert_eq!(
+        app.db.number("SELECT COUNT(*) AS n FROM audit_log WHERE action IN ('mail_retry', 'mail_drop') AND moderator = 'mod'"),
+        2
+    );
+
+    // A test mail, at once, with the server's answer.
+    let r = admin
+        .post(
+            "/api/v1/admin/outbox/test",
+            json!({"to": "owner@example.net"}),
+        )
+        .await;
+    assert!(r["answer"].as_str().unwrap().starts_with("250"), "{r}");
+    let got = smtp.wait_for(2).await;
+    assert_eq!(got[1].to, vec!["owner@example.net".to_owned()]);
+    assert_eq!(
+        header(&got[1].data, "Subject").as_deref(),
+        Some("Afterword test message")
+    );
+    common::expect_error(
+        admin
+            .post_raw("/api/v1/admin/outbox/test", json!({"to": "not an address"}))
+            .await,
+        422,
+        "invalid_email",
+    )
+    .await;
+    smtp.set_mode(Mode::Permanent);
+    let v = common::expect_error(
+        admin
+            .post_raw(
+                "/api/v1/admin/outbox/test",
+                json!({"to": "owner@example.net"}),
+            )
+            .await,
+        502,
+        "smtp_failed",
+    )
+    .await;
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("550"),
+        "{v}"
+    );
+    assert_eq!(
+        app.db
+            .number("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'mail_test'"),
+        2
+    );
+}
+
+mod admin_outbox {
+    with_smtp!(
+        crate::Smtp::up(crate::Mode::Accept),
+        outbox_admin_api_lists_retries_and_drops,
+    );
+}
+
+/// Runs `afterword email test ADDRESS` with `[smtp]` at `port` (or none).
+fn email_test_cli(port: Option<u16>) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = String::from("public_url = \"https://comments.example\"\n");
+    if let Some(p) = port {
+        config.push_str(&format!(
+            "[smtp]\nurl = \"smtp://127.0.0.1:{p}\"\nfrom = \"Afterword <comments@example.com>\"\ntimeout = \"5s\"\n"
+        ));
+    }
+    let path = dir.path().join("afterword.toml");
+    std::fs::write(&path, config).unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_afterword"))
+        .current_dir(dir.path())
+        .args(["email", "test", "owner@example.net", "--config"])
+        .arg(&path)
+        .env_remove("AFTERWORD_CONFIG")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn email_test_command_prints_the_answer_or_why_not() {
+    let smtp = Smtp::up(Mode::Accept);
+    let out = email_test_cli(Some(smtp.port));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("accepted by the SMTP server: 250"),
+        "{stdout}"
+    );
+    let got = smtp.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].to, vec!["owner@example.net".to_owned()]);
+
+    // Refused for good: the 550 is shown.
+    smtp.set_mode(Mode::Permanent);
+    let out = email_test_cli(Some(smtp.port));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("550") && stderr.contains("No such mailbox"),
+        "{stderr}"
+    );
+
+    // Nothing listening.
+    let closed = Smtp::down();
+    let out = email_test_cli(Some(closed.port));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("did not take the message"), "{stderr}");
+    assert!(
+        stderr.to_lowercase().contains("connection refused"),
+        "{stderr}"
+    );
+
+    // No [smtp] at all.
+    let out = email_test_cli(None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no [smtp] section"));
 }

@@ -501,6 +501,10 @@ async fn openapi_describes_every_route(app: TestApp) {
         ("/api/v1/admin/sites", &["get"][..]),
         ("/api/v1/admin/comments/{id}/reply", &["post"][..]),
         ("/api/v1/admin/threads/{id}/comments", &["post"][..]),
+        ("/api/v1/admin/outbox", &["get"][..]),
+        ("/api/v1/admin/outbox/test", &["post"][..]),
+        ("/api/v1/admin/outbox/{id}", &["delete"][..]),
+        ("/api/v1/admin/outbox/{id}/retry", &["post"][..]),
     ] {
         for m in methods {
             assert!(paths[path][m].is_object(), "{m} {path} missing");

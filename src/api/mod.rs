@@ -239,6 +239,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(admin::audit::sites))
                     .default_service(method_not_allowed("GET")),
             )
+            .service(
+                web::resource("/outbox")
+                    .route(web::get().to(admin::outbox::list))
+                    .default_service(method_not_allowed("GET")),
+            )
+            // Before `{id}`, which would otherwise take `test` for an id.
+            .service(
+                web::resource("/outbox/test")
+                    .route(web::post().to(admin::outbox::test))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/outbox/{id}")
+                    .route(web::delete().to(admin::outbox::drop))
+                    .default_service(method_not_allowed("DELETE")),
+            )
+            .service(
+                web::resource("/outbox/{id}/retry")
+                    .route(web::post().to(admin::outbox::retry))
+                    .default_service(method_not_allowed("POST")),
+            )
             .default_service(web::to(not_found)),
     )
     .service(

@@ -14,8 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lettre::address::Envelope;
-use lettre::{Address, SmtpTransport, Transport};
+use lettre::SmtpTransport;
 
 use crate::db::outbox::MailRow;
 use crate::db::{MailStore, Pool};
@@ -60,12 +59,7 @@ pub struct Worker {
     pub reply_delay: Duration,
 }
 
-/// What became of one attempt.
-enum Outcome {
-    Sent(String),
-    Retry(String),
-    Failed(String),
-}
+use super::Outcome;
 
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
@@ -183,26 +177,12 @@ impl Worker {
     }
 
     fn send(&self, row: &MailRow) -> Outcome {
-        let envelope = match (
-            row.sender.parse::<Address>(),
-            row.recipient.parse::<Address>(),
-        ) {
-            (Ok(from), Ok(to)) => Envelope::new(Some(from), vec![to]),
-            _ => return Outcome::Failed("invalid sender or recipient address".into()),
-        };
-        let envelope = match envelope {
-            Ok(e) => e,
-            Err(e) => return Outcome::Failed(format!("invalid envelope: {e}")),
-        };
-        match self.transport.send_raw(&envelope, row.message.as_bytes()) {
-            Ok(r) => Outcome::Sent(format!(
-                "{} {}",
-                r.code(),
-                r.message().collect::<Vec<_>>().join(" ")
-            )),
-            Err(e) if e.is_permanent() => Outcome::Failed(e.to_string()),
-            Err(e) => Outcome::Retry(e.to_string()),
-        }
+        super::send_raw(
+            &self.transport,
+            &row.sender,
+            &row.recipient,
+            row.message.as_bytes(),
+        )
     }
 
     fn record(&self, name: &str, row: &MailRow, outcome: Outcome) -> anyhow::Result<()> {
