@@ -687,6 +687,71 @@ async fn a_restart_loses_nothing(backend: Backend) {
     );
 }
 
+/// At start (then hourly) the worker prunes sent mail older than a week and the nonces of
+/// action links that have expired; queued, failed and recent mail stays.
+async fn old_sent_mail_and_used_links_are_pruned(backend: Backend) {
+    let smtp = Smtp::up(Mode::Accept);
+    let Some(mut first) = spawn(backend, Some(&smtp)).await else {
+        return;
+    };
+    let db = Arc::clone(&first.db);
+    let server = first.server.take().unwrap();
+    drop(first);
+    let _ = server.await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64;
+    let day = 86_400_000_000i64;
+    for (status, sent_at) in [
+        ("sent", Some(now - 8 * day)),
+        ("sent", Some(now - day)),
+        ("failed", None),
+    ] {
+        db.exec(&format!(
+            "INSERT INTO outbox (created_at, kind, sender, recipient, message, status, attempts, \
+             next_attempt_at, sent_at) VALUES ({}, 'test', 'a@example.com', 'b@example.com', 'm', \
+             '{status}', 1, {}, {})",
+            now - 9 * day,
+            now - 9 * day,
+            sent_at.map_or("NULL".to_owned(), |t| t.to_string())
+        ));
+    }
+    db.exec(&format!(
+        "INSERT INTO used_tokens (nonce, used_at) VALUES ('old', {}), ('new', {})",
+        now - 9 * day,
+        now - day
+    ));
+    let second = common::spawn_on(Arc::clone(&db), &config(Some(&smtp))).await;
+    wait("the old rows pruned", || {
+        second.db.count("used_tokens") == 1
+    })
+    .await;
+    assert_eq!(
+        second
+            .db
+            .number("SELECT COUNT(*) AS n FROM used_tokens WHERE nonce = 'new'"),
+        1
+    );
+    assert_eq!(second.db.count("outbox"), 2);
+    assert_eq!(
+        second
+            .db
+            .number("SELECT COUNT(*) AS n FROM outbox WHERE status = 'failed'"),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_sent_mail_and_used_links_are_pruned_sqlite() {
+    old_sent_mail_and_used_links_are_pruned(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_sent_mail_and_used_links_are_pruned_postgres() {
+    old_sent_mail_and_used_links_are_pruned(Backend::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_loses_nothing_sqlite() {
     a_restart_loses_nothing(Backend::Sqlite).await;
@@ -1240,6 +1305,28 @@ async fn outbox_admin_api_lists_retries_and_drops(app: TestApp, smtp: Smtp) {
     assert!(m["last_answer"].as_str().unwrap().contains("550"), "{m}");
     assert_eq!(m["sending"], false);
     let id = m["id"].as_i64().unwrap();
+    // The admin page shows it, with the answer and the buttons.
+    let page = admin
+        .request(reqwest::Method::GET, "/admin/mail?status=failed")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("id=\"mail-{id}\" class=\"mail-failed\"")),
+        "{page}"
+    );
+    assert!(page.contains("No such mailbox here"), "{page}");
+    assert!(
+        page.contains(&format!("data-url=\"/api/v1/admin/outbox/{id}/retry\"")),
+        "{page}"
+    );
+    assert!(
+        page.contains("data-url=\"/api/v1/admin/outbox/test\""),
+        "{page}"
+    );
     assert_eq!(
         admin.get("/api/v1/admin/outbox?status=sent").await["messages"],
         json!([])

@@ -120,6 +120,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .default_service(method_not_allowed("GET")),
             )
             .service(
+                web::resource("/mail")
+                    .route(web::get().to(admin::page::outbox))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
                 web::resource("/audit")
                     .route(web::get().to(admin::page::audit))
                     .default_service(method_not_allowed("GET")),
