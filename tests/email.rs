@@ -802,6 +802,74 @@ async fn two_instances_send_each_message_once_postgres() {
     );
 }
 
+/// Two instances on one PostgreSQL, replies posted through both: every reply reaches its
+/// subscriber in exactly one mail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_mail_each_reply_once_postgres() {
+    let smtp = Smtp::up(Mode::Accept);
+    let Some(a) = spawn(Backend::Postgres, Some(&smtp)).await else {
+        return;
+    };
+    let b = common::spawn_on(Arc::clone(&a.db), &config(Some(&smtp))).await;
+    const PEOPLE: usize = 4;
+    let mut parents = Vec::new();
+    for i in 0..PEOPLE {
+        let c = a
+            .comment(
+                "open",
+                &format!("/two/{i}/"),
+                json!({"body": "q", "email": format!("p{i}@example.org"), "notify_replies": true}),
+            )
+            .await
+            .0;
+        parents.push(c["id"].as_i64().unwrap());
+    }
+    smtp.wait_for(PEOPLE).await;
+    a.db.exec("UPDATE subscribers SET confirmed_at = 1");
+    const ROUNDS: usize = 6;
+    for round in 0..ROUNDS {
+        for (i, parent) in parents.iter().enumerate() {
+            let app = if (round + i) % 2 == 0 { &a } else { &b };
+            app.comment(
+                "open",
+                &format!("/two/{i}/"),
+                json!({"body": format!("reply-{i}-{round}-end"), "parent_id": parent}),
+            )
+            .await;
+        }
+        // Some rounds after a digest went out, some before.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    wait("every reply mailed", || {
+        let all: String = smtp
+            .received()
+            .iter()
+            .map(|m| part(&m.data, "text/plain"))
+            .collect();
+        (0..PEOPLE).all(|i| (0..ROUNDS).all(|r| all.contains(&format!("reply-{i}-{r}-end"))))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let got = smtp.received();
+    let all: String = got.iter().map(|m| part(&m.data, "text/plain")).collect();
+    for i in 0..PEOPLE {
+        for r in 0..ROUNDS {
+            assert_eq!(
+                all.matches(&format!("reply-{i}-{r}-end")).count(),
+                1,
+                "{i} {r}"
+            );
+        }
+        let to_i: Vec<&Received> = got
+            .iter()
+            .filter(|m| m.to == vec![format!("p{i}@example.org")])
+            .collect();
+        // The confirmation, then fewer digests than replies.
+        assert!(to_i.len() >= 2 && to_i.len() <= ROUNDS, "{}", to_i.len());
+    }
+    assert_eq!(a.db.count("reply_digests"), 0);
+}
+
 /// `down.sql` of the mail migrations (outbox, subscriptions) leaves the schema exactly as
 /// it found it.
 fn outbox_down_is_exact<C>(
@@ -1164,8 +1232,17 @@ async fn a_pending_reply_is_mailed_once_approved(app: TestApp, smtp: Smtp) {
     admin.act(spam_id, "delete").await;
     admin.act(spam_id, "restore").await;
     settle(&smtp, ANN, 3).await;
-    // A reply to a deleted comment mails nobody.
+    // A reply held while its parent is deleted mails nobody once approved.
+    let (late, _) = app
+        .comment(
+            "mod",
+            "/p/",
+            json!({"body": "zu spät", "parent_id": parent_id}),
+        )
+        .await;
     admin.act(parent_id, "delete").await;
+    admin.act(late["id"].as_i64().unwrap(), "approve").await;
+    settle(&smtp, ANN, 3).await;
     assert_eq!(app.db.count("reply_digests"), 0);
     assert_eq!(
         outbox_number(
