@@ -637,6 +637,14 @@ async fn without_smtp_nothing_is_queued(backend: Backend) {
     let page = app.thread("held", "/off/", "").await;
     assert_eq!(page["site"]["notifications"], false);
     assert_eq!(app.db.count("outbox"), 0);
+    let r = app
+        .client
+        .post(app.url("/api/v1/subscriptions?site=open&slug=/off/"))
+        .json(&json!({"email": ANN}))
+        .send()
+        .await
+        .unwrap();
+    common::expect_error(r, 409, "notifications_off").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1029,7 +1037,25 @@ async fn ann_subscribed(app: &TestApp, smtp: &Smtp, slug: &str) -> i64 {
     )
     .await;
     let got = settle(smtp, ANN, 1).await;
-    let confirm = links_to(&part(&got[0].data, "text/plain"), "/mail/confirm?t=");
+    confirm_by_link(app, &part(&got[0].data, "text/plain")).await;
+    c["id"].as_i64().unwrap()
+}
+
+/// Presses "stop mail about this thread" on the unsubscribe page at `path`.
+async fn unsubscribe_thread(app: &TestApp, path: &str) {
+    let r = app
+        .client
+        .post(app.url(path))
+        .form(&[("scope", "thread")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// POSTs the confirmation link found in a mail's text, as its page's button does.
+async fn confirm_by_link(app: &TestApp, text: &str) {
+    let confirm = links_to(text, "/mail/confirm?t=");
     let token = confirm[0].split("t=").nth(1).unwrap().to_owned();
     let r = app
         .client
@@ -1039,7 +1065,6 @@ async fn ann_subscribed(app: &TestApp, smtp: &Smtp, slug: &str) -> i64 {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    c["id"].as_i64().unwrap()
 }
 
 async fn opt_in_then_one_mail_per_reply(app: TestApp, smtp: Smtp) {
@@ -1300,14 +1325,7 @@ async fn quick_replies_make_one_digest_and_unsubscribe_stops_them(app: TestApp, 
     )
     .await;
     // "This thread" from the page: /d/ stops, /other/ goes on.
-    let r = app
-        .client
-        .post(app.url(&path))
-        .form(&[("scope", "thread")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    unsubscribe_thread(&app, &path).await;
     app.comment(
         "open",
         "/d/",
@@ -1356,9 +1374,94 @@ async fn quick_replies_make_one_digest_and_unsubscribe_stops_them(app: TestApp, 
     assert!(r.text().await.unwrap().contains("no more mail"));
 }
 
+async fn follow(app: &TestApp, slug: &str, body: Value) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!(
+            "/api/v1/subscriptions?site=open&slug={}",
+            common::enc(slug)
+        )))
+        .header("accept-language", "es")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn following_a_thread_mails_every_new_comment(app: TestApp, smtp: Smtp) {
+    const FAN: &str = "fan@example.org";
+    common::expect_error(follow(&app, "/f/", json!({})).await, 422, "invalid_field").await;
+    common::expect_error(
+        follow(&app, "/f/", json!({"email": " "})).await,
+        422,
+        "email_required",
+    )
+    .await;
+    let r = follow(&app, "/f/", json!({"email": FAN})).await;
+    assert_eq!(r.status(), 202);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"accepted": true}));
+    let got = settle(&smtp, FAN, 1).await;
+    let text = part(&got[0].data, "text/plain");
+    assert!(text.contains("nuevos comentarios en «/f/»"), "{text}");
+    // Unconfirmed: a comment now mails nothing.
+    app.comment("open", "/f/", json!({"body": "unseen", "author": "Zed"}))
+        .await;
+    confirm_by_link(&app, &text).await;
+    // Following again (already confirmed): no new confirmation mail, the same answer.
+    assert_eq!(
+        follow(&app, "/f/", json!({"email": FAN})).await.status(),
+        202
+    );
+
+    // Any new comment, top-level or reply, but not the fan's own.
+    let (top, _) = app
+        .comment(
+            "open",
+            "/f/",
+            json!({"body": "a new thought", "author": "Yan"}),
+        )
+        .await;
+    app.comment(
+        "open",
+        "/f/",
+        json!({"body": "an answer", "author": "Xia", "parent_id": top["id"]}),
+    )
+    .await;
+    app.comment("open", "/f/", json!({"body": "my own", "email": FAN}))
+        .await;
+    let got = settle(&smtp, FAN, 2).await;
+    let d = &got[1].data;
+    assert!(header(d, "List-Unsubscribe").unwrap().contains("&thread="));
+    let text = part(d, "text/plain");
+    assert!(
+        text.contains("Yan escribió:") && text.contains("a new thought"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Xia escribió:") && text.contains("an answer"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("my own") && !text.contains("unseen"),
+        "{text}"
+    );
+    assert!(text.contains("sigues los comentarios"), "{text}");
+
+    // "Stop mail about this thread" ends it.
+    let path = links_to(&text, "/mail/unsubscribe?k=")
+        .into_iter()
+        .find(|l| l.contains("&thread="))
+        .unwrap();
+    unsubscribe_thread(&app, &path).await;
+    app.comment("open", "/f/", json!({"body": "after", "author": "Wu"}))
+        .await;
+    settle(&smtp, FAN, 2).await;
+    assert_eq!(app.db.count("thread_subscriptions"), 0);
+}
+
 mod notify {
     with_smtp!(
         crate::Smtp::up(crate::Mode::Accept),
+        following_a_thread_mails_every_new_comment,
         opt_in_then_one_mail_per_reply,
         a_pending_reply_is_mailed_once_approved,
         quick_replies_make_one_digest_and_unsubscribe_stops_them,

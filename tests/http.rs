@@ -478,6 +478,7 @@ async fn openapi_describes_every_route(app: TestApp) {
         ("/api/v1/comments", &["get", "post"][..]),
         ("/api/v1/comments/{id}", &["patch", "delete"][..]),
         ("/api/v1/comments/mine", &["post"][..]),
+        ("/api/v1/subscriptions", &["post"][..]),
         ("/embed.js", &["get", "head"][..]),
         ("/count.js", &["get", "head"][..]),
         ("/api/v1/counts", &["get", "post"][..]),

@@ -50,7 +50,7 @@ pub struct ThreadQuery {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
-pub struct SiteSlugQuery {
+pub(crate) struct SiteSlugQuery {
     #[param(pattern = r"^[a-z0-9-]{1,64}$", example = "default")]
     site: String,
     #[param(
@@ -286,11 +286,7 @@ pub async fn create(
         user_agent: user_agent(&req),
         moderator_id: None,
         mailer: state.mailer.clone(),
-        lang: crate::email::i18n::pick(
-            req.headers()
-                .get(header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok()),
-        ),
+        lang: super::subscriptions::request_lang(&req),
     };
     if let Some(ip) = ip {
         state

@@ -73,6 +73,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(method_not_allowed("GET, HEAD")),
     )
     .service(
+        web::resource("/api/v1/subscriptions")
+            .route(web::post().to(subscriptions::follow))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
         web::resource("/mail/confirm")
             .route(web::get().to(subscriptions::confirm_page))
             .route(web::post().to(subscriptions::confirm))

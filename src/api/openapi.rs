@@ -59,6 +59,7 @@ impl Modify for EditToken {
         crate::api::comments::edit,
         crate::api::comments::delete,
         crate::api::comments::mine,
+        crate::api::subscriptions::follow,
         crate::api::counts::get,
         crate::api::counts::post,
         crate::api::reactions::list,

@@ -3,18 +3,24 @@
 //! A `GET` only shows a page with a button, because mail scanners follow links; the
 //! button's `POST` acts. The unsubscribe URL also takes the one-click `POST` of RFC 8058
 //! (body `List-Unsubscribe=One-Click`), which stops all reply mail of the site.
+//! `POST /api/v1/subscriptions` follows a whole thread by email.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use crate::api::extract::QueryParams;
+use crate::api::client::client_ip;
+use crate::api::extract::{check_write_origin, JsonBody, QueryParams};
+use crate::cache::ThreadKey;
+use crate::db::models::NewThread;
 use crate::db::subscriptions::SubscriberRow;
-use crate::db::SubscriptionStore;
+use crate::db::{Store, SubscriptionStore};
+use crate::domain::Email;
 use crate::email::i18n::{self, fill, Strings};
-use crate::email::replies::{label, ConfirmToken};
+use crate::email::replies::{self, label, ConfirmToken};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{on_conn, with_conn};
@@ -56,13 +62,18 @@ fn render(p: &Page<'_>, status: StatusCode) -> Result<HttpResponse, ApiError> {
     Ok(res)
 }
 
-/// The page's language when there is no subscriber to ask: the browser's.
-fn browser_strings(req: &HttpRequest) -> &'static Strings {
-    i18n::strings(i18n::pick(
+/// The language of mail to a reader, from their browser's `Accept-Language`.
+pub(crate) fn request_lang(req: &HttpRequest) -> &'static str {
+    i18n::pick(
         req.headers()
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
-    ))
+    )
+}
+
+/// The page's language when there is no subscriber to ask: the browser's.
+fn browser_strings(req: &HttpRequest) -> &'static Strings {
+    i18n::strings(request_lang(req))
 }
 
 fn message(
@@ -292,4 +303,91 @@ pub async fn unsubscribe(
         None => browser_strings(&req),
     };
     unsubscribed(s, thread.is_some())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowRequest {
+    /// Where to mail the thread's new comments.
+    pub email: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FollowAnswer {
+    /// Always `true`: the same answer whether the address was confirmed already or a
+    /// confirmation mail was sent, so it tells a stranger nothing about the address.
+    pub accepted: bool,
+}
+
+/// Follows a whole thread by email: every new approved comment is mailed (as digests),
+/// after a one-time confirmation of the address on this site.
+#[utoipa::path(post, path = "/api/v1/subscriptions", tag = "comments",
+    params(crate::api::comments::SiteSlugQuery),
+    request_body = FollowRequest,
+    responses(
+        (status = 202, description = "Accepted: a confirmation mail goes out unless the address is confirmed already", body = FollowAnswer),
+        (status = 403, description = "The page's origin is not allowed for this site", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "Unknown site", body = crate::api::openapi::ErrorBody),
+        (status = 409, description = "Email is off on this server (`notifications_off`)", body = crate::api::openapi::ErrorBody),
+        (status = 422, description = "No valid email", body = crate::api::openapi::ErrorBody),
+        (status = 429, description = "Too many requests from this address", body = crate::api::openapi::ErrorBody)))]
+pub async fn follow(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: JsonBody<FollowRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let q = QueryParams::parse(&req)?;
+    let (site, slug) = crate::api::comments::site_and_slug(&q, &state)?;
+    check_write_origin(&req, site)?;
+    let email = Email::parse(&body.0.email)?.ok_or_else(|| {
+        ApiError::unprocessable("email_required", "email is required to follow a thread.")
+            .with_field("email")
+    })?;
+    let Some(mailer) = state.mailer.clone() else {
+        return Err(ApiError::conflict(
+            "notifications_off",
+            "This server sends no email, so threads cannot be followed.",
+        ));
+    };
+    // Each request may send a confirmation mail: limited like new comments.
+    if let Some(ip) = client_ip(&req, &state.settings.limits) {
+        state
+            .comment_limiter
+            .check(ip)
+            .map_err(ApiError::too_many_requests)?;
+    }
+    let lang = request_lang(&req);
+    let site_id = site.id.clone();
+    let email_key = email.as_str().to_lowercase();
+    let key = ThreadKey::new(&site_id, &slug);
+    state
+        .pool
+        .write(key, move |conn| {
+            on_conn!(conn, |c| {
+                let now = crate::view::now_micros();
+                let thread = c.upsert_thread(
+                    &NewThread {
+                        site: site_id.as_str(),
+                        slug: slug.as_str(),
+                        title: None,
+                        url: None,
+                        locked: false,
+                        comment_count: 0,
+                        created_at: now,
+                    },
+                    0,
+                )?;
+                replies::subscribe(
+                    c,
+                    &mailer,
+                    &thread,
+                    &email_key,
+                    lang,
+                    replies::Follow::Thread,
+                    now,
+                )
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(FollowAnswer { accepted: true }))
 }

@@ -152,6 +152,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    thread_subscriptions (subscriber_id, thread_id) {
+        subscriber_id -> BigInt,
+        thread_id -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     reply_digests (id) {
         id -> BigInt,
         subscriber_id -> BigInt,
@@ -163,6 +171,7 @@ diesel::table! {
 
 diesel::joinable!(comments -> threads (thread_id));
 diesel::joinable!(reply_digests -> subscribers (subscriber_id));
+diesel::joinable!(thread_subscriptions -> subscribers (subscriber_id));
 diesel::joinable!(admin_sessions -> admins (admin_id));
 diesel::joinable!(reactions -> threads (thread_id));
 diesel::joinable!(reaction_counts -> threads (thread_id));
@@ -179,5 +188,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     used_tokens,
     subscribers,
+    thread_subscriptions,
     reply_digests
 );

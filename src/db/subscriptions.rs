@@ -6,7 +6,7 @@ use diesel::sql_types::BigInt;
 use diesel::upsert::excluded;
 use diesel::{PgConnection, SqliteConnection};
 
-use super::schema::{comments, outbox, reply_digests, subscribers, threads};
+use super::schema::{comments, outbox, reply_digests, subscribers, thread_subscriptions, threads};
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
@@ -71,6 +71,11 @@ pub trait SubscriptionStore: Sized {
     /// Confirms the subscriber `id` created at `created_at`; false if it is gone or was
     /// confirmed already.
     fn confirm_subscriber(&mut self, id: i64, created_at: i64, now: i64) -> QueryResult<bool>;
+    /// Makes the subscriber follow every comment of a thread.
+    fn follow_thread(&mut self, subscriber_id: i64, thread_id: i64, now: i64) -> QueryResult<()>;
+    fn follows_thread(&mut self, subscriber_id: i64, thread_id: i64) -> QueryResult<bool>;
+    /// The confirmed subscribers following a thread.
+    fn thread_followers(&mut self, thread_id: i64) -> QueryResult<Vec<SubscriberRow>>;
     /// Adds a reply to the subscriber's pending digest for the thread (created if none).
     fn add_to_digest(
         &mut self,
@@ -176,6 +181,41 @@ macro_rules! subscription_store_fns {
             Ok(n == 1)
         }
 
+        fn follow_thread(
+            &mut self,
+            subscriber_id: i64,
+            thread_id: i64,
+            now: i64,
+        ) -> QueryResult<()> {
+            diesel::insert_into(thread_subscriptions::table)
+                .values((
+                    thread_subscriptions::subscriber_id.eq(subscriber_id),
+                    thread_subscriptions::thread_id.eq(thread_id),
+                    thread_subscriptions::created_at.eq(now),
+                ))
+                .on_conflict_do_nothing()
+                .execute(self)
+                .map(|_| ())
+        }
+
+        fn follows_thread(&mut self, subscriber_id: i64, thread_id: i64) -> QueryResult<bool> {
+            diesel::select(diesel::dsl::exists(
+                thread_subscriptions::table
+                    .filter(thread_subscriptions::subscriber_id.eq(subscriber_id))
+                    .filter(thread_subscriptions::thread_id.eq(thread_id)),
+            ))
+            .get_result(self)
+        }
+
+        fn thread_followers(&mut self, thread_id: i64) -> QueryResult<Vec<SubscriberRow>> {
+            subscribers::table
+                .inner_join(thread_subscriptions::table)
+                .filter(thread_subscriptions::thread_id.eq(thread_id))
+                .filter(subscribers::confirmed_at.is_not_null())
+                .select(SubscriberRow::as_select())
+                .load(self)
+        }
+
         fn add_to_digest(
             &mut self,
             subscriber_id: i64,
@@ -226,6 +266,12 @@ macro_rules! subscription_store_fns {
             .set(comments::notify_replies.eq(false))
             .execute(self)?;
             diesel::delete(
+                thread_subscriptions::table
+                    .filter(thread_subscriptions::subscriber_id.eq(sub.id))
+                    .filter(thread_subscriptions::thread_id.eq(thread_id)),
+            )
+            .execute(self)?;
+            diesel::delete(
                 reply_digests::table
                     .filter(reply_digests::subscriber_id.eq(sub.id))
                     .filter(reply_digests::thread_id.eq(thread_id)),
@@ -247,6 +293,10 @@ macro_rules! subscription_store_fns {
             .execute(self)?;
             diesel::delete(reply_digests::table.filter(reply_digests::subscriber_id.eq(sub.id)))
                 .execute(self)?;
+            diesel::delete(
+                thread_subscriptions::table.filter(thread_subscriptions::subscriber_id.eq(sub.id)),
+            )
+            .execute(self)?;
             diesel::delete(subscribers::table.find(sub.id))
                 .execute(self)
                 .map(|_| ())

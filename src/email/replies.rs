@@ -1,5 +1,8 @@
 //! Reply notifications, with double opt-in.
 //!
+//! Readers may also follow a whole thread (`POST /api/v1/subscriptions`): then every new
+//! approved comment in it joins their digest, with the same confirmation and unsubscribe.
+//!
 //! A comment with `notify_replies` and an email makes its author a subscriber of the site
 //! (unconfirmed): one confirmation mail goes out, at most every [`RESEND_AFTER`], however
 //! many comments they post meanwhile. Its link confirms on a POST (mail scanners follow
@@ -107,14 +110,25 @@ fn mailbox(email: &str) -> Result<Mailbox, ApiError> {
         .map_err(|e| ApiError::internal(anyhow::anyhow!("subscriber address: {e}")))
 }
 
-/// A comment asked for reply mail: makes its author a subscriber, and queues the one
-/// confirmation mail if they are not confirmed yet. In the comment's transaction.
+/// What a reader asked to be mailed about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follow {
+    /// Replies to their comment (the comment's `notify_replies`).
+    Replies,
+    /// Every new comment of the thread.
+    Thread,
+}
+
+/// A reader asked for mail: makes them a subscriber (following the whole thread with
+/// [`Follow::Thread`]), and queues the one confirmation mail if they are not confirmed
+/// yet. In the transaction of the comment or request that asked.
 pub fn subscribe<C: Db>(
     c: &mut C,
     mailer: &Mailer,
     thread: &ThreadRow,
     email_key: &str,
     lang: &str,
+    follow: Follow,
     now: i64,
 ) -> Result<(), ApiError> {
     let sub = c.upsert_subscriber(
@@ -124,6 +138,9 @@ pub fn subscribe<C: Db>(
         &crate::security::new_token(),
         now,
     )?;
+    if follow == Follow::Thread {
+        c.follow_thread(sub.id, thread.id, now)?;
+    }
     if sub.confirmed_at.is_some()
         || !c.claim_confirmation(sub.id, now, now - micros(RESEND_AFTER_SECS))?
     {
@@ -139,7 +156,13 @@ pub fn subscribe<C: Db>(
     let m = ConfirmMail {
         lang: s.lang,
         subject: fill(s.confirm_subject, &[("thread", &name)]),
-        intro: fill(s.confirm_intro, &[("thread", &name)]),
+        intro: fill(
+            match follow {
+                Follow::Replies => s.confirm_intro,
+                Follow::Thread => s.confirm_intro_thread,
+            },
+            &[("thread", &name)],
+        ),
         action: s.confirm_action,
         link: mailer.link(&format!("/mail/confirm?t={}", token.encode(&mailer.key))),
         ignore: s.confirm_ignore,
@@ -167,27 +190,33 @@ fn wanted(parent: &NotifyRow, reply: &NotifyRow) -> bool {
 }
 
 /// A comment has just become visible (published at once, or approved by a moderator):
-/// if it replies to a confirmed subscriber's comment, it joins their digest. In the
+/// it joins the digest of its parent's author, if they asked for replies and confirmed,
+/// and of each confirmed follower of the thread, never its own author's. In the
 /// transaction that made it visible.
-pub fn reply_approved<C: Db>(c: &mut C, comment_id: i64, now: i64) -> Result<(), ApiError> {
-    let Some(reply) = c.notify_comments(&[comment_id])?.pop() else {
+pub fn comment_approved<C: Db>(c: &mut C, comment_id: i64, now: i64) -> Result<(), ApiError> {
+    let Some(comment) = c.notify_comments(&[comment_id])?.pop() else {
         return Ok(());
     };
-    let Some(parent_id) = reply.parent_id else {
-        return Ok(());
+    let thread = c.thread_by_id(comment.thread_id)?;
+    let mut done: Vec<i64> = Vec::new();
+    let parent = match comment.parent_id {
+        Some(p) => c.notify_comments(&[p])?.pop(),
+        None => None,
     };
-    let Some(parent) = c.notify_comments(&[parent_id])?.pop() else {
-        return Ok(());
-    };
-    let (true, Some(email)) = (wanted(&parent, &reply), parent.email_key.as_deref()) else {
-        return Ok(());
-    };
-    let thread = c.thread_by_id(reply.thread_id)?;
-    match c.subscriber(&thread.site, email)? {
-        Some(sub) if sub.confirmed_at.is_some() => {
-            c.add_to_digest(sub.id, thread.id, reply.id, now)?;
+    if let Some(parent) = parent.filter(|p| wanted(p, &comment)) {
+        let email = parent.email_key.as_deref().unwrap_or_default();
+        if let Some(sub) = c.subscriber(&thread.site, email)? {
+            if sub.confirmed_at.is_some() {
+                c.add_to_digest(sub.id, thread.id, comment.id, now)?;
+                done.push(sub.id);
+            }
         }
-        _ => {}
+    }
+    for follower in c.thread_followers(thread.id)? {
+        if done.contains(&follower.id) || comment.email_key.as_deref() == Some(&follower.email) {
+            continue;
+        }
+        c.add_to_digest(follower.id, thread.id, comment.id, now)?;
     }
     Ok(())
 }
@@ -261,23 +290,31 @@ pub fn flush_digests<C: Db>(
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        let replies = c.notify_comments(&ids)?;
-        let parent_ids: Vec<i64> = replies.iter().filter_map(|r| r.parent_id).collect();
+        let comments = c.notify_comments(&ids)?;
+        let parent_ids: Vec<i64> = comments.iter().filter_map(|r| r.parent_id).collect();
         let parents = c.notify_comments(&parent_ids)?;
-        let mut wanted_replies: Vec<&NotifyRow> = replies
+        let follows = c.follows_thread(sub.id, d.thread_id)?;
+        // Decided now, not when queued: a comment deleted or an unsubscription meanwhile
+        // is honoured.
+        let mut items: Vec<(&NotifyRow, bool)> = comments
             .iter()
-            .filter(|r| {
-                parents
+            .filter_map(|r| {
+                let reply = parents
                     .iter()
-                    .any(|p| wanted(p, r) && p.email_key.as_deref() == Some(sub.email.as_str()))
+                    .any(|p| wanted(p, r) && p.email_key.as_deref() == Some(sub.email.as_str()));
+                let followed = follows
+                    && r.status == "approved"
+                    && r.thread_id == d.thread_id
+                    && r.email_key.as_deref() != Some(sub.email.as_str());
+                (reply || followed).then_some((r, reply))
             })
             .collect();
-        if wanted_replies.is_empty() {
+        if items.is_empty() {
             continue;
         }
-        wanted_replies.sort_by_key(|r| r.id);
+        items.sort_by_key(|(r, _)| r.id);
         let thread = c.thread_by_id(d.thread_id)?;
-        queue_digest(c, mailer, settings, &sub, &thread, &wanted_replies, now)?;
+        queue_digest(c, mailer, settings, &sub, &thread, &items, now)?;
     }
     Ok(due.len())
 }
@@ -288,9 +325,10 @@ fn queue_digest<C: Db>(
     settings: &Settings,
     sub: &SubscriberRow,
     thread: &ThreadRow,
-    replies: &[&NotifyRow],
+    items: &[(&NotifyRow, bool)],
     now: i64,
 ) -> Result<(), ApiError> {
+    let all_replies = items.iter().all(|(_, reply)| *reply);
     let s: &Strings = i18n::strings(&sub.lang);
     let name = thread_name(thread);
     let site = crate::domain::SiteId::parse(&thread.site)
@@ -298,12 +336,15 @@ fn queue_digest<C: Db>(
         .and_then(|id| settings.site(&id));
     let post = crate::service::moderation::thread_link(site, &thread.slug, thread.url.as_deref())
         .map(|l| l.split('#').next().unwrap_or(&l).to_owned());
-    let items = replies
+    let shown = items
         .iter()
-        .map(|r| {
+        .map(|(r, reply)| {
             let author = one_line(r.author.as_deref().unwrap_or(s.anonymous), 100);
             ReplyItem {
-                heading: fill(s.replied, &[("author", &author)]),
+                heading: fill(
+                    if *reply { s.replied } else { s.wrote },
+                    &[("author", &author)],
+                ),
                 body: r.body.clone(),
                 link: post
                     .as_ref()
@@ -311,19 +352,24 @@ fn queue_digest<C: Db>(
             }
         })
         .collect();
-    let n = replies.len().to_string();
-    let subject = if replies.len() == 1 {
-        fill(s.reply_subject_one, &[("thread", &name)])
+    let n = items.len().to_string();
+    let (one, many) = if all_replies {
+        (s.reply_subject_one, s.reply_subject_many)
     } else {
-        fill(s.reply_subject_many, &[("thread", &name), ("n", &n)])
+        (s.comment_subject_one, s.comment_subject_many)
+    };
+    let subject = if items.len() == 1 {
+        fill(one, &[("thread", &name)])
+    } else {
+        fill(many, &[("thread", &name), ("n", &n)])
     };
     let thread_link = unsubscribe_link(mailer, &sub.unsubscribe_key, Some(thread.id));
     let m = ReplyMail {
         lang: s.lang,
         subject: subject.clone(),
-        replies: items,
+        replies: shown,
         read_it: s.read_it,
-        why: s.why,
+        why: if all_replies { s.why } else { s.why_thread },
         unsubscribe_thread: s.unsubscribe_thread,
         unsubscribe_thread_label: label(s.unsubscribe_thread),
         unsubscribe_thread_link: thread_link.clone(),

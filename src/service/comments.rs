@@ -271,10 +271,18 @@ pub fn create_comment<C: Db>(
         crate::email::compose::queue_new_comment(c, mailer, site, &thread, &event, now)?;
     }
     if let (Some(mailer), Some(email), true) = (&input.mailer, &email_key, input.notify_replies) {
-        crate::email::replies::subscribe(c, mailer, &thread, email, input.lang, now)?;
+        crate::email::replies::subscribe(
+            c,
+            mailer,
+            &thread,
+            email,
+            input.lang,
+            crate::email::replies::Follow::Replies,
+            now,
+        )?;
     }
     if approved {
-        crate::email::replies::reply_approved(c, row.id, now)?;
+        crate::email::replies::comment_approved(c, row.id, now)?;
     }
     Ok(Created {
         comment: view::comment_json(row, BTreeMap::new()),

@@ -276,7 +276,7 @@ pub fn act<C: Db>(
     // A reply seen for the first time is mailed to its parent's author (if they asked):
     // not when a deleted one comes back, which was published, and mailed, before.
     if now_approved && matches!(from, "pending" | "spam") {
-        crate::email::replies::reply_approved(c, row.id, now)?;
+        crate::email::replies::comment_approved(c, row.id, now)?;
     }
     let detail = format!("{from} → {}", to.unwrap_or("gone"));
     audit(

@@ -19,6 +19,15 @@ CREATE TABLE subscribers (
 );
 CREATE INDEX subscribers_email_idx ON subscribers (email);
 
+-- Whole threads a subscriber follows (every approved comment, not only replies to theirs).
+CREATE TABLE thread_subscriptions (
+    subscriber_id BIGINT NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+    thread_id BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (subscriber_id, thread_id)
+);
+CREATE INDEX thread_subscriptions_thread_idx ON thread_subscriptions (thread_id);
+
 -- Approved replies waiting to go out as one mail per subscriber and thread, so several
 -- quick replies make one message. Written in the approval's transaction; the mail worker
 -- turns a row due since first_at into an outbox message and deletes it in one transaction.
