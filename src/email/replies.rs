@@ -104,10 +104,17 @@ fn thread_name(thread: &ThreadRow) -> String {
     one_line(thread.title.as_deref().unwrap_or(&thread.slug), 120)
 }
 
-fn mailbox(email: &str) -> Result<Mailbox, ApiError> {
-    email
-        .parse()
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("subscriber address: {e}")))
+/// The address as lettre takes it. The edge accepts addresses lettre may still refuse
+/// (its parser is its own); such a reader simply gets no mail, and the comment or digest
+/// is not failed for it.
+fn mailbox(email: &str) -> Option<Mailbox> {
+    match email.parse() {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::warn!(error = %e, "an address the mail library refuses: no mail to it");
+            None
+        }
+    }
 }
 
 /// What a reader asked to be mailed about.
@@ -131,6 +138,9 @@ pub fn subscribe<C: Db>(
     follow: Follow,
     now: i64,
 ) -> Result<(), ApiError> {
+    let Some(to) = mailbox(email_key) else {
+        return Ok(());
+    };
     let sub = c.upsert_subscriber(
         &thread.site,
         email_key,
@@ -173,7 +183,7 @@ pub fn subscribe<C: Db>(
         html: ConfirmHtml { m: &m }.render().map_err(template_error)?,
     };
     let thread_id = thread_message_id(mailer, &thread.site, &thread.slug);
-    let composed = compose(mailer, &mailbox(&sub.email)?, &thread_id, content, None)?;
+    let composed = compose(mailer, &to, &thread_id, content, None)?;
     composed.enqueue(c, "reply-confirm", now)?;
     Ok(())
 }
@@ -329,6 +339,9 @@ fn queue_digest<C: Db>(
     now: i64,
 ) -> Result<(), ApiError> {
     let all_replies = items.iter().all(|(_, reply)| *reply);
+    let Some(to) = mailbox(&sub.email) else {
+        return Ok(());
+    };
     let s: &Strings = i18n::strings(&sub.lang);
     let name = thread_name(thread);
     let site = crate::domain::SiteId::parse(&thread.site)
@@ -383,13 +396,7 @@ fn queue_digest<C: Db>(
         html: ReplyHtml { m: &m }.render().map_err(template_error)?,
     };
     let thread_id = thread_message_id(mailer, &thread.site, &thread.slug);
-    let composed = compose(
-        mailer,
-        &mailbox(&sub.email)?,
-        &thread_id,
-        content,
-        Some(&thread_link),
-    )?;
+    let composed = compose(mailer, &to, &thread_id, content, Some(&thread_link))?;
     composed.enqueue(c, "reply-notification", now)?;
     Ok(())
 }
