@@ -108,6 +108,7 @@ struct RawSmtp {
     from: Option<String>,
     timeout: Option<String>,
     retry_after: Option<String>,
+    reply_delay: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -410,6 +411,8 @@ pub struct SmtpSettings {
     pub timeout: Duration,
     /// The first retry's delay; each next one waits twice as long, up to an hour.
     pub retry_after: Duration,
+    /// How long a reply notification waits for more replies to go out with it.
+    pub reply_delay: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -632,6 +635,7 @@ impl Settings {
                     password: env("AFTERWORD_SMTP_PASSWORD").map(Secret::new),
                     timeout: duration("smtp.timeout", s.timeout, 20, 300)?,
                     retry_after: duration("smtp.retry_after", s.retry_after, 30, 3600)?,
+                    reply_delay: duration("smtp.reply_delay", s.reply_delay, 300, 86_400)?,
                 })
             }
         };

@@ -54,6 +54,14 @@ enum Command {
         #[command(subcommand)]
         command: PrivacyCommand,
     },
+    /// Email: check that mail gets through.
+    Email {
+        /// A TOML config file.
+        #[arg(long, env = "AFTERWORD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: EmailCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -76,6 +84,13 @@ enum ErasedComments {
     Anonymize,
     /// Deleted for good (an empty placeholder where others replied).
     Delete,
+}
+
+#[derive(Subcommand)]
+enum EmailCommand {
+    /// Send a test message to ADDRESS through the [smtp] server now (not through the
+    /// outbox) and print the server's answer; fails with the reason if it is not taken.
+    Test { address: String },
 }
 
 #[derive(Subcommand)]
@@ -106,6 +121,7 @@ fn main() -> ExitCode {
         Command::Admin { config, command } => admin(config, command),
         Command::Backup { file, config } => backup(config, &file),
         Command::Privacy { config, command } => privacy(config, command),
+        Command::Email { config, command } => email(config, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -150,6 +166,30 @@ fn backup(config: Option<PathBuf>, file: &std::path::Path) -> anyhow::Result<()>
     let bytes = afterword::db::backup::backup(&settings.database_url, file)?;
     println!("backed up to {} ({bytes} bytes)", file.display());
     Ok(())
+}
+
+fn email(config: Option<PathBuf>, command: EmailCommand) -> anyhow::Result<()> {
+    let EmailCommand::Test { address } = command;
+    let settings = Settings::load(config.as_deref())?;
+    let Some(smtp) = &settings.smtp else {
+        anyhow::bail!("email is off: the configuration has no [smtp] section");
+    };
+    // A test message has no signed links: a throwaway key will do, and no database.
+    let key = afterword::security::ServerKey::generate();
+    let mailer = afterword::email::Mailer::from_settings(&settings, &key)?
+        .ok_or_else(|| anyhow::anyhow!("email is off"))?;
+    let transport = afterword::email::transport(smtp)?;
+    println!(
+        "sending a test message to {address} through {} …",
+        afterword::email::describe(smtp)
+    );
+    match afterword::email::send_test(&transport, &mailer, &address) {
+        Ok(answer) => {
+            println!("accepted by the SMTP server: {answer}");
+            Ok(())
+        }
+        Err(e) => anyhow::bail!("the SMTP server did not take the message: {e}"),
+    }
 }
 
 fn admin(config: Option<PathBuf>, command: AdminCommand) -> anyhow::Result<()> {

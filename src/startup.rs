@@ -85,9 +85,13 @@ impl Application {
         }
         let mail_stop = crate::email::worker::Stop::default();
         start_privacy_purge(&settings, &pool, &mail_stop)?;
-        let mailer = start_mail(&settings, &pool, &key, &mail_stop)?;
+        let (mailer, smtp) = match start_mail(&settings, &pool, &key, &mail_stop)? {
+            Some((m, t)) => (Some(m), Some(t)),
+            None => (None, None),
+        };
         let state = web::Data::new(AppState {
             mailer,
+            smtp,
             comment_limiter: RateLimiter::new(settings.limits.comments_per_ip_per_minute),
             edit_limiter: RateLimiter::new(settings.limits.edits_per_ip_per_minute),
             hasher: Default::default(),
@@ -208,7 +212,7 @@ fn start_mail(
     pool: &Pool,
     key: &crate::security::ServerKey,
     stop: &crate::email::worker::Stop,
-) -> anyhow::Result<Option<Arc<crate::email::Mailer>>> {
+) -> anyhow::Result<Option<(Arc<crate::email::Mailer>, lettre::SmtpTransport)>> {
     let Some(smtp) = &settings.smtp else {
         tracing::info!("email is off (no [smtp] section): no mail is queued or sent");
         return Ok(None);
@@ -222,14 +226,18 @@ fn start_mail(
         );
     }
     let transport = crate::email::transport(smtp)?;
+    let mailer = Arc::new(mailer);
     crate::email::worker::Worker {
         pool: pool.clone(),
-        transport,
+        transport: transport.clone(),
         retry_after: smtp.retry_after,
         stop: stop.clone(),
+        mailer: Arc::clone(&mailer),
+        settings: Arc::new(settings.clone()),
+        reply_delay: smtp.reply_delay,
     }
     .start()
     .context("cannot start the mail worker")?;
     tracing::info!(smtp = %crate::email::describe(smtp), from = %mailer.from, "email is on");
-    Ok(Some(Arc::new(mailer)))
+    Ok(Some((mailer, transport)))
 }

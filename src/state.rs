@@ -24,4 +24,6 @@ pub struct AppState {
     pub reaction_limiter: RateLimiter,
     /// `None` when email is off (no `[smtp]`).
     pub mailer: Option<Arc<crate::email::Mailer>>,
+    /// The SMTP transport, for the admin page's test mail; `None` when email is off.
+    pub smtp: Option<lettre::SmtpTransport>,
 }

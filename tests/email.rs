@@ -166,6 +166,15 @@ id = "quiet"
 origins = ["*"]
 moderators = ["{MODERATOR}"]
 
+[[site]]
+id = "open"
+origins = ["https://blog.example"]
+
+[[site]]
+id = "mod"
+origins = ["*"]
+moderation = "all"
+
 [limits]
 comments_per_ip_per_minute = 0
 "#
@@ -173,7 +182,7 @@ comments_per_ip_per_minute = 0
     if let Some(s) = smtp {
         c.push_str(&format!(
             "\n[smtp]\nurl = \"smtp://127.0.0.1:{}\"\nfrom = \"Afterword <comments@example.com>\"\n\
-             retry_after = \"200ms\"\ntimeout = \"5s\"\n",
+             retry_after = \"200ms\"\ntimeout = \"5s\"\nreply_delay = \"2s\"\n",
             s.port
         ));
     }
@@ -429,17 +438,22 @@ async fn smtp_down_then_back_delivers_once(app: TestApp, smtp: Smtp) {
     );
 }
 
-async fn a_permanent_answer_stops_the_retries(app: TestApp, smtp: Smtp) {
+/// A comment on `slug` whose moderator mail the server refuses for good.
+async fn refused_mail(app: &TestApp, smtp: &Smtp, slug: &str) {
     smtp.set_mode(Mode::Permanent);
-    app.comment("held", "/perm/", json!({"body": "nobody home"}))
+    app.comment("held", slug, json!({"body": "nobody home"}))
         .await;
     wait("the message marked failed", || {
         outbox_number(
-            &app,
+            app,
             "SELECT COUNT(*) AS n FROM outbox WHERE status = 'failed'",
         ) == 1
     })
     .await;
+}
+
+async fn a_permanent_answer_stops_the_retries(app: TestApp, smtp: Smtp) {
+    refused_mail(&app, &smtp, "/perm/").await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(
         outbox_number(&app, "SELECT COUNT(*) AS n FROM outbox WHERE status = 'failed' AND attempts = 1 AND last_answer LIKE '%550%No such mailbox%'"),
@@ -623,6 +637,14 @@ async fn without_smtp_nothing_is_queued(backend: Backend) {
     let page = app.thread("held", "/off/", "").await;
     assert_eq!(page["site"]["notifications"], false);
     assert_eq!(app.db.count("outbox"), 0);
+    let r = app
+        .client
+        .post(app.url("/api/v1/subscriptions?site=open&slug=/off/"))
+        .json(&json!({"email": ANN}))
+        .send()
+        .await
+        .unwrap();
+    common::expect_error(r, 409, "notifications_off").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -671,6 +693,71 @@ async fn a_restart_loses_nothing(backend: Backend) {
         ),
         2
     );
+}
+
+/// At start (then hourly) the worker prunes sent mail older than a week and the nonces of
+/// action links that have expired; queued, failed and recent mail stays.
+async fn old_sent_mail_and_used_links_are_pruned(backend: Backend) {
+    let smtp = Smtp::up(Mode::Accept);
+    let Some(mut first) = spawn(backend, Some(&smtp)).await else {
+        return;
+    };
+    let db = Arc::clone(&first.db);
+    let server = first.server.take().unwrap();
+    drop(first);
+    let _ = server.await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64;
+    let day = 86_400_000_000i64;
+    for (status, sent_at) in [
+        ("sent", Some(now - 8 * day)),
+        ("sent", Some(now - day)),
+        ("failed", None),
+    ] {
+        db.exec(&format!(
+            "INSERT INTO outbox (created_at, kind, sender, recipient, message, status, attempts, \
+             next_attempt_at, sent_at) VALUES ({}, 'test', 'a@example.com', 'b@example.com', 'm', \
+             '{status}', 1, {}, {})",
+            now - 9 * day,
+            now - 9 * day,
+            sent_at.map_or("NULL".to_owned(), |t| t.to_string())
+        ));
+    }
+    db.exec(&format!(
+        "INSERT INTO used_tokens (nonce, used_at) VALUES ('old', {}), ('new', {})",
+        now - 9 * day,
+        now - day
+    ));
+    let second = common::spawn_on(Arc::clone(&db), &config(Some(&smtp))).await;
+    wait("the old rows pruned", || {
+        second.db.count("used_tokens") == 1
+    })
+    .await;
+    assert_eq!(
+        second
+            .db
+            .number("SELECT COUNT(*) AS n FROM used_tokens WHERE nonce = 'new'"),
+        1
+    );
+    assert_eq!(second.db.count("outbox"), 2);
+    assert_eq!(
+        second
+            .db
+            .number("SELECT COUNT(*) AS n FROM outbox WHERE status = 'failed'"),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_sent_mail_and_used_links_are_pruned_sqlite() {
+    old_sent_mail_and_used_links_are_pruned(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_sent_mail_and_used_links_are_pruned_postgres() {
+    old_sent_mail_and_used_links_are_pruned(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -723,11 +810,96 @@ async fn two_instances_send_each_message_once_postgres() {
     );
 }
 
-/// `down.sql` of the outbox migration leaves the schema exactly as it found it.
+/// Two instances on one PostgreSQL, replies posted through both: every reply reaches its
+/// subscriber in exactly one mail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_mail_each_reply_once_postgres() {
+    let smtp = Smtp::up(Mode::Accept);
+    let Some(a) = spawn(Backend::Postgres, Some(&smtp)).await else {
+        return;
+    };
+    let b = common::spawn_on(Arc::clone(&a.db), &config(Some(&smtp))).await;
+    const PEOPLE: usize = 4;
+    let mut parents = Vec::new();
+    for i in 0..PEOPLE {
+        let c = a
+            .comment(
+                "open",
+                &format!("/two/{i}/"),
+                json!({"body": "q", "email": format!("p{i}@example.org"), "notify_replies": true}),
+            )
+            .await
+            .0;
+        parents.push(c["id"].as_i64().unwrap());
+    }
+    smtp.wait_for(PEOPLE).await;
+    a.db.exec("UPDATE subscribers SET confirmed_at = 1");
+    const ROUNDS: usize = 6;
+    for round in 0..ROUNDS {
+        for (i, parent) in parents.iter().enumerate() {
+            let app = if (round + i) % 2 == 0 { &a } else { &b };
+            app.comment(
+                "open",
+                &format!("/two/{i}/"),
+                json!({"body": format!("reply-{i}-{round}-end"), "parent_id": parent}),
+            )
+            .await;
+        }
+        // Some rounds after a digest went out, some before.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    wait("every reply mailed", || {
+        let all: String = smtp
+            .received()
+            .iter()
+            .map(|m| part(&m.data, "text/plain"))
+            .collect();
+        (0..PEOPLE).all(|i| (0..ROUNDS).all(|r| all.contains(&format!("reply-{i}-{r}-end"))))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let got = smtp.received();
+    let all: String = got.iter().map(|m| part(&m.data, "text/plain")).collect();
+    for i in 0..PEOPLE {
+        for r in 0..ROUNDS {
+            assert_eq!(
+                all.matches(&format!("reply-{i}-{r}-end")).count(),
+                1,
+                "{i} {r}"
+            );
+        }
+        let to_i: Vec<&Received> = got
+            .iter()
+            .filter(|m| m.to == vec![format!("p{i}@example.org")])
+            .collect();
+        // The confirmation, then fewer digests than replies.
+        assert!(to_i.len() >= 2 && to_i.len() <= ROUNDS, "{}", to_i.len());
+    }
+    assert_eq!(a.db.count("reply_digests"), 0);
+}
+
+/// `down.sql` of the mail migrations (outbox, subscriptions) leaves the schema exactly as
+/// it found it.
 fn outbox_down_is_exact<C>(
     conn: &mut C,
     source: impl Fn() -> diesel_migrations::EmbeddedMigrations,
     dump: &str,
+) where
+    C: diesel::Connection + diesel_migrations::MigrationHarness<C::Backend>,
+    String: diesel::deserialize::FromSql<diesel::sql_types::Text, C::Backend>,
+    diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'static, C, Line>,
+{
+    for (before, version) in [("000005", "000006"), ("000006", "000007")] {
+        down_is_exact(conn, &source, dump, before, version);
+    }
+}
+
+fn down_is_exact<C>(
+    conn: &mut C,
+    source: &impl Fn() -> diesel_migrations::EmbeddedMigrations,
+    dump: &str,
+    previous: &str,
+    version: &str,
 ) where
     C: diesel::Connection + diesel_migrations::MigrationHarness<C::Backend>,
     String: diesel::deserialize::FromSql<diesel::sql_types::Text, C::Backend>,
@@ -742,21 +914,22 @@ fn outbox_down_is_exact<C>(
             .map(|l| l.line)
             .collect()
     };
-    loop {
-        let v = conn
-            .run_next_migration(source())
-            .expect("migrate")
-            .to_string();
-        if v.ends_with("000005") {
-            break;
-        }
+    let applied = |c: &mut C| {
+        c.applied_migrations()
+            .unwrap()
+            .iter()
+            .any(|v| v.to_string().ends_with(previous))
+    };
+    while !applied(conn) {
+        conn.run_next_migration(source()).expect("migrate");
     }
     let before = schema(conn);
     let v = conn.run_next_migration(source()).unwrap().to_string();
-    assert!(v.ends_with("000006"), "{v}");
+    assert!(v.ends_with(version), "{v}");
     assert_ne!(schema(conn), before);
     conn.revert_last_migration(source()).unwrap();
     assert_eq!(schema(conn), before);
+    conn.run_next_migration(source()).unwrap();
 }
 
 #[derive(diesel::QueryableByName)]
@@ -798,4 +971,743 @@ fn outbox_migration_down_is_exact_postgres() {
          UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) AS line FROM pg_constraint \
          WHERE connamespace = 'public'::regnamespace ORDER BY line",
     );
+}
+
+// ---- Reply notifications: opt-in, digests, unsubscribe -------------------------------
+
+const ANN: &str = "ann@example.org";
+
+/// Posts with an `Accept-Language`, as a browser would; returns the comment.
+async fn comment_in(app: &TestApp, site: &str, slug: &str, lang: &str, body: Value) -> Value {
+    let r = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/comments?site={site}&slug={}",
+            common::enc(slug)
+        )))
+        .header("accept-language", lang)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(status, 201, "{v}");
+    v["comment"].clone()
+}
+
+/// Links of this server found in a text part, as paths.
+fn links_to(text: &str, path: &str) -> Vec<String> {
+    let prefix = format!("https://comments.example{path}");
+    text.split_whitespace()
+        .filter(|w| w.starts_with(&prefix))
+        .map(|w| w.trim_start_matches("https://comments.example").to_owned())
+        .collect()
+}
+
+/// Mail to `to` received so far.
+fn mail_to(smtp: &Smtp, to: &str) -> Vec<Received> {
+    smtp.received()
+        .into_iter()
+        .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(to)))
+        .collect()
+}
+
+/// Waits until `n` mails reached `to`, then a little more to see no other arrives.
+async fn settle(smtp: &Smtp, to: &str, n: usize) -> Vec<Received> {
+    wait(&format!("{n} mails to {to}"), || {
+        mail_to(smtp, to).len() >= n
+    })
+    .await;
+    // Longer than reply_delay (2 s) and a worker round.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let got = mail_to(smtp, to);
+    assert_eq!(got.len(), n, "{got:#?}");
+    got
+}
+
+/// Ann comments on `slug` asking for replies and confirms through the mailed link.
+async fn ann_subscribed(app: &TestApp, smtp: &Smtp, slug: &str) -> i64 {
+    let c = comment_in(
+        app,
+        "open",
+        slug,
+        "en",
+        json!({"body": "Ann's point", "author": "Ann", "email": ANN, "notify_replies": true}),
+    )
+    .await;
+    let got = settle(smtp, ANN, 1).await;
+    confirm_by_link(app, &part(&got[0].data, "text/plain")).await;
+    c["id"].as_i64().unwrap()
+}
+
+/// Presses "stop mail about this thread" on the unsubscribe page at `path`.
+async fn unsubscribe_thread(app: &TestApp, path: &str) {
+    let r = app
+        .client
+        .post(app.url(path))
+        .form(&[("scope", "thread")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// POSTs the confirmation link found in a mail's text, as its page's button does.
+async fn confirm_by_link(app: &TestApp, text: &str) {
+    let confirm = links_to(text, "/mail/confirm?t=");
+    let token = confirm[0].split("t=").nth(1).unwrap().to_owned();
+    let r = app
+        .client
+        .post(app.url("/mail/confirm"))
+        .form(&[("t", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+async fn opt_in_then_one_mail_per_reply(app: TestApp, smtp: Smtp) {
+    // The embed shows the checkbox: email is on.
+    let page = app.thread("open", "/r/", "").await;
+    assert_eq!(page["site"]["notifications"], true);
+    let first = comment_in(
+        &app,
+        "open",
+        "/r/",
+        "fr-FR,fr;q=0.9,en;q=0.5",
+        json!({"body": "Premier", "author": "Ann", "email": "Ann@Example.org", "notify_replies": true}),
+    )
+    .await;
+    let ann_id = first["id"].as_i64().unwrap();
+    // A second comment before confirming: still one confirmation mail.
+    comment_in(
+        &app,
+        "open",
+        "/r/",
+        "fr",
+        json!({"body": "Second", "email": ANN, "notify_replies": true}),
+    )
+    .await;
+    // Unconfirmed: a reply now mails nothing.
+    app.comment(
+        "open",
+        "/r/",
+        json!({"body": "too early", "author": "Bob", "parent_id": ann_id}),
+    )
+    .await;
+    let got = settle(&smtp, ANN, 1).await;
+    let d = &got[0].data;
+    let subject = header(d, "Subject").unwrap();
+    assert!(subject.contains("confirmer"), "{subject}");
+    assert_eq!(header(d, "List-Unsubscribe"), None);
+    assert_eq!(
+        header(d, "Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
+    let text = part(d, "text/plain");
+    assert!(text.contains("/r/"), "{text}");
+    let confirm = links_to(&text, "/mail/confirm?t=");
+    assert_eq!(confirm.len(), 1, "{text}");
+    let confirmed = || {
+        app.db
+            .number("SELECT COUNT(*) AS n FROM subscribers WHERE confirmed_at IS NOT NULL")
+    };
+
+    // GET shows a button and changes nothing.
+    let r = app.get(&confirm[0]).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("content-security-policy").is_some());
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<html lang=\"fr\">"), "{html}");
+    assert!(
+        html.contains("<form method=\"post\" action=\"/mail/confirm\""),
+        "{html}"
+    );
+    assert!(html.contains(ANN), "{html}");
+    assert_eq!(confirmed(), 0);
+    // A changed token is refused.
+    let token = confirm[0].split("t=").nth(1).unwrap().to_owned();
+    let bad = format!("{}x", &token);
+    let post = |t: String| {
+        app.client
+            .post(app.url("/mail/confirm"))
+            .form(&[("t", t)])
+            .send()
+    };
+    assert_eq!(post(bad).await.unwrap().status(), 400);
+    assert_eq!(confirmed(), 0);
+    // POST confirms (twice is fine).
+    let r = post(token.clone()).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Confirmé"));
+    assert_eq!(post(token).await.unwrap().status(), 200);
+    assert_eq!(confirmed(), 1);
+
+    // Now a reply is mailed, once, with the right headers.
+    let reply = app
+        .comment(
+            "open",
+            "/r/",
+            json!({"body": "Bob says <b>hi</b> & more", "author": "Bob", "email": "bob@example.org",
+                   "parent_id": ann_id}),
+        )
+        .await
+        .0;
+    // Ann answering herself (another case of her address) mails nobody.
+    app.comment(
+        "open",
+        "/r/",
+        json!({"body": "me again", "email": "ANN@example.org", "parent_id": ann_id}),
+    )
+    .await;
+    let got = settle(&smtp, ANN, 2).await;
+    let d = &got[1].data;
+    assert_eq!(got[1].to, vec![ANN.to_owned()]);
+    let subject = header(d, "Subject").unwrap();
+    assert!(
+        subject.contains("Nouvelle réponse") || subject.contains("=?utf-8?"),
+        "{subject}"
+    );
+    let unsubscribe = header(d, "List-Unsubscribe").unwrap();
+    assert!(
+        unsubscribe.starts_with("<https://comments.example/mail/unsubscribe?k=")
+            && unsubscribe.contains("&thread=")
+            && unsubscribe.ends_with('>'),
+        "{unsubscribe}"
+    );
+    assert_eq!(
+        header(d, "List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    assert_eq!(
+        header(d, "Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
+    assert!(header(d, "Message-ID").is_some() && header(d, "Date").is_some());
+    let thread_ref = header(d, "In-Reply-To").unwrap();
+    assert!(thread_ref.starts_with("<thread-"), "{thread_ref}");
+    assert_eq!(header(d, "References"), Some(thread_ref.clone()));
+    assert_eq!(header(&got[0].data, "In-Reply-To"), Some(thread_ref));
+    let text = part(d, "text/plain");
+    assert!(text.contains("Bob a répondu"), "{text}");
+    assert!(text.contains("Bob says <b>hi</b> & more"), "{text}");
+    assert!(!text.contains("me again"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "https://blog.example/r/#afterword-comment-{}",
+            reply["id"]
+        )),
+        "{text}"
+    );
+    assert_eq!(links_to(&text, "/mail/unsubscribe?k=").len(), 2, "{text}");
+    let html = part(d, "text/html");
+    assert!(!html.contains("<b>hi"), "{html}");
+    assert!(
+        html.contains("&#60;b&#62;hi&#60;/b&#62; &#38; more"),
+        "{html}"
+    );
+    assert!(html.contains("/mail/unsubscribe?k="), "{html}");
+    // Bob asked for nothing and got nothing.
+    assert!(mail_to(&smtp, "bob@example.org").is_empty());
+}
+
+async fn a_pending_reply_is_mailed_once_approved(app: TestApp, smtp: Smtp) {
+    let parent = comment_in(
+        &app,
+        "mod",
+        "/p/",
+        "de",
+        json!({"body": "Frage", "email": ANN, "notify_replies": true}),
+    )
+    .await;
+    let parent_id = parent["id"].as_i64().unwrap();
+    settle(&smtp, ANN, 1).await;
+    app.db.exec("UPDATE subscribers SET confirmed_at = 1");
+    let admin = app.admin().await;
+    admin.act(parent_id, "approve").await;
+    let (reply, _) = app
+        .comment(
+            "mod",
+            "/p/",
+            json!({"body": "Antwort", "author": "Bob", "parent_id": parent_id}),
+        )
+        .await;
+    assert_eq!(reply["status"], "pending");
+    // Held: nothing goes out.
+    settle(&smtp, ANN, 1).await;
+    assert_eq!(app.db.count("reply_digests"), 0);
+    admin.act(reply["id"].as_i64().unwrap(), "approve").await;
+    let got = settle(&smtp, ANN, 2).await;
+    let text = part(&got[1].data, "text/plain");
+    assert!(text.contains("Bob hat geantwortet:"), "{text}");
+    assert!(text.contains("Antwort"), "{text}");
+    // A spam reply approved later is mailed too; a deleted one restored is not again.
+    let (spam, _) = app
+        .comment(
+            "mod",
+            "/p/",
+            json!({"body": "zweite", "parent_id": parent_id}),
+        )
+        .await;
+    let spam_id = spam["id"].as_i64().unwrap();
+    admin.act(spam_id, "spam").await;
+    admin.act(spam_id, "approve").await;
+    settle(&smtp, ANN, 3).await;
+    admin.act(spam_id, "delete").await;
+    admin.act(spam_id, "restore").await;
+    settle(&smtp, ANN, 3).await;
+    // A reply held while its parent is deleted mails nobody once approved.
+    let (late, _) = app
+        .comment(
+            "mod",
+            "/p/",
+            json!({"body": "zu spät", "parent_id": parent_id}),
+        )
+        .await;
+    admin.act(parent_id, "delete").await;
+    admin.act(late["id"].as_i64().unwrap(), "approve").await;
+    settle(&smtp, ANN, 3).await;
+    assert_eq!(app.db.count("reply_digests"), 0);
+    assert_eq!(
+        outbox_number(
+            &app,
+            "SELECT COUNT(*) AS n FROM outbox WHERE kind = 'reply-notification'"
+        ),
+        2
+    );
+}
+
+async fn quick_replies_make_one_digest_and_unsubscribe_stops_them(app: TestApp, smtp: Smtp) {
+    let ann_id = ann_subscribed(&app, &smtp, "/d/").await;
+    for i in 0..3 {
+        app.comment(
+            "open",
+            "/d/",
+            json!({"body": format!("reply number {i}"), "author": format!("R{i}"), "parent_id": ann_id}),
+        )
+        .await;
+    }
+    let got = settle(&smtp, ANN, 2).await;
+    let d = &got[1].data;
+    assert!(
+        header(d, "Subject").unwrap().starts_with("3 new replies"),
+        "{d}"
+    );
+    let text = part(d, "text/plain");
+    for i in 0..3 {
+        assert!(text.contains(&format!("R{i} replied:")), "{text}");
+        assert!(text.contains(&format!("reply number {i}")), "{text}");
+    }
+
+    // The page behind the thread link only asks.
+    let list = header(d, "List-Unsubscribe").unwrap();
+    let url = list
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_owned();
+    let path = url
+        .trim_start_matches("https://comments.example")
+        .to_owned();
+    let r = app.get(&path).await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert_eq!(page.matches("<form method=\"post\"").count(), 2, "{page}");
+    assert!(page.contains("name=\"scope\" value=\"thread\""), "{page}");
+
+    // Another thread of Ann's, still subscribed.
+    let other = comment_in(
+        &app,
+        "open",
+        "/other/",
+        "en",
+        json!({"body": "elsewhere", "email": ANN, "notify_replies": true}),
+    )
+    .await;
+    // "This thread" from the page: /d/ stops, /other/ goes on.
+    unsubscribe_thread(&app, &path).await;
+    app.comment(
+        "open",
+        "/d/",
+        json!({"body": "unheard", "parent_id": ann_id}),
+    )
+    .await;
+    app.comment(
+        "open",
+        "/other/",
+        json!({"body": "heard", "parent_id": other["id"]}),
+    )
+    .await;
+    let got = settle(&smtp, ANN, 3).await;
+    let text = part(&got[2].data, "text/plain");
+    assert!(
+        text.contains("heard") && !text.contains("unheard"),
+        "{text}"
+    );
+
+    // The one-click POST of a mail client (RFC 8058): nothing more from this site.
+    let list = header(&got[2].data, "List-Unsubscribe").unwrap();
+    let url = list
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_owned();
+    let r = app
+        .client
+        .post(url.replace("https://comments.example", &app.url("")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.db.count("subscribers"), 0);
+    app.comment(
+        "open",
+        "/other/",
+        json!({"body": "also unheard", "parent_id": other["id"]}),
+    )
+    .await;
+    settle(&smtp, ANN, 3).await;
+    // The link still answers, and says so.
+    let r = app.get(&path).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("no more mail"));
+}
+
+async fn follow(app: &TestApp, slug: &str, body: Value) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!(
+            "/api/v1/subscriptions?site=open&slug={}",
+            common::enc(slug)
+        )))
+        .header("accept-language", "es")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn following_a_thread_mails_every_new_comment(app: TestApp, smtp: Smtp) {
+    const FAN: &str = "fan@example.org";
+    common::expect_error(follow(&app, "/f/", json!({})).await, 422, "invalid_field").await;
+    common::expect_error(
+        follow(&app, "/f/", json!({"email": " "})).await,
+        422,
+        "email_required",
+    )
+    .await;
+    let r = follow(&app, "/f/", json!({"email": FAN})).await;
+    assert_eq!(r.status(), 202);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"accepted": true}));
+    let got = settle(&smtp, FAN, 1).await;
+    let text = part(&got[0].data, "text/plain");
+    assert!(text.contains("nuevos comentarios en «/f/»"), "{text}");
+    // Unconfirmed: a comment now mails nothing.
+    app.comment("open", "/f/", json!({"body": "unseen", "author": "Zed"}))
+        .await;
+    confirm_by_link(&app, &text).await;
+    // Following again (already confirmed): no new confirmation mail, the same answer.
+    assert_eq!(
+        follow(&app, "/f/", json!({"email": FAN})).await.status(),
+        202
+    );
+
+    // Any new comment, top-level or reply, but not the fan's own.
+    let (top, _) = app
+        .comment(
+            "open",
+            "/f/",
+            json!({"body": "a new thought", "author": "Yan"}),
+        )
+        .await;
+    app.comment(
+        "open",
+        "/f/",
+        json!({"body": "an answer", "author": "Xia", "parent_id": top["id"]}),
+    )
+    .await;
+    app.comment("open", "/f/", json!({"body": "my own", "email": FAN}))
+        .await;
+    let got = settle(&smtp, FAN, 2).await;
+    let d = &got[1].data;
+    assert!(header(d, "List-Unsubscribe").unwrap().contains("&thread="));
+    let text = part(d, "text/plain");
+    assert!(
+        text.contains("Yan escribió:") && text.contains("a new thought"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Xia escribió:") && text.contains("an answer"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("my own") && !text.contains("unseen"),
+        "{text}"
+    );
+    assert!(text.contains("sigues los comentarios"), "{text}");
+
+    // "Stop mail about this thread" ends it.
+    let path = links_to(&text, "/mail/unsubscribe?k=")
+        .into_iter()
+        .find(|l| l.contains("&thread="))
+        .unwrap();
+    unsubscribe_thread(&app, &path).await;
+    app.comment("open", "/f/", json!({"body": "after", "author": "Wu"}))
+        .await;
+    settle(&smtp, FAN, 2).await;
+    assert_eq!(app.db.count("thread_subscriptions"), 0);
+}
+
+mod notify {
+    with_smtp!(
+        crate::Smtp::up(crate::Mode::Accept),
+        following_a_thread_mails_every_new_comment,
+        opt_in_then_one_mail_per_reply,
+        a_pending_reply_is_mailed_once_approved,
+        quick_replies_make_one_digest_and_unsubscribe_stops_them,
+    );
+}
+
+// ---- The outbox for moderators, and `afterword email test` ---------------------------
+
+async fn outbox_admin_api_lists_retries_and_drops(app: TestApp, smtp: Smtp) {
+    refused_mail(&app, &smtp, "/ob/").await;
+    let r = app.get("/api/v1/admin/outbox").await;
+    assert_eq!(r.status(), 401);
+    let admin = app.admin().await;
+    let list = admin.get("/api/v1/admin/outbox").await;
+    assert_eq!(list["email_on"], true);
+    let m = &list["messages"][0];
+    assert_eq!(m["status"], "failed");
+    assert_eq!(m["kind"], "moderator-new-comment");
+    assert_eq!(m["recipient"], MODERATOR);
+    assert_eq!(m["attempts"], 1);
+    assert!(m["last_answer"].as_str().unwrap().contains("550"), "{m}");
+    assert_eq!(m["sending"], false);
+    let id = m["id"].as_i64().unwrap();
+    // The admin page shows it, with the answer and the buttons.
+    let page = admin
+        .request(reqwest::Method::GET, "/admin/mail?status=failed")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("id=\"mail-{id}\" class=\"mail-failed\"")),
+        "{page}"
+    );
+    assert!(page.contains("No such mailbox here"), "{page}");
+    assert!(
+        page.contains(&format!("data-url=\"/api/v1/admin/outbox/{id}/retry\"")),
+        "{page}"
+    );
+    assert!(
+        page.contains("data-url=\"/api/v1/admin/outbox/test\""),
+        "{page}"
+    );
+    assert_eq!(
+        admin.get("/api/v1/admin/outbox?status=sent").await["messages"],
+        json!([])
+    );
+    common::expect_error(
+        admin
+            .request(reqwest::Method::GET, "/api/v1/admin/outbox?status=lost")
+            .send()
+            .await
+            .unwrap(),
+        422,
+        "invalid_status",
+    )
+    .await;
+
+    // Without the CSRF token: refused, nothing changes.
+    let no_csrf = |method: reqwest::Method, path: String| {
+        app.client
+            .request(method, app.url(&path))
+            .header("cookie", &admin.cookie)
+            .send()
+    };
+    let retry = format!("/api/v1/admin/outbox/{id}/retry");
+    let one = format!("/api/v1/admin/outbox/{id}");
+    let r = no_csrf(reqwest::Method::POST, retry.clone()).await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = no_csrf(reqwest::Method::DELETE, one.clone()).await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        outbox_number(
+            &app,
+            "SELECT COUNT(*) AS n FROM outbox WHERE status = 'failed'"
+        ),
+        1
+    );
+
+    // Retry, now that the server takes it: sent once.
+    smtp.set_mode(Mode::Accept);
+    let again = admin.post(&retry, json!({})).await;
+    assert_eq!(again["message"]["status"], "queued");
+    smtp.wait_for(1).await;
+    wait("the retried message sent", || {
+        outbox_number(
+            &app,
+            "SELECT COUNT(*) AS n FROM outbox WHERE status = 'sent'",
+        ) == 1
+    })
+    .await;
+    let sent = &admin.get("/api/v1/admin/outbox?status=sent").await["messages"][0];
+    assert!(
+        sent["last_answer"].as_str().unwrap().starts_with("250"),
+        "{sent}"
+    );
+    assert!(sent["sent_at"].is_string());
+    common::expect_error(
+        admin.post_raw(&retry, json!({})).await,
+        409,
+        "mail_not_retryable",
+    )
+    .await;
+    common::expect_error(
+        admin
+            .post_raw("/api/v1/admin/outbox/999999/retry", json!({}))
+            .await,
+        404,
+        "mail_not_found",
+    )
+    .await;
+
+    // Drop.
+    let r = admin
+        .request(reqwest::Method::DELETE, &one)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(app.db.count("outbox"), 0);
+    let r = admin
+        .request(reqwest::Method::DELETE, &one)
+        .send()
+        .await
+        .unwrap();
+    common::expect_error(r, 404, "mail_not_found").await;
+    assert_eq!(
+        app.db.number("SELECT COUNT(*) AS n FROM audit_log WHERE action IN ('mail_retry', 'mail_drop') AND moderator = 'mod'"),
+        2
+    );
+
+    // A test mail, at once, with the server's answer.
+    let r = admin
+        .post(
+            "/api/v1/admin/outbox/test",
+            json!({"to": "owner@example.net"}),
+        )
+        .await;
+    assert!(r["answer"].as_str().unwrap().starts_with("250"), "{r}");
+    let got = smtp.wait_for(2).await;
+    assert_eq!(got[1].to, vec!["owner@example.net".to_owned()]);
+    assert_eq!(
+        header(&got[1].data, "Subject").as_deref(),
+        Some("Afterword test message")
+    );
+    common::expect_error(
+        admin
+            .post_raw("/api/v1/admin/outbox/test", json!({"to": "not an address"}))
+            .await,
+        422,
+        "invalid_email",
+    )
+    .await;
+    smtp.set_mode(Mode::Permanent);
+    let v = common::expect_error(
+        admin
+            .post_raw(
+                "/api/v1/admin/outbox/test",
+                json!({"to": "owner@example.net"}),
+            )
+            .await,
+        502,
+        "smtp_failed",
+    )
+    .await;
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("550"),
+        "{v}"
+    );
+    assert_eq!(
+        app.db
+            .number("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'mail_test'"),
+        2
+    );
+}
+
+mod admin_outbox {
+    with_smtp!(
+        crate::Smtp::up(crate::Mode::Accept),
+        outbox_admin_api_lists_retries_and_drops,
+    );
+}
+
+/// Runs `afterword email test ADDRESS` with `[smtp]` at `port` (or none).
+fn email_test_cli(port: Option<u16>) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = String::from("public_url = \"https://comments.example\"\n");
+    if let Some(p) = port {
+        config.push_str(&format!(
+            "[smtp]\nurl = \"smtp://127.0.0.1:{p}\"\nfrom = \"Afterword <comments@example.com>\"\ntimeout = \"5s\"\n"
+        ));
+    }
+    let path = dir.path().join("afterword.toml");
+    std::fs::write(&path, config).unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_afterword"))
+        .current_dir(dir.path())
+        .args(["email", "test", "owner@example.net", "--config"])
+        .arg(&path)
+        .env_remove("AFTERWORD_CONFIG")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn email_test_command_prints_the_answer_or_why_not() {
+    let smtp = Smtp::up(Mode::Accept);
+    let out = email_test_cli(Some(smtp.port));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("accepted by the SMTP server: 250"),
+        "{stdout}"
+    );
+    let got = smtp.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].to, vec!["owner@example.net".to_owned()]);
+
+    // Refused for good: the 550 is shown.
+    smtp.set_mode(Mode::Permanent);
+    let out = email_test_cli(Some(smtp.port));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("550") && stderr.contains("No such mailbox"),
+        "{stderr}"
+    );
+
+    // Nothing listening.
+    let closed = Smtp::down();
+    let out = email_test_cli(Some(closed.port));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("did not take the message"), "{stderr}");
+    assert!(
+        stderr.to_lowercase().contains("connection refused"),
+        "{stderr}"
+    );
+
+    // No [smtp] at all.
+    let out = email_test_cli(None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no [smtp] section"));
 }

@@ -478,6 +478,7 @@ async fn openapi_describes_every_route(app: TestApp) {
         ("/api/v1/comments", &["get", "post"][..]),
         ("/api/v1/comments/{id}", &["patch", "delete"][..]),
         ("/api/v1/comments/mine", &["post"][..]),
+        ("/api/v1/subscriptions", &["post"][..]),
         ("/embed.js", &["get", "head"][..]),
         ("/count.js", &["get", "head"][..]),
         ("/api/v1/counts", &["get", "post"][..]),
@@ -501,6 +502,10 @@ async fn openapi_describes_every_route(app: TestApp) {
         ("/api/v1/admin/sites", &["get"][..]),
         ("/api/v1/admin/comments/{id}/reply", &["post"][..]),
         ("/api/v1/admin/threads/{id}/comments", &["post"][..]),
+        ("/api/v1/admin/outbox", &["get"][..]),
+        ("/api/v1/admin/outbox/test", &["post"][..]),
+        ("/api/v1/admin/outbox/{id}", &["delete"][..]),
+        ("/api/v1/admin/outbox/{id}/retry", &["post"][..]),
     ] {
         for m in methods {
             assert!(paths[path][m].is_object(), "{m} {path} missing");

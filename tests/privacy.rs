@@ -65,6 +65,11 @@ async fn seed(app: &TestApp) -> (Value, Value, Value) {
          VALUES ('email', 'ada@example.com', NULL, 'hold', 'test', 'admin', 1)",
     );
     app.db.exec(
+        "INSERT INTO subscribers (site, email, lang, created_at, confirmed_at, unsubscribe_key) \
+         VALUES ('open', 'ada@example.com', 'fr', 1, 2, 'k-ada'), \
+                ('open', 'bob@example.com', 'en', 1, 2, 'k-bob')",
+    );
+    app.db.exec(
         "INSERT INTO outbox (created_at, kind, sender, recipient, message, next_attempt_at) \
          VALUES (1, 'reply', 'a@b.example', 'ADA@example.com', 'To: ada', 1), \
                 (1, 'moderator-new-comment', 'a@b.example', 'mod@example.com', \
@@ -90,6 +95,9 @@ async fn export_shows_everything_stored_about_an_address(app: TestApp) {
     assert_eq!(comments[1]["slug"], "/q/");
     assert_eq!(v["mail"].as_array().unwrap().len(), 2, "{v}");
     assert_eq!(v["bans"].as_array().unwrap().len(), 1, "{v}");
+    let subs = v["subscriptions"].as_array().unwrap();
+    assert_eq!(subs.len(), 1, "{v}");
+    assert_eq!(subs[0]["lang"], "fr");
     // Nobody else's: Bob's comment and mail are not in it.
     assert!(!v.to_string().contains("Bob here") && !v.to_string().contains("about bob"));
 }
@@ -112,6 +120,8 @@ async fn erase_anonymizes_and_drops_mail(app: TestApp) {
     assert_eq!(out["comments_anonymized"], 2, "{out}");
     assert_eq!(out["mail_dropped"], 2, "{out}");
     assert_eq!(out["bans_kept"], 1, "{out}");
+    assert_eq!(out["subscriptions_dropped"], 1, "{out}");
+    assert_eq!(app.db.count("subscribers"), 1, "Bob's subscription stays");
     // Nothing is left under the address; the text stays, without name or website.
     let v = json_out(&run(&app, &["privacy", "export", "ada@example.com"]));
     assert_eq!(v["comments"].as_array().unwrap().len(), 0, "{v}");

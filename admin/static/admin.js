@@ -130,7 +130,8 @@ document.addEventListener('submit', async (event) => {
   try {
     const data = await call(form.dataset.method || 'POST', url, body);
     const failed = bulk ? data.results.filter((r) => r.error).length : 0;
-    done(failed ? `Done, except for ${failed} comment(s) that could not take it.` : 'Saved.');
+    if (data && data.answer) done(`The SMTP server accepted it: ${data.answer}`);
+    else done(failed ? `Done, except for ${failed} comment(s) that could not take it.` : 'Saved.');
   } catch (err) {
     say(err.message, false);
     if (submit) submit.disabled = false;

@@ -50,7 +50,7 @@ pub struct ThreadQuery {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
-pub struct SiteSlugQuery {
+pub(crate) struct SiteSlugQuery {
     #[param(pattern = r"^[a-z0-9-]{1,64}$", example = "default")]
     site: String,
     #[param(
@@ -327,6 +327,7 @@ pub async fn create(
         moderator_id: None,
         mailer: state.mailer.clone(),
         spam: verdict,
+        lang: super::subscriptions::request_lang(&req),
     };
     if let Some(ip) = ip {
         state

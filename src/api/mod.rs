@@ -10,6 +10,7 @@ pub mod health;
 pub mod openapi;
 pub mod reactions;
 pub mod respond;
+pub mod subscriptions;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -72,6 +73,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(method_not_allowed("GET, HEAD")),
     )
     .service(
+        web::resource("/api/v1/subscriptions")
+            .route(web::post().to(subscriptions::follow))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource("/mail/confirm")
+            .route(web::get().to(subscriptions::confirm_page))
+            .route(web::post().to(subscriptions::confirm))
+            .default_service(method_not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/mail/unsubscribe")
+            .route(web::get().to(subscriptions::unsubscribe_page))
+            .route(web::post().to(subscriptions::unsubscribe))
+            .default_service(method_not_allowed("GET, POST")),
+    )
+    .service(
         web::resource("/")
             .route(web::get().to(assets::demo))
             .route(web::head().to(assets::demo))
@@ -104,6 +122,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/bans")
                     .route(web::get().to(admin::page::bans))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                web::resource("/mail")
+                    .route(web::get().to(admin::page::outbox))
                     .default_service(method_not_allowed("GET")),
             )
             .service(
@@ -225,6 +248,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::resource("/sites")
                     .route(web::get().to(admin::audit::sites))
                     .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                web::resource("/outbox")
+                    .route(web::get().to(admin::outbox::list))
+                    .default_service(method_not_allowed("GET")),
+            )
+            // Before `{id}`, which would otherwise take `test` for an id.
+            .service(
+                web::resource("/outbox/test")
+                    .route(web::post().to(admin::outbox::test))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/outbox/{id}")
+                    .route(web::delete().to(admin::outbox::drop))
+                    .default_service(method_not_allowed("DELETE")),
+            )
+            .service(
+                web::resource("/outbox/{id}/retry")
+                    .route(web::post().to(admin::outbox::retry))
+                    .default_service(method_not_allowed("POST")),
             )
             .default_service(web::to(not_found)),
     )

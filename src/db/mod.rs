@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod privacy;
 pub mod schema;
 mod store;
+pub mod subscriptions;
 mod writer;
 
 use std::sync::Arc;
@@ -29,10 +30,17 @@ pub use moderation::ModerationStore;
 pub use outbox::MailStore;
 pub use privacy::PrivacyStore;
 pub use store::Store;
+pub use subscriptions::SubscriptionStore;
 
 /// Everything a service function may ask of a connection.
-pub trait Db: Store + AdminStore + ModerationStore + MailStore + PrivacyStore {}
-impl<C: Store + AdminStore + ModerationStore + MailStore + PrivacyStore> Db for C {}
+pub trait Db:
+    Store + AdminStore + ModerationStore + MailStore + PrivacyStore + SubscriptionStore
+{
+}
+impl<C: Store + AdminStore + ModerationStore + MailStore + PrivacyStore + SubscriptionStore> Db
+    for C
+{
+}
 pub use writer::{OnCommit, Writer, WriterConn, WriterTarget};
 
 use crate::cache::ThreadKey;

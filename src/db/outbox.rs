@@ -30,6 +30,23 @@ pub struct MailRow {
     pub attempts: i64,
 }
 
+/// A message as the admin page lists it (without its text).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct OutboxRow {
+    pub id: i64,
+    pub created_at: i64,
+    pub kind: String,
+    pub recipient: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_answer: Option<String>,
+    pub claimed_by: Option<String>,
+    pub sent_at: Option<i64>,
+}
+
 pub trait MailStore: Sized {
     fn enqueue_mail(&mut self, m: &NewMail<'_>) -> QueryResult<()>;
     /// Claims up to `n` due messages for `worker` until `lease_until`: queued, due, and
@@ -57,6 +74,22 @@ pub trait MailStore: Sized {
     /// Marks an action link's nonce used; false if it already was.
     fn use_nonce(&mut self, nonce: &str, now: i64) -> QueryResult<bool>;
     fn nonce_used(&mut self, nonce: &str) -> QueryResult<bool>;
+    /// Newest first, optionally of one status, below the id `before`.
+    fn outbox_page(
+        &mut self,
+        status: Option<&str>,
+        before: Option<i64>,
+        n: i64,
+    ) -> QueryResult<Vec<OutboxRow>>;
+    fn outbox_row(&mut self, id: i64) -> QueryResult<Option<OutboxRow>>;
+    /// Queues a failed (or waiting) message again, due now. False unless it was failed or
+    /// queued and not being sent.
+    fn retry_mail(&mut self, id: i64, now: i64) -> QueryResult<bool>;
+    /// Deletes a message that is not being sent right now. False if there was none.
+    fn drop_mail(&mut self, id: i64) -> QueryResult<bool>;
+    /// Deletes sent messages older than `before`, and action-link nonces used before
+    /// `tokens_before` (their links have expired). Returns both counts.
+    fn prune_mail(&mut self, before: i64, tokens_before: i64) -> QueryResult<(usize, usize)>;
 }
 
 macro_rules! mail_store_fns {
@@ -130,6 +163,74 @@ macro_rules! mail_store_fns {
                 .on_conflict_do_nothing()
                 .execute(self)?;
             Ok(n == 1)
+        }
+
+        fn outbox_page(
+            &mut self,
+            status: Option<&str>,
+            before: Option<i64>,
+            n: i64,
+        ) -> QueryResult<Vec<OutboxRow>> {
+            let mut q = outbox::table
+                .select(OutboxRow::as_select())
+                .order(outbox::id.desc())
+                .limit(n)
+                .into_boxed();
+            if let Some(s) = status {
+                q = q.filter(outbox::status.eq(s));
+            }
+            if let Some(b) = before {
+                q = q.filter(outbox::id.lt(b));
+            }
+            q.load(self)
+        }
+
+        fn outbox_row(&mut self, id: i64) -> QueryResult<Option<OutboxRow>> {
+            outbox::table
+                .find(id)
+                .select(OutboxRow::as_select())
+                .first(self)
+                .optional()
+        }
+
+        fn retry_mail(&mut self, id: i64, now: i64) -> QueryResult<bool> {
+            let n = diesel::update(
+                outbox::table
+                    .filter(outbox::id.eq(id))
+                    .filter(outbox::status.eq_any(["failed", "queued"]))
+                    .filter(outbox::claimed_by.is_null()),
+            )
+            .set((
+                outbox::status.eq("queued"),
+                outbox::next_attempt_at.eq(now),
+                // A fresh 48 hours of retries from now.
+                outbox::created_at.eq(now),
+            ))
+            .execute(self)?;
+            Ok(n == 1)
+        }
+
+        fn drop_mail(&mut self, id: i64) -> QueryResult<bool> {
+            let n = diesel::delete(
+                outbox::table
+                    .filter(outbox::id.eq(id))
+                    .filter(outbox::claimed_by.is_null()),
+            )
+            .execute(self)?;
+            Ok(n == 1)
+        }
+
+        fn prune_mail(&mut self, before: i64, tokens_before: i64) -> QueryResult<(usize, usize)> {
+            let mail = diesel::delete(
+                outbox::table
+                    .filter(outbox::status.eq("sent"))
+                    .filter(outbox::sent_at.lt(before)),
+            )
+            .execute(self)?;
+            let tokens =
+                diesel::delete(used_tokens::table.filter(used_tokens::used_at.lt(tokens_before)))
+                    .execute(self)?;
+            Ok((mail, tokens))
         }
 
         fn nonce_used(&mut self, nonce: &str) -> QueryResult<bool> {

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 
 use super::moderation::{escape_like, lower};
-use super::schema::{bans, comments, outbox, threads};
+use super::schema::{bans, comments, outbox, subscribers, thread_subscriptions, threads};
 
 /// One of the person's comments, with the thread it is in.
 #[derive(Debug, Clone, Queryable)]
@@ -46,7 +46,20 @@ pub struct PersonBan {
     pub expires_at: Option<i64>,
 }
 
+/// A reply-mail subscription of the address on one site.
+#[derive(Debug, Clone, Queryable)]
+pub struct PersonSubscription {
+    pub id: i64,
+    pub site: String,
+    pub lang: String,
+    pub created_at: i64,
+    pub confirmed_at: Option<i64>,
+}
+
 pub trait PrivacyStore {
+    fn person_subscriptions(&mut self, email_key: &str) -> QueryResult<Vec<PersonSubscription>>;
+    /// The ids of the threads a subscription follows as a whole.
+    fn followed_threads(&mut self, subscriber_id: i64) -> QueryResult<Vec<(String, String)>>;
     /// The comments written with this address (`email_key`: lower case), oldest first.
     fn person_comments(&mut self, email_key: &str) -> QueryResult<Vec<PersonComment>>;
     /// Outbox mail to the address, or whose text names it (moderators' new-comment mail).
@@ -59,6 +72,31 @@ pub trait PrivacyStore {
 
 macro_rules! privacy_store_fns {
     () => {
+        fn person_subscriptions(
+            &mut self,
+            email_key: &str,
+        ) -> QueryResult<Vec<PersonSubscription>> {
+            subscribers::table
+                .filter(subscribers::email.eq(email_key))
+                .order(subscribers::id.asc())
+                .select((
+                    subscribers::id,
+                    subscribers::site,
+                    subscribers::lang,
+                    subscribers::created_at,
+                    subscribers::confirmed_at,
+                ))
+                .load(self)
+        }
+
+        fn followed_threads(&mut self, subscriber_id: i64) -> QueryResult<Vec<(String, String)>> {
+            thread_subscriptions::table
+                .inner_join(threads::table.on(threads::id.eq(thread_subscriptions::thread_id)))
+                .filter(thread_subscriptions::subscriber_id.eq(subscriber_id))
+                .select((threads::site, threads::slug))
+                .load(self)
+        }
+
         fn person_comments(&mut self, email_key: &str) -> QueryResult<Vec<PersonComment>> {
             comments::table
                 .inner_join(threads::table)

@@ -138,7 +138,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    subscribers (id) {
+        id -> BigInt,
+        site -> Text,
+        email -> Text,
+        lang -> Text,
+        created_at -> BigInt,
+        confirmed_at -> Nullable<BigInt>,
+        confirm_sent_at -> Nullable<BigInt>,
+        unsubscribe_key -> Text,
+    }
+}
+
+diesel::table! {
+    thread_subscriptions (subscriber_id, thread_id) {
+        subscriber_id -> BigInt,
+        thread_id -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    reply_digests (id) {
+        id -> BigInt,
+        subscriber_id -> BigInt,
+        thread_id -> BigInt,
+        first_at -> BigInt,
+        comment_ids -> Text,
+    }
+}
+
 diesel::joinable!(comments -> threads (thread_id));
+diesel::joinable!(reply_digests -> subscribers (subscriber_id));
+diesel::joinable!(thread_subscriptions -> subscribers (subscriber_id));
 diesel::joinable!(admin_sessions -> admins (admin_id));
 diesel::joinable!(reactions -> threads (thread_id));
 diesel::joinable!(reaction_counts -> threads (thread_id));
@@ -153,5 +186,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     bans,
     reaction_counts,
     outbox,
-    used_tokens
+    used_tokens,
+    subscribers,
+    thread_subscriptions,
+    reply_digests
 );

@@ -1,6 +1,6 @@
 //! The messages themselves: multipart plain text + HTML from templates embedded in the
 //! binary, with our own `Message-ID`, `Date`, `Auto-Submitted`, and threading per post.
-//! Strings are English for now.
+//! Moderator mail is English; mail to commenters speaks their language (see `i18n`).
 
 use std::time::SystemTime;
 
@@ -20,6 +20,7 @@ use crate::db::outbox::NewMail;
 use crate::db::MailStore;
 use crate::domain::CommentId;
 use crate::error::ApiError;
+use diesel::QueryResult;
 
 /// `Auto-Submitted: auto-generated` (RFC 3834): no vacation replies to our mail.
 #[derive(Clone)]
@@ -37,11 +38,58 @@ impl Header for AutoSubmitted {
     }
 }
 
+/// `List-Unsubscribe: <URL>` (RFC 2369): the address a mail client's "unsubscribe" posts
+/// to. Our own URL, ASCII only (a key and an id).
+#[derive(Clone)]
+struct ListUnsubscribe(String);
+
+impl Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribe(s.to_owned()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), format!("<{}>", self.0))
+    }
+}
+
+/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058): one POST, no page.
+#[derive(Clone)]
+struct ListUnsubscribePost;
+
+impl Header for ListUnsubscribePost {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribePost)
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".to_owned())
+    }
+}
+
 /// A message ready for the outbox.
 pub struct Composed {
     pub sender: String,
     pub recipient: String,
     pub message: String,
+}
+
+impl Composed {
+    /// Queues it, due now, in the caller's transaction.
+    pub fn enqueue<C: MailStore>(&self, c: &mut C, kind: &str, now: i64) -> QueryResult<()> {
+        c.enqueue_mail(&NewMail {
+            created_at: now,
+            kind,
+            sender: &self.sender,
+            recipient: &self.recipient,
+            message: &self.message,
+            next_attempt_at: now,
+        })
+    }
 }
 
 /// The stable id every mail about one post refers to, so mail clients thread them.
@@ -54,16 +102,28 @@ pub fn thread_message_id(mailer: &Mailer, site: &str, slug: &str) -> String {
     format!("<thread-{digest}@{}>", mailer.domain)
 }
 
+/// What a message says: the subject and both parts.
+pub struct Content {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
 /// Builds one message. `subject` and every header value pass through [`one_line`], and
-/// lettre encodes them: no user text can add a header.
+/// lettre encodes them: no user text can add a header. `unsubscribe` is the one-click
+/// unsubscribe URL of mail to commenters.
 pub fn compose(
     mailer: &Mailer,
     to: &Mailbox,
-    subject: &str,
     thread_id: &str,
-    text: String,
-    html: String,
+    content: Content,
+    unsubscribe: Option<&str>,
 ) -> Result<Composed, ApiError> {
+    let Content {
+        subject,
+        text,
+        html,
+    } = content;
     let id = format!("<{}@{}>", crate::security::new_token(), mailer.domain);
     let part = |ct: ContentType, body: String| {
         SinglePart::builder()
@@ -72,15 +132,21 @@ pub fn compose(
             .header(ContentTransferEncoding::Base64)
             .body(body)
     };
-    let message = Message::builder()
+    let mut builder = Message::builder()
         .from(mailer.from.clone())
         .to(to.clone())
-        .subject(one_line(subject, 200))
+        .subject(one_line(&subject, 200))
         .message_id(Some(id))
         .date(SystemTime::now())
         .in_reply_to(thread_id.to_owned())
         .references(thread_id.to_owned())
-        .header(AutoSubmitted)
+        .header(AutoSubmitted);
+    if let Some(url) = unsubscribe {
+        builder = builder
+            .header(ListUnsubscribe(one_line(url, 500)))
+            .header(ListUnsubscribePost);
+    }
+    let message = builder
         .multipart(
             MultiPart::alternative()
                 .singlepart(part(ContentType::TEXT_PLAIN, text))
@@ -209,15 +275,13 @@ pub fn queue_new_comment<C: MailStore>(
         let render = |e: askama::Error| ApiError::internal(anyhow::anyhow!("mail template: {e}"));
         let text = NewCommentText { m: &m }.render().map_err(render)?;
         let html = NewCommentHtml { m: &m }.render().map_err(render)?;
-        let composed = compose(mailer, &to, &subject, &thread_id, text, html)?;
-        c.enqueue_mail(&NewMail {
-            created_at: now_micros,
-            kind: "moderator-new-comment",
-            sender: &composed.sender,
-            recipient: &composed.recipient,
-            message: &composed.message,
-            next_attempt_at: now_micros,
-        })?;
+        let content = Content {
+            subject: subject.clone(),
+            text,
+            html,
+        };
+        let composed = compose(mailer, &to, &thread_id, content, None)?;
+        composed.enqueue(c, "moderator-new-comment", now_micros)?;
     }
     Ok(())
 }
@@ -238,10 +302,13 @@ mod tests {
         let m = compose(
             &mailer,
             &to,
-            "Hi\r\nBcc: evil@example.org\nX-Evil: 1",
             "<thread-x@example.com>",
-            "text\r\nBcc: no".into(),
-            "<p>html</p>".into(),
+            Content {
+                subject: "Hi\r\nBcc: evil@example.org\nX-Evil: 1".into(),
+                text: "text\r\nBcc: no".into(),
+                html: "<p>html</p>".into(),
+            },
+            Some("https://c.example/mail/unsubscribe?k=a\r\nBcc: x@y"),
         )
         .unwrap();
         let head = m.message.split("\r\n\r\n").next().unwrap().to_owned();
@@ -257,6 +324,14 @@ mod tests {
             "{head}"
         );
         assert!(head.contains("Auto-Submitted: auto-generated"), "{head}");
+        assert!(
+            head.contains("List-Unsubscribe: <https://c.example/mail/unsubscribe?k=a Bcc: x@y>"),
+            "{head}"
+        );
+        assert!(
+            head.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+            "{head}"
+        );
         assert_eq!(m.recipient, "mod@example.com");
     }
 }

@@ -4,7 +4,9 @@
 //! refused comment queues nothing), and a worker sends it later (see `worker`).
 
 pub mod compose;
+pub mod i18n;
 pub mod links;
+pub mod replies;
 pub mod worker;
 
 use std::time::Duration;
@@ -103,6 +105,103 @@ pub fn transport(smtp: &SmtpSettings) -> anyhow::Result<SmtpTransport> {
     Ok(b.build())
 }
 
+/// What became of one attempt to hand a message to the SMTP server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Accepted: the server's answer (`250 …`).
+    Sent(String),
+    /// Worth trying again (a 4xx answer, no connection, a timeout).
+    Retry(String),
+    /// Refused for good (a 5xx answer, a bad address).
+    Failed(String),
+}
+
+/// An error with its causes, on one line: a wrong host, port, TLS or password shows here.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let c = cause.to_string();
+        if !s.contains(&c) {
+            s.push_str(": ");
+            s.push_str(&c);
+        }
+        source = cause.source();
+    }
+    s
+}
+
+/// Hands one message to the SMTP server now.
+pub fn send_raw(
+    transport: &SmtpTransport,
+    sender: &str,
+    recipient: &str,
+    message: &[u8],
+) -> Outcome {
+    use lettre::Transport;
+    let envelope = match (
+        sender.parse::<lettre::Address>(),
+        recipient.parse::<lettre::Address>(),
+    ) {
+        (Ok(from), Ok(to)) => lettre::address::Envelope::new(Some(from), vec![to]),
+        _ => return Outcome::Failed("invalid sender or recipient address".into()),
+    };
+    let envelope = match envelope {
+        Ok(e) => e,
+        Err(e) => return Outcome::Failed(format!("invalid envelope: {e}")),
+    };
+    match transport.send_raw(&envelope, message) {
+        Ok(r) => Outcome::Sent(format!(
+            "{} {}",
+            r.code(),
+            r.message().collect::<Vec<_>>().join(" ")
+        )),
+        Err(e) if e.is_permanent() => Outcome::Failed(error_chain(&e)),
+        Err(e) => Outcome::Retry(error_chain(&e)),
+    }
+}
+
+/// Sends a test message to `to` at once, bypassing the outbox, for `afterword email test`
+/// and the admin page: the SMTP server's answer, or why it failed.
+pub fn send_test(transport: &SmtpTransport, mailer: &Mailer, to: &str) -> Result<String, String> {
+    let to: Mailbox = to
+        .parse()
+        .map_err(|e| format!("`{to}` is not an email address ({e})"))?;
+    let text = format!(
+        "This is a test message from Afterword at {}.\n\nIf you read this, mail from \
+         Afterword reaches this address.\n",
+        mailer.base
+    );
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><body><p>This is a test message from Afterword at \
+         {}.</p><p>If you read this, mail from Afterword reaches this address.</p></body></html>",
+        askama::filters::escape(mailer.base.as_str(), askama::filters::Html)
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    );
+    let composed = compose::compose(
+        mailer,
+        &to,
+        &format!("<test@{}>", mailer.domain),
+        compose::Content {
+            subject: "Afterword test message".into(),
+            text,
+            html,
+        },
+        None,
+    )
+    .map_err(|e| e.message)?;
+    match send_raw(
+        transport,
+        &composed.sender,
+        &composed.recipient,
+        composed.message.as_bytes(),
+    ) {
+        Outcome::Sent(answer) => Ok(answer),
+        Outcome::Retry(e) | Outcome::Failed(e) => Err(e),
+    }
+}
+
 /// One line of text fit for a header or a plain-text line: control characters (CR, LF,
 /// tabs…) become spaces, runs of spaces one, and it is cut to `max` characters.
 pub fn one_line(s: &str, max: usize) -> String {
@@ -184,6 +283,7 @@ mod tests {
                 password: Some(crate::config::Secret::new("from-env")),
                 timeout: Duration::from_secs(5),
                 retry_after: Duration::from_secs(30),
+                reply_delay: Duration::from_secs(300),
             };
             assert!(transport(&smtp).is_ok(), "{url}");
             assert!(!describe(&smtp).contains("p%40ss"), "{url}");

@@ -14,8 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lettre::address::Envelope;
-use lettre::{Address, SmtpTransport, Transport};
+use lettre::SmtpTransport;
 
 use crate::db::outbox::MailRow;
 use crate::db::{MailStore, Pool};
@@ -43,19 +42,24 @@ impl Stop {
     }
 }
 
+/// Sent messages stay this long in the outbox view, then are pruned.
+pub const KEEP_SENT: Duration = Duration::from_secs(7 * 86_400);
+/// How often old sent mail and used link nonces are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 pub struct Worker {
     pub pool: Pool,
     pub transport: SmtpTransport,
     pub retry_after: Duration,
     pub stop: Stop,
+    /// Composes reply digests when they are due.
+    pub mailer: Arc<super::Mailer>,
+    pub settings: Arc<crate::config::Settings>,
+    /// How long a reply digest collects replies.
+    pub reply_delay: Duration,
 }
 
-/// What became of one attempt.
-enum Outcome {
-    Sent(String),
-    Retry(String),
-    Failed(String),
-}
+use super::Outcome;
 
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
@@ -71,7 +75,15 @@ impl Worker {
     }
 
     fn run(self, name: &str) {
+        let mut pruned: Option<std::time::Instant> = None;
         while !self.stop.stopped() {
+            if pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                self.prune();
+                pruned = Some(std::time::Instant::now());
+            }
+            if let Err(e) = self.flush_digests() {
+                tracing::warn!(error = %e, "mail outbox: cannot turn reply digests into mail; trying again");
+            }
             match self.round(name) {
                 Ok(0) => std::thread::sleep(POLL),
                 Ok(_) => {}
@@ -90,6 +102,53 @@ impl Worker {
             .and_then(|mut conn| Ok(with_conn!(conn, |c| c.release_mail(name))?));
         if let Err(e) = released {
             tracing::warn!(error = %e, "mail outbox: could not give back claimed mail");
+        }
+    }
+
+    /// Queues the reply digests that are due, each as one message (see `replies`).
+    fn flush_digests(&self) -> anyhow::Result<()> {
+        let mut conn = self.pool.get()?;
+        loop {
+            let now = crate::view::now_micros();
+            let n = with_conn!(conn, |c| diesel::Connection::transaction(c, |c| {
+                super::replies::flush_digests(
+                    c,
+                    &self.mailer,
+                    &self.settings,
+                    micros(self.reply_delay),
+                    now,
+                )
+            }))
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            if n == 0 || self.stop.stopped() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Drops sent mail older than [`KEEP_SENT`] and the nonces of action links that have
+    /// expired (a used nonce only matters while its link could still be presented).
+    fn prune(&self) {
+        let now = crate::view::now_micros();
+        let sent_before = now - micros(KEEP_SENT);
+        let tokens_before = now - (super::links::VALID_FOR_SECS + 86_400) * 1_000_000;
+        let pruned = self
+            .pool
+            .get()
+            .map_err(anyhow::Error::from)
+            .and_then(|mut conn| {
+                Ok(with_conn!(conn, |c| c.prune_mail(sent_before, tokens_before))?)
+            });
+        match pruned {
+            Ok((0, 0)) => {}
+            Ok((mail, tokens)) => {
+                tracing::info!(
+                    mail,
+                    tokens,
+                    "mail outbox: pruned old sent mail and used links"
+                )
+            }
+            Err(e) => tracing::warn!(error = %e, "mail outbox: cannot prune"),
         }
     }
 
@@ -118,26 +177,12 @@ impl Worker {
     }
 
     fn send(&self, row: &MailRow) -> Outcome {
-        let envelope = match (
-            row.sender.parse::<Address>(),
-            row.recipient.parse::<Address>(),
-        ) {
-            (Ok(from), Ok(to)) => Envelope::new(Some(from), vec![to]),
-            _ => return Outcome::Failed("invalid sender or recipient address".into()),
-        };
-        let envelope = match envelope {
-            Ok(e) => e,
-            Err(e) => return Outcome::Failed(format!("invalid envelope: {e}")),
-        };
-        match self.transport.send_raw(&envelope, row.message.as_bytes()) {
-            Ok(r) => Outcome::Sent(format!(
-                "{} {}",
-                r.code(),
-                r.message().collect::<Vec<_>>().join(" ")
-            )),
-            Err(e) if e.is_permanent() => Outcome::Failed(e.to_string()),
-            Err(e) => Outcome::Retry(e.to_string()),
-        }
+        super::send_raw(
+            &self.transport,
+            &row.sender,
+            &row.recipient,
+            row.message.as_bytes(),
+        )
     }
 
     fn record(&self, name: &str, row: &MailRow, outcome: Outcome) -> anyhow::Result<()> {

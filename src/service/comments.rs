@@ -20,12 +20,10 @@ use crate::view::{self, CommentJson, SiteJson, ThreadPage};
 
 use super::spam;
 
-/// Whether commenters can ask to be emailed about replies: not until reply mail lands.
-pub const REPLY_NOTIFICATIONS: bool = false;
-
-/// What a thread answer says in `site.notifications`: reply mail exists and email is on.
+/// What a thread answer says in `site.notifications`: whether commenters can ask to be
+/// emailed about replies, which they can when email is on.
 pub fn reply_notifications(email_on: bool) -> bool {
-    REPLY_NOTIFICATIONS && email_on
+    email_on
 }
 
 /// Comments one reader may ask about at once with their edit tokens.
@@ -104,6 +102,8 @@ pub struct NewCommentInput {
     pub mailer: Option<std::sync::Arc<crate::email::Mailer>>,
     /// What the spam checks that need no database found (see `spam::check`).
     pub spam: spam::Verdict,
+    /// The language of mail to the author (see `email::i18n::pick`).
+    pub lang: &'static str,
 }
 
 pub struct Created {
@@ -303,6 +303,20 @@ pub fn create_comment<C: Db>(
             post_url: input.url.as_ref().map(PageUrl::as_str),
         };
         crate::email::compose::queue_new_comment(c, mailer, site, &thread, &event, now)?;
+    }
+    if let (Some(mailer), Some(email), true) = (&input.mailer, &email_key, input.notify_replies) {
+        crate::email::replies::subscribe(
+            c,
+            mailer,
+            &thread,
+            email,
+            input.lang,
+            crate::email::replies::Follow::Replies,
+            now,
+        )?;
+    }
+    if approved {
+        crate::email::replies::comment_approved(c, row.id, now)?;
     }
     Ok(Created {
         comment: view::comment_json(row, BTreeMap::new()),

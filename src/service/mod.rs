@@ -3,6 +3,7 @@
 
 pub mod comments;
 pub mod moderation;
+pub mod outbox;
 pub mod privacy;
 pub mod reactions;
 pub mod replies;

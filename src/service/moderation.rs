@@ -274,6 +274,11 @@ pub fn act<C: Db>(
     if was_approved != now_approved {
         c.add_comment_count(thread.id, if now_approved { 1 } else { -1 })?;
     }
+    // A reply seen for the first time is mailed to its parent's author (if they asked):
+    // not when a deleted one comes back, which was published, and mailed, before.
+    if now_approved && matches!(from, "pending" | "spam") {
+        crate::email::replies::comment_approved(c, row.id, now)?;
+    }
     let detail = format!("{from} → {}", to.unwrap_or("gone"));
     audit(
         c,

@@ -23,6 +23,8 @@ pub const ERASER: &str = "privacy erase";
 pub struct PersonData {
     pub email: String,
     pub comments: Vec<PersonCommentJson>,
+    /// Reply-mail subscriptions, one per site.
+    pub subscriptions: Vec<PersonSubscriptionJson>,
     /// Mail waiting in, or kept by, the outbox to or about the address.
     pub mail: Vec<PersonMailJson>,
     pub bans: Vec<PersonBanJson>,
@@ -45,6 +47,24 @@ pub struct PersonCommentJson {
     pub user_agent: Option<String>,
     pub created_at: String,
     pub edited_at: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PersonSubscriptionJson {
+    pub site: String,
+    /// The language of their mail.
+    pub lang: String,
+    pub created_at: String,
+    /// `null` until they confirmed the opt-in mail.
+    pub confirmed_at: Option<String>,
+    /// Threads followed as a whole, as `site` and `slug`.
+    pub threads: Vec<ThreadRef>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ThreadRef {
+    pub site: String,
+    pub slug: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -98,6 +118,21 @@ pub fn export<C: Db>(c: &mut C, email_key: &str) -> Result<PersonData, ApiError>
             edited_at: p.edited_at.map(rfc3339),
         })
         .collect();
+    let mut subscriptions = Vec::new();
+    for s in c.person_subscriptions(email_key)? {
+        let threads = c
+            .followed_threads(s.id)?
+            .into_iter()
+            .map(|(site, slug)| ThreadRef { site, slug })
+            .collect();
+        subscriptions.push(PersonSubscriptionJson {
+            site: s.site,
+            lang: s.lang,
+            created_at: rfc3339(s.created_at),
+            confirmed_at: s.confirmed_at.map(rfc3339),
+            threads,
+        });
+    }
     let mail = c
         .person_mail(email_key)?
         .into_iter()
@@ -124,6 +159,7 @@ pub fn export<C: Db>(c: &mut C, email_key: &str) -> Result<PersonData, ApiError>
     Ok(PersonData {
         email: email_key.to_owned(),
         comments,
+        subscriptions,
         mail,
         bans,
     })
@@ -142,6 +178,7 @@ pub enum CommentsTo {
 pub struct Erased {
     pub comments_anonymized: usize,
     pub comments_deleted: usize,
+    pub subscriptions_dropped: usize,
     pub mail_dropped: usize,
     pub bans_kept: usize,
 }
@@ -180,8 +217,12 @@ pub fn erase<C: Db>(
             changed.push(thread);
         }
     }
+    // Subscriptions, their pending digests and queued mail to the address; then whatever
+    // else the outbox keeps to or about it (sent mail, moderators' mail naming it).
+    let (subscriptions, queued) = c.forget_email(None, email_key)?;
+    done.subscriptions_dropped = subscriptions;
     let mail: Vec<i64> = c.person_mail(email_key)?.iter().map(|m| m.id).collect();
-    done.mail_dropped = c.delete_mail(&mail)?;
+    done.mail_dropped = queued + c.delete_mail(&mail)?;
     done.bans_kept = c.person_bans(email_key)?.len();
     Ok((done, changed))
 }

@@ -49,6 +49,7 @@ pub fn post_as_moderator<C: Db>(
         // A moderator's own comment needs no moderator mail, nor spam checks.
         mailer: None,
         spam: super::spam::Verdict::Clean,
+        lang: "en",
     };
     let created = create_comment(c, site, key, &input)?;
     c.insert_audit(&NewAudit {

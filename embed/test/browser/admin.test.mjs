@@ -166,3 +166,20 @@ test('bulk approval, then the thread locked from the threads page', async () => 
   await w.check();
   await context.close();
 });
+
+test('the Mail tab: the outbox, and why nothing is sent without [smtp]', async () => {
+  const { context, page, w } = await openAdmin('/admin/login', { width: 360, height: 740 });
+  await logIn(page);
+  await page.getByRole('link', { name: 'Mail', exact: true }).click();
+  await page.waitForURL(`${world.server.origin}/admin/mail`);
+  await waitText(page.locator('main'), 'Email is off');
+  await waitText(page.locator('main'), 'No mail here.');
+  assert.equal(await page.getByRole('button', { name: 'Send now' }).isDisabled(), true);
+  await page.getByRole('link', { name: 'Failed', exact: true }).click();
+  await page.waitForURL(`${world.server.origin}/admin/mail?status=failed`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px`);
+  assert.deepEqual(await axe(page), [], 'axe on the Mail tab');
+  await w.check();
+  await context.close();
+});

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod bans;
 pub mod comments;
 pub mod mail;
+pub mod outbox;
 pub mod page;
 pub mod replies;
 pub mod session;

@@ -102,6 +102,17 @@ struct AuditPage {
 framed!(AuditPage);
 
 #[derive(Template)]
+#[template(path = "outbox.html")]
+struct OutboxPage {
+    chrome: Chrome,
+    email_on: bool,
+    status: String,
+    messages: Vec<crate::service::outbox::OutboxMessage>,
+    next: Option<String>,
+}
+framed!(OutboxPage);
+
+#[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage {
     chrome: Chrome,
@@ -373,6 +384,40 @@ pub async fn audit(
         chrome: chrome(&state, &m, "audit").await?,
         entries,
         next: next_link("/admin/audit", &[], next),
+    })
+}
+
+/// `GET /admin/mail`: the outbox, and a test mail.
+pub async fn outbox(
+    req: HttpRequest,
+    moderator: Option<Moderator>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(m) = moderator else {
+        return Ok(see_other("/admin/login"));
+    };
+    let q = QueryParams::parse(&req)?;
+    let before = positive(&q, "before")?;
+    let status = q
+        .get("status")
+        .filter(|s| matches!(*s, "queued" | "sent" | "failed"))
+        .unwrap_or("")
+        .to_owned();
+    let filter = (!status.is_empty()).then(|| status.clone());
+    let (messages, next) = read(&state, move |conn, _| {
+        with_conn!(conn, |c| crate::service::outbox::list(
+            c,
+            filter.as_deref(),
+            before
+        ))
+    })
+    .await?;
+    ok(&OutboxPage {
+        chrome: chrome(&state, &m, "mail").await?,
+        email_on: state.mailer.is_some(),
+        next: next_link("/admin/mail", &[("status", status.clone())], next),
+        status,
+        messages,
     })
 }
 

@@ -1,0 +1,426 @@
+//! Reply notifications, with double opt-in.
+//!
+//! Readers may also follow a whole thread (`POST /api/v1/subscriptions`): then every new
+//! approved comment in it joins their digest, with the same confirmation and unsubscribe.
+//!
+//! A comment with `notify_replies` and an email makes its author a subscriber of the site
+//! (unconfirmed): one confirmation mail goes out, at most every [`RESEND_AFTER`], however
+//! many comments they post meanwhile. Its link confirms on a POST (mail scanners follow
+//! GETs). Once confirmed, each approved reply to one of their comments (not their own,
+//! not to a comment since deleted or refused) joins a digest row per subscriber and
+//! thread, written in the approval's transaction. The mail worker turns a digest into one
+//! message once it is [`crate::config::SmtpSettings::reply_delay`] old, deleting the row
+//! in the same transaction, so several quick replies make one mail, sent once even with
+//! several instances. What the mail says is decided then: a reply deleted meanwhile or an
+//! unsubscription is honoured.
+
+use askama::Template;
+use lettre::message::Mailbox;
+
+use super::compose::{compose, thread_message_id, Content};
+use super::i18n::{self, fill, Strings};
+use super::{one_line, Mailer};
+use crate::config::Settings;
+use crate::db::models::ThreadRow;
+use crate::db::subscriptions::{NotifyRow, SubscriberRow};
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::security::ServerKey;
+
+/// An unconfirmed address gets another confirmation mail only after this long.
+pub const RESEND_AFTER_SECS: i64 = 6 * 3600;
+/// How long a confirmation link works.
+pub const CONFIRM_VALID_SECS: i64 = 7 * 24 * 3600;
+const CONFIRM_DOMAIN: &str = "mail-confirm";
+/// Digests turned into mail per transaction.
+const FLUSH_BATCH: i64 = 20;
+
+fn micros(secs: i64) -> i64 {
+    secs * 1_000_000
+}
+
+fn template_error(e: askama::Error) -> ApiError {
+    ApiError::internal(anyhow::anyhow!("mail template: {e}"))
+}
+
+/// The signed link that confirms a subscriber: its id and creation time (so a later
+/// subscriber that reuses the id is not confirmed by an old link), and an expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfirmToken {
+    pub subscriber: i64,
+    pub created_at: i64,
+    pub expires: i64,
+}
+
+impl ConfirmToken {
+    pub fn encode(&self, key: &ServerKey) -> String {
+        let payload = format!("{}.{}.{}", self.subscriber, self.created_at, self.expires);
+        let sig = key.sign(CONFIRM_DOMAIN, payload.as_bytes());
+        format!("{payload}.{sig}")
+    }
+
+    /// `None` if malformed, tampered with or expired.
+    pub fn decode(key: &ServerKey, token: &str, now_secs: i64) -> Option<Self> {
+        let token = token.trim();
+        if token.len() > 300 {
+            return None;
+        }
+        let (payload, sig) = token.rsplit_once('.')?;
+        if !key.verify_signature(CONFIRM_DOMAIN, payload.as_bytes(), sig) {
+            return None;
+        }
+        let mut parts = payload.split('.').map(str::parse::<i64>);
+        let t = ConfirmToken {
+            subscriber: parts.next()?.ok()?,
+            created_at: parts.next()?.ok()?,
+            expires: parts.next()?.ok()?,
+        };
+        (parts.next().is_none() && now_secs <= t.expires).then_some(t)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mail/confirm.txt")]
+struct ConfirmText<'a> {
+    m: &'a ConfirmMail,
+}
+
+#[derive(Template)]
+#[template(path = "mail/confirm.html")]
+struct ConfirmHtml<'a> {
+    m: &'a ConfirmMail,
+}
+
+struct ConfirmMail {
+    lang: &'static str,
+    subject: String,
+    intro: String,
+    action: &'static str,
+    link: String,
+    ignore: &'static str,
+}
+
+fn thread_name(thread: &ThreadRow) -> String {
+    one_line(thread.title.as_deref().unwrap_or(&thread.slug), 120)
+}
+
+/// The address as lettre takes it. The edge accepts addresses lettre may still refuse
+/// (its parser is its own); such a reader simply gets no mail, and the comment or digest
+/// is not failed for it.
+fn mailbox(email: &str) -> Option<Mailbox> {
+    match email.parse() {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::warn!(error = %e, "an address the mail library refuses: no mail to it");
+            None
+        }
+    }
+}
+
+/// What a reader asked to be mailed about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follow {
+    /// Replies to their comment (the comment's `notify_replies`).
+    Replies,
+    /// Every new comment of the thread.
+    Thread,
+}
+
+/// A reader asked for mail: makes them a subscriber (following the whole thread with
+/// [`Follow::Thread`]), and queues the one confirmation mail if they are not confirmed
+/// yet. In the transaction of the comment or request that asked.
+pub fn subscribe<C: Db>(
+    c: &mut C,
+    mailer: &Mailer,
+    thread: &ThreadRow,
+    email_key: &str,
+    lang: &str,
+    follow: Follow,
+    now: i64,
+) -> Result<(), ApiError> {
+    let Some(to) = mailbox(email_key) else {
+        return Ok(());
+    };
+    let sub = c.upsert_subscriber(
+        &thread.site,
+        email_key,
+        lang,
+        &crate::security::new_token(),
+        now,
+    )?;
+    if follow == Follow::Thread {
+        c.follow_thread(sub.id, thread.id, now)?;
+    }
+    if sub.confirmed_at.is_some()
+        || !c.claim_confirmation(sub.id, now, now - micros(RESEND_AFTER_SECS))?
+    {
+        return Ok(());
+    }
+    let s = i18n::strings(&sub.lang);
+    let name = thread_name(thread);
+    let token = ConfirmToken {
+        subscriber: sub.id,
+        created_at: sub.created_at,
+        expires: now / 1_000_000 + CONFIRM_VALID_SECS,
+    };
+    let m = ConfirmMail {
+        lang: s.lang,
+        subject: fill(s.confirm_subject, &[("thread", &name)]),
+        intro: fill(
+            match follow {
+                Follow::Replies => s.confirm_intro,
+                Follow::Thread => s.confirm_intro_thread,
+            },
+            &[("thread", &name)],
+        ),
+        action: s.confirm_action,
+        link: mailer.link(&format!("/mail/confirm?t={}", token.encode(&mailer.key))),
+        ignore: s.confirm_ignore,
+    };
+    let content = Content {
+        subject: m.subject.clone(),
+        text: ConfirmText { m: &m }.render().map_err(template_error)?,
+        html: ConfirmHtml { m: &m }.render().map_err(template_error)?,
+    };
+    let thread_id = thread_message_id(mailer, &thread.site, &thread.slug);
+    let composed = compose(mailer, &to, &thread_id, content, None)?;
+    composed.enqueue(c, "reply-confirm", now)?;
+    Ok(())
+}
+
+/// Whether `reply` is worth a mail to `parent`'s author: both visible, the parent asked
+/// for it, and the reply is not their own.
+fn wanted(parent: &NotifyRow, reply: &NotifyRow) -> bool {
+    reply.parent_id == Some(parent.id)
+        && parent.status == "approved"
+        && reply.status == "approved"
+        && parent.notify_replies
+        && parent.email_key.is_some()
+        && reply.email_key != parent.email_key
+}
+
+/// A comment has just become visible (published at once, or approved by a moderator):
+/// it joins the digest of its parent's author, if they asked for replies and confirmed,
+/// and of each confirmed follower of the thread, never its own author's. In the
+/// transaction that made it visible.
+pub fn comment_approved<C: Db>(c: &mut C, comment_id: i64, now: i64) -> Result<(), ApiError> {
+    let Some(comment) = c.notify_comments(&[comment_id])?.pop() else {
+        return Ok(());
+    };
+    let thread = c.thread_by_id(comment.thread_id)?;
+    let mut done: Vec<i64> = Vec::new();
+    let parent = match comment.parent_id {
+        Some(p) => c.notify_comments(&[p])?.pop(),
+        None => None,
+    };
+    if let Some(parent) = parent.filter(|p| wanted(p, &comment)) {
+        let email = parent.email_key.as_deref().unwrap_or_default();
+        if let Some(sub) = c.subscriber(&thread.site, email)? {
+            if sub.confirmed_at.is_some() {
+                c.add_to_digest(sub.id, thread.id, comment.id, now)?;
+                done.push(sub.id);
+            }
+        }
+    }
+    for follower in c.thread_followers(thread.id)? {
+        if done.contains(&follower.id) || comment.email_key.as_deref() == Some(&follower.email) {
+            continue;
+        }
+        c.add_to_digest(follower.id, thread.id, comment.id, now)?;
+    }
+    Ok(())
+}
+
+#[derive(Template)]
+#[template(path = "mail/reply.txt")]
+struct ReplyText<'a> {
+    m: &'a ReplyMail,
+}
+
+#[derive(Template)]
+#[template(path = "mail/reply.html")]
+struct ReplyHtml<'a> {
+    m: &'a ReplyMail,
+}
+
+struct ReplyItem {
+    heading: String,
+    body: String,
+    link: Option<String>,
+}
+
+struct ReplyMail {
+    lang: &'static str,
+    subject: String,
+    replies: Vec<ReplyItem>,
+    read_it: &'static str,
+    why: &'static str,
+    unsubscribe_thread: &'static str,
+    unsubscribe_thread_label: &'static str,
+    unsubscribe_thread_link: String,
+    unsubscribe_all: &'static str,
+    unsubscribe_all_label: &'static str,
+    unsubscribe_all_link: String,
+}
+
+/// A string ending in a colon, as a button or link text.
+pub fn label(s: &'static str) -> &'static str {
+    s.trim_end_matches([':', '：', ' '])
+}
+
+/// The unsubscribe link of a subscriber; `thread` narrows it to one thread.
+pub fn unsubscribe_link(mailer: &Mailer, key: &str, thread: Option<i64>) -> String {
+    match thread {
+        Some(t) => mailer.link(&format!("/mail/unsubscribe?k={key}&thread={t}")),
+        None => mailer.link(&format!("/mail/unsubscribe?k={key}")),
+    }
+}
+
+/// Turns due digests into outbox mail, deleting them: run it in one transaction, so a
+/// digest becomes exactly one message. Returns how many digests it took.
+pub fn flush_digests<C: Db>(
+    c: &mut C,
+    mailer: &Mailer,
+    settings: &Settings,
+    delay_micros: i64,
+    now: i64,
+) -> Result<usize, ApiError> {
+    let due = c.take_due_digests(now - delay_micros, FLUSH_BATCH)?;
+    for d in &due {
+        let Some(sub) = c.subscriber_by_id(d.subscriber_id)? else {
+            continue;
+        };
+        if sub.confirmed_at.is_none() {
+            continue;
+        }
+        let mut ids: Vec<i64> = d
+            .comment_ids
+            .split(',')
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let comments = c.notify_comments(&ids)?;
+        let parent_ids: Vec<i64> = comments.iter().filter_map(|r| r.parent_id).collect();
+        let parents = c.notify_comments(&parent_ids)?;
+        let follows = c.follows_thread(sub.id, d.thread_id)?;
+        // Decided now, not when queued: a comment deleted or an unsubscription meanwhile
+        // is honoured.
+        let mut items: Vec<(&NotifyRow, bool)> = comments
+            .iter()
+            .filter_map(|r| {
+                let reply = parents
+                    .iter()
+                    .any(|p| wanted(p, r) && p.email_key.as_deref() == Some(sub.email.as_str()));
+                let followed = follows
+                    && r.status == "approved"
+                    && r.thread_id == d.thread_id
+                    && r.email_key.as_deref() != Some(sub.email.as_str());
+                (reply || followed).then_some((r, reply))
+            })
+            .collect();
+        if items.is_empty() {
+            continue;
+        }
+        items.sort_by_key(|(r, _)| r.id);
+        let thread = c.thread_by_id(d.thread_id)?;
+        queue_digest(c, mailer, settings, &sub, &thread, &items, now)?;
+    }
+    Ok(due.len())
+}
+
+fn queue_digest<C: Db>(
+    c: &mut C,
+    mailer: &Mailer,
+    settings: &Settings,
+    sub: &SubscriberRow,
+    thread: &ThreadRow,
+    items: &[(&NotifyRow, bool)],
+    now: i64,
+) -> Result<(), ApiError> {
+    let all_replies = items.iter().all(|(_, reply)| *reply);
+    let Some(to) = mailbox(&sub.email) else {
+        return Ok(());
+    };
+    let s: &Strings = i18n::strings(&sub.lang);
+    let name = thread_name(thread);
+    let site = crate::domain::SiteId::parse(&thread.site)
+        .ok()
+        .and_then(|id| settings.site(&id));
+    let post = crate::service::moderation::thread_link(site, &thread.slug, thread.url.as_deref())
+        .map(|l| l.split('#').next().unwrap_or(&l).to_owned());
+    let shown = items
+        .iter()
+        .map(|(r, reply)| {
+            let author = one_line(r.author.as_deref().unwrap_or(s.anonymous), 100);
+            ReplyItem {
+                heading: fill(
+                    if *reply { s.replied } else { s.wrote },
+                    &[("author", &author)],
+                ),
+                body: r.body.clone(),
+                link: post
+                    .as_ref()
+                    .map(|p| format!("{p}#afterword-comment-{}", r.id)),
+            }
+        })
+        .collect();
+    let n = items.len().to_string();
+    let (one, many) = if all_replies {
+        (s.reply_subject_one, s.reply_subject_many)
+    } else {
+        (s.comment_subject_one, s.comment_subject_many)
+    };
+    let subject = if items.len() == 1 {
+        fill(one, &[("thread", &name)])
+    } else {
+        fill(many, &[("thread", &name), ("n", &n)])
+    };
+    let thread_link = unsubscribe_link(mailer, &sub.unsubscribe_key, Some(thread.id));
+    let m = ReplyMail {
+        lang: s.lang,
+        subject: subject.clone(),
+        replies: shown,
+        read_it: s.read_it,
+        why: if all_replies { s.why } else { s.why_thread },
+        unsubscribe_thread: s.unsubscribe_thread,
+        unsubscribe_thread_label: label(s.unsubscribe_thread),
+        unsubscribe_thread_link: thread_link.clone(),
+        unsubscribe_all: s.unsubscribe_all,
+        unsubscribe_all_label: label(s.unsubscribe_all),
+        unsubscribe_all_link: unsubscribe_link(mailer, &sub.unsubscribe_key, None),
+    };
+    let content = Content {
+        subject,
+        text: ReplyText { m: &m }.render().map_err(template_error)?,
+        html: ReplyHtml { m: &m }.render().map_err(template_error)?,
+    };
+    let thread_id = thread_message_id(mailer, &thread.site, &thread.slug);
+    let composed = compose(mailer, &to, &thread_id, content, Some(&thread_link))?;
+    composed.enqueue(c, "reply-notification", now)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confirm_token_round_trip_tamper_expiry() {
+        let key = ServerKey::generate();
+        let t = ConfirmToken {
+            subscriber: 7,
+            created_at: 123,
+            expires: 1000,
+        };
+        let s = t.encode(&key);
+        assert_eq!(ConfirmToken::decode(&key, &s, 1000), Some(t));
+        assert_eq!(ConfirmToken::decode(&key, &s, 1001), None);
+        assert_eq!(
+            ConfirmToken::decode(&key, &s.replacen("7.", "8.", 1), 0),
+            None
+        );
+        assert_eq!(ConfirmToken::decode(&ServerKey::generate(), &s, 0), None);
+        assert_eq!(ConfirmToken::decode(&key, "1.2", 0), None);
+    }
+}
