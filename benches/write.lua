@@ -17,7 +17,8 @@
 -- there one line "sent t<thread> <count>" per thread and one line
 -- "ok t<thread>-n<counter>" per 201 response, for benches/check_writes.py.
 --
--- The path (site and slug) comes from the URL given to wrk.
+-- The path (site and slug) comes from the URL given to wrk. AFTERWORD_FORM_TOKEN, if
+-- set, is sent as every comment's form_token (the spam checks).
 
 local threads = {}
 local next_id = 1
@@ -37,6 +38,9 @@ function init(args)
    statuses = {}
    n = 0
    headers = { ["Content-Type"] = "application/json", ["Accept"] = "application/json" }
+   -- The spam checks' form token (see benches/spam.sh), when the site checks it.
+   local token = os.getenv("AFTERWORD_FORM_TOKEN")
+   form = (token and token ~= "") and string.format(',"form_token":"%s"', token) or ""
 end
 
 local para1 = "Load-test comment number %d from wrk thread %d. This paragraph has "
@@ -49,7 +53,7 @@ function request()
    n = n + 1
    sent = sent + 1
    local text = string.format(para1, n, tid, n) .. "\\n\\n" .. string.format(para2, tid, n)
-   local body = string.format('{"body":"%s","author":"Bench writer %d"}', text, tid)
+   local body = string.format('{"body":"%s","author":"Bench writer %d"%s}', text, tid, form)
    return wrk.format("POST", nil, headers, body)
 end
 
