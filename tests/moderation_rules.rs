@@ -29,23 +29,6 @@ async fn edit_body(app: &TestApp, c: &Value, token: &str, body: &str) -> Value {
     v["comment"].clone()
 }
 
-/// The author's view of their own comments (what the embed asks after a reload).
-async fn mine(app: &TestApp, site: &str, slug: &str, c: &Value, token: &str) -> Value {
-    let r = app
-        .client
-        .post(app.url(&format!(
-            "/api/v1/comments/mine?site={site}&slug={}",
-            common::enc(slug)
-        )))
-        .json(&json!({"comments": [{"id": c["id"], "edit_token": token}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let v: Value = r.json().await.unwrap();
-    v["comments"].clone()
-}
-
 fn id(c: &Value) -> i64 {
     c["id"].as_i64().unwrap()
 }
@@ -83,7 +66,7 @@ async fn all_mode_holds_and_an_edit_after_approval_waits_again(app: TestApp) {
     assert!(common::ids(&t).is_empty(), "{t}");
     assert_eq!(t["thread"]["comment_count"], 0);
     // Its author still sees it, as pending.
-    let own = mine(&app, "moderated", "/m/", &c, &tok).await;
+    let own = app.mine("moderated", "/m/", &c, &tok).await;
     assert_eq!(own[0]["status"], "pending");
     assert!(own[0]["html"].as_str().unwrap().contains("pills"));
     let queue = admin.get("/api/v1/admin/comments?status=pending").await;

@@ -138,8 +138,27 @@ async fn assert_spam(app: &TestApp, site: &str, slug: &str, c: &Value, because: 
 }
 
 async fn no_token_is_spam_answered_like_a_held_comment(app: TestApp) {
-    let c = posted(&app, "203.0.113.1", "open", "/a/", json!({"body": "Hello"})).await;
+    let r = app
+        .post_from("203.0.113.1", "open", "/a/", json!({"body": "Hello"}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    let (c, token) = (
+        v["comment"].clone(),
+        v["edit_token"].as_str().unwrap().to_owned(),
+    );
     assert_spam(&app, "open", "/a/", &c, "no valid form token").await;
+    // Its poster, asking after it as the embed does, still sees it waiting.
+    let mine = app.mine("open", "/a/", &c, &token).await;
+    assert_eq!(mine[0]["status"], "pending", "{mine}");
+    // Once a moderator has looked at it (still spam), it is refused like any other.
+    app.db.exec(&format!(
+        "INSERT INTO audit_log (at, moderator, action, comment_id, detail) \
+         VALUES (2, 'ann', 'spam', {}, 'spam → spam')",
+        c["id"]
+    ));
+    let mine = app.mine("open", "/a/", &c, &token).await;
+    assert_eq!(mine, json!([]), "{mine}");
     let thread = app.thread("open", "/a/", "").await;
     assert_eq!(thread["thread"]["comment_count"], 0, "{thread}");
     // A forged or foreign token is no better.

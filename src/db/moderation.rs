@@ -143,6 +143,8 @@ pub trait ModerationStore: Sized {
         url: Option<&str>,
     ) -> QueryResult<()>;
     fn insert_audit(&mut self, e: &NewAudit<'_>) -> QueryResult<()>;
+    /// Who last acted on a comment, per the audit log.
+    fn last_actor(&mut self, comment_id: i64) -> QueryResult<Option<String>>;
     fn audit_page(&mut self, before: Option<i64>, n: i64) -> QueryResult<Vec<AuditRow>>;
     fn insert_ban(&mut self, b: &NewBan<'_>) -> QueryResult<BanRow>;
     fn bans(&mut self) -> QueryResult<Vec<BanRow>>;
@@ -364,6 +366,15 @@ macro_rules! moderation_store_fns {
                 .set((threads::title.eq(title), threads::url.eq(url)))
                 .execute(self)
                 .map(|_| ())
+        }
+
+        fn last_actor(&mut self, comment_id: i64) -> QueryResult<Option<String>> {
+            audit_log::table
+                .filter(audit_log::comment_id.eq(comment_id))
+                .order(audit_log::id.desc())
+                .select(audit_log::moderator)
+                .first(self)
+                .optional()
         }
 
         fn insert_audit(&mut self, e: &NewAudit<'_>) -> QueryResult<()> {

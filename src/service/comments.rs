@@ -463,8 +463,9 @@ pub fn delete_comment<C: Store>(c: &mut C, action: &AuthorAction<'_>) -> Result<
 /// The current state of comments their author holds edit tokens for, in one thread.
 /// Only pending and approved comments whose token matches are answered: a comment refused
 /// (spam), deleted, of another thread or with a wrong token is simply left out, so the
-/// answer tells a stranger nothing they did not know.
-pub fn own_comments<C: Store>(
+/// answer tells a stranger nothing they did not know. One the spam checks filed, and no
+/// moderator has looked at since, still reads as pending: its poster learns nothing.
+pub fn own_comments<C: Db>(
     c: &mut C,
     key: &ServerKey,
     site: &SiteId,
@@ -479,8 +480,9 @@ pub fn own_comments<C: Store>(
         let Some(auth) = c.comment_auth(id.0)? else {
             continue;
         };
+        let filed = auth.status == "spam" && c.last_actor(id.0)?.as_deref() == Some(spam::FILTER);
         let owned = auth.thread_id == thread.id
-            && matches!(auth.status.as_str(), "approved" | "pending")
+            && (matches!(auth.status.as_str(), "approved" | "pending") || filed)
             && auth
                 .edit_token_hash
                 .as_deref()
@@ -503,7 +505,10 @@ pub fn own_comments<C: Store>(
     rows.sort_by_key(|r| r.id);
     Ok(rows
         .into_iter()
-        .map(|r| {
+        .map(|mut r| {
+            if r.status == "spam" {
+                r.status = CommentStatus::Pending.as_str().to_owned();
+            }
             let mine = reactions.remove(&r.id).unwrap_or_default();
             view::comment_json(r, mine)
         })

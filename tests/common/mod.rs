@@ -326,6 +326,24 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The author's view of their own comment (what the embed asks after a reload): the
+    /// `comments` of `/api/v1/comments/mine`.
+    pub async fn mine(&self, site: &str, slug: &str, c: &Value, token: &str) -> Value {
+        let r = self
+            .client
+            .post(self.url(&format!(
+                "/api/v1/comments/mine?site={site}&slug={}",
+                enc(slug)
+            )))
+            .json(&serde_json::json!({"comments": [{"id": c["id"], "edit_token": token}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        v["comments"].clone()
+    }
+
     pub async fn comment(&self, site: &str, slug: &str, body: Value) -> (Value, String) {
         let r = self.post_comment(site, slug, body).await;
         let status = r.status();
