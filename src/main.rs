@@ -38,6 +38,43 @@ enum Command {
         #[arg(long, env = "AFTERWORD_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Import comments from Isso, Disqus, WordPress, Remark42 or an Afterword export
+    /// (see docs/import.md). Safe to run again: what is already here is not added twice.
+    Import {
+        format: afterword::import::Format,
+        /// The export file (for Isso: its SQLite database). Gzipped files are read as such.
+        file: PathBuf,
+        /// The site (from the config) the comments belong to.
+        #[arg(long)]
+        site: String,
+        /// Where thread slugs come from: `path` (the post URL's path; the default),
+        /// `url`, or `regex:PATTERN=REPLACEMENT` applied to the URL.
+        #[arg(long)]
+        slug_from: Option<afterword::import::SlugRule>,
+        /// Show the slugs and counts, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+        /// A TOML config file.
+        #[arg(long, env = "AFTERWORD_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Export a site's threads and comments as JSON Lines (see docs/import.md).
+    Export {
+        #[arg(long)]
+        site: String,
+        /// Where to write (default: standard output).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Include commenters' email addresses.
+        #[arg(long)]
+        include_emails: bool,
+        /// A TOML config file.
+        #[arg(long, env = "AFTERWORD_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Manage moderator accounts (they log in at /admin).
     Admin {
         /// A TOML config file.
@@ -75,6 +112,21 @@ fn main() -> ExitCode {
         Command::Migrate { config } => migrate(config),
         Command::Admin { config, command } => admin(config, command),
         Command::Backup { file, config } => backup(config, &file),
+        Command::Import {
+            format,
+            file,
+            site,
+            slug_from,
+            dry_run,
+            json,
+            config,
+        } => import(config, format, &file, &site, slug_from, dry_run, json),
+        Command::Export {
+            site,
+            output,
+            include_emails,
+            config,
+        } => export(config, &site, output.as_deref(), include_emails),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -118,6 +170,47 @@ fn backup(config: Option<PathBuf>, file: &std::path::Path) -> anyhow::Result<()>
     let settings = Settings::load(config.as_deref())?;
     let bytes = afterword::db::backup::backup(&settings.database_url, file)?;
     println!("backed up to {} ({bytes} bytes)", file.display());
+    Ok(())
+}
+
+fn import(
+    config: Option<PathBuf>,
+    format: afterword::import::Format,
+    file: &std::path::Path,
+    site: &str,
+    slug_from: Option<afterword::import::SlugRule>,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let settings = Settings::load(config.as_deref())?;
+    let progress = afterword::import::progress::Progress::new(json);
+    let summary = afterword::import::import_file(
+        &settings, format, file, site, slug_from, dry_run, &progress,
+    )?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", summary.render());
+    }
+    Ok(())
+}
+
+fn export(
+    config: Option<PathBuf>,
+    site: &str,
+    output: Option<&std::path::Path>,
+    include_emails: bool,
+) -> anyhow::Result<()> {
+    let settings = Settings::load(config.as_deref())?;
+    let written = afterword::import::export_site(&settings, site, include_emails, output)?;
+    if let Some(path) = output {
+        eprintln!(
+            "exported {} threads, {} comments to {}",
+            written.threads,
+            written.comments,
+            path.display()
+        );
+    }
     Ok(())
 }
 

@@ -36,6 +36,7 @@ diesel::table! {
         deleted_by -> Nullable<Text>,
         email_key -> Nullable<Text>,
         moderator_id -> Nullable<BigInt>,
+        source_key -> Nullable<Text>,
     }
 }
 
@@ -138,6 +139,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Moved by each batch `afterword import` commits, so running servers drop their caches.
+    change_epoch (id) {
+        id -> BigInt,
+        epoch -> BigInt,
+    }
+}
+
 diesel::joinable!(comments -> threads (thread_id));
 diesel::joinable!(admin_sessions -> admins (admin_id));
 diesel::joinable!(reactions -> threads (thread_id));
@@ -153,5 +162,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     bans,
     reaction_counts,
     outbox,
-    used_tokens
+    used_tokens,
+    change_epoch
 );

@@ -1,0 +1,160 @@
+//! The queries of `afterword import` and `afterword export`, for both backends.
+//!
+//! Imports write on their own connection, outside the server's writer, in large
+//! transactions; each commit moves `change_epoch` (SQLite) or notifies the changed threads
+//! (PostgreSQL), so running servers drop what they cached.
+
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+
+use super::models::ThreadRow;
+use super::schema::{change_epoch, comments, threads};
+
+/// A comment as an import stores it: with its source id, and dates from the source.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = comments)]
+pub struct ImportedComment<'a> {
+    pub thread_id: i64,
+    pub parent_id: Option<i64>,
+    pub root_id: Option<i64>,
+    pub status: &'a str,
+    pub body: &'a str,
+    pub html: &'a str,
+    pub author: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub email_key: Option<&'a str>,
+    pub website: Option<&'a str>,
+    pub avatar: &'a str,
+    pub notify_replies: bool,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+    pub deleted_by: Option<&'a str>,
+    pub source_key: Option<&'a str>,
+}
+
+/// A comment as the export writes it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = comments)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct ExportCommentRow {
+    pub id: i64,
+    pub parent_id: Option<i64>,
+    pub status: String,
+    pub body: String,
+    pub author: Option<String>,
+    pub email: Option<String>,
+    pub website: Option<String>,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+    pub source_key: Option<String>,
+}
+
+/// What an import needs to know of a comment already in a thread.
+pub struct KnownComment {
+    pub id: i64,
+    pub root_id: Option<i64>,
+    pub source_key: Option<String>,
+}
+
+pub trait ImportStore: Sized {
+    /// Every comment of a thread: its id, root and source key.
+    fn known_comments(&mut self, thread_id: i64) -> QueryResult<Vec<KnownComment>>;
+    /// Stores one comment; returns its id.
+    fn insert_imported(&mut self, c: &ImportedComment<'_>) -> QueryResult<i64>;
+    /// Tells running servers, at commit, that these threads (`(site, slug)`) changed.
+    fn announce(&mut self, changed: &[(String, String)]) -> QueryResult<()>;
+    /// The current change epoch (see the module doc).
+    fn change_epoch(&mut self) -> QueryResult<i64>;
+    /// Up to `n` threads of a site after the id `after`, by id.
+    fn threads_after(&mut self, site: &str, after: i64, n: i64) -> QueryResult<Vec<ThreadRow>>;
+    /// Every comment of a thread, by id.
+    fn export_comments(&mut self, thread_id: i64) -> QueryResult<Vec<ExportCommentRow>>;
+}
+
+macro_rules! common_import_fns {
+    () => {
+        fn known_comments(&mut self, thread_id: i64) -> QueryResult<Vec<KnownComment>> {
+            let rows: Vec<(i64, Option<i64>, Option<String>)> = comments::table
+                .filter(comments::thread_id.eq(thread_id))
+                .select((comments::id, comments::root_id, comments::source_key))
+                .load(self)?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, root_id, source_key)| KnownComment {
+                    id,
+                    root_id,
+                    source_key,
+                })
+                .collect())
+        }
+
+        fn insert_imported(&mut self, c: &ImportedComment<'_>) -> QueryResult<i64> {
+            diesel::insert_into(comments::table)
+                .values(c)
+                .returning(comments::id)
+                .get_result(self)
+        }
+
+        fn change_epoch(&mut self) -> QueryResult<i64> {
+            change_epoch::table
+                .select(change_epoch::epoch)
+                .first::<i64>(self)
+                .optional()
+                .map(|e| e.unwrap_or(0))
+        }
+
+        fn threads_after(&mut self, site: &str, after: i64, n: i64) -> QueryResult<Vec<ThreadRow>> {
+            threads::table
+                .filter(threads::site.eq(site))
+                .filter(threads::id.gt(after))
+                .order(threads::id)
+                .limit(n)
+                .select(ThreadRow::as_select())
+                .load(self)
+        }
+
+        fn export_comments(&mut self, thread_id: i64) -> QueryResult<Vec<ExportCommentRow>> {
+            comments::table
+                .filter(comments::thread_id.eq(thread_id))
+                .order(comments::id)
+                .select(ExportCommentRow::as_select())
+                .load(self)
+        }
+    };
+}
+
+impl ImportStore for SqliteConnection {
+    common_import_fns!();
+
+    fn announce(&mut self, _changed: &[(String, String)]) -> QueryResult<()> {
+        // A server on SQLite shares the file with no other instance: it polls the epoch.
+        diesel::update(change_epoch::table)
+            .set(change_epoch::epoch.eq(change_epoch::epoch + 1))
+            .execute(self)
+            .map(|_| ())
+    }
+}
+
+impl ImportStore for PgConnection {
+    common_import_fns!();
+
+    fn announce(&mut self, changed: &[(String, String)]) -> QueryResult<()> {
+        diesel::update(change_epoch::table)
+            .set(change_epoch::epoch.eq(change_epoch::epoch + 1))
+            .execute(self)?;
+        let payloads: Vec<String> = changed
+            .iter()
+            .map(|(site, slug)| crate::cache::notify_payload(site, slug))
+            .collect();
+        // Delivered at commit to every listening instance, as the writer's own are.
+        diesel::sql_query(
+            "SELECT COUNT(*) FROM (SELECT pg_notify($1, p) FROM unnest($2) AS p) AS sent",
+        )
+        .bind::<diesel::sql_types::Text, _>(super::NOTIFY_CHANNEL)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(payloads)
+        .execute(self)
+        .map(|_| ())
+    }
+}
