@@ -158,12 +158,20 @@ where
     let mut done = 0u64;
     let mut queue = threads.into_iter().peekable();
     while queue.peek().is_some() {
+        // Read and render a batch before its transaction opens: a running server's writes
+        // wait only for the inserts.
+        let mut group = Vec::new();
+        let mut size = 0;
+        while size < BATCH_COMMENTS {
+            let Some(thread) = queue.next() else { break };
+            let comments = stage.comments_of(&thread.key)?;
+            size += comments.len().max(1);
+            group.push((thread, comments));
+        }
+        let group = prepare(group, opts.key);
         let mut batch = Batch::default();
         let result = conn.transaction::<_, BatchEnd, _>(|c| {
-            while batch.comments < BATCH_COMMENTS {
-                let Some(thread) = queue.next() else { break };
-                let comments = stage.comments_of(&thread.key)?;
-                batch.comments += comments.len().max(1);
+            for (thread, comments) in group {
                 done += comments.len() as u64;
                 import_thread(c, &thread, comments, opts, &mut batch)?;
                 progress.set(done, "comments");
@@ -189,6 +197,40 @@ where
     Ok(summary)
 }
 
+/// A comment with its stored fields worked out.
+type Prepared = (SourceComment, Fields);
+
+/// Works out every comment's fields (Markdown, HTML, cleaned names), on as many threads as
+/// there are cores (up to 4): rendering is most of an import's work.
+fn prepare(
+    group: Vec<(SourceThread, Vec<SourceComment>)>,
+    key: &ServerKey,
+) -> Vec<(SourceThread, Vec<Prepared>)> {
+    let sizes: Vec<usize> = group.iter().map(|g| g.1.len()).collect();
+    let (threads, lists): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+    let all: Vec<SourceComment> = lists.into_iter().flatten().collect();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let chunk = all.len().div_ceil(workers).max(256);
+    let fields: Vec<Fields> = std::thread::scope(|s| {
+        let parts: Vec<_> = all
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || part.iter().map(|c| Fields::of(c, key)).collect::<Vec<_>>())
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut pairs = all.into_iter().zip(fields);
+    threads
+        .into_iter()
+        .zip(sizes)
+        .map(|(t, n)| (t, pairs.by_ref().take(n).collect()))
+        .collect()
+}
+
 /// Why a batch transaction ended without committing.
 enum BatchEnd {
     DryRun,
@@ -209,7 +251,6 @@ impl From<anyhow::Error> for BatchEnd {
 
 #[derive(Default)]
 struct Batch {
-    comments: usize,
     changed: Vec<(String, String)>,
     tally: Summary,
 }
@@ -239,7 +280,7 @@ impl Summary {
 fn import_thread<C>(
     conn: &mut C,
     thread: &SourceThread,
-    comments: Vec<SourceComment>,
+    comments: Vec<Prepared>,
     opts: &Options<'_>,
     batch: &mut Batch,
 ) -> anyhow::Result<()>
@@ -296,7 +337,7 @@ fn write_thread<C>(
     c: &mut C,
     thread: &SourceThread,
     slug: &str,
-    mut comments: Vec<SourceComment>,
+    mut comments: Vec<Prepared>,
     opts: &Options<'_>,
     tally: &mut Summary,
 ) -> diesel::QueryResult<()>
@@ -307,7 +348,7 @@ where
     let existed = c.find_thread(site, slug)?.is_some();
     let created_at = thread
         .created_at
-        .or_else(|| comments.iter().map(|c| c.created_at).min())
+        .or_else(|| comments.iter().map(|c| c.0.created_at).min())
         .unwrap_or_else(crate::view::now_micros);
     let title = thread
         .title
@@ -347,9 +388,9 @@ where
     }
     order_parents_first(&mut comments);
     let with_replies: std::collections::HashSet<String> =
-        comments.iter().filter_map(|c| c.parent.clone()).collect();
+        comments.iter().filter_map(|c| c.0.parent.clone()).collect();
     let mut approved = 0i64;
-    for sc in comments {
+    for (sc, fields) in comments {
         if let Some(&(id, root)) = known.get(&sc.id) {
             tally.already_present += 1;
             known.insert(sc.id, (id, root));
@@ -367,7 +408,6 @@ where
                 (None, None)
             }
         };
-        let fields = Fields::of(&sc, opts.key);
         if sc.status != Status::Deleted && fields.body.trim().is_empty() {
             tally.skip("empty comment", 1);
             continue;
@@ -446,11 +486,17 @@ struct Fields {
 
 impl Fields {
     fn of(sc: &SourceComment, key: &ServerKey) -> Fields {
+        // A placeholder keeps no text: nothing to render.
         let body = match &sc.body {
+            _ if sc.status == Status::Deleted => String::new(),
             Body::Markdown(m) => m.clone(),
             Body::Html(h) => html::to_markdown(h),
         };
-        let html = crate::markdown::render(&body);
+        let html = if body.is_empty() {
+            String::new()
+        } else {
+            crate::markdown::render(&body)
+        };
         let author = sc.author.as_deref().and_then(clean_name);
         let email = sc
             .email
@@ -495,21 +541,21 @@ fn clean_name(raw: &str) -> Option<String> {
 
 /// File order, except that a reply listed before its parent moves to just after it
 /// (sources list them in any order); a parent chain that loops is left as it is.
-fn order_parents_first(comments: &mut Vec<SourceComment>) {
-    let ids: std::collections::HashSet<String> = comments.iter().map(|c| c.id.clone()).collect();
+fn order_parents_first(comments: &mut Vec<Prepared>) {
+    let ids: std::collections::HashSet<String> = comments.iter().map(|c| c.0.id.clone()).collect();
     let mut placed: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let mut waiting: HashMap<String, Vec<SourceComment>> = HashMap::new();
+    let mut waiting: HashMap<String, Vec<Prepared>> = HashMap::new();
     let mut out = Vec::with_capacity(comments.len());
     for c in comments.drain(..) {
-        match &c.parent {
+        match &c.0.parent {
             Some(p) if ids.contains(p) && !placed.contains(p) => {
                 waiting.entry(p.clone()).or_default().push(c);
             }
             _ => {
                 let mut ready = vec![c];
                 while let Some(c) = ready.pop() {
-                    placed.insert(c.id.clone());
-                    if let Some(mut kids) = waiting.remove(&c.id) {
+                    placed.insert(c.0.id.clone());
+                    if let Some(mut kids) = waiting.remove(&c.0.id) {
                         kids.reverse();
                         ready.extend(kids);
                     }
