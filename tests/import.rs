@@ -435,6 +435,79 @@ async fn a_running_server_sees_the_import(app: TestApp) {
     }
 }
 
+/// A WXR file of `posts` posts with `per_post` comments each.
+fn generated_wxr(path: &Path, posts: usize, per_post: usize) {
+    let mut xml = String::from(
+        "<?xml version=\"1.0\"?><rss xmlns:wp=\"http://wordpress.org/export/1.2/\"><channel>",
+    );
+    let mut id = 0;
+    for p in 0..posts {
+        xml.push_str(&format!(
+            "<item><link>https://blog.example/gen/{p}/</link><wp:post_id>{p}</wp:post_id>"
+        ));
+        for _ in 0..per_post {
+            id += 1;
+            xml.push_str(&format!(
+                "<wp:comment><wp:comment_id>{id}</wp:comment_id><wp:comment_author>R{id}</wp:comment_author>\
+                 <wp:comment_date_gmt>2020-01-01 00:00:00</wp:comment_date_gmt>\
+                 <wp:comment_content><![CDATA[Comment <em>{id}</em>]]></wp:comment_content>\
+                 <wp:comment_approved>1</wp:comment_approved></wp:comment>"
+            ));
+        }
+        xml.push_str("</item>");
+    }
+    xml.push_str("</channel></rss>");
+    std::fs::write(path, xml).unwrap();
+}
+
+async fn the_server_keeps_taking_comments_during_an_import(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    let file = cli.dir.path().join("big.xml");
+    generated_wxr(&file, 40, 50);
+    let config = cli.config.clone();
+    let import = std::thread::spawn(move || {
+        Command::new(BIN)
+            .args([
+                "import",
+                "wordpress",
+                file.to_str().unwrap(),
+                "--site",
+                "blog",
+                "--json",
+            ])
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    });
+    let mut posted = 0;
+    while !import.is_finished() {
+        app.comment(
+            "blog",
+            "/gen/0/",
+            serde_json::json!({"body": format!("live {posted}")}),
+        )
+        .await;
+        posted += 1;
+    }
+    let out = import.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(added(&s, "approved"), 2000, "{s:#}");
+    assert_eq!(app.db.count("comments"), 2000 + posted);
+    assert_eq!(
+        app.db
+            .number("SELECT comment_count AS n FROM threads WHERE slug = '/gen/0/'"),
+        50 + posted,
+        "the server's comments and the import's are both counted"
+    );
+}
+
 async fn bad_input_is_refused_clearly(app: TestApp) {
     let cli = Cli::for_app(&app);
     let fail = |args: &[&str]| {
@@ -484,5 +557,6 @@ on_both_backends!(
     dry_run_writes_nothing_and_shows_the_slugs,
     export_import_export_round_trip,
     a_running_server_sees_the_import,
+    the_server_keeps_taking_comments_during_an_import,
     bad_input_is_refused_clearly,
 );

@@ -59,6 +59,13 @@ pub struct KnownComment {
 }
 
 pub trait ImportStore: Sized {
+    /// Runs a batch in a transaction that takes the write lock up front (SQLite:
+    /// `BEGIN IMMEDIATE`), so a running server's commit in between can never make its
+    /// first write fail: a deferred one would start as a read and could not upgrade.
+    fn batch_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>;
     /// Every comment of a thread: its id, root and source key.
     fn known_comments(&mut self, thread_id: i64) -> QueryResult<Vec<KnownComment>>;
     /// Stores one comment; returns its id.
@@ -128,6 +135,14 @@ macro_rules! common_import_fns {
 impl ImportStore for SqliteConnection {
     common_import_fns!();
 
+    fn batch_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        self.immediate_transaction(f)
+    }
+
     fn announce(&mut self, _changed: &[(String, String)]) -> QueryResult<()> {
         // A server on SQLite shares the file with no other instance: it polls the epoch.
         diesel::update(change_epoch::table)
@@ -139,6 +154,14 @@ impl ImportStore for SqliteConnection {
 
 impl ImportStore for PgConnection {
     common_import_fns!();
+
+    fn batch_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        self.transaction(f)
+    }
 
     fn announce(&mut self, changed: &[(String, String)]) -> QueryResult<()> {
         diesel::update(change_epoch::table)

@@ -170,7 +170,7 @@ where
         }
         let group = prepare(group, opts.key);
         let mut batch = Batch::default();
-        let result = conn.transaction::<_, BatchEnd, _>(|c| {
+        let result = conn.batch_transaction::<_, BatchEnd, _>(|c| {
             for (thread, comments) in group {
                 done += comments.len() as u64;
                 import_thread(c, &thread, comments, opts, &mut batch)?;
