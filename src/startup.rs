@@ -100,9 +100,11 @@ impl Application {
             cache,
             key,
         });
+        let import_lock = web::Data::new(crate::api::admin::transfer::ImportLock::default());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(import_lock.clone())
                 .wrap(from_fn(crate::api::cors))
                 .wrap(from_fn(crate::api::hardening))
                 .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())

@@ -501,6 +501,8 @@ async fn openapi_describes_every_route(app: TestApp) {
         ("/api/v1/admin/sites", &["get"][..]),
         ("/api/v1/admin/comments/{id}/reply", &["post"][..]),
         ("/api/v1/admin/threads/{id}/comments", &["post"][..]),
+        ("/api/v1/admin/import", &["post"][..]),
+        ("/api/v1/admin/export", &["get"][..]),
     ] {
         for m in methods {
             assert!(paths[path][m].is_object(), "{m} {path} missing");

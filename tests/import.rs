@@ -549,7 +549,108 @@ async fn bad_input_is_refused_clearly(app: TestApp) {
     assert_eq!(app.db.count("comments"), 0);
 }
 
+async fn import_and_export_from_the_admin_page(app: TestApp) {
+    use reqwest::Method;
+    let admin = app.admin().await;
+    let form = admin
+        .request(Method::GET, "/admin/transfer")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    let html = form.text().await.unwrap();
+    assert!(html.contains("Import comments") && html.contains("<option>blog</option>"));
+
+    let body = std::fs::read(fixture("disqus.xml")).unwrap();
+    let send = |query: &str, csrf: bool| {
+        let url = app.url(&format!("/api/v1/admin/import?{query}"));
+        app.client
+            .post(url)
+            .header("cookie", &admin.cookie)
+            .header(
+                "x-csrf-token",
+                if csrf { admin.csrf.as_str() } else { "forged" },
+            )
+            .header("content-type", "application/octet-stream")
+            .body(body.clone())
+            .send()
+    };
+    let dry: Value = send("site=blog&format=disqus&dry_run=1", true)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dry["dry_run"], true, "{dry:#}");
+    assert_eq!(added(&dry, "approved"), 3);
+    assert_eq!(app.db.count("comments"), 0, "a dry run writes nothing");
+    let done: Value = send("site=blog&format=disqus", true)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(added(&done, "approved"), 3, "{done:#}");
+    assert_eq!(
+        page(&app, "/2019/hello-world/").await["thread"]["comment_count"],
+        2,
+        "this server shows it at once"
+    );
+    common::expect_error(
+        send("site=blog&format=disqus", false).await.unwrap(),
+        403,
+        "csrf_token_invalid",
+    )
+    .await;
+    common::expect_error(
+        send("site=nope&format=disqus", true).await.unwrap(),
+        422,
+        "unknown_site",
+    )
+    .await;
+    common::expect_error(
+        send("site=blog&format=blogger", true).await.unwrap(),
+        422,
+        "invalid_format",
+    )
+    .await;
+    common::expect_error(
+        send("site=blog&format=disqus&slug_from=regex:(=x", true)
+            .await
+            .unwrap(),
+        422,
+        "invalid_slug_rule",
+    )
+    .await;
+    common::expect_error(
+        send("site=blog&format=afterword", true).await.unwrap(),
+        422,
+        "import_failed",
+    )
+    .await;
+
+    let r = admin
+        .request(Method::GET, "/api/v1/admin/export?site=blog")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("afterword-blog.jsonl"));
+    let downloaded = r.text().await.unwrap();
+    assert_eq!(
+        downloaded,
+        Cli::for_app(&app).export(&[]),
+        "the same file as the command line's"
+    );
+    let anonymous = app.get("/api/v1/admin/export?site=blog").await;
+    assert_eq!(anonymous.status(), 401);
+}
+
 on_both_backends!(
+    import_and_export_from_the_admin_page,
     isso_from_a_real_isso_database,
     disqus_streamed_with_its_awkward_cases,
     wordpress_wxr,

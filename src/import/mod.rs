@@ -206,16 +206,40 @@ pub fn import_file(
     let site = site_settings(settings, site)?;
     let pool = open_db(settings)?;
     let key = pool.server_key()?;
-    let source = source(format, path, progress)?;
-    let size = std::fs::metadata(path).ok().map(|m| m.len());
     let opts = Options {
         site,
         slug_from,
         dry_run,
         key: &key,
     };
+    import_with(&pool, format, path, &opts, progress)
+}
+
+/// Imports `path` on a connection of `pool` (the command line's, or a running server's
+/// for the admin page).
+pub fn import_with(
+    pool: &crate::db::Pool,
+    format: Format,
+    path: &std::path::Path,
+    opts: &Options<'_>,
+    progress: &progress::Progress,
+) -> anyhow::Result<Summary> {
+    let source = source(format, path, progress)?;
+    let size = std::fs::metadata(path).ok().map(|m| m.len());
     let mut conn = pool.get()?;
-    crate::with_conn!(conn, |c| write::run(c, source, &opts, progress, size))
+    crate::with_conn!(conn, |c| write::run(c, source, opts, progress, size))
+}
+
+/// Writes the export of `site` on a connection of `pool`.
+pub fn export_with(
+    pool: &crate::db::Pool,
+    site: &str,
+    key: &crate::security::ServerKey,
+    include_emails: bool,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<export::Written> {
+    let mut conn = pool.get()?;
+    crate::with_conn!(conn, |c| export::export(c, site, key, include_emails, out))
 }
 
 /// `afterword export`: writes the site's export to `output` (through a temporary file
@@ -228,22 +252,14 @@ pub fn export_site(
 ) -> anyhow::Result<export::Written> {
     use anyhow::Context;
     use std::io::Write;
-    let site = site_settings(settings, site)?;
+    let site = site_settings(settings, site)?.id.as_str();
     let pool = open_db(settings)?;
     let key = pool.server_key()?;
-    let mut conn = pool.get()?;
-    let site = site.id.as_str();
     match output {
         None => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let w = crate::with_conn!(conn, |c| export::export(
-                c,
-                site,
-                &key,
-                include_emails,
-                &mut out
-            ))?;
+            let w = export_with(&pool, site, &key, include_emails, &mut out)?;
             out.flush()?;
             Ok(w)
         }
@@ -252,14 +268,7 @@ pub fn export_site(
             let file = std::fs::File::create(&tmp)
                 .with_context(|| format!("cannot write {}", tmp.display()))?;
             let mut out = std::io::BufWriter::new(file);
-            let result = crate::with_conn!(conn, |c| export::export(
-                c,
-                site,
-                &key,
-                include_emails,
-                &mut out
-            ));
-            let result = result.and_then(|w| {
+            let result = export_with(&pool, site, &key, include_emails, &mut out).and_then(|w| {
                 out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
                 std::fs::rename(&tmp, path)
                     .with_context(|| format!("cannot write {}", path.display()))?;
