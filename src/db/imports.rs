@@ -70,6 +70,10 @@ pub trait ImportStore: Sized {
     fn known_comments(&mut self, thread_id: i64) -> QueryResult<Vec<KnownComment>>;
     /// Stores one comment; returns its id.
     fn insert_imported(&mut self, c: &ImportedComment<'_>) -> QueryResult<i64>;
+    /// A large page cache for the length of an import (`on`), the usual one after: the
+    /// indexes of a million comments do not fit the server's 512 KiB, and every insert
+    /// would read its index pages back from the OS.
+    fn import_cache(&mut self, on: bool) -> QueryResult<()>;
     /// Tells running servers, at commit, that these threads (`(site, slug)`) changed.
     fn announce(&mut self, changed: &[(String, String)]) -> QueryResult<()>;
     /// The current change epoch (see the module doc).
@@ -143,6 +147,13 @@ impl ImportStore for SqliteConnection {
         self.immediate_transaction(f)
     }
 
+    fn import_cache(&mut self, on: bool) -> QueryResult<()> {
+        let kib = if on { 49_152 } else { 512 };
+        diesel::sql_query(format!("PRAGMA cache_size = -{kib}"))
+            .execute(self)
+            .map(|_| ())
+    }
+
     fn announce(&mut self, _changed: &[(String, String)]) -> QueryResult<()> {
         // A server on SQLite shares the file with no other instance: it polls the epoch.
         diesel::update(change_epoch::table)
@@ -161,6 +172,10 @@ impl ImportStore for PgConnection {
         E: From<diesel::result::Error>,
     {
         self.transaction(f)
+    }
+
+    fn import_cache(&mut self, _on: bool) -> QueryResult<()> {
+        Ok(())
     }
 
     fn announce(&mut self, changed: &[(String, String)]) -> QueryResult<()> {

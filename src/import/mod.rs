@@ -226,8 +226,15 @@ pub fn import_with(
 ) -> anyhow::Result<Summary> {
     let source = source(format, path, progress)?;
     let size = std::fs::metadata(path).ok().map(|m| m.len());
+    use crate::db::imports::ImportStore;
     let mut conn = pool.get()?;
-    crate::with_conn!(conn, |c| write::run(c, source, opts, progress, size))
+    crate::with_conn!(conn, |c| {
+        c.import_cache(true)?;
+        let result = write::run(c, source, opts, progress, size);
+        // The connection may go back to a server's pool.
+        let _ = c.import_cache(false);
+        result
+    })
 }
 
 /// Writes the export of `site` on a connection of `pool`.

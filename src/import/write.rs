@@ -156,45 +156,70 @@ where
     let threads = stage.all_threads()?;
     progress.phase("importing", Some(stage.comments), "comments");
     let mut done = 0u64;
-    let mut queue = threads.into_iter().peekable();
-    while queue.peek().is_some() {
-        // Read and render a batch before its transaction opens: a running server's writes
-        // wait only for the inserts.
-        let mut group = Vec::new();
-        let mut size = 0;
-        while size < BATCH_COMMENTS {
-            let Some(thread) = queue.next() else { break };
-            let comments = stage.comments_of(&thread.key)?;
-            size += comments.len().max(1);
-            group.push((thread, comments));
-        }
-        let group = prepare(group, opts.key);
-        let mut batch = Batch::default();
-        let result = conn.batch_transaction::<_, BatchEnd, _>(|c| {
-            for (thread, comments) in group {
-                done += comments.len() as u64;
-                import_thread(c, &thread, comments, opts, &mut batch)?;
-                progress.set(done, "comments");
+    // One thread reads and renders the next batches while this one writes the current:
+    // rendering is half an import's work, and the other half waits on the database.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<anyhow::Result<Group>>(1);
+    let key = opts.key;
+    std::thread::scope(|scope| -> anyhow::Result<Summary> {
+        scope.spawn(move || {
+            let mut queue = threads.into_iter().peekable();
+            while queue.peek().is_some() {
+                let group = next_group(&mut stage, &mut queue).map(|g| prepare(g, key));
+                let failed = group.is_err();
+                if tx.send(group).is_err() || failed {
+                    return;
+                }
             }
-            if opts.dry_run {
-                return Err(BatchEnd::DryRun);
-            }
-            c.announce(&batch.changed)?;
-            Ok(())
         });
-        match result {
-            Ok(()) | Err(BatchEnd::DryRun) => batch.tally.merge_into(&mut summary),
-            Err(BatchEnd::Failed(e)) => {
-                progress.finish();
-                return Err(e.context(
-                    "the import stopped; what was committed before stays, and running it \
-                     again adds only what is missing",
-                ));
+        for group in rx {
+            let group = group?;
+            let mut batch = Batch::default();
+            let result = conn.batch_transaction::<_, BatchEnd, _>(|c| {
+                for (thread, comments) in group {
+                    done += comments.len() as u64;
+                    import_thread(c, &thread, comments, opts, &mut batch)?;
+                    progress.set(done, "comments");
+                }
+                if opts.dry_run {
+                    return Err(BatchEnd::DryRun);
+                }
+                c.announce(&batch.changed)?;
+                Ok(())
+            });
+            match result {
+                Ok(()) | Err(BatchEnd::DryRun) => batch.tally.merge_into(&mut summary),
+                Err(BatchEnd::Failed(e)) => {
+                    progress.finish();
+                    // Dropping the receiver stops the reader at its next batch.
+                    return Err(e.context(
+                        "the import stopped; what was committed before stays, and running it \
+                         again adds only what is missing",
+                    ));
+                }
             }
         }
+        progress.finish();
+        Ok(summary)
+    })
+}
+
+/// Threads with their comments, as staged.
+type Group = Vec<(SourceThread, Vec<Prepared>)>;
+
+/// The next threads from the scratch file, about [`BATCH_COMMENTS`] comments' worth.
+fn next_group(
+    stage: &mut Stage,
+    queue: &mut std::iter::Peekable<std::vec::IntoIter<SourceThread>>,
+) -> anyhow::Result<Vec<(SourceThread, Vec<SourceComment>)>> {
+    let mut group = Vec::new();
+    let mut size = 0;
+    while size < BATCH_COMMENTS {
+        let Some(thread) = queue.next() else { break };
+        let comments = stage.comments_of(&thread.key)?;
+        size += comments.len().max(1);
+        group.push((thread, comments));
     }
-    progress.finish();
-    Ok(summary)
+    Ok(group)
 }
 
 /// A comment with its stored fields worked out.
