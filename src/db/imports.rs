@@ -11,8 +11,7 @@ use super::models::ThreadRow;
 use super::schema::{change_epoch, comments, threads};
 
 /// A comment as an import stores it: with its source id, and dates from the source.
-#[derive(Debug, Insertable)]
-#[diesel(table_name = comments)]
+#[derive(Debug)]
 pub struct ImportedComment<'a> {
     pub thread_id: i64,
     pub parent_id: Option<i64>,
@@ -102,8 +101,29 @@ macro_rules! common_import_fns {
         }
 
         fn insert_imported(&mut self, c: &ImportedComment<'_>) -> QueryResult<i64> {
+            // Every column bound, NULL or not: one statement text, prepared once and
+            // cached (an Insertable struct leaves out its `None` columns, so each mix of
+            // missing fields would be a statement of its own).
             diesel::insert_into(comments::table)
-                .values(c)
+                .values((
+                    comments::thread_id.eq(c.thread_id),
+                    comments::parent_id.eq(c.parent_id),
+                    comments::root_id.eq(c.root_id),
+                    comments::status.eq(c.status),
+                    comments::body.eq(c.body),
+                    comments::html.eq(c.html),
+                    comments::author.eq(c.author),
+                    comments::email.eq(c.email),
+                    comments::email_key.eq(c.email_key),
+                    comments::website.eq(c.website),
+                    comments::avatar.eq(c.avatar),
+                    comments::notify_replies.eq(c.notify_replies),
+                    comments::created_at.eq(c.created_at),
+                    comments::edited_at.eq(c.edited_at),
+                    comments::deleted_at.eq(c.deleted_at),
+                    comments::deleted_by.eq(c.deleted_by),
+                    comments::source_key.eq(c.source_key),
+                ))
                 .returning(comments::id)
                 .get_result(self)
         }
