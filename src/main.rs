@@ -104,8 +104,12 @@ enum AdminCommand {
 }
 
 fn main() -> ExitCode {
-    limit_malloc_arenas();
     let cli = Cli::parse();
+    // An import renders on several threads at once: it keeps glibc's arenas, one per
+    // thread, rather than have them wait on each other's lock.
+    if !matches!(cli.command, Command::Import { .. }) {
+        limit_malloc_arenas();
+    }
     afterword::telemetry::init();
     let result = match cli.command {
         Command::Serve { config } => serve(config),
