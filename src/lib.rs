@@ -9,6 +9,7 @@ pub mod db;
 pub mod domain;
 pub mod email;
 pub mod error;
+pub mod import;
 pub mod markdown;
 pub mod ratelimit;
 pub mod security;

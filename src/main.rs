@@ -38,6 +38,43 @@ enum Command {
         #[arg(long, env = "AFTERWORD_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Import comments from Isso, Disqus, WordPress, Remark42 or an Afterword export
+    /// (see docs/import.md). Safe to run again: what is already here is not added twice.
+    Import {
+        format: afterword::import::Format,
+        /// The export file (for Isso: its SQLite database). Gzipped files are read as such.
+        file: PathBuf,
+        /// The site (from the config) the comments belong to.
+        #[arg(long)]
+        site: String,
+        /// Where thread slugs come from: `path` (the post URL's path; the default),
+        /// `url`, or `regex:PATTERN=REPLACEMENT` applied to the URL.
+        #[arg(long)]
+        slug_from: Option<afterword::import::SlugRule>,
+        /// Show the slugs and counts, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+        /// A TOML config file.
+        #[arg(long, env = "AFTERWORD_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Export a site's threads and comments as JSON Lines (see docs/import.md).
+    Export {
+        #[arg(long)]
+        site: String,
+        /// Where to write (default: standard output).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Include commenters' email addresses.
+        #[arg(long)]
+        include_emails: bool,
+        /// A TOML config file.
+        #[arg(long, env = "AFTERWORD_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Manage moderator accounts (they log in at /admin).
     Admin {
         /// A TOML config file.
@@ -112,8 +149,12 @@ enum AdminCommand {
 }
 
 fn main() -> ExitCode {
-    limit_malloc_arenas();
     let cli = Cli::parse();
+    // An import renders on several threads at once: it keeps glibc's arenas, one per
+    // thread, rather than have them wait on each other's lock.
+    if !matches!(cli.command, Command::Import { .. }) {
+        limit_malloc_arenas();
+    }
     afterword::telemetry::init();
     let result = match cli.command {
         Command::Serve { config } => serve(config),
@@ -122,6 +163,21 @@ fn main() -> ExitCode {
         Command::Backup { file, config } => backup(config, &file),
         Command::Privacy { config, command } => privacy(config, command),
         Command::Email { config, command } => email(config, command),
+        Command::Import {
+            format,
+            file,
+            site,
+            slug_from,
+            dry_run,
+            json,
+            config,
+        } => import(config, format, &file, &site, slug_from, dry_run, json),
+        Command::Export {
+            site,
+            output,
+            include_emails,
+            config,
+        } => export(config, &site, output.as_deref(), include_emails),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -190,6 +246,47 @@ fn email(config: Option<PathBuf>, command: EmailCommand) -> anyhow::Result<()> {
         }
         Err(e) => anyhow::bail!("the SMTP server did not take the message: {e}"),
     }
+}
+
+fn import(
+    config: Option<PathBuf>,
+    format: afterword::import::Format,
+    file: &std::path::Path,
+    site: &str,
+    slug_from: Option<afterword::import::SlugRule>,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let settings = Settings::load(config.as_deref())?;
+    let progress = afterword::import::progress::Progress::new(json);
+    let summary = afterword::import::import_file(
+        &settings, format, file, site, slug_from, dry_run, &progress,
+    )?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", summary.render());
+    }
+    Ok(())
+}
+
+fn export(
+    config: Option<PathBuf>,
+    site: &str,
+    output: Option<&std::path::Path>,
+    include_emails: bool,
+) -> anyhow::Result<()> {
+    let settings = Settings::load(config.as_deref())?;
+    let written = afterword::import::export_site(&settings, site, include_emails, output)?;
+    if let Some(path) = output {
+        eprintln!(
+            "exported {} threads, {} comments to {}",
+            written.threads,
+            written.comments,
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 fn admin(config: Option<PathBuf>, command: AdminCommand) -> anyhow::Result<()> {
@@ -265,6 +362,13 @@ fn privacy(config: Option<PathBuf>, command: PrivacyCommand) -> anyhow::Result<(
                     on_conn!(conn, |c| privacy::erase(c, &key, &email, to))
                 }))
                 .map_err(refused)?;
+            // A server on SQLite learns of another process's changes from the change
+            // epoch (on PostgreSQL the writer has notified the threads already).
+            let mut conn = pool.get()?;
+            with_conn!(conn, |c| {
+                use afterword::db::imports::ImportStore;
+                c.announce(&[])
+            })?;
             println!("{}", serde_json::to_string_pretty(&done)?);
         }
     }

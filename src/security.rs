@@ -101,6 +101,13 @@ impl ServerKey {
     }
 
     /// A stable, non-reversible identicon seed.
+    /// A public tag for this installation (the same on every instance of it): exports name
+    /// comments written here `afterword:TAG:ID`, so merging two installations never
+    /// mistakes one's comment 5 for the other's.
+    pub fn instance_tag(&self) -> String {
+        hex::encode(&self.mac("instance", b"")[..4])
+    }
+
     pub fn avatar(&self, seed: &str) -> String {
         hex::encode(&self.mac("avatar", seed.as_bytes())[..8])
     }

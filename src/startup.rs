@@ -69,6 +69,8 @@ impl Application {
         }));
         if let Some(url) = pool.postgres_url() {
             cache::listen_postgres(url.to_owned(), Arc::downgrade(&cache));
+        } else {
+            watch_change_epoch(&pool, Arc::downgrade(&cache))?;
         }
         crate::api::assets::warm_up();
         crate::auth::password::warm_up();
@@ -102,9 +104,11 @@ impl Application {
             cache,
             key,
         });
+        let import_lock = web::Data::new(crate::api::admin::transfer::ImportLock::default());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(import_lock.clone())
                 .wrap(from_fn(crate::api::cors))
                 .wrap(from_fn(crate::api::hardening))
                 .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
@@ -163,6 +167,41 @@ impl Application {
             }
         }
     }
+}
+
+/// How often a server on SQLite looks whether another process (an import) changed data.
+const EPOCH_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// On SQLite, `afterword import` runs in another process: each batch it commits moves
+/// `change_epoch`, and this thread, seeing it move, drops every cached page. One tiny read
+/// five times a second; the cache stays off while the epoch cannot be read.
+fn watch_change_epoch(pool: &Pool, cache: std::sync::Weak<ThreadCache>) -> anyhow::Result<()> {
+    use crate::db::imports::ImportStore;
+    let pool = pool.clone();
+    let read = move |pool: &Pool| -> anyhow::Result<i64> {
+        let mut conn = pool.get()?;
+        Ok(crate::with_conn!(conn, |c| c.change_epoch())?)
+    };
+    let mut seen = read(&pool)?;
+    std::thread::Builder::new()
+        .name("afterword-epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(EPOCH_POLL);
+            let Some(cache) = cache.upgrade() else { return };
+            match read(&pool) {
+                Ok(epoch) if epoch == seen => {}
+                Ok(epoch) => {
+                    seen = epoch;
+                    cache.invalidate_all();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "cannot read the change epoch");
+                    cache.invalidate_all();
+                }
+            }
+        })
+        .context("cannot start the change watcher")?;
+    Ok(())
 }
 
 struct StopOnDrop(crate::email::worker::Stop);

@@ -506,6 +506,8 @@ async fn openapi_describes_every_route(app: TestApp) {
         ("/api/v1/admin/outbox/test", &["post"][..]),
         ("/api/v1/admin/outbox/{id}", &["delete"][..]),
         ("/api/v1/admin/outbox/{id}/retry", &["post"][..]),
+        ("/api/v1/admin/import", &["post"][..]),
+        ("/api/v1/admin/export", &["get"][..]),
     ] {
         for m in methods {
             assert!(paths[path][m].is_object(), "{m} {path} missing");

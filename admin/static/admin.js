@@ -137,3 +137,58 @@ document.addEventListener('submit', async (event) => {
     if (submit) submit.disabled = false;
   }
 });
+
+// Import: the file is the request body; the answer is the summary, shown as text.
+function describe(s) {
+  const lines = [];
+  if (s.dry_run) {
+    lines.push('Dry run: nothing was written.');
+    for (const [from, to] of s.slugs) lines.push(`  ${from} → ${to}`);
+  }
+  const verb = s.dry_run ? 'would be ' : '';
+  const byStatus = Object.entries(s.comments).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
+  const added = Object.values(s.comments).reduce((a, b) => a + b, 0);
+  lines.push(`threads: ${s.threads} (${s.threads_created} ${verb}new)`);
+  lines.push(`comments: ${added} ${verb}added (${byStatus}), ${s.already_present} already present`);
+  lines.push(`reactions: ${s.reactions} ${verb}added`);
+  for (const [kind, n] of Object.entries(s.reactions_not_imported)) {
+    lines.push(`  ${n} × ${kind} not imported: the site does not offer that reaction`);
+  }
+  if (s.orphan_replies) lines.push(`replies to a comment missing from the file, at top level: ${s.orphan_replies}`);
+  const skipped = Object.values(s.skipped).reduce((a, b) => a + b, 0);
+  lines.push(`skipped: ${skipped}`);
+  for (const [why, n] of Object.entries(s.skipped)) lines.push(`  ${n} × ${why}`);
+  return lines.join('\n');
+}
+
+document.addEventListener('submit', async (event) => {
+  const form = event.target;
+  if (!form.hasAttribute('data-import')) return;
+  event.preventDefault();
+  const file = form.elements.file.files[0];
+  if (!file) return;
+  const q = new URLSearchParams({ site: form.elements.site.value, format: form.elements.format.value });
+  if (form.elements.slug_from.value.trim()) q.set('slug_from', form.elements.slug_from.value.trim());
+  if (form.elements.dry_run.checked) q.set('dry_run', '1');
+  const submit = form.querySelector('[type="submit"]');
+  const out = document.getElementById('import-summary');
+  submit.disabled = true;
+  say(`Importing ${file.name}…`, true);
+  try {
+    const res = await fetch(`/api/v1/admin/import?${q}`, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/octet-stream', 'X-CSRF-Token': csrf },
+      body: file,
+    });
+    const data = await res.json().catch(() => null);
+    if (!res.ok) throw new Error((data && data.error && data.error.message) || `The server answered ${res.status}.`);
+    out.textContent = describe(data);
+    out.hidden = false;
+    say(data.dry_run ? 'Dry run done: nothing was written.' : 'Imported.', true);
+  } catch (err) {
+    say(err.message, false);
+  } finally {
+    submit.disabled = false;
+  }
+});

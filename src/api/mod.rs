@@ -140,6 +140,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .default_service(method_not_allowed("GET")),
             )
             .service(
+                web::resource("/transfer")
+                    .route(web::get().to(admin::page::transfer))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
                 web::resource("/mail/action")
                     .route(web::get().to(admin::mail::confirm))
                     .route(web::post().to(admin::mail::act))
@@ -174,6 +179,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::resource("/password")
                     .route(web::post().to(admin::session::change_password))
                     .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/import")
+                    .route(web::post().to(admin::transfer::import))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/export")
+                    .route(web::get().to(admin::transfer::export))
+                    .default_service(method_not_allowed("GET")),
             )
             .service(
                 web::resource("/comments")

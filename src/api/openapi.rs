@@ -80,6 +80,8 @@ impl Modify for EditToken {
         crate::api::admin::replies::reply,
         crate::api::admin::replies::comment,
         crate::api::admin::threads::list,
+        crate::api::admin::transfer::import,
+        crate::api::admin::transfer::export,
         crate::api::admin::threads::edit,
         crate::api::admin::threads::lock,
         crate::api::admin::threads::unlock,

@@ -36,6 +36,7 @@ diesel::table! {
         deleted_by -> Nullable<Text>,
         email_key -> Nullable<Text>,
         moderator_id -> Nullable<BigInt>,
+        source_key -> Nullable<Text>,
     }
 }
 
@@ -169,6 +170,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Moved by each batch `afterword import` commits, so running servers drop their caches.
+    change_epoch (id) {
+        id -> BigInt,
+        epoch -> BigInt,
+    }
+}
+
 diesel::joinable!(comments -> threads (thread_id));
 diesel::joinable!(reply_digests -> subscribers (subscriber_id));
 diesel::joinable!(thread_subscriptions -> subscribers (subscriber_id));
@@ -189,5 +198,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     used_tokens,
     subscribers,
     thread_subscriptions,
-    reply_digests
+    reply_digests,
+    change_epoch
 );

@@ -10,6 +10,7 @@ pub mod page;
 pub mod replies;
 pub mod session;
 pub mod threads;
+pub mod transfer;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};

@@ -113,6 +113,14 @@ struct OutboxPage {
 framed!(OutboxPage);
 
 #[derive(Template)]
+#[template(path = "transfer.html")]
+struct TransferPage {
+    chrome: Chrome,
+    sites: Vec<String>,
+}
+framed!(TransferPage);
+
+#[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage {
     chrome: Chrome,
@@ -431,6 +439,20 @@ pub async fn account(
     };
     ok(&AccountPage {
         chrome: chrome(&state, &m, "account").await?,
+    })
+}
+
+/// `/admin/transfer`: import a file from another system, export a site.
+pub async fn transfer(
+    moderator: Option<Moderator>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(m) = moderator else {
+        return Ok(see_other("/admin/login"));
+    };
+    ok(&TransferPage {
+        chrome: chrome(&state, &m, "transfer").await?,
+        sites: state.settings.sites.keys().cloned().collect(),
     })
 }
 

@@ -1,0 +1,3 @@
+DROP TABLE change_epoch;
+DROP INDEX comments_source_idx;
+ALTER TABLE comments DROP COLUMN source_key;

@@ -1,0 +1,218 @@
+//! The queries of `afterword import` and `afterword export`, for both backends.
+//!
+//! Imports write on their own connection, outside the server's writer, in large
+//! transactions; each commit moves `change_epoch` (SQLite) or notifies the changed threads
+//! (PostgreSQL), so running servers drop what they cached.
+
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+
+use super::models::ThreadRow;
+use super::schema::{change_epoch, comments, threads};
+
+/// A comment as an import stores it: with its source id, and dates from the source.
+#[derive(Debug)]
+pub struct ImportedComment<'a> {
+    pub thread_id: i64,
+    pub parent_id: Option<i64>,
+    pub root_id: Option<i64>,
+    pub status: &'a str,
+    pub body: &'a str,
+    pub html: &'a str,
+    pub author: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub email_key: Option<&'a str>,
+    pub website: Option<&'a str>,
+    pub avatar: &'a str,
+    pub notify_replies: bool,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+    pub deleted_by: Option<&'a str>,
+    pub source_key: Option<&'a str>,
+}
+
+/// A comment as the export writes it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = comments)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct ExportCommentRow {
+    pub id: i64,
+    pub parent_id: Option<i64>,
+    pub status: String,
+    pub body: String,
+    pub author: Option<String>,
+    pub email: Option<String>,
+    pub website: Option<String>,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+    pub source_key: Option<String>,
+}
+
+/// What an import needs to know of a comment already in a thread.
+pub struct KnownComment {
+    pub id: i64,
+    pub root_id: Option<i64>,
+    pub source_key: Option<String>,
+}
+
+pub trait ImportStore: Sized {
+    /// Runs a batch in a transaction that takes the write lock up front (SQLite:
+    /// `BEGIN IMMEDIATE`), so a running server's commit in between can never make its
+    /// first write fail: a deferred one would start as a read and could not upgrade.
+    fn batch_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>;
+    /// Every comment of a thread: its id, root and source key.
+    fn known_comments(&mut self, thread_id: i64) -> QueryResult<Vec<KnownComment>>;
+    /// Stores one comment; returns its id.
+    fn insert_imported(&mut self, c: &ImportedComment<'_>) -> QueryResult<i64>;
+    /// A large page cache for the length of an import (`on`), the usual one after: the
+    /// indexes of a million comments do not fit the server's 512 KiB, and every insert
+    /// would read its index pages back from the OS.
+    fn import_cache(&mut self, on: bool) -> QueryResult<()>;
+    /// Tells running servers, at commit, that these threads (`(site, slug)`) changed.
+    fn announce(&mut self, changed: &[(String, String)]) -> QueryResult<()>;
+    /// The current change epoch (see the module doc).
+    fn change_epoch(&mut self) -> QueryResult<i64>;
+    /// Up to `n` threads of a site after the id `after`, by id.
+    fn threads_after(&mut self, site: &str, after: i64, n: i64) -> QueryResult<Vec<ThreadRow>>;
+    /// Every comment of a thread, by id.
+    fn export_comments(&mut self, thread_id: i64) -> QueryResult<Vec<ExportCommentRow>>;
+}
+
+macro_rules! common_import_fns {
+    () => {
+        fn known_comments(&mut self, thread_id: i64) -> QueryResult<Vec<KnownComment>> {
+            let rows: Vec<(i64, Option<i64>, Option<String>)> = comments::table
+                .filter(comments::thread_id.eq(thread_id))
+                .select((comments::id, comments::root_id, comments::source_key))
+                .load(self)?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, root_id, source_key)| KnownComment {
+                    id,
+                    root_id,
+                    source_key,
+                })
+                .collect())
+        }
+
+        fn insert_imported(&mut self, c: &ImportedComment<'_>) -> QueryResult<i64> {
+            // Every column bound, NULL or not: one statement text, prepared once and
+            // cached (an Insertable struct leaves out its `None` columns, so each mix of
+            // missing fields would be a statement of its own).
+            diesel::insert_into(comments::table)
+                .values((
+                    comments::thread_id.eq(c.thread_id),
+                    comments::parent_id.eq(c.parent_id),
+                    comments::root_id.eq(c.root_id),
+                    comments::status.eq(c.status),
+                    comments::body.eq(c.body),
+                    comments::html.eq(c.html),
+                    comments::author.eq(c.author),
+                    comments::email.eq(c.email),
+                    comments::email_key.eq(c.email_key),
+                    comments::website.eq(c.website),
+                    comments::avatar.eq(c.avatar),
+                    comments::notify_replies.eq(c.notify_replies),
+                    comments::created_at.eq(c.created_at),
+                    comments::edited_at.eq(c.edited_at),
+                    comments::deleted_at.eq(c.deleted_at),
+                    comments::deleted_by.eq(c.deleted_by),
+                    comments::source_key.eq(c.source_key),
+                ))
+                .returning(comments::id)
+                .get_result(self)
+        }
+
+        fn change_epoch(&mut self) -> QueryResult<i64> {
+            change_epoch::table
+                .select(change_epoch::epoch)
+                .first::<i64>(self)
+                .optional()
+                .map(|e| e.unwrap_or(0))
+        }
+
+        fn threads_after(&mut self, site: &str, after: i64, n: i64) -> QueryResult<Vec<ThreadRow>> {
+            threads::table
+                .filter(threads::site.eq(site))
+                .filter(threads::id.gt(after))
+                .order(threads::id)
+                .limit(n)
+                .select(ThreadRow::as_select())
+                .load(self)
+        }
+
+        fn export_comments(&mut self, thread_id: i64) -> QueryResult<Vec<ExportCommentRow>> {
+            comments::table
+                .filter(comments::thread_id.eq(thread_id))
+                .order(comments::id)
+                .select(ExportCommentRow::as_select())
+                .load(self)
+        }
+    };
+}
+
+impl ImportStore for SqliteConnection {
+    common_import_fns!();
+
+    fn batch_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        self.immediate_transaction(f)
+    }
+
+    fn import_cache(&mut self, on: bool) -> QueryResult<()> {
+        let kib = if on { 49_152 } else { 512 };
+        diesel::sql_query(format!("PRAGMA cache_size = -{kib}"))
+            .execute(self)
+            .map(|_| ())
+    }
+
+    fn announce(&mut self, _changed: &[(String, String)]) -> QueryResult<()> {
+        // A server on SQLite shares the file with no other instance: it polls the epoch.
+        diesel::update(change_epoch::table)
+            .set(change_epoch::epoch.eq(change_epoch::epoch + 1))
+            .execute(self)
+            .map(|_| ())
+    }
+}
+
+impl ImportStore for PgConnection {
+    common_import_fns!();
+
+    fn batch_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        self.transaction(f)
+    }
+
+    fn import_cache(&mut self, _on: bool) -> QueryResult<()> {
+        Ok(())
+    }
+
+    fn announce(&mut self, changed: &[(String, String)]) -> QueryResult<()> {
+        diesel::update(change_epoch::table)
+            .set(change_epoch::epoch.eq(change_epoch::epoch + 1))
+            .execute(self)?;
+        let payloads: Vec<String> = changed
+            .iter()
+            .map(|(site, slug)| crate::cache::notify_payload(site, slug))
+            .collect();
+        // Delivered at commit to every listening instance, as the writer's own are.
+        diesel::sql_query(
+            "SELECT COUNT(*) FROM (SELECT pg_notify($1, p) FROM unnest($2) AS p) AS sent",
+        )
+        .bind::<diesel::sql_types::Text, _>(super::NOTIFY_CHANNEL)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(payloads)
+        .execute(self)
+        .map(|_| ())
+    }
+}

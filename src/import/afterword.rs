@@ -1,0 +1,82 @@
+//! Reads our own export (see [`super::export`]), line by line.
+
+use std::io::BufRead;
+
+use anyhow::Context;
+
+use super::export::{CommentLine, Header, Line, ThreadLine, FORMAT, VERSION};
+use super::{micros_from_date, Body, Item, Source, SourceComment, SourceThread, Status};
+
+pub fn read(input: Box<dyn BufRead>) -> Source {
+    let mut lines = input.lines().enumerate();
+    let mut header_seen = false;
+    let mut thread: Option<String> = None;
+    Box::new(std::iter::from_fn(move || loop {
+        let (n, line) = lines.next()?;
+        let line = match line.with_context(|| format!("cannot read line {}", n + 1)) {
+            Ok(l) => l,
+            Err(e) => return Some(Err(e)),
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        if !header_seen {
+            header_seen = true;
+            return match serde_json::from_str::<Header>(&line) {
+                Ok(h) if h.format == FORMAT && h.version == VERSION => continue,
+                Ok(h) if h.format == FORMAT => Some(Err(anyhow::anyhow!(
+                    "this is a version {} export; this Afterword reads version {VERSION}",
+                    h.version
+                ))),
+                _ => Some(Err(anyhow::anyhow!(
+                    "this is not an Afterword export (its first line is not the header)"
+                ))),
+            };
+        }
+        return Some(Ok(match serde_json::from_str::<Line>(&line) {
+            Ok(Line::Thread(t)) => {
+                thread = Some(t.slug.clone());
+                Item::Thread(to_thread(t))
+            }
+            Ok(Line::Comment(c)) => match &thread {
+                Some(slug) => to_comment(slug, c),
+                None => Item::Skip("comment before any thread".into()),
+            },
+            Err(_) => Item::Skip("line that is not an export record".into()),
+        }));
+    }))
+}
+
+fn to_thread(t: ThreadLine) -> SourceThread {
+    SourceThread {
+        key: t.slug.clone(),
+        url: t.url,
+        title: t.title,
+        created_at: micros_from_date(&t.created_at),
+        slug: Some(t.slug),
+        locked: t.locked,
+        reactions: t.reactions,
+    }
+}
+
+fn to_comment(slug: &str, c: CommentLine) -> Item {
+    let Some(status) = Status::parse(&c.status) else {
+        return Item::Skip("comment with an unknown status".into());
+    };
+    let Some(created_at) = micros_from_date(&c.created_at) else {
+        return Item::Skip("comment without a readable date".into());
+    };
+    Item::Comment(SourceComment {
+        thread: slug.to_owned(),
+        id: c.id,
+        parent: c.parent,
+        author: c.author,
+        email: c.email,
+        website: c.website,
+        created_at,
+        edited_at: c.edited_at.as_deref().and_then(micros_from_date),
+        body: Body::Markdown(c.body),
+        status,
+        reactions: c.reactions,
+    })
+}

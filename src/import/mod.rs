@@ -1,0 +1,329 @@
+//! `afterword import FORMAT FILE`: comments from Isso, Disqus, WordPress, Remark42 or our
+//! own export, into one site.
+//!
+//! Each format's reader turns its file into one stream of [`Item`]s (threads and comments
+//! with their source ids), read as it goes, never whole. The stream is first spooled into
+//! a scratch SQLite file ([`stage`]), since some formats scatter a thread's comments over
+//! the whole file; then [`write`] imports it thread by thread, many threads per
+//! transaction, each thread whole or not at all. Comments keep their source id
+//! (`comments.source_key`), so running the same import again adds nothing.
+
+pub mod afterword;
+pub mod disqus;
+pub mod export;
+pub mod html;
+pub mod isso;
+pub mod progress;
+pub mod remark42;
+pub mod slug;
+pub mod stage;
+pub mod wordpress;
+pub mod write;
+pub mod xml;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use slug::SlugRule;
+pub use write::{Options, Summary};
+
+/// The formats `afterword import` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Isso,
+    Disqus,
+    Wordpress,
+    Remark42,
+    Afterword,
+}
+
+/// A post whose comments follow, as the source knows it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SourceThread {
+    /// What the source's comments name their thread by (an id, or the URL).
+    pub key: String,
+    /// The post's address or path, for the slug.
+    pub url: Option<String>,
+    pub title: Option<String>,
+    /// A slug the source already decided (our own export); `--slug-from` overrides it.
+    pub slug: Option<String>,
+    /// Microseconds since the epoch.
+    pub created_at: Option<i64>,
+    pub locked: bool,
+    /// Reactions on the post itself, by kind.
+    pub reactions: BTreeMap<String, i64>,
+}
+
+/// What became of a comment in the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+pub enum Status {
+    Approved,
+    Pending,
+    Spam,
+    Deleted,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Approved => "approved",
+            Status::Pending => "pending",
+            Status::Spam => "spam",
+            Status::Deleted => "deleted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "approved" => Status::Approved,
+            "pending" => Status::Pending,
+            "spam" => Status::Spam,
+            "deleted" => Status::Deleted,
+            _ => return None,
+        })
+    }
+}
+
+/// A comment's text: Markdown as typed (Isso, ours) or HTML (Disqus, WordPress, Remark42),
+/// which is converted to Markdown on import, so every comment can be edited alike.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Body {
+    Markdown(String),
+    Html(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceComment {
+    /// The [`SourceThread::key`] of its thread.
+    pub thread: String,
+    /// Its id in the source, prefixed by the source's name (`disqus:123`).
+    pub id: String,
+    pub parent: Option<String>,
+    pub author: Option<String>,
+    pub email: Option<String>,
+    pub website: Option<String>,
+    /// Microseconds since the epoch.
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub body: Body,
+    pub status: Status,
+    /// Counts by reaction kind (likes become 👍, dislikes 👎).
+    pub reactions: BTreeMap<String, i64>,
+}
+
+/// One record of a source file.
+#[derive(Debug)]
+pub enum Item {
+    Thread(SourceThread),
+    Comment(SourceComment),
+    /// A record that could not be read, and why; the import goes on without it.
+    Skip(String),
+}
+
+/// A reader of one format: items in file order. An `Err` is fatal (the file cannot be read
+/// on), a bad record is an [`Item::Skip`].
+pub type Source = Box<dyn Iterator<Item = anyhow::Result<Item>>>;
+
+/// Opens `path` for reading, through gzip when it is gzipped (by its magic bytes).
+pub fn open_maybe_gzip(
+    path: &std::path::Path,
+    progress: &progress::Progress,
+) -> anyhow::Result<Box<dyn std::io::BufRead>> {
+    use anyhow::Context;
+    use std::io::{BufReader, Read};
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut magic = [0u8; 2];
+    let n = file.read(&mut magic)?;
+    let file = std::io::Cursor::new(magic[..n].to_vec()).chain(file);
+    let counted = progress.reader(file);
+    Ok(if n == 2 && magic == [0x1f, 0x8b] {
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            flate2::read::MultiGzDecoder::new(counted),
+        ))
+    } else {
+        Box::new(BufReader::with_capacity(1 << 16, counted))
+    })
+}
+
+/// The reader for `format`.
+pub fn source(
+    format: Format,
+    path: &std::path::Path,
+    progress: &progress::Progress,
+) -> anyhow::Result<Source> {
+    Ok(match format {
+        Format::Isso => isso::read(path)?,
+        Format::Disqus => disqus::read(open_maybe_gzip(path, progress)?),
+        Format::Wordpress => wordpress::read(open_maybe_gzip(path, progress)?),
+        Format::Remark42 => remark42::read(open_maybe_gzip(path, progress)?),
+        Format::Afterword => afterword::read(open_maybe_gzip(path, progress)?),
+    })
+}
+
+/// Seconds (with a fraction) since the epoch to microseconds.
+pub fn micros_from_secs(secs: f64) -> Option<i64> {
+    (secs.is_finite() && secs.abs() < 1e12).then(|| (secs * 1e6).round() as i64)
+}
+
+/// An RFC 3339 date (`2019-05-01T10:00:00Z`, `…+02:00`, with or without a fraction), or
+/// one without an offset (read as UTC), or `YYYY-MM-DD HH:MM:SS` (UTC), to microseconds.
+pub fn micros_from_date(raw: &str) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    use time::{OffsetDateTime, PrimitiveDateTime};
+    let t = raw.trim();
+    if let Ok(d) = OffsetDateTime::parse(t, &Rfc3339) {
+        return micros(d);
+    }
+    let with_t = t.replacen(' ', "T", 1);
+    if let Ok(d) = OffsetDateTime::parse(&with_t, &Rfc3339) {
+        return micros(d);
+    }
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]"
+    );
+    PrimitiveDateTime::parse(&with_t, &fmt)
+        .ok()
+        .and_then(|d| micros(d.assume_utc()))
+}
+
+fn micros(d: time::OffsetDateTime) -> Option<i64> {
+    i64::try_from(d.unix_timestamp_nanos() / 1000).ok()
+}
+
+/// `afterword import`: opens the database and the file, imports, returns the summary.
+pub fn import_file(
+    settings: &crate::config::Settings,
+    format: Format,
+    path: &std::path::Path,
+    site: &str,
+    slug_from: Option<SlugRule>,
+    dry_run: bool,
+    progress: &progress::Progress,
+) -> anyhow::Result<Summary> {
+    let site = site_settings(settings, site)?;
+    let pool = open_db(settings)?;
+    let key = pool.server_key()?;
+    let opts = Options {
+        site,
+        slug_from,
+        dry_run,
+        key: &key,
+    };
+    import_with(&pool, format, path, &opts, progress)
+}
+
+/// Imports `path` on a connection of `pool` (the command line's, or a running server's
+/// for the admin page).
+pub fn import_with(
+    pool: &crate::db::Pool,
+    format: Format,
+    path: &std::path::Path,
+    opts: &Options<'_>,
+    progress: &progress::Progress,
+) -> anyhow::Result<Summary> {
+    let source = source(format, path, progress)?;
+    let size = std::fs::metadata(path).ok().map(|m| m.len());
+    use crate::db::imports::ImportStore;
+    let mut conn = pool.get()?;
+    crate::with_conn!(conn, |c| {
+        c.import_cache(true)?;
+        let result = write::run(c, source, opts, progress, size);
+        // The connection may go back to a server's pool.
+        let _ = c.import_cache(false);
+        result
+    })
+}
+
+/// Writes the export of `site` on a connection of `pool`.
+pub fn export_with(
+    pool: &crate::db::Pool,
+    site: &str,
+    key: &crate::security::ServerKey,
+    include_emails: bool,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<export::Written> {
+    let mut conn = pool.get()?;
+    crate::with_conn!(conn, |c| export::export(c, site, key, include_emails, out))
+}
+
+/// `afterword export`: writes the site's export to `output` (through a temporary file
+/// renamed at the end, so a failed export leaves no half file), or to standard output.
+pub fn export_site(
+    settings: &crate::config::Settings,
+    site: &str,
+    include_emails: bool,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<export::Written> {
+    use anyhow::Context;
+    use std::io::Write;
+    let site = site_settings(settings, site)?.id.as_str();
+    let pool = open_db(settings)?;
+    let key = pool.server_key()?;
+    match output {
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let w = export_with(&pool, site, &key, include_emails, &mut out)?;
+            out.flush()?;
+            Ok(w)
+        }
+        Some(path) => {
+            let tmp = path.with_extension("partial");
+            let file = std::fs::File::create(&tmp)
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
+            let mut out = std::io::BufWriter::new(file);
+            let result = export_with(&pool, site, &key, include_emails, &mut out).and_then(|w| {
+                out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+                std::fs::rename(&tmp, path)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                Ok(w)
+            });
+            if result.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            result
+        }
+    }
+}
+
+fn site_settings<'a>(
+    settings: &'a crate::config::Settings,
+    site: &str,
+) -> anyhow::Result<&'a crate::config::SiteSettings> {
+    settings.sites.get(site).ok_or_else(|| {
+        let known: Vec<&str> = settings.sites.keys().map(String::as_str).collect();
+        anyhow::anyhow!(
+            "there is no site {site:?} in the configuration (sites: {})",
+            known.join(", ")
+        )
+    })
+}
+
+fn open_db(settings: &crate::config::Settings) -> anyhow::Result<crate::db::Pool> {
+    let pool = crate::db::Pool::connect(&settings.database_url, settings.sqlite_synchronous, 1)?;
+    pool.migrate()?;
+    Ok(pool)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_in_the_forms_sources_write() {
+        let z = micros_from_date("2019-05-01T10:00:00Z").unwrap();
+        assert_eq!(z, 1_556_704_800_000_000);
+        assert_eq!(micros_from_date("2019-05-01 10:00:00"), Some(z));
+        assert_eq!(micros_from_date("2019-05-01T12:00:00+02:00"), Some(z));
+        assert_eq!(micros_from_date("2019-05-01T10:00:00"), Some(z));
+        assert_eq!(
+            micros_from_date("2019-05-01T10:00:00.5Z"),
+            Some(z + 500_000)
+        );
+        assert_eq!(micros_from_date("yesterday"), None);
+        assert_eq!(micros_from_secs(1_556_704_800.25), Some(z + 250_000));
+    }
+}

@@ -1,0 +1,164 @@
+//! The scratch file between reading and writing: a temporary SQLite database holding the
+//! records in file order, read back thread by thread. Disqus lists all threads first and
+//! then every post in any order, Remark42 writes comments in any order: grouping them in
+//! memory would cost as much as the file, grouping them on disk costs a few seconds.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use diesel::prelude::*;
+use diesel::SqliteConnection;
+
+use super::{SourceComment, SourceThread};
+
+mod tables {
+    diesel::table! {
+        staged_threads (ord) {
+            ord -> BigInt,
+            key -> Text,
+            rec -> Text,
+        }
+    }
+    diesel::table! {
+        staged_comments (seq) {
+            seq -> BigInt,
+            thread -> Text,
+            rec -> Text,
+        }
+    }
+    diesel::allow_tables_to_appear_in_same_query!(staged_threads, staged_comments);
+}
+use tables::{staged_comments, staged_threads};
+
+/// Records per scratch transaction.
+const STAGE_BATCH: usize = 20_000;
+
+pub struct Stage {
+    conn: SqliteConnection,
+    path: PathBuf,
+    pending: usize,
+    pub threads: u64,
+    pub comments: u64,
+}
+
+impl Stage {
+    pub fn create() -> anyhow::Result<Stage> {
+        let path = std::env::temp_dir().join(format!(
+            "afterword-import-{}-{}.db",
+            std::process::id(),
+            crate::security::new_token().replace(['-', '_'], "")
+        ));
+        let mut conn = SqliteConnection::establish(&path.to_string_lossy())
+            .with_context(|| format!("cannot create the scratch file {}", path.display()))?;
+        // Scratch data: nothing to keep after a crash.
+        diesel::connection::SimpleConnection::batch_execute(
+            &mut conn,
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -8192;
+             CREATE TABLE staged_threads (ord INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, rec TEXT NOT NULL);
+             CREATE TABLE staged_comments (seq INTEGER PRIMARY KEY, thread TEXT NOT NULL, rec TEXT NOT NULL);
+             BEGIN;",
+        )?;
+        Ok(Stage {
+            conn,
+            path,
+            pending: 0,
+            threads: 0,
+            comments: 0,
+        })
+    }
+
+    fn tick(&mut self) -> anyhow::Result<()> {
+        self.pending += 1;
+        if self.pending >= STAGE_BATCH {
+            self.pending = 0;
+            diesel::connection::SimpleConnection::batch_execute(&mut self.conn, "COMMIT; BEGIN;")?;
+        }
+        Ok(())
+    }
+
+    /// Keeps the first record of each thread key; a later one only fills what it lacked.
+    pub fn thread(&mut self, t: &SourceThread) -> anyhow::Result<()> {
+        let old: Option<String> = staged_threads::table
+            .filter(staged_threads::key.eq(&t.key))
+            .select(staged_threads::rec)
+            .first(&mut self.conn)
+            .optional()?;
+        match old {
+            None => {
+                diesel::insert_into(staged_threads::table)
+                    .values((
+                        staged_threads::key.eq(&t.key),
+                        staged_threads::rec.eq(serde_json::to_string(t)?),
+                    ))
+                    .execute(&mut self.conn)?;
+                self.threads += 1;
+            }
+            Some(old) => {
+                let mut old: SourceThread = serde_json::from_str(&old)?;
+                old.url = old.url.or_else(|| t.url.clone());
+                old.title = old.title.or_else(|| t.title.clone());
+                old.slug = old.slug.or_else(|| t.slug.clone());
+                diesel::update(staged_threads::table.filter(staged_threads::key.eq(&t.key)))
+                    .set(staged_threads::rec.eq(serde_json::to_string(&old)?))
+                    .execute(&mut self.conn)?;
+            }
+        }
+        self.tick()
+    }
+
+    pub fn comment(&mut self, c: &SourceComment) -> anyhow::Result<()> {
+        diesel::insert_into(staged_comments::table)
+            .values((
+                staged_comments::thread.eq(&c.thread),
+                staged_comments::rec.eq(serde_json::to_string(c)?),
+            ))
+            .execute(&mut self.conn)?;
+        self.comments += 1;
+        self.tick()
+    }
+
+    /// Done writing: indexes the comments by thread for reading back.
+    pub fn seal(&mut self) -> anyhow::Result<()> {
+        diesel::connection::SimpleConnection::batch_execute(
+            &mut self.conn,
+            "COMMIT; CREATE INDEX staged_comments_thread ON staged_comments (thread, seq);",
+        )?;
+        Ok(())
+    }
+
+    /// Every thread, in the order first seen.
+    pub fn all_threads(&mut self) -> anyhow::Result<Vec<SourceThread>> {
+        let recs: Vec<String> = staged_threads::table
+            .order(staged_threads::ord)
+            .select(staged_threads::rec)
+            .load(&mut self.conn)?;
+        recs.iter().map(|r| Ok(serde_json::from_str(r)?)).collect()
+    }
+
+    /// A thread's comments, in file order.
+    pub fn comments_of(&mut self, key: &str) -> anyhow::Result<Vec<SourceComment>> {
+        let recs: Vec<String> = staged_comments::table
+            .filter(staged_comments::thread.eq(key))
+            .order(staged_comments::seq)
+            .select(staged_comments::rec)
+            .load(&mut self.conn)?;
+        recs.iter().map(|r| Ok(serde_json::from_str(r)?)).collect()
+    }
+
+    /// How many comments name a thread the file never described.
+    pub fn orphans(&mut self) -> anyhow::Result<i64> {
+        staged_comments::table
+            .filter(diesel::dsl::not(
+                staged_comments::thread.eq_any(staged_threads::table.select(staged_threads::key)),
+            ))
+            .count()
+            .get_result(&mut self.conn)
+            .map_err(Into::into)
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}

@@ -1,0 +1,102 @@
+//! WordPress's WXR export: one `<item>` per post (link, title, wp:post_name, wp:post_id)
+//! holding its `<wp:comment>`s, so a post's comments come together.
+
+use std::io::BufRead;
+
+use super::xml::{Elem, Records};
+use super::{micros_from_date, Body, Item, Source, SourceComment, SourceThread, Status};
+
+pub fn read(input: Box<dyn BufRead>) -> Source {
+    Box::new(
+        Records::new(input, &["item"]).flat_map(|r| -> Vec<anyhow::Result<Item>> {
+            match r {
+                Ok(e) => item(&e).into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            }
+        }),
+    )
+}
+
+fn item(e: &Elem) -> Vec<Item> {
+    let comments: Vec<&Elem> = e.children("comment").collect();
+    let Some(key) = e
+        .text_of("post_id")
+        .map(|id| format!("wordpress:post:{id}"))
+        .or_else(|| e.text_of("link").map(str::to_owned))
+    else {
+        return vec![Item::Skip(
+            "wordpress item without a post id or link".into(),
+        )];
+    };
+    if comments.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(comments.len() + 1);
+    out.push(Item::Thread(SourceThread {
+        key: key.clone(),
+        url: e.text_of("link").map(str::to_owned),
+        title: e.text_of("title").map(str::to_owned),
+        created_at: e.text_of("post_date_gmt").and_then(micros_from_date),
+        locked: e.text_of("comment_status") == Some("closed"),
+        ..SourceThread::default()
+    }));
+    out.extend(comments.into_iter().map(|c| comment(&key, c)));
+    out
+}
+
+fn comment(thread: &str, c: &Elem) -> Item {
+    let Some(id) = c.text_of("comment_id") else {
+        return Item::Skip("wordpress comment without a comment_id".into());
+    };
+    if matches!(c.text_of("comment_type"), Some("pingback" | "trackback")) {
+        return Item::Skip("pingback or trackback".into());
+    }
+    // comment_date_gmt is 0000-00-00 00:00:00 on some old comments: then the local date.
+    let Some(created_at) = c
+        .text_of("comment_date_gmt")
+        .and_then(micros_from_date)
+        .or_else(|| c.text_of("comment_date").and_then(micros_from_date))
+    else {
+        return Item::Skip("wordpress comment without a readable date".into());
+    };
+    let status = match c.text_of("comment_approved").unwrap_or("") {
+        "1" | "approve" => Status::Approved,
+        "0" | "hold" => Status::Pending,
+        "spam" => Status::Spam,
+        "trash" | "post-trashed" => Status::Deleted,
+        _ => return Item::Skip("wordpress comment with an unknown comment_approved".into()),
+    };
+    Item::Comment(SourceComment {
+        thread: thread.to_owned(),
+        id: format!("wordpress:{id}"),
+        parent: c
+            .text_of("comment_parent")
+            .filter(|p| *p != "0")
+            .map(|p| format!("wordpress:{p}")),
+        // WordPress keeps the name HTML-escaped (`Jane &amp; John`).
+        author: c.text_of("comment_author").map(super::html::unescape),
+        email: c.text_of("comment_author_email").map(str::to_owned),
+        website: c.text_of("comment_author_url").map(str::to_owned),
+        created_at,
+        edited_at: None,
+        body: Body::Html(autop(
+            c.child("comment_content").map_or("", |t| t.text.as_str()),
+        )),
+        status,
+        reactions: Default::default(),
+    })
+}
+
+/// WordPress stores comments as typed and adds paragraphs when it shows them (wpautop):
+/// blank lines part paragraphs, single newlines break lines.
+fn autop(text: &str) -> String {
+    let text = text.replace("\r\n", "\n");
+    if text.contains("<p>") || text.contains("<p ") {
+        return text;
+    }
+    text.split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("<p>{}</p>", p.replace('\n', "<br>\n")))
+        .collect()
+}

@@ -1,0 +1,594 @@
+//! Writes staged records into the database: thread by thread, each in a savepoint of a
+//! large transaction, so a thread is imported whole or not at all and a bad one costs only
+//! itself. Source ids already in a thread are skipped: the import can run again.
+
+use std::collections::{BTreeMap, HashMap};
+
+use diesel::Connection;
+use serde::Serialize;
+
+use super::progress::Progress;
+use super::stage::Stage;
+use super::{html, Body, Item, SlugRule, Source, SourceComment, SourceThread, Status};
+use crate::config::SiteSettings;
+use crate::db::imports::{ImportStore, ImportedComment};
+use crate::db::models::NewThread;
+use crate::db::Store;
+use crate::domain::{AuthorName, Email, PageUrl, Title, Website};
+use crate::security::ServerKey;
+
+/// Comments per transaction: large enough that commits cost little, small enough that a
+/// running server's writes wait only a moment for the lock.
+const BATCH_COMMENTS: usize = 5_000;
+/// Slug mappings a dry run prints.
+const DRY_RUN_SHOWN: usize = 20;
+
+pub struct Options<'a> {
+    pub site: &'a SiteSettings,
+    /// `None`: the format's own choice (our export keeps its slugs, others take the path).
+    pub slug_from: Option<SlugRule>,
+    /// Everything is done, then rolled back.
+    pub dry_run: bool,
+    pub key: &'a ServerKey,
+}
+
+/// What an import did (or, dry, would do).
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub dry_run: bool,
+    /// Threads that received comments or were created.
+    pub threads: u64,
+    pub threads_created: u64,
+    /// Comments added, by status.
+    pub comments: BTreeMap<&'static str, u64>,
+    /// Comments whose source id was already here (an earlier run).
+    pub already_present: u64,
+    pub reactions: u64,
+    /// Reaction counts not imported, by kind: the site does not offer that kind.
+    pub reactions_not_imported: BTreeMap<String, u64>,
+    /// Replies whose parent is not in the file, imported as top-level comments.
+    pub orphan_replies: u64,
+    /// Records not imported, by reason.
+    pub skipped: BTreeMap<String, u64>,
+    /// `(source url or key, slug)` of the first threads (dry run).
+    pub slugs: Vec<(String, String)>,
+}
+
+impl Summary {
+    fn skip(&mut self, reason: impl Into<String>, n: u64) {
+        if n > 0 {
+            *self.skipped.entry(reason.into()).or_default() += n;
+        }
+    }
+
+    pub fn comments_added(&self) -> u64 {
+        self.comments.values().sum()
+    }
+
+    /// The summary for people.
+    pub fn render(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let verb = if self.dry_run { "would be " } else { "" };
+        if self.dry_run {
+            let _ = writeln!(s, "Dry run: nothing was written.");
+            for (from, to) in &self.slugs {
+                let _ = writeln!(s, "  {from} → {to}");
+            }
+        }
+        let _ = writeln!(
+            s,
+            "threads: {} ({} {verb}new)",
+            self.threads, self.threads_created
+        );
+        let by_status: Vec<String> = self
+            .comments
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "comments: {} {verb}added ({}), {} already present",
+            self.comments_added(),
+            if by_status.is_empty() {
+                "none".to_owned()
+            } else {
+                by_status.join(", ")
+            },
+            self.already_present
+        );
+        let _ = writeln!(s, "reactions: {} {verb}added", self.reactions);
+        for (kind, n) in &self.reactions_not_imported {
+            let _ = writeln!(
+                s,
+                "  {n} × {kind} not imported: the site does not offer that reaction"
+            );
+        }
+        if self.orphan_replies > 0 {
+            let _ = writeln!(
+                s,
+                "replies to a comment missing from the file, {verb}imported at top level: {}",
+                self.orphan_replies
+            );
+        }
+        let skipped: u64 = self.skipped.values().sum();
+        let _ = writeln!(s, "skipped: {skipped}");
+        for (why, n) in &self.skipped {
+            let _ = writeln!(s, "  {n} × {why}");
+        }
+        s
+    }
+}
+
+/// Reads the whole source into the scratch file, then writes it.
+pub fn run<C>(
+    conn: &mut C,
+    source: Source,
+    opts: &Options<'_>,
+    progress: &Progress,
+    file_size: Option<u64>,
+) -> anyhow::Result<Summary>
+where
+    C: Connection + Store + ImportStore,
+{
+    let mut summary = Summary {
+        dry_run: opts.dry_run,
+        ..Summary::default()
+    };
+    let mut stage = Stage::create()?;
+    progress.phase("reading", file_size, "bytes");
+    for item in source {
+        match item? {
+            Item::Thread(t) => stage.thread(&t)?,
+            Item::Comment(c) => stage.comment(&c)?,
+            Item::Skip(why) => summary.skip(why, 1),
+        }
+        if (stage.threads + stage.comments) % 1024 == 0 {
+            progress.set(progress.bytes_read(), "bytes read");
+        }
+    }
+    stage.seal()?;
+    let orphans = stage.orphans()?;
+    summary.skip(
+        "comment of a thread the file does not describe",
+        orphans as u64,
+    );
+    let threads = stage.all_threads()?;
+    progress.phase("importing", Some(stage.comments), "comments");
+    let mut done = 0u64;
+    // One thread reads and renders the next batches while this one writes the current:
+    // rendering is half an import's work, and the other half waits on the database.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<anyhow::Result<Group>>(1);
+    let key = opts.key;
+    std::thread::scope(|scope| -> anyhow::Result<Summary> {
+        scope.spawn(move || {
+            let mut queue = threads.into_iter().peekable();
+            while queue.peek().is_some() {
+                let group = next_group(&mut stage, &mut queue).map(|g| prepare(g, key));
+                let failed = group.is_err();
+                if tx.send(group).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        for group in rx {
+            let group = group?;
+            let mut batch = Batch::default();
+            let result = conn.batch_transaction::<_, BatchEnd, _>(|c| {
+                for (thread, comments) in group {
+                    done += comments.len() as u64;
+                    import_thread(c, &thread, comments, opts, &mut batch)?;
+                    progress.set(done, "comments");
+                }
+                if opts.dry_run {
+                    return Err(BatchEnd::DryRun);
+                }
+                c.announce(&batch.changed)?;
+                Ok(())
+            });
+            match result {
+                Ok(()) | Err(BatchEnd::DryRun) => batch.tally.merge_into(&mut summary),
+                Err(BatchEnd::Failed(e)) => {
+                    progress.finish();
+                    // Dropping the receiver stops the reader at its next batch.
+                    return Err(e.context(
+                        "the import stopped; what was committed before stays, and running it \
+                         again adds only what is missing",
+                    ));
+                }
+            }
+        }
+        progress.finish();
+        Ok(summary)
+    })
+}
+
+/// Threads with their comments, as staged.
+type Group = Vec<(SourceThread, Vec<Prepared>)>;
+
+/// The next threads from the scratch file, about [`BATCH_COMMENTS`] comments' worth.
+fn next_group(
+    stage: &mut Stage,
+    queue: &mut std::iter::Peekable<std::vec::IntoIter<SourceThread>>,
+) -> anyhow::Result<Vec<(SourceThread, Vec<SourceComment>)>> {
+    let mut group = Vec::new();
+    let mut size = 0;
+    while size < BATCH_COMMENTS {
+        let Some(thread) = queue.next() else { break };
+        let comments = stage.comments_of(&thread.key)?;
+        size += comments.len().max(1);
+        group.push((thread, comments));
+    }
+    Ok(group)
+}
+
+/// A comment with its stored fields worked out.
+type Prepared = (SourceComment, Fields);
+
+/// Works out every comment's fields (Markdown, HTML, cleaned names), on as many threads as
+/// there are cores (up to 4): rendering is most of an import's work.
+fn prepare(
+    group: Vec<(SourceThread, Vec<SourceComment>)>,
+    key: &ServerKey,
+) -> Vec<(SourceThread, Vec<Prepared>)> {
+    let sizes: Vec<usize> = group.iter().map(|g| g.1.len()).collect();
+    let (threads, lists): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+    let all: Vec<SourceComment> = lists.into_iter().flatten().collect();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let chunk = all.len().div_ceil(workers).max(256);
+    let fields: Vec<Fields> = std::thread::scope(|s| {
+        let parts: Vec<_> = all
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || part.iter().map(|c| Fields::of(c, key)).collect::<Vec<_>>())
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut pairs = all.into_iter().zip(fields);
+    threads
+        .into_iter()
+        .zip(sizes)
+        .map(|(t, n)| (t, pairs.by_ref().take(n).collect()))
+        .collect()
+}
+
+/// Why a batch transaction ended without committing.
+enum BatchEnd {
+    DryRun,
+    Failed(anyhow::Error),
+}
+
+impl From<diesel::result::Error> for BatchEnd {
+    fn from(e: diesel::result::Error) -> Self {
+        BatchEnd::Failed(e.into())
+    }
+}
+
+impl From<anyhow::Error> for BatchEnd {
+    fn from(e: anyhow::Error) -> Self {
+        BatchEnd::Failed(e)
+    }
+}
+
+#[derive(Default)]
+struct Batch {
+    changed: Vec<(String, String)>,
+    tally: Summary,
+}
+
+impl Summary {
+    fn merge_into(self, into: &mut Summary) {
+        into.threads += self.threads;
+        into.threads_created += self.threads_created;
+        for (k, v) in self.comments {
+            *into.comments.entry(k).or_default() += v;
+        }
+        into.already_present += self.already_present;
+        into.reactions += self.reactions;
+        for (k, v) in self.reactions_not_imported {
+            *into.reactions_not_imported.entry(k).or_default() += v;
+        }
+        into.orphan_replies += self.orphan_replies;
+        for (k, v) in self.skipped {
+            into.skip(k, v);
+        }
+        let room = DRY_RUN_SHOWN.saturating_sub(into.slugs.len());
+        into.slugs.extend(self.slugs.into_iter().take(room));
+    }
+}
+
+/// Imports one thread in a savepoint; a thread the database refuses is skipped whole.
+fn import_thread<C>(
+    conn: &mut C,
+    thread: &SourceThread,
+    comments: Vec<Prepared>,
+    opts: &Options<'_>,
+    batch: &mut Batch,
+) -> anyhow::Result<()>
+where
+    C: Connection + Store + ImportStore,
+{
+    // A post whose comments were all unreadable is not created empty (our own export
+    // lists every thread, empty ones too: those are kept).
+    if comments.is_empty() && thread.slug.is_none() {
+        return Ok(());
+    }
+    let origin = thread.url.clone().unwrap_or_else(|| thread.key.clone());
+    let slug = match (&opts.slug_from, &thread.slug) {
+        (None, Some(slug)) => crate::domain::Slug::parse(slug).map_err(|e| e.message),
+        (rule, _) => rule.as_ref().unwrap_or(&SlugRule::Path).apply(&origin),
+    };
+    let slug = match slug {
+        Ok(s) => s,
+        Err(why) => {
+            batch.tally.skip(
+                format!("comment of a thread without a usable slug ({why})"),
+                comments.len() as u64,
+            );
+            return Ok(());
+        }
+    };
+    let mut tally = Summary::default();
+    let count = comments.len() as u64;
+    let result = conn.transaction::<_, diesel::result::Error, _>(|c| {
+        write_thread(c, thread, slug.as_str(), comments, opts, &mut tally)
+    });
+    match result {
+        Ok(()) => {
+            if batch.tally.slugs.len() < DRY_RUN_SHOWN {
+                batch.tally.slugs.push((origin, slug.as_str().to_owned()));
+            }
+            batch
+                .changed
+                .push((opts.site.id.as_str().to_owned(), slug.as_str().to_owned()));
+            tally.merge_into(&mut batch.tally);
+        }
+        Err(e) => {
+            tracing::warn!(thread = %thread.key, error = %e, "thread not imported");
+            batch.tally.skip(
+                "comment of a thread the database refused (see the log)",
+                count,
+            );
+        }
+    }
+    Ok(())
+}
+
+fn write_thread<C>(
+    c: &mut C,
+    thread: &SourceThread,
+    slug: &str,
+    mut comments: Vec<Prepared>,
+    opts: &Options<'_>,
+    tally: &mut Summary,
+) -> diesel::QueryResult<()>
+where
+    C: Connection + Store + ImportStore,
+{
+    let site = opts.site.id.as_str();
+    let existed = c.find_thread(site, slug)?.is_some();
+    let created_at = thread
+        .created_at
+        .or_else(|| comments.iter().map(|c| c.0.created_at).min())
+        .unwrap_or_else(crate::view::now_micros);
+    let title = thread
+        .title
+        .as_deref()
+        .and_then(|t| Title::parse(t).ok().flatten());
+    let url = thread
+        .url
+        .as_deref()
+        .and_then(|u| PageUrl::parse(u).ok().flatten());
+    let row = c.upsert_thread(
+        &NewThread {
+            site,
+            slug,
+            title: title.as_ref().map(Title::as_str),
+            url: url.as_ref().map(PageUrl::as_str),
+            locked: thread.locked,
+            comment_count: 0,
+            created_at,
+        },
+        0,
+    )?;
+    tally.threads += 1;
+    if !existed {
+        tally.threads_created += 1;
+        for (kind, n) in &thread.reactions {
+            add_reactions(c, opts, row.id, 0, kind, *n, tally)?;
+        }
+    }
+    // Source id → (id, root) of what the thread holds already, and of what is added.
+    let tag = opts.key.instance_tag();
+    let mut known: HashMap<String, (i64, Option<i64>)> = HashMap::new();
+    for k in c.known_comments(row.id)? {
+        known.insert(format!("afterword:{tag}:{}", k.id), (k.id, k.root_id));
+        if let Some(s) = k.source_key {
+            known.insert(s, (k.id, k.root_id));
+        }
+    }
+    order_parents_first(&mut comments);
+    let with_replies: std::collections::HashSet<String> =
+        comments.iter().filter_map(|c| c.0.parent.clone()).collect();
+    let mut approved = 0i64;
+    for (sc, fields) in comments {
+        if let Some(&(id, root)) = known.get(&sc.id) {
+            tally.already_present += 1;
+            known.insert(sc.id, (id, root));
+            continue;
+        }
+        if sc.status == Status::Deleted && !with_replies.contains(&sc.id) {
+            tally.skip("deleted, without replies (nothing to show)", 1);
+            continue;
+        }
+        let (parent_id, root_id) = match sc.parent.as_deref().map(|p| known.get(p)) {
+            None => (None, None),
+            Some(Some(&(pid, proot))) => (Some(pid), Some(proot.unwrap_or(pid))),
+            Some(None) => {
+                tally.orphan_replies += 1;
+                (None, None)
+            }
+        };
+        if sc.status != Status::Deleted && fields.body.trim().is_empty() {
+            tally.skip("empty comment", 1);
+            continue;
+        }
+        let deleted = sc.status == Status::Deleted;
+        let id = c.insert_imported(&ImportedComment {
+            thread_id: row.id,
+            parent_id,
+            root_id,
+            status: sc.status.as_str(),
+            body: if deleted { "" } else { &fields.body },
+            html: if deleted { "" } else { &fields.html },
+            author: fields.author.as_deref().filter(|_| !deleted),
+            email: fields.email.as_deref().filter(|_| !deleted),
+            email_key: fields.email_key.as_deref().filter(|_| !deleted),
+            website: fields.website.as_deref().filter(|_| !deleted),
+            avatar: &fields.avatar,
+            notify_replies: false,
+            created_at: sc.created_at,
+            edited_at: sc.edited_at,
+            deleted_at: deleted.then_some(sc.edited_at.unwrap_or(sc.created_at)),
+            deleted_by: deleted.then_some("import"),
+            source_key: Some(&sc.id),
+        })?;
+        *tally.comments.entry(sc.status.as_str()).or_default() += 1;
+        if sc.status == Status::Approved {
+            approved += 1;
+        }
+        if !deleted {
+            for (kind, n) in &sc.reactions {
+                add_reactions(c, opts, row.id, id, kind, *n, tally)?;
+            }
+        }
+        known.insert(sc.id, (id, root_id));
+    }
+    if approved > 0 {
+        c.add_comment_count(row.id, approved)?;
+    }
+    Ok(())
+}
+
+fn add_reactions<C: Store>(
+    c: &mut C,
+    opts: &Options<'_>,
+    thread_id: i64,
+    comment_key: i64,
+    kind: &str,
+    n: i64,
+    tally: &mut Summary,
+) -> diesel::QueryResult<()> {
+    if n <= 0 {
+        return Ok(());
+    }
+    if opts.site.reactions.iter().any(|k| k == kind) {
+        c.add_reaction_count(thread_id, comment_key, kind, n)?;
+        tally.reactions += n as u64;
+    } else {
+        *tally
+            .reactions_not_imported
+            .entry(kind.to_owned())
+            .or_default() += n as u64;
+    }
+    Ok(())
+}
+
+/// A comment's stored fields, cleaned: what does not validate is dropped, not the comment.
+struct Fields {
+    body: String,
+    html: String,
+    author: Option<String>,
+    email: Option<String>,
+    email_key: Option<String>,
+    website: Option<String>,
+    avatar: String,
+}
+
+impl Fields {
+    fn of(sc: &SourceComment, key: &ServerKey) -> Fields {
+        // A placeholder keeps no text: nothing to render.
+        let body = match &sc.body {
+            _ if sc.status == Status::Deleted => String::new(),
+            Body::Markdown(m) => m.clone(),
+            Body::Html(h) => html::to_markdown(h),
+        };
+        let html = if body.is_empty() {
+            String::new()
+        } else {
+            crate::markdown::render(&body)
+        };
+        let author = sc.author.as_deref().and_then(clean_name);
+        let email = sc
+            .email
+            .as_deref()
+            .and_then(|e| Email::parse(e).ok().flatten())
+            .map(|e| e.as_str().to_owned());
+        let email_key = email.as_ref().map(|e| e.to_lowercase());
+        let website = sc
+            .website
+            .as_deref()
+            .and_then(|w| Website::parse(w).ok().flatten())
+            .map(|w| w.as_str().to_owned());
+        let avatar = match (&email_key, &author) {
+            (Some(e), _) => key.avatar(&format!("email:{e}")),
+            (None, Some(a)) => key.avatar(&format!("name:{a}")),
+            (None, None) => key.avatar(&format!("import:{}", sc.id)),
+        };
+        Fields {
+            body,
+            html,
+            author,
+            email,
+            email_key,
+            website,
+            avatar,
+        }
+    }
+}
+
+/// A name as our form would take it: no control characters, at most 100 characters.
+fn clean_name(raw: &str) -> Option<String> {
+    let t: String = raw
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let t: String = t.trim().chars().take(AuthorName::MAX_CHARS).collect();
+    AuthorName::parse(&t)
+        .ok()
+        .flatten()
+        .map(|a| a.as_str().to_owned())
+}
+
+/// File order, except that a reply listed before its parent moves to just after it
+/// (sources list them in any order); a parent chain that loops is left as it is.
+fn order_parents_first(comments: &mut Vec<Prepared>) {
+    let ids: std::collections::HashSet<String> = comments.iter().map(|c| c.0.id.clone()).collect();
+    let mut placed: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut waiting: HashMap<String, Vec<Prepared>> = HashMap::new();
+    let mut out = Vec::with_capacity(comments.len());
+    for c in comments.drain(..) {
+        match &c.0.parent {
+            Some(p) if ids.contains(p) && !placed.contains(p) => {
+                waiting.entry(p.clone()).or_default().push(c);
+            }
+            _ => {
+                let mut ready = vec![c];
+                while let Some(c) = ready.pop() {
+                    placed.insert(c.0.id.clone());
+                    if let Some(mut kids) = waiting.remove(&c.0.id) {
+                        kids.reverse();
+                        ready.extend(kids);
+                    }
+                    out.push(c);
+                }
+            }
+        }
+    }
+    out.extend(waiting.into_values().flatten());
+    *comments = out;
+}

@@ -1,0 +1,663 @@
+//! `afterword import` and `afterword export`, run as the shipped binary against the test
+//! database while a real server serves it: every format's fixture (tests/fixtures/import),
+//! re-runs, dry runs, the round trip of our own format, and caches that see the import.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{TestApp, SITES};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_afterword");
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/import")
+        .join(name)
+}
+
+/// A config file for the CLI: the test database, the test server's sites.
+struct Cli {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Cli {
+    fn for_db(url: &str) -> Cli {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("afterword.toml");
+        std::fs::write(&config, format!("database_url = \"{url}\"\n{SITES}")).unwrap();
+        Cli { dir, config }
+    }
+
+    fn for_app(app: &TestApp) -> Cli {
+        Cli::for_db(app.db.url())
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new(BIN)
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .env_remove("AFTERWORD_CONFIG")
+            .env_remove("AFTERWORD_DATABASE_URL")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run afterword")
+    }
+
+    /// Imports and returns the JSON summary, asserting success.
+    fn import(&self, format: &str, file: &Path, extra: &[&str]) -> Value {
+        let mut args = vec![
+            "import",
+            format,
+            file.to_str().unwrap(),
+            "--site",
+            "blog",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = self.run(&args);
+        assert!(
+            out.status.success(),
+            "import failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("a JSON summary")
+    }
+
+    /// Exports site `blog` to a file and returns its text.
+    fn export(&self, extra: &[&str]) -> String {
+        let path = self.dir.path().join("export.jsonl");
+        let mut args = vec![
+            "export",
+            "--site",
+            "blog",
+            "--output",
+            path.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = self.run(&args);
+        assert!(
+            out.status.success(),
+            "export failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(&path).unwrap()
+    }
+}
+
+fn added(summary: &Value, status: &str) -> i64 {
+    summary["comments"][status].as_i64().unwrap_or(0)
+}
+
+fn skipped(summary: &Value, reason: &str) -> i64 {
+    summary["skipped"][reason].as_i64().unwrap_or(0)
+}
+
+/// The thread as a reader gets it, through the running server.
+async fn page(app: &TestApp, slug: &str) -> Value {
+    app.thread("blog", slug, "").await
+}
+
+fn by_author<'a>(page: &'a Value, author: &str) -> &'a Value {
+    page["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["author"] == author)
+        .unwrap_or_else(|| panic!("no comment by {author} in {page:#}"))
+}
+
+async fn isso_from_a_real_isso_database(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    let s = cli.import("isso", &fixture("isso.db"), &[]);
+    assert_eq!(s["threads_created"], 2, "{s:#}");
+    assert_eq!(added(&s, "approved"), 5, "{s:#}");
+    assert_eq!(added(&s, "pending"), 1);
+    assert_eq!(
+        added(&s, "deleted"),
+        1,
+        "the deleted comment with a reply stays as a placeholder"
+    );
+    // Three likes become 👍; the test site offers no 👎, and the summary says so.
+    assert_eq!(s["reactions"], 3);
+    assert_eq!(s["reactions_not_imported"]["👎"], 1);
+
+    let p = page(&app, "/blog/hello/").await;
+    assert_eq!(p["thread"]["comment_count"], 4);
+    let tom = by_author(&p, "Tom & Jerry <3");
+    assert_eq!(
+        tom["website"], "http://example.org/tom?a=1&b=2",
+        "unescaped once"
+    );
+    assert_eq!(
+        tom["html"], "<p>Hello <em>world</em> &amp; &lt;script&gt;x&lt;/script&gt;</p>\n",
+        "Isso's Markdown, through our renderer"
+    );
+    assert_eq!(tom["reactions"]["👍"], 3);
+    let placeholder = p["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["status"] == "deleted")
+        .expect("a placeholder");
+    assert_eq!(placeholder["author"], Value::Null);
+    assert_eq!(by_author(&p, "Bo")["parent_id"], placeholder["id"]);
+    assert!(
+        !p.to_string().contains("Awaiting moderation"),
+        "pending comments are not shown"
+    );
+    assert_eq!(
+        app.db
+            .number("SELECT COUNT(*) AS n FROM comments WHERE email = 'gone@example.org'"),
+        0,
+        "a deleted comment keeps no leftover email"
+    );
+    let cafe = page(&app, "/café/").await;
+    assert_eq!(cafe["comments"][0]["author"], "Zoë");
+
+    let again = cli.import("isso", &fixture("isso.db"), &[]);
+    assert_eq!(again["comments"], serde_json::json!({}), "{again:#}");
+    assert_eq!(again["already_present"], 7);
+    assert_eq!(again["reactions"], 0);
+    assert_eq!(
+        page(&app, "/blog/hello/").await["thread"]["comment_count"],
+        4
+    );
+}
+
+async fn disqus_streamed_with_its_awkward_cases(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    let s = cli.import("disqus", &fixture("disqus.xml"), &[]);
+    assert_eq!(s["threads_created"], 2, "{s:#}");
+    assert_eq!(added(&s, "approved"), 3, "{s:#}");
+    assert_eq!(added(&s, "spam"), 1);
+    assert_eq!(added(&s, "deleted"), 1);
+    assert_eq!(skipped(&s, "disqus post without a readable createdAt"), 1);
+    assert_eq!(
+        skipped(&s, "comment of a thread the file does not describe"),
+        1
+    );
+    assert_eq!(skipped(&s, "deleted, without replies (nothing to show)"), 1);
+
+    let p = page(&app, "/2019/hello-world/").await;
+    assert_eq!(p["thread"]["title"], "Hello & welcome");
+    let alice = by_author(&p, "Alice <A>");
+    assert_eq!(
+        alice["html"],
+        "<p>First! <strong>Bold</strong> &amp; <em>brave</em> <a href=\"https://example.org/x?a=1&amp;b=2\" rel=\"nofollow ugc noopener noreferrer\">a link</a></p>\n<p>Second paragraph</p>\n",
+        "HTML kept to our set: the script is gone"
+    );
+    assert_eq!(alice["created_at"], "2019-05-01T11:00:00Z");
+    // The reply to the deleted reply (listed before it in the file) hangs under its
+    // placeholder, which hangs under Alice.
+    let carol = by_author(&p, "Carol");
+    let placeholder = p["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == carol["parent_id"])
+        .expect("carol's parent is on the page");
+    assert_eq!(placeholder["status"], "deleted");
+    assert_eq!(placeholder["parent_id"], alice["id"]);
+    assert!(!p.to_string().contains("watches"), "spam is not shown");
+
+    let creme = page(&app, "/crème-brûlée/").await;
+    assert_eq!(creme["thread"]["locked"], true);
+    assert_eq!(creme["comments"][0]["created_at"], "2020-02-29T22:30:00Z");
+
+    let again = cli.import("disqus", &fixture("disqus.xml"), &[]);
+    assert_eq!(again["comments"], serde_json::json!({}), "{again:#}");
+    assert_eq!(again["already_present"], 5);
+}
+
+async fn wordpress_wxr(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    let s = cli.import("wordpress", &fixture("wordpress.xml"), &[]);
+    assert_eq!(
+        s["threads_created"], 2,
+        "the post without comments is not created: {s:#}"
+    );
+    assert_eq!(added(&s, "approved"), 3, "{s:#}");
+    assert_eq!(added(&s, "pending"), 1);
+    assert_eq!(added(&s, "spam"), 1);
+    assert_eq!(added(&s, "deleted"), 1);
+    assert_eq!(skipped(&s, "pingback or trackback"), 1);
+    assert_eq!(
+        skipped(&s, "wordpress comment with an unknown comment_approved"),
+        1
+    );
+    let p = page(&app, "/2018/03/tea-biscuits/").await;
+    let jane = by_author(&p, "Jane & John");
+    assert_eq!(jane["website"], "https://jane.example.org/");
+    assert_eq!(
+        jane["html"],
+        "<p>Lovely post.</p>\n<p>Second paragraph<br>\nwith a line break, <strong>strong</strong> words &amp; <code>code()</code>.</p>\n"
+    );
+    assert_eq!(jane["created_at"], "2018-03-03T11:00:00Z", "the GMT date");
+    let replier = by_author(&p, "Replier");
+    assert_eq!(
+        replier["created_at"], "2018-03-04T09:00:00Z",
+        "no GMT date: the local one"
+    );
+    let uber = page(&app, "/über-uns/").await;
+    assert_eq!(uber["thread"]["locked"], true);
+    assert_eq!(uber["comments"][0]["html"], "<p>Schön &lt;3</p>\n");
+    assert_eq!(
+        app.db
+            .number("SELECT COUNT(*) AS n FROM comments WHERE status = 'spam'"),
+        1
+    );
+}
+
+async fn remark42_gzipped(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    let gz = cli.dir.path().join("backup.gz");
+    {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(
+            std::fs::File::create(&gz).unwrap(),
+            flate2::Compression::default(),
+        );
+        enc.write_all(&std::fs::read(fixture("remark42.jsonl")).unwrap())
+            .unwrap();
+        enc.finish().unwrap();
+    }
+    let s = cli.import("remark42", &gz, &[]);
+    assert_eq!(s["threads_created"], 2, "{s:#}");
+    assert_eq!(added(&s, "approved"), 3);
+    assert_eq!(added(&s, "deleted"), 1);
+    assert_eq!(added(&s, "spam"), 1, "a blocked user's comment");
+    assert_eq!(skipped(&s, "remark42 comment without a readable time"), 1);
+    assert_eq!(skipped(&s, "remark42 line that is not JSON"), 1);
+    assert_eq!(s["reactions"], 2);
+    let p = page(&app, "/remark/").await;
+    let rem = by_author(&p, "Rem");
+    assert_eq!(
+        rem["html"],
+        "<p>Hello from <em>remark42</em> &amp; friends</p>\n"
+    );
+    assert_eq!(rem["created_at"], "2021-01-02T03:04:05.123456Z");
+    assert_eq!(by_author(&p, "Third")["edited_at"], "2021-01-02T06:00:00Z");
+    assert_eq!(page(&app, "/日本/").await["comments"][0]["author"], "六");
+    // The same file, not gzipped: nothing new.
+    let again = cli.import("remark42", &fixture("remark42.jsonl"), &[]);
+    assert_eq!(again["already_present"], 5, "{again:#}");
+}
+
+async fn dry_run_writes_nothing_and_shows_the_slugs(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    let out = cli.run(&[
+        "import",
+        "disqus",
+        fixture("disqus.xml").to_str().unwrap(),
+        "--site",
+        "blog",
+        "--dry-run",
+        "--slug-from",
+        r"regex:^https://blog\.example/(\d+)/(.*)$=/posts/$2",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Dry run"), "{text}");
+    assert!(
+        text.contains("https://blog.example/2019/hello-world/ → /posts/hello-world/"),
+        "{text}"
+    );
+    assert!(text.contains("2 approved"), "{text}");
+    assert!(
+        text.contains("comment of a thread without a usable slug"),
+        "the URL the pattern does not match is reported: {text}"
+    );
+    assert_eq!(app.db.count("comments"), 0);
+    assert_eq!(app.db.count("threads"), 0);
+    // The real run then imports what the dry run counted.
+    let s = cli.import(
+        "disqus",
+        &fixture("disqus.xml"),
+        &[
+            "--slug-from",
+            r"regex:^https://blog\.example/(\d+)/(.*)$=/posts/$2",
+        ],
+    );
+    assert_eq!(added(&s, "approved"), 2, "{s:#}");
+    assert_eq!(
+        page(&app, "/posts/hello-world/").await["thread"]["comment_count"],
+        2
+    );
+}
+
+async fn export_import_export_round_trip(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    for (format, file) in [
+        ("isso", "isso.db"),
+        ("disqus", "disqus.xml"),
+        ("wordpress", "wordpress.xml"),
+        ("remark42", "remark42.jsonl"),
+    ] {
+        cli.import(format, &fixture(file), &[]);
+    }
+    // A comment written here, a reply to an imported one, and a reaction on a post.
+    let p = page(&app, "/2019/hello-world/").await;
+    let alice = by_author(&p, "Alice <A>")["id"].as_i64().unwrap();
+    app.comment(
+        "blog",
+        "/2019/hello-world/",
+        serde_json::json!({"body": "Native *reply*", "author": "Nat", "email": "nat@example.org", "parent_id": alice}),
+    )
+    .await;
+    let r = app
+        .client
+        .post(app.url("/api/v1/reactions?site=blog&slug=%2Fquiet%2F"))
+        .header("Origin", "https://blog.example")
+        .json(&serde_json::json!({"kind": "🎉", "visitor": "reader-one", "active": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+
+    let first = cli.export(&[]);
+    let mut lines = first.lines();
+    let header: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(header["format"], "afterword-export");
+    assert_eq!(header["version"], 1);
+    assert!(!first.contains("@example.org"), "no emails unless asked");
+    assert!(!first.contains("visitor"), "no visitor hashes");
+    assert!(!first.contains("\"ip\""), "no addresses");
+    assert!(
+        first.contains("\"id\":\"disqus:5001\""),
+        "source ids are kept"
+    );
+    assert!(first.contains("Native *reply*"));
+    assert!(first.contains("\"🎉\":1"), "{first}");
+    assert!(!first.contains("reader-one"), "no visitor ids");
+    let with_emails = cli.export(&["--include-emails"]);
+    assert!(with_emails.contains("\"email\":\"nat@example.org\""));
+    assert!(
+        !with_emails.contains("gone@example.org"),
+        "never a deleted comment's email"
+    );
+
+    // Into an empty database (the other backend's harness makes it), and out again.
+    let empty = common::TestDb::new(app.backend()).unwrap();
+    let other = Cli::for_db(empty.url());
+    let file = cli.dir.path().join("first.jsonl");
+    std::fs::write(&file, &first).unwrap();
+    let s = other.import("afterword", &file, &[]);
+    assert_eq!(skipped(&s, "comment before any thread"), 0, "{s:#}");
+    let second = other.export(&[]);
+    assert_eq!(
+        first, second,
+        "export → import → export gives the same file"
+    );
+    // And back into the first database: all of it is there already.
+    let back = cli.import("afterword", &file, &[]);
+    assert_eq!(back["comments"], serde_json::json!({}), "{back:#}");
+}
+
+async fn a_running_server_sees_the_import(app: TestApp) {
+    // Read (and so cache) the thread and the counts before the import.
+    let before = page(&app, "/2019/hello-world/").await;
+    assert_eq!(before["comments"], serde_json::json!([]));
+    let counts = app
+        .get("/api/v1/counts?site=blog&slug=%2F2019%2Fhello-world%2F")
+        .await;
+    assert_eq!(counts.status(), 200);
+    let cli = Cli::for_app(&app);
+    cli.import("disqus", &fixture("disqus.xml"), &[]);
+    // Bounded wait: the SQLite watcher polls, PostgreSQL notifies at commit.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let p = page(&app, "/2019/hello-world/").await;
+        let counts: Value = app
+            .get("/api/v1/counts?site=blog&slug=%2F2019%2Fhello-world%2F")
+            .await
+            .json()
+            .await
+            .unwrap();
+        if p["thread"]["comment_count"] == 2 && counts.to_string().contains('2') {
+            assert_eq!(p["comments"].as_array().unwrap().len(), 3, "{p:#}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server still serves its cached page: {p:#} {counts}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A WXR file of `posts` posts with `per_post` comments each.
+fn generated_wxr(path: &Path, posts: usize, per_post: usize) {
+    let mut xml = String::from(
+        "<?xml version=\"1.0\"?><rss xmlns:wp=\"http://wordpress.org/export/1.2/\"><channel>",
+    );
+    let mut id = 0;
+    for p in 0..posts {
+        xml.push_str(&format!(
+            "<item><link>https://blog.example/gen/{p}/</link><wp:post_id>{p}</wp:post_id>"
+        ));
+        for _ in 0..per_post {
+            id += 1;
+            xml.push_str(&format!(
+                "<wp:comment><wp:comment_id>{id}</wp:comment_id><wp:comment_author>R{id}</wp:comment_author>\
+                 <wp:comment_date_gmt>2020-01-01 00:00:00</wp:comment_date_gmt>\
+                 <wp:comment_content><![CDATA[Comment <em>{id}</em>]]></wp:comment_content>\
+                 <wp:comment_approved>1</wp:comment_approved></wp:comment>"
+            ));
+        }
+        xml.push_str("</item>");
+    }
+    xml.push_str("</channel></rss>");
+    std::fs::write(path, xml).unwrap();
+}
+
+async fn the_server_keeps_taking_comments_during_an_import(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    let file = cli.dir.path().join("big.xml");
+    generated_wxr(&file, 40, 50);
+    let config = cli.config.clone();
+    let import = std::thread::spawn(move || {
+        Command::new(BIN)
+            .args([
+                "import",
+                "wordpress",
+                file.to_str().unwrap(),
+                "--site",
+                "blog",
+                "--json",
+            ])
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    });
+    let mut posted = 0;
+    while !import.is_finished() {
+        app.comment(
+            "blog",
+            "/gen/0/",
+            serde_json::json!({"body": format!("live {posted}")}),
+        )
+        .await;
+        posted += 1;
+    }
+    let out = import.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(added(&s, "approved"), 2000, "{s:#}");
+    assert_eq!(app.db.count("comments"), 2000 + posted);
+    assert_eq!(
+        app.db
+            .number("SELECT comment_count AS n FROM threads WHERE slug = '/gen/0/'"),
+        50 + posted,
+        "the server's comments and the import's are both counted"
+    );
+}
+
+async fn bad_input_is_refused_clearly(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    let fail = |args: &[&str]| {
+        let out = cli.run(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let disqus = fixture("disqus.xml");
+    let disqus = disqus.to_str().unwrap();
+    assert!(fail(&["import", "disqus", disqus, "--site", "nope"]).contains("no site \"nope\""));
+    assert!(fail(&["import", "disqus", "/no/such/file", "--site", "blog"]).contains("cannot open"));
+    assert!(fail(&["import", "afterword", disqus, "--site", "blog"])
+        .contains("not an Afterword export"));
+    assert!(fail(&["import", "isso", disqus, "--site", "blog"]).contains("Isso"));
+    let broken = cli.dir.path().join("broken.xml");
+    std::fs::write(
+        &broken,
+        "<disqus><thread dsq:id=\"1\"><link>x</thread></oops>",
+    )
+    .unwrap();
+    let err = fail(&[
+        "import",
+        "disqus",
+        broken.to_str().unwrap(),
+        "--site",
+        "blog",
+    ]);
+    assert!(err.contains("XML"), "{err}");
+    assert!(fail(&[
+        "import",
+        "disqus",
+        disqus,
+        "--site",
+        "blog",
+        "--slug-from",
+        "title"
+    ])
+    .contains("--slug-from"));
+    assert_eq!(app.db.count("comments"), 0);
+}
+
+async fn import_and_export_from_the_admin_page(app: TestApp) {
+    use reqwest::Method;
+    let admin = app.admin().await;
+    let form = admin
+        .request(Method::GET, "/admin/transfer")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    let html = form.text().await.unwrap();
+    assert!(html.contains("Import comments") && html.contains("<option>blog</option>"));
+
+    let body = std::fs::read(fixture("disqus.xml")).unwrap();
+    let send = |query: &str, csrf: bool| {
+        let url = app.url(&format!("/api/v1/admin/import?{query}"));
+        app.client
+            .post(url)
+            .header("cookie", &admin.cookie)
+            .header(
+                "x-csrf-token",
+                if csrf { admin.csrf.as_str() } else { "forged" },
+            )
+            .header("content-type", "application/octet-stream")
+            .body(body.clone())
+            .send()
+    };
+    let dry: Value = send("site=blog&format=disqus&dry_run=1", true)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dry["dry_run"], true, "{dry:#}");
+    assert_eq!(added(&dry, "approved"), 3);
+    assert_eq!(app.db.count("comments"), 0, "a dry run writes nothing");
+    let done: Value = send("site=blog&format=disqus", true)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(added(&done, "approved"), 3, "{done:#}");
+    assert_eq!(
+        page(&app, "/2019/hello-world/").await["thread"]["comment_count"],
+        2,
+        "this server shows it at once"
+    );
+    common::expect_error(
+        send("site=blog&format=disqus", false).await.unwrap(),
+        403,
+        "csrf_token_invalid",
+    )
+    .await;
+    common::expect_error(
+        send("site=nope&format=disqus", true).await.unwrap(),
+        422,
+        "unknown_site",
+    )
+    .await;
+    common::expect_error(
+        send("site=blog&format=blogger", true).await.unwrap(),
+        422,
+        "invalid_format",
+    )
+    .await;
+    common::expect_error(
+        send("site=blog&format=disqus&slug_from=regex:(=x", true)
+            .await
+            .unwrap(),
+        422,
+        "invalid_slug_rule",
+    )
+    .await;
+    common::expect_error(
+        send("site=blog&format=afterword", true).await.unwrap(),
+        422,
+        "import_failed",
+    )
+    .await;
+
+    let r = admin
+        .request(Method::GET, "/api/v1/admin/export?site=blog")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("afterword-blog.jsonl"));
+    let downloaded = r.text().await.unwrap();
+    assert_eq!(
+        downloaded,
+        Cli::for_app(&app).export(&[]),
+        "the same file as the command line's"
+    );
+    let anonymous = app.get("/api/v1/admin/export?site=blog").await;
+    assert_eq!(anonymous.status(), 401);
+}
+
+on_both_backends!(
+    import_and_export_from_the_admin_page,
+    isso_from_a_real_isso_database,
+    disqus_streamed_with_its_awkward_cases,
+    wordpress_wxr,
+    remark42_gzipped,
+    dry_run_writes_nothing_and_shows_the_slugs,
+    export_import_export_round_trip,
+    a_running_server_sees_the_import,
+    the_server_keeps_taking_comments_during_an_import,
+    bad_input_is_refused_clearly,
+);
