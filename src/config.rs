@@ -242,7 +242,8 @@ pub struct SpamSettings {
     /// More links than this in one comment is spam; 0: no limit.
     pub max_links: u32,
     /// Words, phrases or `/regular expressions/` that make a comment spam; `None`: none.
-    pub blocked: Option<BlockedWords>,
+    /// Shared, not copied with the settings: a copied regex starts with cold caches.
+    pub blocked: Option<std::sync::Arc<BlockedWords>>,
     /// The same text again from the same client, or on the same thread, within this time
     /// is spam; zero: off.
     pub duplicates: Duration,
@@ -810,7 +811,8 @@ fn parse_spam(key: &str, raw: &RawSpam) -> Result<SpamSettings, ConfigError> {
         ));
     }
     let blocked = BlockedWords::new(raw.blocked.as_deref().unwrap_or_default())
-        .map_err(|(j, m)| err(format!("{key}.blocked[{j}]"), m))?;
+        .map_err(|(j, m)| err(format!("{key}.blocked[{j}]"), m))?
+        .map(std::sync::Arc::new);
     let duplicates = match &raw.duplicates {
         None => d.duplicates,
         Some(w) => {

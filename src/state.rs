@@ -22,6 +22,8 @@ pub struct AppState {
     pub hasher: Hasher,
     pub login_limiter: LoginLimiter,
     pub reaction_limiter: RateLimiter,
+    /// Texts stored lately, for the spam checks' duplicate test.
+    pub recent_texts: Arc<crate::service::spam::RecentTexts>,
     /// `None` when email is off (no `[smtp]`).
     pub mailer: Option<Arc<crate::email::Mailer>>,
     /// The SMTP transport, for the admin page's test mail; `None` when email is off.

@@ -286,7 +286,9 @@ pub async fn create(
     };
     let body_md = CommentBody::parse(&b.body, site.max_comment_length)?;
     let ip = client_ip(&req, &state.settings.limits);
-    let verdict = spam::check(
+    let client = ip.map(|i| i.to_string());
+    let now = view::now_micros();
+    let mut verdict = spam::check(
         &site.spam,
         &state.key,
         &spam::Submission {
@@ -299,8 +301,15 @@ pub async fn create(
             honeypot: b.homepage.as_deref(),
             form_token: b.form_token.as_deref(),
         },
-        view::now_micros() / 1_000_000,
+        now / 1_000_000,
     );
+    if verdict == spam::Verdict::Clean {
+        verdict = state.recent_texts.check(
+            site.spam.duplicates,
+            &posted(&site_id, &slug, client.as_deref(), body_md.as_str()),
+            now,
+        );
+    }
     let mut input = NewCommentInput {
         slug: slug.clone(),
         html: String::new(),
@@ -337,12 +346,18 @@ pub async fn create(
     }
     input.html = render_markdown(&input.body).await?;
     let key = state.key.clone();
+    let text = input.body.as_str().to_owned();
     let created = state
         .pool
         .write(ThreadKey::new(&site_id, &slug), move |conn| {
             on_conn!(conn, |c| service::create_comment(c, &site, &key, &input))
         })
         .await?;
+    // Only a stored comment counts as posted: one refused (or lost to a failed write) may
+    // be sent again as it was.
+    state
+        .recent_texts
+        .record(&posted(&site_id, &slug, client.as_deref(), &text), now);
     // It carries the edit token: no cache may keep it.
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -350,6 +365,20 @@ pub async fn create(
             comment: created.comment,
             edit_token: created.edit_token,
         }))
+}
+
+fn posted<'a>(
+    site: &'a SiteId,
+    slug: &'a Slug,
+    client: Option<&'a str>,
+    body: &'a str,
+) -> spam::Posted<'a> {
+    spam::Posted {
+        site: site.as_str(),
+        slug: slug.as_str(),
+        client,
+        body,
+    }
 }
 
 /// The state of the reader's own comments in a thread, proven by their edit tokens: how

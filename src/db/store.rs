@@ -98,16 +98,6 @@ pub trait Store: Sized {
     fn scrub_comment(&mut self, id: i64, now: i64, by: &str) -> QueryResult<()>;
     /// Whether this address (`email_key`: lower case) has an approved comment on the site.
     fn has_approved_comment_by(&mut self, site: &str, email_key: &str) -> QueryResult<bool>;
-    /// When `body` was last posted, among the `lookback` latest comments of the thread and
-    /// those of the client `ip_hash`, if at or after `since` (the spam checks' duplicates).
-    fn recent_same_body(
-        &mut self,
-        thread_id: Option<i64>,
-        ip_hash: Option<&str>,
-        body: &str,
-        since: i64,
-        lookback: i64,
-    ) -> QueryResult<Option<i64>>;
     /// `(slug, comment_count)` of the existing threads among `slugs`, in one query.
     fn counts(&mut self, site: &str, slugs: &[&str]) -> QueryResult<Vec<(String, i64)>>;
     fn secret(&mut self, name: &str) -> QueryResult<Option<String>>;
@@ -432,42 +422,6 @@ macro_rules! common_store_fns {
                 .first(self)
                 .optional()?;
             Ok(found.is_some())
-        }
-
-        fn recent_same_body(
-            &mut self,
-            thread_id: Option<i64>,
-            ip_hash: Option<&str>,
-            body: &str,
-            since: i64,
-            lookback: i64,
-        ) -> QueryResult<Option<i64>> {
-            // Newest first through (thread_id, id) and (ip, id); the text is compared in
-            // the database, so no body is sent back.
-            macro_rules! latest {
-                ($filter:expr) => {
-                    comments::table
-                        .filter($filter)
-                        .order(comments::id.desc())
-                        .limit(lookback)
-                        .select((comments::created_at, comments::body.eq(body)))
-                        .load::<(i64, bool)>(self)?
-                };
-            }
-            let on_thread = match thread_id {
-                None => Vec::new(),
-                Some(t) => latest!(comments::thread_id.eq(t)),
-            };
-            let by_client = match ip_hash {
-                None => Vec::new(),
-                Some(ip) => latest!(comments::ip.eq(ip)),
-            };
-            Ok(on_thread
-                .into_iter()
-                .chain(by_client)
-                .filter(|(at, same)| *same && *at >= since)
-                .map(|(at, _)| at)
-                .max())
         }
 
         fn counts(&mut self, site: &str, slugs: &[&str]) -> QueryResult<Vec<(String, i64)>> {

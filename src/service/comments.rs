@@ -199,11 +199,6 @@ pub fn create_comment<C: Db>(
     let stored_ip = input.ip.as_deref().map(|ip| key.hash_ip(ip));
     let verdict = match &input.spam {
         _ if input.moderator_id.is_some() => spam::Verdict::Clean,
-        spam::Verdict::Clean => {
-            let thread = c.find_thread(site_id, input.slug.as_str())?.map(|t| t.id);
-            let body = input.body.as_str();
-            spam::duplicate(c, &site.spam, thread, stored_ip.as_deref(), body, now)?
-        }
         found => found.clone(),
     };
     let status = match site.moderation {

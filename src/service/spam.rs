@@ -6,20 +6,27 @@
 //! the same answer as for a held comment, so a bot learns nothing from it. Each check can
 //! be turned off per site (`config::SpamSettings`). Moderators' own comments skip them.
 //!
-//! The checks that need no database run in the handler, before the write; only the
-//! duplicate check reads, inside the write (see `comments::create_comment`).
+//! All of them run in the handler, before the write, and none reads the database: the
+//! duplicate check remembers recent texts in memory ([`RecentTexts`]), so the checks cost
+//! a few microseconds and nothing in the writer, which every comment waits for.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
+use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use crate::config::SpamSettings;
-use crate::db::Store;
 use crate::domain::names;
-use crate::error::ApiError;
 use crate::security::ServerKey;
 
 /// How long a form token works: a tab left open over a weekend still posts.
 pub const FORM_TOKEN_VALID_SECS: i64 = 7 * 24 * 3600;
 const FORM_TOKEN_DOMAIN: &str = "form-token";
-/// How many of a thread's (or client's) latest comments the duplicate check compares.
-const DUPLICATE_LOOKBACK: i64 = 50;
+/// How many recent texts an instance remembers for the duplicate check (about 64 bytes
+/// each), and for how long at most (the longest `duplicates` window allowed).
+const RECENT_TEXTS: usize = 100_000;
+const RECENT_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Who the audit log names for what the checks caught.
 pub const FILTER: &str = "spam filter";
@@ -143,29 +150,114 @@ pub fn count_links(body: &str) -> usize {
         - lower.matches("://www.").count()
 }
 
-/// The duplicate check: the same text from the same client, or on the same thread,
-/// within the site's window. Runs inside the write, so two copies posted at once are
-/// seen one after the other.
-pub fn duplicate<C: Store>(
-    c: &mut C,
-    settings: &SpamSettings,
-    thread_id: Option<i64>,
-    ip_hash: Option<&str>,
-    body: &str,
-    now_micros: i64,
-) -> Result<Verdict, ApiError> {
-    if settings.duplicates.is_zero() {
-        return Ok(Verdict::Clean);
+/// The texts this instance stored lately, for the duplicate check: the same text again
+/// on the same thread, or from the same client anywhere, within a site's window. Kept as
+/// keyed hashes in memory (never written anywhere), so the check costs a hash lookup.
+/// Each instance remembers its own, as rate limits do.
+pub struct RecentTexts {
+    hasher: RandomState,
+    seen: Mutex<Recent>,
+}
+
+#[derive(Default)]
+struct Recent {
+    by_text: HashMap<u64, Vec<Seen>>,
+    /// Oldest first, to forget in order.
+    order: VecDeque<(u64, i64)>,
+}
+
+#[derive(Clone, Copy)]
+struct Seen {
+    thread: u64,
+    client: Option<u64>,
+    /// Unix microseconds.
+    at: i64,
+}
+
+impl Default for RecentTexts {
+    fn default() -> Self {
+        RecentTexts {
+            hasher: RandomState::new(),
+            seen: Mutex::new(Recent::default()),
+        }
     }
-    let window = i64::try_from(settings.duplicates.as_micros()).unwrap_or(i64::MAX);
-    let since = now_micros.saturating_sub(window);
-    if let Some(at) = c.recent_same_body(thread_id, ip_hash, body, since, DUPLICATE_LOOKBACK)? {
-        let ago = (now_micros - at).max(0) / 1_000_000;
-        return Ok(Verdict::Spam(format!(
-            "the same text was posted {ago} s earlier"
-        )));
+}
+
+/// Where a text was posted, as the duplicate check compares it.
+pub struct Posted<'a> {
+    pub site: &'a str,
+    pub slug: &'a str,
+    /// The client's address, if known.
+    pub client: Option<&'a str>,
+    pub body: &'a str,
+}
+
+impl RecentTexts {
+    fn keys(&self, p: &Posted<'_>) -> (u64, Seen) {
+        let text = self.hasher.hash_one((p.site, p.body));
+        let thread = self.hasher.hash_one((p.site, p.slug));
+        let client = p.client.map(|c| self.hasher.hash_one(c));
+        (
+            text,
+            Seen {
+                thread,
+                client,
+                at: 0,
+            },
+        )
     }
-    Ok(Verdict::Clean)
+
+    /// Spam if the text was posted within `window` on the same thread or by the same client.
+    pub fn check(&self, window: Duration, p: &Posted<'_>, now_micros: i64) -> Verdict {
+        if window.is_zero() {
+            return Verdict::Clean;
+        }
+        let since =
+            now_micros.saturating_sub(i64::try_from(window.as_micros()).unwrap_or(i64::MAX));
+        let (text, here) = self.keys(p);
+        let seen = self.seen.lock();
+        let earlier = seen.by_text.get(&text).and_then(|all| {
+            all.iter()
+                .filter(|s| s.at >= since)
+                .filter(|s| {
+                    s.thread == here.thread || (here.client.is_some() && s.client == here.client)
+                })
+                .map(|s| s.at)
+                .max()
+        });
+        match earlier {
+            Some(at) => Verdict::Spam(format!(
+                "the same text was posted {} s earlier",
+                (now_micros - at).max(0) / 1_000_000
+            )),
+            None => Verdict::Clean,
+        }
+    }
+
+    /// Remembers a stored comment's text; forgets the oldest beyond the cap or the longest
+    /// window.
+    pub fn record(&self, p: &Posted<'_>, now_micros: i64) {
+        let (text, mut here) = self.keys(p);
+        here.at = now_micros;
+        let oldest = now_micros.saturating_sub(RECENT_FOR.as_micros() as i64);
+        let mut seen = self.seen.lock();
+        seen.by_text.entry(text).or_default().push(here);
+        seen.order.push_back((text, now_micros));
+        while let Some(&(t, at)) = seen.order.front() {
+            if seen.order.len() <= RECENT_TEXTS && at >= oldest {
+                break;
+            }
+            seen.order.pop_front();
+            if let Some(all) = seen.by_text.get_mut(&t) {
+                if let Some(i) = all.iter().position(|s| s.at == at) {
+                    all.remove(i);
+                }
+                if all.is_empty() {
+                    seen.by_text.remove(&t);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -258,7 +350,7 @@ mod tests {
             .to_vec();
         let s = SpamSettings {
             form_token: false,
-            blocked: BlockedWords::new(&list).unwrap(),
+            blocked: BlockedWords::new(&list).unwrap().map(std::sync::Arc::new),
             ..SpamSettings::default()
         };
         let spam = |body: &str| check(&s, &key(), &sub(body, None), 0);
@@ -273,6 +365,72 @@ mod tests {
         let mut by_name = sub("hello", None);
         by_name.website = Some("https://casino.example");
         assert!(matches!(check(&s, &key(), &by_name, 0), Verdict::Spam(_)));
+    }
+
+    #[test]
+    fn the_same_text_again_on_the_thread_or_from_the_client_is_spam() {
+        let recent = RecentTexts::default();
+        let p = |slug, client, body| Posted {
+            site: "blog",
+            slug,
+            client,
+            body,
+        };
+        let min = Duration::from_secs(60);
+        let s = 1_000_000;
+        recent.record(&p("/a/", Some("1.2.3.4"), "Nice post"), 0);
+        // Same thread, another client; another thread, same client: both caught.
+        assert!(
+            matches!(recent.check(min, &p("/a/", Some("5.6.7.8"), "Nice post"), 10 * s), Verdict::Spam(r) if r.contains("10 s"))
+        );
+        assert!(matches!(
+            recent.check(min, &p("/b/", Some("1.2.3.4"), "Nice post"), 10 * s),
+            Verdict::Spam(_)
+        ));
+        // Another thread and another client, another text, another site, or too late: fine.
+        assert_eq!(
+            recent.check(min, &p("/b/", Some("5.6.7.8"), "Nice post"), 10 * s),
+            Verdict::Clean
+        );
+        assert_eq!(
+            recent.check(min, &p("/a/", None, "Other words"), 10 * s),
+            Verdict::Clean
+        );
+        let other = Posted {
+            site: "other",
+            slug: "/a/",
+            client: None,
+            body: "Nice post",
+        };
+        assert_eq!(recent.check(min, &other, 10 * s), Verdict::Clean);
+        assert_eq!(
+            recent.check(min, &p("/a/", None, "Nice post"), 61 * s),
+            Verdict::Clean
+        );
+        assert_eq!(
+            recent.check(Duration::ZERO, &p("/a/", None, "Nice post"), s),
+            Verdict::Clean
+        );
+    }
+
+    #[test]
+    fn recent_texts_are_forgotten_beyond_the_cap() {
+        let recent = RecentTexts::default();
+        for i in 0..(RECENT_TEXTS + 10) {
+            let body = format!("text {i}");
+            recent.record(
+                &Posted {
+                    site: "s",
+                    slug: "/",
+                    client: None,
+                    body: &body,
+                },
+                i as i64,
+            );
+        }
+        let seen = recent.seen.lock();
+        assert_eq!(seen.order.len(), RECENT_TEXTS);
+        assert_eq!(seen.by_text.len(), RECENT_TEXTS);
     }
 
     #[test]

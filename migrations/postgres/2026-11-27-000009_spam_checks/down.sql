@@ -1,1 +1,0 @@
-DROP INDEX comments_ip_idx;
