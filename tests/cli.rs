@@ -109,6 +109,43 @@ impl Server {
     }
 }
 
+/// Form tokens by server and slug, with when they were handed out: the zero-config site
+/// runs the spam checks, so a comment needs its thread's token, at least 3 s old, as the
+/// embed sends it. One per thread, reused by every comment posted there.
+static TOKENS: std::sync::Mutex<Vec<(String, String, String, std::time::Instant)>> =
+    std::sync::Mutex::new(Vec::new());
+const TOKEN_MIN_AGE: Duration = Duration::from_millis(3100);
+
+fn form_token(client: &Client, slug: &str) -> String {
+    let known = TOKENS
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(a, s, ..)| *a == client.addr && s == slug)
+        .map(|(_, _, t, at)| (t.clone(), *at));
+    let (token, at) = known.unwrap_or_else(|| {
+        let answer = client.get(&format!("/api/v1/comments?site=default&slug={slug}"));
+        let token = answer
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("afterword-form")
+                    .then(|| value.trim().to_owned())
+            })
+            .unwrap_or_else(|| panic!("no form token in {answer}"));
+        let at = std::time::Instant::now();
+        TOKENS
+            .lock()
+            .unwrap()
+            .push((client.addr.clone(), slug.to_owned(), token.clone(), at));
+        (token, at)
+    });
+    if let Some(wait) = TOKEN_MIN_AGE.checked_sub(at.elapsed()) {
+        std::thread::sleep(wait);
+    }
+    token
+}
+
 impl Client {
     fn request(&self, raw: &str) -> String {
         let mut s = TcpStream::connect(&self.addr).unwrap();
@@ -119,8 +156,14 @@ impl Client {
         out
     }
 
+    /// The form token of the thread at `slug`, as the embed gets it (see `form_token`).
+    fn form_token(&self, slug: &str) -> String {
+        form_token(self, slug)
+    }
+
     fn post(&self, slug: &str, body: &str) -> String {
-        let json = format!("{{\"body\":\"{body}\"}}");
+        let token = self.form_token(slug);
+        let json = format!("{{\"body\":\"{body}\",\"form_token\":\"{token}\"}}");
         self.request(&format!(
             "POST /api/v1/comments?site=default&slug={slug} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
             json.len()
@@ -207,7 +250,9 @@ fn sigterm_finishes_the_request_in_flight_then_exits() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(command(dir.path()));
     // Start a request and hold back the end of its body.
-    let json = "{\"body\":\"sent while stopping\"}";
+    let token = Server::client(server.addr.clone()).form_token("/stop/");
+    let json = format!("{{\"body\":\"sent while stopping\",\"form_token\":\"{token}\"}}");
+    let json = json.as_str();
     let mut s = TcpStream::connect(&server.addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let head = format!(
@@ -521,7 +566,7 @@ fn a_backup_taken_under_load_restores_every_acknowledged_comment() {
                 let client = Server::client(addr);
                 let mut n = 0;
                 while !stop.load(Ordering::SeqCst) {
-                    let answer = client.post(&format!("/load-{w}/"), &format!("comment {n}"));
+                    let answer = client.post(&format!("/load-{w}/"), &format!("comment {w}-{n}"));
                     n += 1;
                     if let Some(rest) = answer
                         .starts_with("HTTP/1.1 201")
