@@ -30,6 +30,11 @@ comments_per_ip_per_minute = 0
 [spam]
 min_seconds = 1
 duplicates = "3s"
+
+# Email on (nothing listens there: mail stays queued), to see what spam would have mailed.
+[smtp]
+url = "smtp://127.0.0.1:9"
+from = "comments@example.com"
 "#;
 
 macro_rules! spam_tests {
@@ -68,6 +73,7 @@ spam_tests!(
     the_same_text_again_is_spam_within_the_window,
     a_site_that_turns_the_checks_off_takes_everything,
     moderators_skip_the_checks,
+    spam_mails_nobody,
 );
 
 /// The form token a thread's answer carries, as the embed reads it.
@@ -135,6 +141,23 @@ async fn assert_spam(app: &TestApp, site: &str, slug: &str, c: &Value, because: 
         !common::ids(&thread).contains(&c["id"].as_i64().unwrap()),
         "{thread}"
     );
+}
+
+async fn spam_mails_nobody(app: TestApp) {
+    let body = json!({"body": "Win big", "email": "victim@example.com", "notify_replies": true});
+    let c = posted(&app, "203.0.113.70", "open", "/m/", body).await;
+    assert_spam(&app, "open", "/m/", &c, "no valid form token").await;
+    assert_eq!(app.db.count("subscribers"), 0);
+    assert_eq!(app.db.count("outbox"), 0);
+    // A person's comment asking for replies gets its confirmation mail.
+    let t = token(&app, "open", "/m/").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let body = json!({"body": "Tell me", "email": "ada@example.com", "notify_replies": true,
+                      "form_token": t});
+    let ok = posted(&app, "203.0.113.71", "open", "/m/", body).await;
+    assert_eq!(ok["status"], "approved");
+    assert_eq!(app.db.count("subscribers"), 1);
+    assert_eq!(app.db.count("outbox"), 1);
 }
 
 async fn no_token_is_spam_answered_like_a_held_comment(app: TestApp) {

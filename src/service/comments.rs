@@ -299,7 +299,10 @@ pub fn create_comment<C: Db>(
         };
         crate::email::compose::queue_new_comment(c, mailer, site, &thread, &event, now)?;
     }
-    if let (Some(mailer), Some(email), true) = (&input.mailer, &email_key, input.notify_replies) {
+    // Nothing is mailed for what the spam checks caught: no confirmation to an address a
+    // bot typed in.
+    let wants_replies = input.notify_replies && !is_spam;
+    if let (Some(mailer), Some(email), true) = (&input.mailer, &email_key, wants_replies) {
         crate::email::replies::subscribe(
             c,
             mailer,
