@@ -38,6 +38,10 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     b
 });
 
+/// How many quotes, lists and list items nest in a rendered comment (a list level is two:
+/// the list and its item); what is deeper still shows, at the deepest level kept.
+pub const MAX_NESTING: usize = 32;
+
 /// Renders comment Markdown to sanitized HTML.
 ///
 /// ```
@@ -48,10 +52,6 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 /// assert_eq!(render("<b>x</b>"), "<p>&lt;b&gt;x&lt;/b&gt;</p>\n");
 /// assert_eq!(render("[x](javascript:alert(1))"), "<p>x</p>\n");
 /// ```
-/// How many quotes, lists and list items nest in a rendered comment (a list level is two:
-/// the list and its item); what is deeper still shows, at the deepest level kept.
-pub const MAX_NESTING: usize = 32;
-
 pub fn render(source: &str) -> String {
     let options = Options::ENABLE_STRIKETHROUGH;
     let mut events: Vec<Event<'_>> = Vec::new();
