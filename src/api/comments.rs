@@ -173,12 +173,15 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         .transpose()?
         .unwrap_or(Limit::DEFAULT);
     let after = q.get("after").map(|a| Cursor::parse(a, sort)).transpose()?;
-    let form_token = spam::form_token(
-        &state.key,
-        site.as_str(),
-        slug.as_str(),
-        view::now_micros() / 1_000_000,
-    );
+    // Signed only for a site that checks it: the one cost it adds to a thread read.
+    let form_token = settings.spam.form_token.then(|| {
+        spam::form_token(
+            &state.key,
+            site.as_str(),
+            slug.as_str(),
+            view::now_micros() / 1_000_000,
+        )
+    });
     let key = PageKey {
         thread: ThreadKey::new(&site, &slug),
         sort,
@@ -191,7 +194,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let rounds = if state.cache.is_enabled() { 3 } else { 0 };
     for _ in 0..rounds {
         if let Some(page) = state.cache.get(&key) {
-            return Ok(page_response(&req, &page, true, &form_token));
+            return Ok(page_response(&req, &page, true, form_token.as_deref()));
         }
         match state.cache.begin_build(&key) {
             Build::Mine(g) => {
@@ -221,16 +224,17 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     .await??;
     let page = state.cache.insert(key, generation, body);
     drop(guard);
-    Ok(page_response(&req, &page, false, &form_token))
+    Ok(page_response(&req, &page, false, form_token.as_deref()))
 }
 
 /// `X-Afterword-Cache` tells operators (and the benchmark) whether memory answered.
-/// Each answer, cached page or not, carries a fresh form token for the spam checks.
+/// Each answer, cached page or not, carries a fresh form token for the spam checks (when
+/// the site checks it).
 fn page_response(
     req: &HttpRequest,
     page: &CachedPage,
     hit: bool,
-    form_token: &str,
+    form_token: Option<&str>,
 ) -> HttpResponse {
     let mut res = respond::cached(req, &page.content, "application/json", "no-cache");
     let headers = res.headers_mut();
@@ -238,7 +242,7 @@ fn page_response(
         header::HeaderName::from_static("x-afterword-cache"),
         header::HeaderValue::from_static(if hit { "hit" } else { "miss" }),
     );
-    if let Ok(v) = header::HeaderValue::from_str(form_token) {
+    if let Some(Ok(v)) = form_token.map(header::HeaderValue::from_str) {
         headers.insert(header::HeaderName::from_static(spam::FORM_TOKEN_HEADER), v);
     }
     res
@@ -303,12 +307,17 @@ pub async fn create(
         },
         now / 1_000_000,
     );
+    // Hashed once: checked now, remembered once the comment is stored.
+    let text_key = state.recent_texts.key(&spam::Posted {
+        site: site_id.as_str(),
+        slug: slug.as_str(),
+        client: client.as_deref(),
+        body: body_md.as_str(),
+    });
     if verdict == spam::Verdict::Clean {
-        verdict = state.recent_texts.check(
-            site.spam.duplicates,
-            &posted(&site_id, &slug, client.as_deref(), body_md.as_str()),
-            now,
-        );
+        verdict = state
+            .recent_texts
+            .check(site.spam.duplicates, &text_key, now);
     }
     let mut input = NewCommentInput {
         slug: slug.clone(),
@@ -331,7 +340,7 @@ pub async fn create(
         notify_replies,
         title: b.title.as_deref().map(Title::parse).transpose()?.flatten(),
         url: b.url.as_deref().map(PageUrl::parse).transpose()?.flatten(),
-        ip: ip.map(|i| i.to_string()),
+        ip: client,
         user_agent: user_agent(&req),
         moderator_id: None,
         mailer: state.mailer.clone(),
@@ -346,7 +355,6 @@ pub async fn create(
     }
     input.html = render_markdown(&input.body).await?;
     let key = state.key.clone();
-    let text = input.body.as_str().to_owned();
     let created = state
         .pool
         .write(ThreadKey::new(&site_id, &slug), move |conn| {
@@ -355,9 +363,7 @@ pub async fn create(
         .await?;
     // Only a stored comment counts as posted: one refused (or lost to a failed write) may
     // be sent again as it was.
-    state
-        .recent_texts
-        .record(&posted(&site_id, &slug, client.as_deref(), &text), now);
+    state.recent_texts.record(text_key, now);
     // It carries the edit token: no cache may keep it.
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -365,20 +371,6 @@ pub async fn create(
             comment: created.comment,
             edit_token: created.edit_token,
         }))
-}
-
-fn posted<'a>(
-    site: &'a SiteId,
-    slug: &'a Slug,
-    client: Option<&'a str>,
-    body: &'a str,
-) -> spam::Posted<'a> {
-    spam::Posted {
-        site: site.as_str(),
-        slug: slug.as_str(),
-        client,
-        body,
-    }
 }
 
 /// The state of the reader's own comments in a thread, proven by their edit tokens: how

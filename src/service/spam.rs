@@ -192,31 +192,33 @@ pub struct Posted<'a> {
     pub body: &'a str,
 }
 
+/// A text and where it was posted, hashed once: checked before the write, remembered
+/// after it.
+#[derive(Clone, Copy)]
+pub struct TextKey {
+    text: u64,
+    thread: u64,
+    client: Option<u64>,
+}
+
 impl RecentTexts {
-    fn keys(&self, p: &Posted<'_>) -> (u64, Seen) {
-        let text = self.hasher.hash_one((p.site, p.body));
-        let thread = self.hasher.hash_one((p.site, p.slug));
-        let client = p.client.map(|c| self.hasher.hash_one(c));
-        (
-            text,
-            Seen {
-                thread,
-                client,
-                at: 0,
-            },
-        )
+    pub fn key(&self, p: &Posted<'_>) -> TextKey {
+        TextKey {
+            text: self.hasher.hash_one((p.site, p.body)),
+            thread: self.hasher.hash_one((p.site, p.slug)),
+            client: p.client.map(|c| self.hasher.hash_one(c)),
+        }
     }
 
     /// Spam if the text was posted within `window` on the same thread or by the same client.
-    pub fn check(&self, window: Duration, p: &Posted<'_>, now_micros: i64) -> Verdict {
+    pub fn check(&self, window: Duration, here: &TextKey, now_micros: i64) -> Verdict {
         if window.is_zero() {
             return Verdict::Clean;
         }
         let since =
             now_micros.saturating_sub(i64::try_from(window.as_micros()).unwrap_or(i64::MAX));
-        let (text, here) = self.keys(p);
         let seen = self.seen.lock();
-        let earlier = seen.by_text.get(&text).and_then(|all| {
+        let earlier = seen.by_text.get(&here.text).and_then(|all| {
             all.iter()
                 .filter(|s| s.at >= since)
                 .filter(|s| {
@@ -236,9 +238,13 @@ impl RecentTexts {
 
     /// Remembers a stored comment's text; forgets the oldest beyond the cap or the longest
     /// window.
-    pub fn record(&self, p: &Posted<'_>, now_micros: i64) {
-        let (text, mut here) = self.keys(p);
-        here.at = now_micros;
+    pub fn record(&self, key: TextKey, now_micros: i64) {
+        let here = Seen {
+            thread: key.thread,
+            client: key.client,
+            at: now_micros,
+        };
+        let text = key.text;
         let oldest = now_micros.saturating_sub(RECENT_FOR.as_micros() as i64);
         let mut seen = self.seen.lock();
         seen.by_text.entry(text).or_default().push(here);
@@ -378,22 +384,30 @@ mod tests {
         };
         let min = Duration::from_secs(60);
         let s = 1_000_000;
-        recent.record(&p("/a/", Some("1.2.3.4"), "Nice post"), 0);
+        recent.record(recent.key(&p("/a/", Some("1.2.3.4"), "Nice post")), 0);
         // Same thread, another client; another thread, same client: both caught.
         assert!(
-            matches!(recent.check(min, &p("/a/", Some("5.6.7.8"), "Nice post"), 10 * s), Verdict::Spam(r) if r.contains("10 s"))
+            matches!(recent.check(min, &recent.key(&p("/a/", Some("5.6.7.8"), "Nice post")), 10 * s), Verdict::Spam(r) if r.contains("10 s"))
         );
         assert!(matches!(
-            recent.check(min, &p("/b/", Some("1.2.3.4"), "Nice post"), 10 * s),
+            recent.check(
+                min,
+                &recent.key(&p("/b/", Some("1.2.3.4"), "Nice post")),
+                10 * s
+            ),
             Verdict::Spam(_)
         ));
         // Another thread and another client, another text, another site, or too late: fine.
         assert_eq!(
-            recent.check(min, &p("/b/", Some("5.6.7.8"), "Nice post"), 10 * s),
+            recent.check(
+                min,
+                &recent.key(&p("/b/", Some("5.6.7.8"), "Nice post")),
+                10 * s
+            ),
             Verdict::Clean
         );
         assert_eq!(
-            recent.check(min, &p("/a/", None, "Other words"), 10 * s),
+            recent.check(min, &recent.key(&p("/a/", None, "Other words")), 10 * s),
             Verdict::Clean
         );
         let other = Posted {
@@ -402,13 +416,16 @@ mod tests {
             client: None,
             body: "Nice post",
         };
-        assert_eq!(recent.check(min, &other, 10 * s), Verdict::Clean);
         assert_eq!(
-            recent.check(min, &p("/a/", None, "Nice post"), 61 * s),
+            recent.check(min, &recent.key(&other), 10 * s),
             Verdict::Clean
         );
         assert_eq!(
-            recent.check(Duration::ZERO, &p("/a/", None, "Nice post"), s),
+            recent.check(min, &recent.key(&p("/a/", None, "Nice post")), 61 * s),
+            Verdict::Clean
+        );
+        assert_eq!(
+            recent.check(Duration::ZERO, &recent.key(&p("/a/", None, "Nice post")), s),
             Verdict::Clean
         );
     }
@@ -418,15 +435,13 @@ mod tests {
         let recent = RecentTexts::default();
         for i in 0..(RECENT_TEXTS + 10) {
             let body = format!("text {i}");
-            recent.record(
-                &Posted {
-                    site: "s",
-                    slug: "/",
-                    client: None,
-                    body: &body,
-                },
-                i as i64,
-            );
+            let key = recent.key(&Posted {
+                site: "s",
+                slug: "/",
+                client: None,
+                body: &body,
+            });
+            recent.record(key, i as i64);
         }
         let seen = recent.seen.lock();
         assert_eq!(seen.order.len(), RECENT_TEXTS);
