@@ -184,13 +184,6 @@ fn cap_quote_markers(source: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// Cleans HTML from elsewhere (imports) to the same allowlist as rendered comments: links,
-/// emphasis, code, quotes and lists stay, everything else goes (the text of unknown tags
-/// stays, that of scripts and styles does not).
-pub fn clean_html(html: &str) -> String {
-    SANITIZER.clean(html).to_string()
-}
-
 fn allowed_url(url: &str) -> bool {
     let u = url.trim_start().to_ascii_lowercase();
     ["http://", "https://", "mailto:"]

@@ -549,6 +549,54 @@ async fn bad_input_is_refused_clearly(app: TestApp) {
     assert_eq!(app.db.count("comments"), 0);
 }
 
+/// A WordPress export is imported as it is read: one cut off in the middle keeps what was
+/// read whole (never part of a thread), says so, and the whole file later adds the rest.
+async fn a_file_cut_short_keeps_whole_threads(app: TestApp) {
+    const POSTS: usize = 30;
+    const PER_POST: usize = 400;
+    let cli = Cli::for_app(&app);
+    let whole = cli.dir.path().join("whole.xml");
+    let short = cli.dir.path().join("short.xml");
+    generated_wxr(&whole, POSTS, PER_POST);
+    let xml = std::fs::read_to_string(&whole).unwrap();
+    // In the middle of post 20's comments.
+    let middle = format!(
+        "<wp:comment><wp:comment_id>{}<",
+        20 * PER_POST + PER_POST / 2
+    );
+    std::fs::write(&short, &xml[..xml.find(&middle).unwrap()]).unwrap();
+
+    let out = cli.run(&[
+        "import",
+        "wordpress",
+        short.to_str().unwrap(),
+        "--site",
+        "blog",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("XML") && err.contains("what was committed before stays"),
+        "{err}"
+    );
+    let kept = app.db.count("comments") as usize;
+    assert!(
+        (5_000..20 * PER_POST).contains(&kept),
+        "{kept} comments kept"
+    );
+    assert_eq!(kept % PER_POST, 0, "only whole threads: {kept}");
+    let per_thread = app.db.number(
+        "SELECT COUNT(*) AS n FROM (SELECT thread_id FROM comments GROUP BY thread_id \
+         HAVING COUNT(*) <> 400) AS partial",
+    );
+    assert_eq!(per_thread, 0);
+
+    let s = cli.import("wordpress", &whole, &[]);
+    assert_eq!(s["already_present"], kept as u64, "{s:#}");
+    assert_eq!(added(&s, "approved"), (POSTS * PER_POST - kept) as i64);
+    assert_eq!(app.db.count("comments") as usize, POSTS * PER_POST);
+}
+
 async fn import_and_export_from_the_admin_page(app: TestApp) {
     use reqwest::Method;
     let admin = app.admin().await;
@@ -660,4 +708,5 @@ on_both_backends!(
     a_running_server_sees_the_import,
     the_server_keeps_taking_comments_during_an_import,
     bad_input_is_refused_clearly,
+    a_file_cut_short_keeps_whole_threads,
 );

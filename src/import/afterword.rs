@@ -7,7 +7,7 @@ use anyhow::Context;
 use super::export::{CommentLine, Header, Line, ThreadLine, FORMAT, VERSION};
 use super::{micros_from_date, Body, Item, Source, SourceComment, SourceThread, Status};
 
-pub fn read(input: Box<dyn BufRead>) -> Source {
+pub fn read(input: Box<dyn BufRead + Send>) -> Source {
     let mut lines = input.lines().enumerate();
     let mut header_seen = false;
     let mut thread: Option<String> = None;

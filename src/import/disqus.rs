@@ -7,7 +7,7 @@ use std::io::BufRead;
 use super::xml::{Elem, Records};
 use super::{micros_from_date, Body, Item, Source, SourceComment, SourceThread, Status};
 
-pub fn read(input: Box<dyn BufRead>) -> Source {
+pub fn read(input: Box<dyn BufRead + Send>) -> Source {
     Box::new(Records::new(input, &["thread", "post"]).map(|r| r.map(|e| record(&e))))
 }
 

@@ -123,13 +123,13 @@ pub enum Item {
 
 /// A reader of one format: items in file order. An `Err` is fatal (the file cannot be read
 /// on), a bad record is an [`Item::Skip`].
-pub type Source = Box<dyn Iterator<Item = anyhow::Result<Item>>>;
+pub type Source = Box<dyn Iterator<Item = anyhow::Result<Item>> + Send>;
 
 /// Opens `path` for reading, through gzip when it is gzipped (by its magic bytes).
 pub fn open_maybe_gzip(
     path: &std::path::Path,
     progress: &progress::Progress,
-) -> anyhow::Result<Box<dyn std::io::BufRead>> {
+) -> anyhow::Result<Box<dyn std::io::BufRead + Send>> {
     use anyhow::Context;
     use std::io::{BufReader, Read};
     let mut file =
@@ -146,6 +146,14 @@ pub fn open_maybe_gzip(
     } else {
         Box::new(BufReader::with_capacity(1 << 16, counted))
     })
+}
+
+impl Format {
+    /// Whether each thread's comments come right after it in the file (so the file can be
+    /// imported as it is read); the others are read whole into a scratch file first.
+    pub fn grouped(self) -> bool {
+        matches!(self, Format::Wordpress | Format::Afterword)
+    }
 }
 
 /// The reader for `format`.
@@ -230,7 +238,7 @@ pub fn import_with(
     let mut conn = pool.get()?;
     crate::with_conn!(conn, |c| {
         c.import_cache(true)?;
-        let result = write::run(c, source, opts, progress, size);
+        let result = write::run(c, source, format.grouped(), opts, progress, size);
         // The connection may go back to a server's pool.
         let _ = c.import_cache(false);
         result

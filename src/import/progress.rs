@@ -34,7 +34,7 @@ impl Progress {
     }
 
     /// Wraps the file so reading it counts its bytes.
-    pub fn reader<R: Read + 'static>(&self, inner: R) -> Counted<R> {
+    pub fn reader<R: Read + Send + 'static>(&self, inner: R) -> Counted<R> {
         Counted {
             inner,
             bytes: Arc::clone(&self.bytes),

@@ -47,7 +47,7 @@ struct Edit {
     time: Option<String>,
 }
 
-pub fn read(input: Box<dyn BufRead>) -> Source {
+pub fn read(input: Box<dyn BufRead + Send>) -> Source {
     let mut lines = input.lines();
     let mut seen: HashSet<String> = HashSet::new();
     let mut queued: Option<Item> = None;

@@ -126,13 +126,22 @@ impl Stage {
         Ok(())
     }
 
-    /// Every thread, in the order first seen.
-    pub fn all_threads(&mut self) -> anyhow::Result<Vec<SourceThread>> {
-        let recs: Vec<String> = staged_threads::table
+    /// Up to `n` threads after the `after`th (0: from the first), in the order first seen,
+    /// each with its place.
+    pub fn threads_after(
+        &mut self,
+        after: i64,
+        n: i64,
+    ) -> anyhow::Result<Vec<(i64, SourceThread)>> {
+        let recs: Vec<(i64, String)> = staged_threads::table
+            .filter(staged_threads::ord.gt(after))
             .order(staged_threads::ord)
-            .select(staged_threads::rec)
+            .limit(n)
+            .select((staged_threads::ord, staged_threads::rec))
             .load(&mut self.conn)?;
-        recs.iter().map(|r| Ok(serde_json::from_str(r)?)).collect()
+        recs.into_iter()
+            .map(|(ord, r)| Ok((ord, serde_json::from_str(&r)?)))
+            .collect()
     }
 
     /// A thread's comments, in file order.

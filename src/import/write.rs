@@ -120,10 +120,14 @@ impl Summary {
     }
 }
 
-/// Reads the whole source into the scratch file, then writes it.
+/// Imports `source`: one thread reads it and works out each comment's fields (see
+/// [`prepare`]) while this one writes the batch before. A `grouped` source (each thread's
+/// comments right after it, as in WordPress's export and ours) is imported as it is read;
+/// any other is read into the scratch file first, and imported from there thread by thread.
 pub fn run<C>(
     conn: &mut C,
     source: Source,
+    grouped: bool,
     opts: &Options<'_>,
     progress: &Progress,
     file_size: Option<u64>,
@@ -135,50 +139,28 @@ where
         dry_run: opts.dry_run,
         ..Summary::default()
     };
-    let mut stage = Stage::create()?;
-    progress.phase("reading", file_size, "bytes");
-    for item in source {
-        match item? {
-            Item::Thread(t) => stage.thread(&t)?,
-            Item::Comment(c) => stage.comment(&c)?,
-            Item::Skip(why) => summary.skip(why, 1),
-        }
-        if (stage.threads + stage.comments) % 1024 == 0 {
-            progress.set(progress.bytes_read(), "bytes read");
-        }
-    }
-    stage.seal()?;
-    let orphans = stage.orphans()?;
-    summary.skip(
-        "comment of a thread the file does not describe",
-        orphans as u64,
-    );
-    let threads = stage.all_threads()?;
-    progress.phase("importing", Some(stage.comments), "comments");
-    let mut done = 0u64;
-    // One thread reads and renders the next batches while this one writes the current:
-    // rendering is half an import's work, and the other half waits on the database.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<anyhow::Result<Group>>(1);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Group>(1);
     let key = opts.key;
     std::thread::scope(|scope| -> anyhow::Result<Summary> {
-        scope.spawn(move || {
-            let mut queue = threads.into_iter().peekable();
-            while queue.peek().is_some() {
-                let group = next_group(&mut stage, &mut queue).map(|g| prepare(g, key));
-                let failed = group.is_err();
-                if tx.send(group).is_err() || failed {
-                    return;
-                }
+        // Returns what it skipped, or why it could not read on.
+        let reader = scope.spawn(move || -> anyhow::Result<Summary> {
+            // `false` once the writer has stopped: reading on would be for nothing.
+            let send = |group: Raw| tx.send(prepare(group, key)).is_ok();
+            if grouped {
+                progress.phase("importing", file_size, "bytes");
+                read_grouped(source, send)
+            } else {
+                read_staged(source, progress, file_size, send)
             }
         });
-        for group in rx {
-            let group = group?;
+        let mut done = 0u64;
+        let mut failed = None;
+        for group in &rx {
             let mut batch = Batch::default();
             let result = conn.batch_transaction::<_, BatchEnd, _>(|c| {
                 for (thread, comments) in group {
                     done += comments.len() as u64;
                     import_thread(c, &thread, comments, opts, &mut batch)?;
-                    progress.set(done, "comments");
                 }
                 if opts.dry_run {
                     return Err(BatchEnd::DryRun);
@@ -186,40 +168,144 @@ where
                 c.announce(&batch.changed)?;
                 Ok(())
             });
+            if grouped {
+                progress.set(progress.bytes_read(), "bytes");
+            } else {
+                progress.set(done, "comments");
+            }
             match result {
                 Ok(()) | Err(BatchEnd::DryRun) => batch.tally.merge_into(&mut summary),
                 Err(BatchEnd::Failed(e)) => {
-                    progress.finish();
-                    // Dropping the receiver stops the reader at its next batch.
-                    return Err(e.context(
-                        "the import stopped; what was committed before stays, and running it \
-                         again adds only what is missing",
-                    ));
+                    failed = Some(e);
+                    break;
                 }
             }
         }
+        // The reader stops at its next batch.
+        drop(rx);
+        let read = reader
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
         progress.finish();
+        let stopped = |e: anyhow::Error| {
+            e.context(
+                "the import stopped; what was committed before stays, and running it again \
+                 adds only what is missing",
+            )
+        };
+        if let Some(e) = failed {
+            return Err(stopped(e));
+        }
+        match read {
+            Ok(skipped) => skipped.merge_into(&mut summary),
+            // A file that cannot be read to its end is found before anything is written,
+            // unless it is imported as it is read.
+            Err(e) if !grouped => return Err(e),
+            Err(e) => return Err(stopped(e)),
+        }
         Ok(summary)
     })
 }
 
-/// Threads with their comments, as staged.
+/// Threads with their comments, as read.
+type Raw = Vec<(SourceThread, Vec<SourceComment>)>;
+/// Threads with their comments, ready to write.
 type Group = Vec<(SourceThread, Vec<Prepared>)>;
 
-/// The next threads from the scratch file, about [`BATCH_COMMENTS`] comments' worth.
-fn next_group(
-    stage: &mut Stage,
-    queue: &mut std::iter::Peekable<std::vec::IntoIter<SourceThread>>,
-) -> anyhow::Result<Vec<(SourceThread, Vec<SourceComment>)>> {
-    let mut group = Vec::new();
+/// Reads a grouped source, sending about [`BATCH_COMMENTS`] comments' worth of threads at
+/// a time; returns what it skipped.
+fn read_grouped(source: Source, mut send: impl FnMut(Raw) -> bool) -> anyhow::Result<Summary> {
+    let mut skipped = Summary::default();
+    let mut group: Raw = Vec::new();
     let mut size = 0;
-    while size < BATCH_COMMENTS {
-        let Some(thread) = queue.next() else { break };
-        let comments = stage.comments_of(&thread.key)?;
-        size += comments.len().max(1);
-        group.push((thread, comments));
+    for item in source {
+        let item = match item {
+            Ok(item) => item,
+            Err(e) => {
+                // What was read whole is imported; the thread being read is not.
+                group.pop();
+                send(group);
+                return Err(e);
+            }
+        };
+        match item {
+            Item::Thread(t) => {
+                if size >= BATCH_COMMENTS {
+                    if !send(std::mem::take(&mut group)) {
+                        return Ok(skipped);
+                    }
+                    size = 0;
+                }
+                size += 1;
+                group.push((t, Vec::new()));
+            }
+            Item::Comment(c) => match group.last_mut() {
+                Some((t, comments)) if t.key == c.thread => {
+                    size += 1;
+                    comments.push(c);
+                }
+                _ => skipped.skip("comment of a thread the file does not describe", 1),
+            },
+            Item::Skip(why) => skipped.skip(why, 1),
+        }
     }
-    Ok(group)
+    if !group.is_empty() {
+        send(group);
+    }
+    Ok(skipped)
+}
+
+/// Reads the whole source into the scratch file, then sends its threads, about
+/// [`BATCH_COMMENTS`] comments' worth at a time; returns what it skipped.
+fn read_staged(
+    source: Source,
+    progress: &Progress,
+    file_size: Option<u64>,
+    mut send: impl FnMut(Raw) -> bool,
+) -> anyhow::Result<Summary> {
+    let mut skipped = Summary::default();
+    let mut stage = Stage::create()?;
+    progress.phase("reading", file_size, "bytes");
+    for item in source {
+        match item? {
+            Item::Thread(t) => stage.thread(&t)?,
+            Item::Comment(c) => stage.comment(&c)?,
+            Item::Skip(why) => skipped.skip(why, 1),
+        }
+        if (stage.threads + stage.comments) % 1024 == 0 {
+            progress.set(progress.bytes_read(), "bytes read");
+        }
+    }
+    stage.seal()?;
+    let orphans = stage.orphans()?;
+    skipped.skip(
+        "comment of a thread the file does not describe",
+        orphans as u64,
+    );
+    progress.phase("importing", Some(stage.comments), "comments");
+    let mut after = 0;
+    let mut group: Raw = Vec::new();
+    let mut size = 0;
+    loop {
+        let threads = stage.threads_after(after, 1_000)?;
+        let Some(last) = threads.last() else { break };
+        after = last.0;
+        for (_, thread) in threads {
+            let comments = stage.comments_of(&thread.key)?;
+            size += comments.len().max(1);
+            group.push((thread, comments));
+            if size >= BATCH_COMMENTS {
+                if !send(std::mem::take(&mut group)) {
+                    return Ok(skipped);
+                }
+                size = 0;
+            }
+        }
+    }
+    if !group.is_empty() {
+        send(group);
+    }
+    Ok(skipped)
 }
 
 /// A comment with its stored fields worked out.
@@ -227,10 +313,7 @@ type Prepared = (SourceComment, Fields);
 
 /// Works out every comment's fields (Markdown, HTML, cleaned names), on as many threads as
 /// there are cores (up to 4): rendering is most of an import's work.
-fn prepare(
-    group: Vec<(SourceThread, Vec<SourceComment>)>,
-    key: &ServerKey,
-) -> Vec<(SourceThread, Vec<Prepared>)> {
+fn prepare(group: Raw, key: &ServerKey) -> Group {
     let sizes: Vec<usize> = group.iter().map(|g| g.1.len()).collect();
     let (threads, lists): (Vec<_>, Vec<_>) = group.into_iter().unzip();
     let all: Vec<SourceComment> = lists.into_iter().flatten().collect();
@@ -512,15 +595,11 @@ struct Fields {
 impl Fields {
     fn of(sc: &SourceComment, key: &ServerKey) -> Fields {
         // A placeholder keeps no text: nothing to render.
-        let body = match &sc.body {
-            _ if sc.status == Status::Deleted => String::new(),
-            Body::Markdown(m) => m.clone(),
-            Body::Html(h) => html::to_markdown(h),
-        };
-        let html = if body.is_empty() {
-            String::new()
-        } else {
-            crate::markdown::render(&body)
+        let (body, html) = match &sc.body {
+            _ if sc.status == Status::Deleted => (String::new(), String::new()),
+            Body::Markdown(m) if m.is_empty() => (String::new(), String::new()),
+            Body::Markdown(m) => (m.clone(), crate::markdown::render(m)),
+            Body::Html(h) => html::convert(h),
         };
         let author = sc.author.as_deref().and_then(clean_name);
         let email = sc

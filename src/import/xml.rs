@@ -43,14 +43,14 @@ impl Elem {
 
 /// The records named `targets`, wherever they are, in file order.
 pub struct Records {
-    reader: Reader<Box<dyn BufRead>>,
+    reader: Reader<Box<dyn BufRead + Send>>,
     buf: Vec<u8>,
     targets: &'static [&'static str],
     done: bool,
 }
 
 impl Records {
-    pub fn new(input: Box<dyn BufRead>, targets: &'static [&'static str]) -> Records {
+    pub fn new(input: Box<dyn BufRead + Send>, targets: &'static [&'static str]) -> Records {
         let mut reader = Reader::from_reader(input);
         reader.config_mut().trim_text(false);
         Records {
@@ -136,7 +136,7 @@ fn elem_of(e: &BytesStart<'_>) -> Elem {
 }
 
 /// Reads the rest of an element whose start was just read.
-fn read_tree(reader: &mut Reader<Box<dyn BufRead>>, root: Elem) -> anyhow::Result<Elem> {
+fn read_tree(reader: &mut Reader<Box<dyn BufRead + Send>>, root: Elem) -> anyhow::Result<Elem> {
     let mut stack = vec![root];
     let mut buf = Vec::new();
     loop {
