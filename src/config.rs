@@ -88,6 +88,7 @@ struct RawSite {
     max_comment_length: Option<usize>,
     reserved_names: Option<Vec<String>>,
     notify_moderators: Option<String>,
+    language: Option<String>,
     spam: Option<RawSpam>,
 }
 
@@ -226,6 +227,9 @@ pub struct SiteSettings {
     pub reserved_names: Vec<String>,
     /// Which new comments the moderators are mailed about.
     pub notify_moderators: NotifyModerators,
+    /// The language of the moderators' mail and of the pages its links open: one of
+    /// `email::i18n::LANGS`.
+    pub language: &'static str,
     /// The spam checks new comments go through (see `service::spam`).
     pub spam: SpamSettings,
 }
@@ -355,6 +359,7 @@ impl SiteSettings {
             max_comment_length: crate::domain::CommentBody::DEFAULT_MAX_CHARS,
             reserved_names: Vec::new(),
             notify_moderators: NotifyModerators::Pending,
+            language: "en",
             spam: SpamSettings::default(),
         }
     }
@@ -786,6 +791,18 @@ fn parse_site(i: usize, s: RawSite, spam: &RawSpam) -> Result<SiteSettings, Conf
             ))
         }
     };
+    let language = match s.language.as_deref() {
+        None => "en",
+        Some(l) => crate::email::i18n::known(l).ok_or_else(|| {
+            err(
+                key("language"),
+                format!(
+                    "`{l}` must be one of {}",
+                    crate::email::i18n::LANGS.join(", ")
+                ),
+            )
+        })?,
+    };
     Ok(SiteSettings {
         id,
         origins,
@@ -796,6 +813,7 @@ fn parse_site(i: usize, s: RawSite, spam: &RawSpam) -> Result<SiteSettings, Conf
         max_comment_length,
         reserved_names,
         notify_moderators,
+        language,
         spam: parse_spam(&key("spam"), &spam.overlay(&s.spam.unwrap_or_default()))?,
     })
 }
@@ -922,6 +940,23 @@ from = "Afterword <comments@example.com>"
     }
 
     #[test]
+    fn a_site_speaks_its_language() {
+        let s = Settings::from_toml(
+            "[[site]]\nid = \"a\"\nlanguage = \"de\"\n[[site]]\nid = \"b\"",
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(s.sites["a"].language, "de");
+        assert_eq!(s.sites["b"].language, "en");
+        let e =
+            Settings::from_toml("[[site]]\nid = \"a\"\nlanguage = \"pt\"", &no_env).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "configuration error: site[0].language: `pt` must be one of en, de, fr, es, zh"
+        );
+    }
+
+    #[test]
     fn bad_values_are_named() {
         let cases = [
             ("listen = \"nowhere\"", "listen"),
@@ -982,6 +1017,15 @@ from = "Afterword <comments@example.com>"
                 "site[0].reserved_names",
             ),
             ("listen = 5", "listen"),
+            (
+                "[[site]]\nid = \"a\"\nlanguage = \"ja\"",
+                "site[0].language",
+            ),
+            (
+                "[[site]]\nid = \"a\"\nlanguage = \"DE\"",
+                "site[0].language",
+            ),
+            ("[[site]]\nid = \"a\"\nlanguage = 7", "site[0].language"),
         ];
         for (text, key) in cases {
             let e = Settings::from_toml(text, &no_env).unwrap_err();

@@ -175,6 +175,20 @@ id = "mod"
 origins = ["*"]
 moderation = "all"
 
+[[site]]
+id = "de"
+origins = ["*"]
+moderation = "all"
+moderators = ["{MODERATOR}"]
+language = "de"
+
+[[site]]
+id = "zh"
+origins = ["*"]
+notify_moderators = "all"
+moderators = ["{MODERATOR}"]
+language = "zh"
+
 [limits]
 comments_per_ip_per_minute = 0
 "#
@@ -1456,6 +1470,176 @@ async fn following_a_thread_mails_every_new_comment(app: TestApp, smtp: Smtp) {
         .await;
     settle(&smtp, FAN, 2).await;
     assert_eq!(app.db.count("thread_subscriptions"), 0);
+}
+
+/// Decodes the RFC 2047 words (`=?utf-8?b?…?=`) of a header value.
+fn decode_words(value: &str) -> String {
+    let mut out = String::new();
+    let mut last_was_word = false;
+    for token in value.split_whitespace() {
+        let word = token
+            .strip_prefix("=?")
+            .and_then(|t| t.strip_suffix("?="))
+            .and_then(|t| {
+                let mut parts = t.splitn(3, '?');
+                let (_, enc, text) = (parts.next()?, parts.next()?, parts.next()?);
+                enc.eq_ignore_ascii_case("b").then(|| {
+                    String::from_utf8(
+                        base64::engine::general_purpose::STANDARD
+                            .decode(text)
+                            .unwrap(),
+                    )
+                    .unwrap()
+                })
+            });
+        match word {
+            Some(w) => {
+                // White space between two encoded words is not part of the text.
+                if !last_was_word && !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(&w);
+                last_was_word = true;
+            }
+            None => {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(token);
+                last_was_word = false;
+            }
+        }
+    }
+    out
+}
+
+/// A site's `language` is its moderators': the subject, both parts, the action links'
+/// confirmation and result pages. A broken link speaks the browser's language.
+async fn moderator_mail_speaks_the_site_language(app: TestApp, smtp: Smtp) {
+    let (c, _) = app
+        .comment(
+            "de",
+            "/de/beitrag/",
+            json!({"body": "Guten Tag", "author": "Jörg", "email": "joerg@example.org"}),
+        )
+        .await;
+    let id = c["id"].as_i64().unwrap();
+    let got = smtp.wait_for(1).await;
+    let d = &got[0].data;
+    let subject = decode_words(&header(d, "Subject").unwrap());
+    assert_eq!(
+        subject,
+        "Kommentar von Jörg zu /de/beitrag/ wartet auf Freigabe"
+    );
+    let text = part(d, "text/plain").replace("\r\n", "\n");
+    for want in [
+        "Ein neuer Kommentar zu „/de/beitrag/“ wartet auf Freigabe.",
+        "Von: Jörg <joerg@example.org>",
+        "Diskussion: /de/beitrag/",
+        "Freigeben: https://comments.example/admin/mail/action?t=",
+        "Als Spam markieren: https://",
+        "Löschen: https://",
+        "Er funktioniert einmal und 7 Tage lang.",
+        "Moderationsseite: https://comments.example/admin",
+        "weil Sie diese Website moderieren.",
+    ] {
+        assert!(text.contains(want), "{want} not in {text}");
+    }
+    assert!(
+        !text.contains("Approve") && !text.contains("moderate"),
+        "{text}"
+    );
+    let html = part(d, "text/html");
+    assert!(html.contains("<html lang=\"de\">"), "{html}");
+    assert!(html.contains(">Als Spam markieren</a>"), "{html}");
+    assert!(html.contains("<title>Kommentar von Jörg"), "{html}");
+
+    // The link's page asks in German, and says what it did in German.
+    let links = action_links(&text);
+    let approve = links.iter().find(|l| l.contains(".approve.")).unwrap();
+    let r = app.get(approve).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()
+            .get("content-language")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        "de"
+    );
+    let page = r.text().await.unwrap();
+    for want in [
+        "<html lang=\"de\">",
+        &format!("Kommentar #{id} freigeben?"),
+        "Erst wenn Sie bestätigen, ändert sich etwas.",
+        &format!("Kommentar #{id} · derzeit wartend"),
+        ">Freigeben</button>",
+        ">Moderationsseite</a>",
+    ] {
+        assert!(page.contains(want), "{want} not in {page}");
+    }
+    let token = approve.split("t=").nth(1).unwrap().to_owned();
+    let post = || {
+        app.client
+            .post(app.url("/admin/mail/action"))
+            .form(&[("t", token.as_str())])
+            .send()
+    };
+    let page = post().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains(&format!("Kommentar #{id} freigegeben")),
+        "{page}"
+    );
+    let r = post().await.unwrap();
+    assert_eq!(r.status(), 409);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Dieser Link wurde bereits benutzt"));
+
+    // Another site, another language: every comment of "zh" is mailed, in Chinese.
+    let (c, _) = app
+        .comment("zh", "/zh/", json!({"body": "你好", "author": "李"}))
+        .await;
+    let zid = c["id"].as_i64().unwrap();
+    let got = smtp.wait_for(2).await;
+    let d = &got[1].data;
+    assert_eq!(
+        decode_words(&header(d, "Subject").unwrap()),
+        "李 在 /zh/ 发表了新评论"
+    );
+    let text = part(d, "text/plain");
+    assert!(text.contains("“/zh/”有一条新评论已发布。"), "{text}");
+    assert!(text.contains("标记为垃圾评论: https://"), "{text}");
+    let spam = action_links(&text)
+        .into_iter()
+        .find(|l| l.contains(".spam."))
+        .unwrap();
+    let page = app.get(&spam).await.text().await.unwrap();
+    assert!(
+        page.contains(&format!("将评论 #{zid} 标记为垃圾评论？")),
+        "{page}"
+    );
+    assert!(page.contains("当前状态：已通过"), "{page}");
+
+    // A link too broken to name a comment: the browser's language.
+    let r = app
+        .client
+        .get(app.url("/admin/mail/action?t=nonsense"))
+        .header("accept-language", "fr-CH, en;q=0.5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("Ce lien n’est pas valide"));
+}
+
+mod languages {
+    with_smtp!(
+        crate::Smtp::up(crate::Mode::Accept),
+        moderator_mail_speaks_the_site_language,
+    );
 }
 
 mod notify {
