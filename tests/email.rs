@@ -993,6 +993,11 @@ const ANN: &str = "ann@example.org";
 
 /// Posts with an `Accept-Language`, as a browser would; returns the comment.
 async fn comment_in(app: &TestApp, site: &str, slug: &str, lang: &str, body: Value) -> Value {
+    post_in(app, site, slug, lang, body).await["comment"].clone()
+}
+
+/// Posts with an `Accept-Language`; returns the whole `201` answer.
+async fn post_in(app: &TestApp, site: &str, slug: &str, lang: &str, body: Value) -> Value {
     let r = app
         .client
         .post(app.url(&format!(
@@ -1007,7 +1012,7 @@ async fn comment_in(app: &TestApp, site: &str, slug: &str, lang: &str, body: Val
     let status = r.status();
     let v: Value = r.json().await.unwrap();
     assert_eq!(status, 201, "{v}");
-    v["comment"].clone()
+    v
 }
 
 /// Links of this server found in a text part, as paths.
@@ -1472,6 +1477,32 @@ async fn following_a_thread_mails_every_new_comment(app: TestApp, smtp: Smtp) {
     assert_eq!(app.db.count("thread_subscriptions"), 0);
 }
 
+/// The answer says when the commenter must confirm their address first: a confirmation
+/// mail went out (now, or recently and unanswered); not once confirmed, nor without
+/// `notify_replies`.
+async fn the_answer_says_when_to_check_the_inbox(app: TestApp, smtp: Smtp) {
+    let ask = json!({"body": "Tell me", "author": "Bo", "email": "bo@example.org", "notify_replies": true});
+    let a = post_in(&app, "open", "/inbox/", "en", ask.clone()).await;
+    assert_eq!(a["confirmation_sent"], true, "{a}");
+    let got = settle(&smtp, "bo@example.org", 1).await;
+    // Asked again before confirming: the first mail still stands, none is added.
+    let again = post_in(&app, "open", "/inbox/", "en", ask.clone()).await;
+    assert_eq!(again["confirmation_sent"], true, "{again}");
+    settle(&smtp, "bo@example.org", 1).await;
+    let plain = post_in(
+        &app,
+        "open",
+        "/inbox/",
+        "en",
+        json!({"body": "No mail", "email": "cy@example.org"}),
+    )
+    .await;
+    assert_eq!(plain["confirmation_sent"], false, "{plain}");
+    confirm_by_link(&app, &part(&got[0].data, "text/plain")).await;
+    let confirmed = post_in(&app, "open", "/inbox/", "en", ask).await;
+    assert_eq!(confirmed["confirmation_sent"], false, "{confirmed}");
+}
+
 /// Decodes the RFC 2047 words (`=?utf-8?b?…?=`) of a header value.
 fn decode_words(value: &str) -> String {
     let mut out = String::new();
@@ -1639,6 +1670,7 @@ mod languages {
     with_smtp!(
         crate::Smtp::up(crate::Mode::Accept),
         moderator_mail_speaks_the_site_language,
+        the_answer_says_when_to_check_the_inbox,
     );
 }
 
