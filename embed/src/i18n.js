@@ -205,7 +205,7 @@ for (const lang in RAW) {
 // First candidate whose primary subtag we speak ("de-AT" → "de"), else "en".
 export function pickLang(candidates) {
   for (const c of candidates) {
-    const primary = String(c || '')
+    const primary = (c || '')
       .trim()
       .toLowerCase()
       .split(/[-_]/)[0];
