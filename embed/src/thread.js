@@ -505,7 +505,7 @@ export function mount(el, cfg, base, store) {
     return form;
   }
 
-  function posted({ comment: c, edit_token: tok }, text, parent, textarea) {
+  function posted({ comment: c, edit_token: tok, confirmation_sent: mail }, text, parent, textarea) {
     store.set(DRAFTS, parent ? parent.id : 0);
     if (tok) store.set(TOKENS, c.id, { t: tok, e: now() + siteInfo.edit_window * 1000, b: text });
     if (c.status === 'pending') {
@@ -520,7 +520,9 @@ export function mount(el, cfg, base, store) {
     else textarea.value = '';
     renderAll();
     focusComment(c.id);
-    announce(t(c.status === 'pending' ? 'pending' : 'posted'));
+    // Reply mail waits for the address to be confirmed: say where the link went.
+    status.hidden = !mail;
+    announce(t(c.status === 'pending' ? 'pending' : 'posted') + (mail ? ' ' + (status.textContent = t('inbox')) : ''));
   }
 
   function openReply(c) {
