@@ -88,6 +88,7 @@ struct RawSite {
     max_comment_length: Option<usize>,
     reserved_names: Option<Vec<String>>,
     notify_moderators: Option<String>,
+    language: Option<String>,
     spam: Option<RawSpam>,
 }
 
@@ -109,6 +110,7 @@ struct RawSmtp {
     timeout: Option<String>,
     retry_after: Option<String>,
     reply_delay: Option<String>,
+    tls_ca_file: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -226,6 +228,9 @@ pub struct SiteSettings {
     pub reserved_names: Vec<String>,
     /// Which new comments the moderators are mailed about.
     pub notify_moderators: NotifyModerators,
+    /// The language of the moderators' mail and of the pages its links open: one of
+    /// `email::i18n::LANGS`.
+    pub language: &'static str,
     /// The spam checks new comments go through (see `service::spam`).
     pub spam: SpamSettings,
 }
@@ -355,6 +360,7 @@ impl SiteSettings {
             max_comment_length: crate::domain::CommentBody::DEFAULT_MAX_CHARS,
             reserved_names: Vec::new(),
             notify_moderators: NotifyModerators::Pending,
+            language: "en",
             spam: SpamSettings::default(),
         }
     }
@@ -414,6 +420,26 @@ pub struct SmtpSettings {
     pub retry_after: Duration,
     /// How long a reply notification waits for more replies to go out with it.
     pub reply_delay: Duration,
+    /// Certificates (PEM, each with its BEGIN/END lines) trusted for the SMTP server's TLS
+    /// besides the system's: `tls_ca_file`, for a relay with a private CA.
+    pub tls_roots: Vec<String>,
+}
+
+/// The certificates of a PEM file, each with its BEGIN/END lines.
+pub fn pem_certificates(text: &str) -> Vec<String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(BEGIN) {
+        let Some(len) = rest[start..].find(END) else {
+            break;
+        };
+        let end = start + len + END.len();
+        out.push(format!("{}\n", &rest[start..end]));
+        rest = &rest[end..];
+    }
+    out
 }
 
 #[derive(Clone, Debug)]
@@ -630,6 +656,40 @@ impl Settings {
                         )),
                     }
                 };
+                let tls_roots = match s.tls_ca_file {
+                    None => Vec::new(),
+                    Some(path) => {
+                        let key = "smtp.tls_ca_file";
+                        if parsed.scheme() == "smtp" {
+                            return Err(err(
+                                key,
+                                "applies to TLS only: use an smtps:// or smtp+starttls:// url",
+                            ));
+                        }
+                        let text = std::fs::read_to_string(&path)
+                            .map_err(|e| err(key, format!("cannot read `{path}`: {e}")))?;
+                        let roots = pem_certificates(&text);
+                        if roots.is_empty() {
+                            return Err(err(
+                                key,
+                                format!("`{path}` holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
+                            ));
+                        }
+                        for (j, pem) in roots.iter().enumerate() {
+                            lettre::transport::smtp::client::Certificate::from_pem(pem.as_bytes())
+                                .map_err(|e| {
+                                    err(
+                                        key,
+                                        format!(
+                                            "certificate {} of `{path}` is not valid: {e}",
+                                            j + 1
+                                        ),
+                                    )
+                                })?;
+                        }
+                        roots
+                    }
+                };
                 Some(SmtpSettings {
                     url: Secret::new(url),
                     from,
@@ -637,6 +697,7 @@ impl Settings {
                     timeout: duration("smtp.timeout", s.timeout, 20, 300)?,
                     retry_after: duration("smtp.retry_after", s.retry_after, 30, 3600)?,
                     reply_delay: duration("smtp.reply_delay", s.reply_delay, 300, 86_400)?,
+                    tls_roots,
                 })
             }
         };
@@ -786,6 +847,18 @@ fn parse_site(i: usize, s: RawSite, spam: &RawSpam) -> Result<SiteSettings, Conf
             ))
         }
     };
+    let language = match s.language.as_deref() {
+        None => "en",
+        Some(l) => crate::email::i18n::known(l).ok_or_else(|| {
+            err(
+                key("language"),
+                format!(
+                    "`{l}` must be one of {}",
+                    crate::email::i18n::LANGS.join(", ")
+                ),
+            )
+        })?,
+    };
     Ok(SiteSettings {
         id,
         origins,
@@ -796,6 +869,7 @@ fn parse_site(i: usize, s: RawSite, spam: &RawSpam) -> Result<SiteSettings, Conf
         max_comment_length,
         reserved_names,
         notify_moderators,
+        language,
         spam: parse_spam(&key("spam"), &spam.overlay(&s.spam.unwrap_or_default()))?,
     })
 }
@@ -921,6 +995,77 @@ from = "Afterword <comments@example.com>"
         assert!(e.to_string().contains("foo"), "{e}");
     }
 
+    /// A CA certificate (EC P-256, self-signed), to parse: its dates do not matter here.
+    const TEST_CA: &str = "-----BEGIN CERTIFICATE-----\n\
+MIIBjjCCATWgAwIBAgIUcHb8xabJQkTtUHYZk/VsURqFjI4wCgYIKoZIzj0EAwIw\n\
+HDEaMBgGA1UEAwwRQWZ0ZXJ3b3JkIHRlc3QgQ0EwIBcNMjYxMTI3MTY0MzAzWhgP\n\
+MjEyNjExMDMxNjQzMDNaMBwxGjAYBgNVBAMMEUFmdGVyd29yZCB0ZXN0IENBMFkw\n\
+EwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEguk0Et2hsWJKrm4jZPl2ubaJ0MQqrl9/\n\
+Rd0YcIQdkMJXqFZgvN7CO60S6OmuCKCsS5iqGHOFN7FKvpnpVz3EuKNTMFEwHQYD\n\
+VR0OBBYEFAi3vdkDMTGovYALUa+jeoO14sRfMB8GA1UdIwQYMBaAFAi3vdkDMTGo\n\
+vYALUa+jeoO14sRfMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDRwAwRAIg\n\
+YmRJQ7bTiP7Gyt0h1IphLsVuxfjjnTzKMrVTPfAZjGACIH97oaKyvDC0HCAXAEF/\n\
+0KUqBQiN/ycgFGg9jfK/dAMt\n\
+-----END CERTIFICATE-----";
+
+    #[test]
+    fn tls_ca_file_is_read_and_checked_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+        // Two certificates with text around them, as bundles come.
+        std::fs::write(path("ca.pem"), format!("My relay\n{TEST_CA}\n{TEST_CA}\n")).unwrap();
+        std::fs::write(path("empty.pem"), "no certificate here").unwrap();
+        std::fs::write(
+            path("bad.pem"),
+            "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let smtp = |url: &str, file: &str| {
+            format!("[smtp]\nurl = \"{url}\"\nfrom = \"a@b.c\"\ntls_ca_file = \"{file}\"")
+        };
+        let s =
+            Settings::from_toml(&smtp("smtps://mail.example", &path("ca.pem")), &no_env).unwrap();
+        let roots = &s.smtp.as_ref().unwrap().tls_roots;
+        assert_eq!(roots.len(), 2);
+        assert!(roots[0].starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(crate::email::transport(s.smtp.as_ref().unwrap()).is_ok());
+        for (url, file, says) in [
+            ("smtp://mail.example", path("ca.pem"), "applies to TLS only"),
+            (
+                "smtp+starttls://mail.example",
+                path("missing.pem"),
+                "cannot read",
+            ),
+            (
+                "smtps://mail.example",
+                path("empty.pem"),
+                "holds no PEM certificate",
+            ),
+            ("smtps://mail.example", path("bad.pem"), "certificate 1 of"),
+        ] {
+            let e = Settings::from_toml(&smtp(url, &file), &no_env).unwrap_err();
+            assert_eq!(e.key, "smtp.tls_ca_file", "{e}");
+            assert!(e.message.contains(says), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_site_speaks_its_language() {
+        let s = Settings::from_toml(
+            "[[site]]\nid = \"a\"\nlanguage = \"de\"\n[[site]]\nid = \"b\"",
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(s.sites["a"].language, "de");
+        assert_eq!(s.sites["b"].language, "en");
+        let e =
+            Settings::from_toml("[[site]]\nid = \"a\"\nlanguage = \"pt\"", &no_env).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "configuration error: site[0].language: `pt` must be one of en, de, fr, es, zh"
+        );
+    }
+
     #[test]
     fn bad_values_are_named() {
         let cases = [
@@ -982,6 +1127,15 @@ from = "Afterword <comments@example.com>"
                 "site[0].reserved_names",
             ),
             ("listen = 5", "listen"),
+            (
+                "[[site]]\nid = \"a\"\nlanguage = \"ja\"",
+                "site[0].language",
+            ),
+            (
+                "[[site]]\nid = \"a\"\nlanguage = \"DE\"",
+                "site[0].language",
+            ),
+            ("[[site]]\nid = \"a\"\nlanguage = 7", "site[0].language"),
         ];
         for (text, key) in cases {
             let e = Settings::from_toml(text, &no_env).unwrap_err();

@@ -30,7 +30,7 @@ export function parseConfig(data, options, page) {
     site: pick('site') || 'default',
     slug: pick('slug') || page.pathname || '/',
     title: pick('title') ?? page.title ?? '',
-    url: pick('url') || String(page.href || '').split('#')[0],
+    url: pick('url') || (page.href || '').split('#')[0],
     lang: pickLang([pick('lang'), page.htmlLang, ...(page.navLangs || [])]),
     theme: THEMES.includes(theme) ? theme : 'auto',
     sort: SORTS.includes(sort) ? sort : 'oldest',

@@ -15,7 +15,7 @@ export function groupBySite(elements, defaultSite) {
   for (const el of elements) {
     if (!slugOf(el)) continue;
     const site = el.getAttribute('data-afterword-site') || defaultSite || 'default';
-    (out[site] = out[site] || []).push(el);
+    (out[site] ||= []).push(el);
   }
   return out;
 }

@@ -17,7 +17,7 @@ export function h(tag, props, ...kids) {
 // Only http(s) links ever become an href; anything else (javascript:, data:,
 // relative junk) is shown as plain text.
 export function safeHttpUrl(value) {
-  if (typeof value !== 'string' || !value) return null;
+  // A non-string or empty value throws in the parser, as any other non-URL does.
   try {
     const u = new URL(value);
     return /^https?:$/.test(u.protocol) ? u.href : null;

@@ -18,7 +18,7 @@ if (script) {
     if (!el) return;
     // The instance lives on the element, so a second copy of this script
     // (pasted twice) sees it too.
-    if (el.afterword) el.afterword.destroy();
+    el.afterword?.destroy();
     const cfg = parseConfig(data, options, {
       pathname: location.pathname,
       href: location.href,
@@ -31,7 +31,7 @@ if (script) {
   };
   const counts = () => loadCounts(base, document, data.site);
 
-  Object.assign((window.Afterword = window.Afterword || {}), { render, counts });
+  Object.assign((window.Afterword ||= {}), { render, counts });
   onReady(document, () => {
     const el = document.getElementById('afterword');
     if (el && !el.afterword) render(el);

@@ -2,10 +2,10 @@
 // it sent one, else a localized one. `res` is {status, data}; status
 // 0 means no answer came (offline, DNS, CORS).
 export function errorMessage(res, t) {
-  const err = (res && res.data && res.data.error) || {};
+  const err = res?.data?.error || {};
   const m = err.message;
   return {
-    message: (typeof m == 'string' && m) || t(res && res.status ? 'errServer' : 'errNetwork'),
+    message: (typeof m == 'string' && m) || t(res?.status ? 'errServer' : 'errNetwork'),
     field: typeof err.field == 'string' ? err.field : null,
   };
 }

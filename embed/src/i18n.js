@@ -11,7 +11,7 @@ export const KEYS = (
   'comment name email website emailHint notify markdown post reply cancel edit delete save ' +
   'anonymous deleted pending inReplyTo edited editLeft ' +
   'posted updated errEmpty errNetwork errServer confirmDelete ' +
-  'moderator'
+  'moderator inbox'
 ).split(' ');
 
 const RAW = {
@@ -49,7 +49,8 @@ Please write a comment.
 Network error; your text is kept.
 Something went wrong.
 Really delete?
-Moderator`,
+Moderator
+Please confirm your email: check your inbox.`,
   de: `{n} Kommentar|{n} Kommentare
 Noch keine Kommentare.
 Laden der Kommentare fehlgeschlagen.
@@ -84,7 +85,8 @@ Bitte einen Kommentar schreiben.
 Netzwerkfehler. Ihr Text bleibt erhalten.
 Ein Fehler ist aufgetreten.
 Wirklich löschen?
-Moderator`,
+Moderator
+Bitte Postfach prüfen und Adresse bestätigen.`,
   fr: `{n} commentaire|{n} de commentaires|{n} commentaires
 Aucun commentaire.
 Impossible de charger les commentaires.
@@ -119,7 +121,8 @@ Commentaire modifié.
 Erreur réseau. Votre texte est conservé.
 Une erreur est survenue.
 Vraiment supprimer ?
-Modérateur`,
+Modérateur
+Confirmez votre adresse : consultez vos e-mails.`,
   es: `{n} comentario|{n} de comentarios|{n} comentarios
 Aún no hay comentarios.
 Error al cargar los comentarios.
@@ -154,7 +157,8 @@ Escribe un comentario.
 Error de red. Tu texto se conserva.
 Algo salió mal.
 ¿Eliminar de verdad?
-Moderador`,
+Moderador
+Revisa tu correo para confirmar la dirección.`,
   zh: `{n} 条评论
 还没有评论。
 无法加载评论。
@@ -189,7 +193,8 @@ Moderador`,
 网络错误，内容已保留。
 出错了，请重试。
 确定删除？
-版主`,
+版主
+请查收邮件以确认邮箱。`,
 };
 
 export const LANGS = {};
@@ -205,7 +210,7 @@ for (const lang in RAW) {
 // First candidate whose primary subtag we speak ("de-AT" → "de"), else "en".
 export function pickLang(candidates) {
   for (const c of candidates) {
-    const primary = String(c || '')
+    const primary = (c || '')
       .trim()
       .toLowerCase()
       .split(/[-_]/)[0];

@@ -3,7 +3,7 @@
 // ends in /NAME.
 export function ownScript(doc, name) {
   const cur = doc.currentScript;
-  if (cur && cur.src) return cur;
+  if (cur?.src) return cur;
   return [...doc.querySelectorAll('script[src]')].reverse().find((s) => s.src.split(/[?#]/)[0].endsWith('/' + name));
 }
 

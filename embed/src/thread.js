@@ -50,7 +50,7 @@ export function mount(el, cfg, base, store) {
   let sort = cfg.sort;
   let highlighted;
   let reply; // the open reply form: {id, form}
-  let els = new Map(); // comment id → {article, main, reply, edit}
+  let els = {}; // comment id → {article, main, reply, edit}
   let dead = false;
   let observer;
   let announceTimer;
@@ -98,7 +98,7 @@ export function mount(el, cfg, base, store) {
 
   // ---- loading ---------------------------------------------------------
   const fetchPage = (after) => api('GET', 'comments', { query: { ...where, sort, after } });
-  const pageOk = (res) => res.ok && res.data && Array.isArray(res.data.comments);
+  const pageOk = (res) => res.ok && Array.isArray(res.data?.comments);
 
   function applyPage({ data, f }) {
     formToken = f;
@@ -116,24 +116,24 @@ export function mount(el, cfg, base, store) {
       vid && api('GET', 'reactions', { query: { ...where, visitor: vid } }),
     ]);
     if (dead) return;
-    const d = (own && own.data) || {};
+    const d = own?.data || {};
     rx = { ...d.comments, 0: d.post };
     status.hidden = pageOk(res);
     if (!status.hidden) return (status.textContent = t('loadError'));
     applyPage(res);
     comments = res.data.comments;
-    heading.hidden = sortBox.hidden = false;
+    heading.hidden = sortBox.hidden = 0;
     formSlot.replaceChildren(thread.locked ? h('p', 'aw-locked', t('locked')) : buildForm());
     renderAll();
     // A permalink: load a few more pages if needed, then show it.
     const m = PERMALINK.exec(win.location.hash);
     if (m) {
-      for (let i = 0; i < MAX_PAGES_FOR_PERMALINK && !els.has(+m[1]) && next; i++) {
+      for (let i = 0; i < MAX_PAGES_FOR_PERMALINK && !els[m[1]] && next; i++) {
         if (!(await loadMore())) break;
       }
       highlighted = +m[1];
       renderAll();
-      if (els.has(highlighted)) els.get(highlighted).article.scrollIntoView({ block: 'center' });
+      els[highlighted]?.article.scrollIntoView({ block: 'center' });
     }
   }
 
@@ -151,10 +151,9 @@ export function mount(el, cfg, base, store) {
       body: { comments: mine.map((c, i) => ({ id: c.id, edit_token: pend[i].t })) },
     });
     if (!pageOk(res)) return; // unreachable: keep showing the local copies
-    const back = new Map(res.data.comments.map((c) => [c.id, c]));
     mine = [];
     for (const p of pend) {
-      const c = back.get(p.c.id);
+      const c = res.data.comments.find((x) => x.id === p.c.id);
       if (!c) forget(p.c.id);
       else if (c.status !== 'pending') store.set(PENDING, c.id);
       else {
@@ -173,8 +172,7 @@ export function mount(el, cfg, base, store) {
     loadingMore = 0;
     if (dead) return;
     if (!pageOk(res)) return announce(errorMessage(res, t).message);
-    const have = new Set(comments.map((c) => c.id));
-    const fresh = res.data.comments.filter((c) => !have.has(c.id));
+    const fresh = res.data.comments.filter((c) => !comments.some((x) => x.id === c.id));
     comments = comments.concat(fresh);
     next = res.data.next;
     const hadFocus = doc.activeElement === more;
@@ -198,8 +196,7 @@ export function mount(el, cfg, base, store) {
   // The thread plus own pending comments not in it; pending top-level ones
   // go first when the newest are on top.
   function allComments() {
-    const have = new Set(comments.map((c) => c.id));
-    const extra = mine.filter((c) => !have.has(c.id));
+    const extra = mine.filter((c) => !comments.some((x) => x.id === c.id));
     const first = sort === 'newest' ? extra.filter((c) => c.parent_id == null) : [];
     return first.concat(
       comments,
@@ -210,20 +207,19 @@ export function mount(el, cfg, base, store) {
   function renderAll() {
     const all = allComments();
     heading.textContent = t('count', { n: thread.comment_count });
-    empty.hidden = all.length > 0;
+    empty.hidden = all.length;
     postBar.replaceChildren(bar(0, thread));
-    els = new Map();
-    const names = new Map(all.map((c) => [c.id, c.author || t('anonymous')]));
-    list.replaceChildren(...buildThread(all).map((node) => renderNode(node, names)));
+    els = {};
+    list.replaceChildren(...buildThread(all).map((n) => renderNode(n)));
     more.hidden = !next;
     // An open reply form survives a re-render while its comment is shown.
     if (reply) {
-      if (els.has(reply.id)) els.get(reply.id).main.after(reply.form);
+      if (els[reply.id]) els[reply.id].main.after(reply.form);
       else reply = null;
     }
   }
 
-  function renderNode(node, names) {
+  function renderNode(node) {
     const c = node.comment;
     const id = c.id;
     const deleted = c.status === 'deleted';
@@ -262,17 +258,13 @@ export function mount(el, cfg, base, store) {
         h(
           'div',
           'aw-meta',
-          deleted
-            ? null
-            : href
-              ? h('a', { class: 'aw-author', href, rel: 'nofollow ugc noopener' }, name)
-              : h('span', 'aw-author', name),
+          !deleted && h(href ? 'a' : 'span', { class: 'aw-author', href, rel: href && 'nofollow ugc noopener' }, name),
           c.moderator && !deleted && h('span', 'aw-mod', t('moderator')),
           node.replyTo &&
             h(
               'a',
               { class: 'aw-reply-to', href: '#' + PREFIX + node.replyTo.id },
-              t('inReplyTo', { name: names.get(node.replyTo.id) }),
+              t('inReplyTo', { name: node.replyTo.author || t('anonymous') }),
             ),
           h(
             'a',
@@ -303,10 +295,10 @@ export function mount(el, cfg, base, store) {
         h(
           'div',
           'aw-replies',
-          node.replies.map((r) => renderNode(r, names)),
+          node.replies.map((n) => renderNode(n)),
         ),
     );
-    els.set(id, e);
+    els[id] = e;
     return e.article;
   }
 
@@ -324,7 +316,7 @@ export function mount(el, cfg, base, store) {
         const k = siteInfo.reactions[i];
         const s = st();
         b.setAttribute('aria-pressed', has(s, k));
-        b.textContent = k + ' ' + compact((s.reactions || {})[k], lang);
+        b.textContent = k + ' ' + compact(s.reactions?.[k], lang);
       });
     const btns = (siteInfo.reactions || []).map((k) =>
       button('aw-react', '', async () => {
@@ -332,7 +324,7 @@ export function mount(el, cfg, base, store) {
         const on = !has(was, k);
         const mine = [].concat(was.mine).filter((x) => x && x != k);
         rx[key] = {
-          reactions: { ...was.reactions, [k]: ((was.reactions || {})[k] | 0) + on * 2 - 1 },
+          reactions: { ...was.reactions, [k]: (was.reactions?.[k] | 0) + on * 2 - 1 },
           mine: on ? [...mine, k] : mine,
         };
         paint();
@@ -357,14 +349,14 @@ export function mount(el, cfg, base, store) {
   const ticker = setInterval(() => {
     let expired;
     for (const s of root.querySelectorAll('.aw-edit-left')) {
-      const until = +s.getAttribute('data-until');
+      const until = +s.dataset.until;
       if (until > now()) s.textContent = editLeft(until);
       else expired = 1;
     }
     if (expired && !root.querySelector('.aw-edit-form')) renderAll();
   }, TICK_MS);
 
-  const focusComment = (id) => els.has(id) && els.get(id).article.focus();
+  const focusComment = (id) => els[id]?.article.focus();
 
   // ---- forms -----------------------------------------------------------
   const field = (id, label, control, hint) => h('div', 'aw-field', h('label', { for: id }, label), control, hint);
@@ -382,7 +374,7 @@ export function mount(el, cfg, base, store) {
   function showError(form, err, submit) {
     const box = form.querySelector('.aw-error');
     const f = err.field && form.elements[err.field];
-    if (f && f.closest) {
+    if (f?.closest) {
       f.setAttribute('aria-invalid', 'true');
       f.closest('.aw-field,.aw-check').after(box);
       f.focus();
@@ -392,21 +384,24 @@ export function mount(el, cfg, base, store) {
     box.textContent = err.message;
   }
 
-  // Runs `send` with the submit button disabled (no double posts); shows the
-  // error in the form, or hands the answer's data to `done`.
-  async function submitting(form, submit, send, done) {
-    if (submit.disabled) return;
-    clearError(form);
-    if (!form.elements.body.value.trim()) return showError(form, { message: t('errEmpty'), field: 'body' });
-    submit.disabled = true;
-    form.setAttribute('aria-busy', 'true');
-    const res = await send();
-    submit.disabled = false;
-    form.removeAttribute('aria-busy');
-    if (dead) return;
-    if (res.ok && res.data && res.data.comment) done(res.data);
-    else showError(form, errorMessage(res, t), submit);
-  }
+  // On submit: runs `send(text)` with the submit button disabled (no double
+  // posts); shows the error in the form, or hands the answer's data to `done`.
+  const onSubmit = (form, submit, send, done) =>
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const text = form.elements.body.value;
+      if (submit.disabled) return;
+      clearError(form);
+      if (!text.trim()) return showError(form, { message: t('errEmpty'), field: 'body' });
+      submit.disabled = true;
+      form.setAttribute('aria-busy', 'true');
+      const res = await send(text);
+      submit.disabled = false;
+      form.removeAttribute('aria-busy');
+      if (dead) return;
+      if (res.ok && res.data?.comment) done(res.data, text);
+      else showError(form, errorMessage(res, t), submit);
+    });
 
   // The comment form: new (no arguments), reply (`parent`), or edit (`edited`,
   // with its token entry `tok`: only the textarea, Save and Cancel).
@@ -452,68 +447,65 @@ export function mount(el, cfg, base, store) {
           button('', t('cancel'), () => {
             if (parent) return closeReply(true);
             renderAll();
-            els.get(edited.id).edit.focus();
+            els[edited.id].edit.focus();
           }),
       ),
     );
     form.addEventListener('input', (ev) => ev.target.removeAttribute('aria-invalid'));
 
     if (edited) {
-      body.value = tok.b != null ? tok.b : els.get(edited.id).main.querySelector('.aw-body').textContent;
-      form.addEventListener('submit', (ev) => {
-        ev.preventDefault();
-        const text = body.value;
-        submitting(
-          form,
-          submit,
-          () => api('PATCH', 'comments/' + edited.id, { token: tok.t, body: { body: text } }),
-          ({ comment: c }) => {
-            store.set(TOKENS, c.id, { ...tok, b: text });
-            // Approved, edited on a moderated site: it waits again, shown to its author.
-            if (c.status == 'pending') {
-              if (!store.get(PENDING)[c.id]) thread.comment_count--;
-              wait(c, tok.t);
-            }
-            replaceComment(c.id, c);
-            renderAll();
-            focusComment(c.id);
-            announce(t('updated'));
-          },
-        );
-      });
+      body.value = tok.b ?? els[edited.id].main.querySelector('.aw-body').textContent;
+      onSubmit(
+        form,
+        submit,
+        (text) => api('PATCH', 'comments/' + edited.id, { token: tok.t, body: { body: text } }),
+        ({ comment: c }, text) => {
+          store.set(TOKENS, c.id, { ...tok, b: text });
+          // Approved, edited on a moderated site: it waits again, shown to its author.
+          if (c.status == 'pending') {
+            if (!store.get(PENDING)[c.id]) thread.comment_count--;
+            wait(c, tok.t);
+          }
+          replaceComment(c.id, c);
+          renderAll();
+          focusComment(c.id);
+          announce(t('updated'));
+        },
+      );
       return form;
     }
 
-    body.value = (store.get(DRAFTS)[parentId] || {}).b || '';
+    body.value = store.get(DRAFTS)[parentId]?.b || '';
     body.addEventListener('input', () =>
       store.set(DRAFTS, parentId, body.value.trim() && { b: body.value, e: now() + 30 * DAY }),
     );
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      const f = form.elements;
-      const text = body.value;
-      const payload = { body: text, title: cfg.title, url: cfg.url, form_token: formToken };
-      const profile = { e: now() + 365 * DAY };
-      for (const k of ['author', 'email', 'website', 'homepage']) {
-        const v = f[k].value.trim();
-        if (v) payload[k] = profile[k] = v;
-      }
-      if (parent) payload.parent_id = parent.id;
-      if (f.notify_replies && f.notify_replies.checked) payload.notify_replies = true;
-      submitting(
-        form,
-        submit,
-        () => {
-          store.set('me', 'p', profile);
-          return api('POST', 'comments', { query: where, body: payload });
-        },
-        (data) => posted(data, text, parent, body),
-      );
-    });
+    onSubmit(
+      form,
+      submit,
+      (text) => {
+        const f = form.elements;
+        const payload = {
+          body: text,
+          title: cfg.title,
+          url: cfg.url,
+          form_token: formToken,
+          parent_id: parent?.id,
+          notify_replies: f.notify_replies?.checked,
+        };
+        const profile = { e: now() + 365 * DAY };
+        for (const k of ['author', 'email', 'website', 'homepage']) {
+          const v = f[k].value.trim();
+          if (v) payload[k] = profile[k] = v;
+        }
+        store.set('me', 'p', profile);
+        return api('POST', 'comments', { query: where, body: payload });
+      },
+      (data, text) => posted(data, text, parent, body),
+    );
     return form;
   }
 
-  function posted({ comment: c, edit_token: tok }, text, parent, textarea) {
+  function posted({ comment: c, edit_token: tok, confirmation_sent: mail }, text, parent, textarea) {
     store.set(DRAFTS, parent ? parent.id : 0);
     if (tok) store.set(TOKENS, c.id, { t: tok, e: now() + siteInfo.edit_window * 1000, b: text });
     if (c.status === 'pending') {
@@ -528,14 +520,16 @@ export function mount(el, cfg, base, store) {
     else textarea.value = '';
     renderAll();
     focusComment(c.id);
-    announce(t(c.status === 'pending' ? 'pending' : 'posted'));
+    // Reply mail waits for the address to be confirmed: say where the link went.
+    status.hidden = !mail;
+    announce(t(c.status === 'pending' ? 'pending' : 'posted') + (mail ? ' ' + (status.textContent = t('inbox')) : ''));
   }
 
   function openReply(c) {
-    if (reply && reply.id === c.id) return reply.form.elements.body.focus();
+    if (reply?.id === c.id) return reply.form.elements.body.focus();
     closeReply();
     reply = { id: c.id, form: buildForm(c) };
-    els.get(c.id).main.after(reply.form);
+    els[c.id].main.after(reply.form);
     reply.form.elements.body.focus();
   }
 
@@ -544,15 +538,15 @@ export function mount(el, cfg, base, store) {
     const { id, form } = reply;
     reply = null;
     form.remove();
-    const e = els.get(id);
-    if (refocus && e && e.reply) e.reply.focus();
+    const e = els[id];
+    if (refocus) e?.reply?.focus();
   }
 
   function openEdit(c) {
     const tok = token(c.id);
     if (!tok) return renderAll();
     closeReply();
-    const content = els.get(c.id).main.lastChild;
+    const content = els[c.id].main.lastChild;
     const form = buildForm(null, c, tok);
     // The comment's own buttons go first: the form brings an .aw-actions too.
     content.querySelector('.aw-actions').remove();
@@ -560,8 +554,9 @@ export function mount(el, cfg, base, store) {
     form.elements.body.focus();
   }
 
+  // Puts `c` in the place of comment `id`; a false `c` takes it out.
   function replaceComment(id, c) {
-    const swap = (arr) => arr.map((x) => (x.id === id ? c : x));
+    const swap = (arr) => arr.flatMap((x) => (x.id === id ? c || [] : x));
     comments = swap(comments);
     mine = swap(mine);
   }
@@ -583,24 +578,19 @@ export function mount(el, cfg, base, store) {
     del.disabled = false;
     if (dead) return;
     if (!res.ok && res.status !== 404) {
-      return els.get(c.id).main.lastChild.append(errorBox(errorMessage(res, t).message));
+      return els[c.id].main.lastChild.append(errorBox(errorMessage(res, t).message));
     }
     forget(c.id);
-    if (c.status === 'approved') thread.comment_count = Math.max(0, thread.comment_count - 1);
+    if (c.status === 'approved') thread.comment_count -= thread.comment_count > 0;
     // A comment with replies stays as a placeholder, as the server keeps it.
-    if (allComments().some((x) => x.parent_id === c.id)) {
-      replaceComment(c.id, { ...c, status: 'deleted' });
-    } else {
-      comments = comments.filter((x) => x.id !== c.id);
-      mine = mine.filter((x) => x.id !== c.id);
-    }
+    replaceComment(c.id, allComments().some((x) => x.parent_id === c.id) && { ...c, status: 'deleted' });
     renderAll();
     heading.focus();
     announce(t('deleted'));
   }
 
   // ---- start: only when the section comes near the viewport -------------
-  if (/^#afterword/.test(win.location.hash) || !win.IntersectionObserver) {
+  if (/^#afterword/.test(win.location.hash)) {
     load();
   } else {
     observer = new win.IntersectionObserver(
@@ -619,7 +609,7 @@ export function mount(el, cfg, base, store) {
   return {
     destroy() {
       dead = true;
-      if (observer) observer.disconnect();
+      observer?.disconnect();
       clearInterval(ticker);
       clearTimeout(announceTimer);
       root.remove();

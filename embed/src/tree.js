@@ -9,19 +9,19 @@ export const MAX_DEPTH = 3;
 // given; replies are ordered by id. A reply whose parent is missing is shown
 // as a top-level comment rather than lost.
 export function buildThread(comments, maxDepth = MAX_DEPTH) {
-  const byId = new Map();
-  for (const c of comments) byId.set(c.id, { comment: c, kids: [] });
+  const byId = {};
+  for (const c of comments) byId[c.id] = { comment: c, kids: [] };
   const roots = [];
   for (const c of comments) {
-    const parent = c.parent_id != null && c.parent_id !== c.id && byId.get(c.parent_id);
-    (parent ? parent.kids : roots).push(byId.get(c.id));
+    const parent = c.parent_id !== c.id && byId[c.parent_id];
+    (parent ? parent.kids : roots).push(byId[c.id]);
   }
   const byIdOrder = (a, b) => a.comment.id - b.comment.id;
 
   function place(entry, depth, replyTo, out) {
     const node = { comment: entry.comment, depth, replyTo, replies: [] };
     out.push(node);
-    const kids = entry.kids.slice().sort(byIdOrder);
+    const kids = entry.kids.sort(byIdOrder);
     for (const kid of kids) {
       if (depth < maxDepth) place(kid, depth + 1, null, node.replies);
       // Too deep: a sibling right after its parent, saying whom it answers.

@@ -104,6 +104,10 @@ pub struct CreatedComment {
     pub comment: CommentJson,
     /// Lets the author edit or delete the comment within the site's edit window. Shown once.
     pub edit_token: String,
+    /// True when `notify_replies` was asked for and the address is not confirmed yet: a
+    /// confirmation mail was sent to it (now, or recently and still unanswered), and replies
+    /// are mailed only once its link is followed. The embed says "check your inbox".
+    pub confirmation_sent: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -370,6 +374,7 @@ pub async fn create(
         .json(CreatedComment {
             comment: created.comment,
             edit_token: created.edit_token,
+            confirmation_sent: created.confirmation_sent,
         }))
 }
 

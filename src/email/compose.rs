@@ -1,6 +1,6 @@
 //! The messages themselves: multipart plain text + HTML from templates embedded in the
 //! binary, with our own `Message-ID`, `Date`, `Auto-Submitted`, and threading per post.
-//! Moderator mail is English; mail to commenters speaks their language (see `i18n`).
+//! Moderator mail speaks the site's `language`; mail to commenters theirs (see `i18n`).
 
 use std::time::SystemTime;
 
@@ -12,6 +12,7 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 use sha2::{Digest, Sha256};
 
+use super::i18n::{self, fill, Strings};
 use super::links::ActionToken;
 use super::{one_line, Mailer};
 use crate::config::{NotifyModerators, SiteSettings};
@@ -174,7 +175,13 @@ struct NewCommentHtml<'a> {
 
 /// What a moderator's mail about a new comment says.
 pub struct NewCommentMail {
-    pub pending: bool,
+    /// The site's language, and its words.
+    pub s: &'static Strings,
+    pub subject: String,
+    /// "A new comment waits for moderation on …", with the thread's name.
+    pub intro: String,
+    /// "Each link … works once, for N days."
+    pub links_note: String,
     pub thread_name: String,
     pub post_url: Option<String>,
     pub author: String,
@@ -184,7 +191,6 @@ pub struct NewCommentMail {
     pub admin_link: String,
     /// `(label, link)` for approve, spam, delete.
     pub actions: Vec<(&'static str, String)>,
-    pub valid_days: i64,
 }
 
 /// The new comment, as the service has just stored it.
@@ -208,6 +214,15 @@ pub fn moderators_want(site: &SiteSettings, pending: bool) -> bool {
         }
 }
 
+/// The button or link that does `action` (one of `links::MAIL_ACTIONS`), in `s`'s language.
+pub fn action_label(s: &Strings, action: &str) -> &'static str {
+    match action {
+        "approve" => s.mod_approve,
+        "spam" => s.mod_spam,
+        _ => s.mod_delete,
+    }
+}
+
 /// Queues a mail to each of the site's moderators, in the caller's transaction.
 pub fn queue_new_comment<C: MailStore>(
     c: &mut C,
@@ -221,17 +236,26 @@ pub fn queue_new_comment<C: MailStore>(
         return Ok(());
     }
     let now_secs = now_micros / 1_000_000;
+    let s = i18n::strings(site.language);
     let thread_name = one_line(thread.title.as_deref().unwrap_or(&thread.slug), 200);
-    let author = one_line(ev.author.unwrap_or("Anonymous"), 100);
+    let author = one_line(ev.author.unwrap_or(s.anonymous), 100);
     let post_url = thread.url.as_deref().or(ev.post_url).map(str::to_owned);
     let comment_link = match &post_url {
         Some(u) => format!("{u}#afterword-comment-{}", ev.id.0),
         None => mailer.link(&format!("/admin/comments?thread={}", thread.id)),
     };
-    let subject = format!(
-        "{} comment by {author} on {thread_name}",
-        if ev.pending { "Pending" } else { "New" }
-    );
+    let names = [
+        ("author", author.as_str()),
+        ("thread", thread_name.as_str()),
+    ];
+    let (subject, intro) = if ev.pending {
+        (s.mod_subject_pending, s.mod_intro_pending)
+    } else {
+        (s.mod_subject_new, s.mod_intro_new)
+    };
+    let (subject, intro) = (fill(subject, &names), fill(intro, &names));
+    let days = (super::links::VALID_FOR_SECS / 86_400).to_string();
+    let links_note = fill(s.mod_links_note, &[("n", &days)]);
     let thread_id = thread_message_id(mailer, &thread.site, &thread.slug);
     for moderator in &site.moderators {
         let to: Mailbox = moderator
@@ -242,13 +266,8 @@ pub fn queue_new_comment<C: MailStore>(
             .iter()
             .map(|a| {
                 let token = ActionToken::new(ev.id, a, moderator.as_str(), now_secs);
-                let label = match *a {
-                    "approve" => "Approve",
-                    "spam" => "Mark as spam",
-                    _ => "Delete",
-                };
                 (
-                    label,
+                    action_label(s, a),
                     mailer.link(&format!(
                         "/admin/mail/action?t={}",
                         token.encode(&mailer.key)
@@ -257,7 +276,10 @@ pub fn queue_new_comment<C: MailStore>(
             })
             .collect();
         let m = NewCommentMail {
-            pending: ev.pending,
+            s,
+            subject: subject.clone(),
+            intro: intro.clone(),
+            links_note: links_note.clone(),
             thread_name: thread_name.clone(),
             post_url: post_url.clone(),
             author: author.clone(),
@@ -270,7 +292,6 @@ pub fn queue_new_comment<C: MailStore>(
                 "/admin/comments"
             }),
             actions,
-            valid_days: super::links::VALID_FOR_SECS / 86_400,
         };
         let render = |e: askama::Error| ApiError::internal(anyhow::anyhow!("mail template: {e}"));
         let text = NewCommentText { m: &m }.render().map_err(render)?;

@@ -2,10 +2,16 @@
 //! languages of the embed (`embed/src/i18n.js`). The language is the commenter's: the
 //! first of en, de, fr, es, zh in the `Accept-Language` their browser sent with the
 //! comment, else English. It is kept with the subscription, so later mail (sent when
-//! there is no request to ask) speaks it too. Moderator mail stays English.
+//! there is no request to ask) speaks it too. Moderator mail, and the pages its action
+//! links open, speak the site's `language` (config, default English).
 
 /// The languages, English first (the fallback).
 pub const LANGS: [&str; 5] = ["en", "de", "fr", "es", "zh"];
+
+/// `lang` as one of [`LANGS`], if it is one (exactly: a site's `language` setting).
+pub fn known(lang: &str) -> Option<&'static str> {
+    LANGS.iter().copied().find(|l| *l == lang)
+}
 
 /// The language to write in, from an `Accept-Language` header (quality values honoured,
 /// `de-AT` taken as `de`).
@@ -32,38 +38,91 @@ pub fn pick(accept_language: Option<&str>) -> &'static str {
     best.map_or("en", |(_, _, l)| l)
 }
 
-/// Every string; `{thread}`, `{author}`, `{n}` are filled in by [`fill`].
-pub struct Strings {
-    pub lang: &'static str,
-    pub confirm_subject: &'static str,
-    pub confirm_intro: &'static str,
-    pub confirm_intro_thread: &'static str,
-    pub confirm_action: &'static str,
-    pub confirm_ignore: &'static str,
-    pub reply_subject_one: &'static str,
-    pub reply_subject_many: &'static str,
-    pub comment_subject_one: &'static str,
-    pub comment_subject_many: &'static str,
-    pub replied: &'static str,
-    pub wrote: &'static str,
-    pub read_it: &'static str,
-    pub why: &'static str,
-    pub why_thread: &'static str,
-    pub unsubscribe_thread: &'static str,
-    pub unsubscribe_all: &'static str,
-    pub anonymous: &'static str,
-    pub page_confirm_heading: &'static str,
-    pub page_confirm_text: &'static str,
-    pub page_confirm_button: &'static str,
-    pub page_confirmed: &'static str,
-    pub page_confirmed_text: &'static str,
-    pub page_bad_link: &'static str,
-    pub page_bad_link_text: &'static str,
-    pub page_unsub_heading: &'static str,
-    pub page_unsub_text: &'static str,
-    pub page_unsubscribed: &'static str,
-    pub page_unsubscribed_thread: &'static str,
-    pub page_unsubscribed_all: &'static str,
+/// Declares [`Strings`] and [`Strings::all`] from one list of fields.
+macro_rules! strings {
+    ($($field:ident),* $(,)?) => {
+        /// Every string; `{thread}`, `{author}`, `{n}`… are filled in by [`fill`].
+        pub struct Strings {
+            $(pub $field: &'static str,)*
+        }
+
+        impl Strings {
+            /// Every string, in the order of the fields, for checks.
+            pub fn all(&self) -> Vec<&'static str> {
+                vec![$(self.$field),*]
+            }
+        }
+    };
+}
+
+strings! {
+    lang,
+    confirm_subject,
+    confirm_intro,
+    confirm_intro_thread,
+    confirm_action,
+    confirm_ignore,
+    reply_subject_one,
+    reply_subject_many,
+    comment_subject_one,
+    comment_subject_many,
+    replied,
+    wrote,
+    read_it,
+    why,
+    why_thread,
+    unsubscribe_thread,
+    unsubscribe_all,
+    anonymous,
+    page_confirm_heading,
+    page_confirm_text,
+    page_confirm_button,
+    page_confirmed,
+    page_confirmed_text,
+    page_bad_link,
+    page_bad_link_text,
+    page_unsub_heading,
+    page_unsub_text,
+    page_unsubscribed,
+    page_unsubscribed_thread,
+    page_unsubscribed_all,
+    // Moderator mail and the action link's pages, in the site's `language`.
+    mod_subject_pending,
+    mod_subject_new,
+    mod_intro_pending,
+    mod_intro_new,
+    mod_from,
+    mod_thread,
+    mod_post,
+    mod_comment,
+    mod_approve,
+    mod_spam,
+    mod_delete,
+    mod_links_note,
+    mod_page,
+    mod_why,
+    act_invalid,
+    act_invalid_text,
+    act_expired,
+    act_expired_text,
+    act_used,
+    act_used_text,
+    act_gone,
+    act_gone_text,
+    act_ask_approve,
+    act_ask_spam,
+    act_ask_delete,
+    act_ask_text,
+    act_state,
+    status_pending,
+    status_approved,
+    status_spam,
+    status_deleted,
+    act_done_approve,
+    act_done_spam,
+    act_done_delete,
+    act_done_text,
+    act_failed,
 }
 
 const EN: Strings = Strings {
@@ -99,6 +158,42 @@ const EN: Strings = Strings {
     page_unsubscribed: "Unsubscribed",
     page_unsubscribed_thread: "You will get no more mail about replies in this thread.",
     page_unsubscribed_all: "You will get no more mail about replies from this site.",
+    mod_subject_pending: "Pending comment by {author} on {thread}",
+    mod_subject_new: "New comment by {author} on {thread}",
+    mod_intro_pending: "A new comment waits for moderation on “{thread}”.",
+    mod_intro_new: "A new comment was published on “{thread}”.",
+    mod_from: "From",
+    mod_thread: "Thread",
+    mod_post: "Post",
+    mod_comment: "Comment",
+    mod_approve: "Approve",
+    mod_spam: "Mark as spam",
+    mod_delete: "Delete",
+    mod_links_note: "Each link opens a page that asks you to confirm. It works once, for {n} days.",
+    mod_page: "Moderation page",
+    mod_why: "Sent by Afterword because you moderate this site.",
+    act_invalid: "This link is not valid",
+    act_invalid_text: "The link is incomplete or was changed. Open it again from the mail, or moderate on the moderation page.",
+    act_expired: "This link has expired",
+    act_expired_text: "Links in moderation mail work for {n} days. Moderate this comment on the moderation page instead.",
+    act_used: "This link has already been used",
+    act_used_text: "Each link in a moderation mail works once. See the comment on the moderation page.",
+    act_gone: "This comment is gone",
+    act_gone_text: "It was deleted for good.",
+    act_ask_approve: "Approve comment #{id}?",
+    act_ask_spam: "Mark comment #{id} as spam?",
+    act_ask_delete: "Delete comment #{id}?",
+    act_ask_text: "Nothing changes until you confirm.",
+    act_state: "comment #{id} · now {status}",
+    status_pending: "pending",
+    status_approved: "approved",
+    status_spam: "spam",
+    status_deleted: "deleted",
+    act_done_approve: "Comment #{id} approved",
+    act_done_spam: "Comment #{id} marked as spam",
+    act_done_delete: "Comment #{id} deleted",
+    act_done_text: "Done. The moderation page shows it, and the audit log records it.",
+    act_failed: "This could not be done",
 };
 
 const DE: Strings = Strings {
@@ -132,6 +227,42 @@ const DE: Strings = Strings {
     page_unsubscribed: "Abbestellt",
     page_unsubscribed_thread: "Sie bekommen keine E-Mails mehr zu Antworten in dieser Diskussion.",
     page_unsubscribed_all: "Sie bekommen keine E-Mails mehr zu Antworten von dieser Website.",
+    mod_subject_pending: "Kommentar von {author} zu {thread} wartet auf Freigabe",
+    mod_subject_new: "Neuer Kommentar von {author} zu {thread}",
+    mod_intro_pending: "Ein neuer Kommentar zu „{thread}“ wartet auf Freigabe.",
+    mod_intro_new: "Ein neuer Kommentar zu „{thread}“ wurde veröffentlicht.",
+    mod_from: "Von",
+    mod_thread: "Diskussion",
+    mod_post: "Beitrag",
+    mod_comment: "Kommentar",
+    mod_approve: "Freigeben",
+    mod_spam: "Als Spam markieren",
+    mod_delete: "Löschen",
+    mod_links_note: "Jeder Link öffnet eine Seite, auf der Sie bestätigen. Er funktioniert einmal und {n} Tage lang.",
+    mod_page: "Moderationsseite",
+    mod_why: "Gesendet von Afterword, weil Sie diese Website moderieren.",
+    act_invalid: "Dieser Link ist ungültig",
+    act_invalid_text: "Der Link ist unvollständig oder wurde verändert. Öffnen Sie ihn erneut aus der E-Mail oder moderieren Sie auf der Moderationsseite.",
+    act_expired: "Dieser Link ist abgelaufen",
+    act_expired_text: "Links in Moderations-E-Mails gelten {n} Tage. Moderieren Sie diesen Kommentar stattdessen auf der Moderationsseite.",
+    act_used: "Dieser Link wurde bereits benutzt",
+    act_used_text: "Jeder Link in einer Moderations-E-Mail funktioniert nur einmal. Den Kommentar finden Sie auf der Moderationsseite.",
+    act_gone: "Diesen Kommentar gibt es nicht mehr",
+    act_gone_text: "Er wurde endgültig gelöscht.",
+    act_ask_approve: "Kommentar #{id} freigeben?",
+    act_ask_spam: "Kommentar #{id} als Spam markieren?",
+    act_ask_delete: "Kommentar #{id} löschen?",
+    act_ask_text: "Erst wenn Sie bestätigen, ändert sich etwas.",
+    act_state: "Kommentar #{id} · derzeit {status}",
+    status_pending: "wartend",
+    status_approved: "freigegeben",
+    status_spam: "Spam",
+    status_deleted: "gelöscht",
+    act_done_approve: "Kommentar #{id} freigegeben",
+    act_done_spam: "Kommentar #{id} als Spam markiert",
+    act_done_delete: "Kommentar #{id} gelöscht",
+    act_done_text: "Erledigt. Die Moderationsseite zeigt es, und das Protokoll hält es fest.",
+    act_failed: "Das war nicht möglich",
 };
 
 const FR: Strings = Strings {
@@ -165,6 +296,42 @@ const FR: Strings = Strings {
     page_unsubscribed: "Désabonné",
     page_unsubscribed_thread: "Vous ne recevrez plus de messages sur les réponses de cette discussion.",
     page_unsubscribed_all: "Vous ne recevrez plus de messages sur les réponses de ce site.",
+    mod_subject_pending: "Commentaire de {author} en attente sur {thread}",
+    mod_subject_new: "Nouveau commentaire de {author} sur {thread}",
+    mod_intro_pending: "Un nouveau commentaire attend votre modération sur « {thread} ».",
+    mod_intro_new: "Un nouveau commentaire a été publié sur « {thread} ».",
+    mod_from: "De",
+    mod_thread: "Discussion",
+    mod_post: "Article",
+    mod_comment: "Commentaire",
+    mod_approve: "Approuver",
+    mod_spam: "Marquer comme spam",
+    mod_delete: "Supprimer",
+    mod_links_note: "Chaque lien ouvre une page qui vous demande de confirmer. Il ne sert qu’une fois, pendant {n} jours.",
+    mod_page: "Page de modération",
+    mod_why: "Envoyé par Afterword parce que vous modérez ce site.",
+    act_invalid: "Ce lien n’est pas valide",
+    act_invalid_text: "Le lien est incomplet ou a été modifié. Ouvrez-le à nouveau depuis le message, ou modérez depuis la page de modération.",
+    act_expired: "Ce lien a expiré",
+    act_expired_text: "Les liens des messages de modération sont valables {n} jours. Modérez plutôt ce commentaire depuis la page de modération.",
+    act_used: "Ce lien a déjà servi",
+    act_used_text: "Chaque lien d’un message de modération ne sert qu’une fois. Retrouvez le commentaire sur la page de modération.",
+    act_gone: "Ce commentaire n’existe plus",
+    act_gone_text: "Il a été supprimé définitivement.",
+    act_ask_approve: "Approuver le commentaire #{id} ?",
+    act_ask_spam: "Marquer le commentaire #{id} comme spam ?",
+    act_ask_delete: "Supprimer le commentaire #{id} ?",
+    act_ask_text: "Rien ne change tant que vous n’avez pas confirmé.",
+    act_state: "commentaire #{id} · actuellement {status}",
+    status_pending: "en attente",
+    status_approved: "approuvé",
+    status_spam: "spam",
+    status_deleted: "supprimé",
+    act_done_approve: "Commentaire #{id} approuvé",
+    act_done_spam: "Commentaire #{id} marqué comme spam",
+    act_done_delete: "Commentaire #{id} supprimé",
+    act_done_text: "C’est fait. La page de modération l’affiche, et le journal d’audit l’enregistre.",
+    act_failed: "Impossible d’effectuer cette action",
 };
 
 const ES: Strings = Strings {
@@ -198,6 +365,42 @@ const ES: Strings = Strings {
     page_unsubscribed: "Baja confirmada",
     page_unsubscribed_thread: "No recibirás más correos de respuestas en esta conversación.",
     page_unsubscribed_all: "No recibirás más correos de respuestas de este sitio.",
+    mod_subject_pending: "Comentario pendiente de {author} en {thread}",
+    mod_subject_new: "Nuevo comentario de {author} en {thread}",
+    mod_intro_pending: "Un nuevo comentario en «{thread}» espera moderación.",
+    mod_intro_new: "Se publicó un nuevo comentario en «{thread}».",
+    mod_from: "De",
+    mod_thread: "Conversación",
+    mod_post: "Entrada",
+    mod_comment: "Comentario",
+    mod_approve: "Aprobar",
+    mod_spam: "Marcar como spam",
+    mod_delete: "Eliminar",
+    mod_links_note: "Cada enlace abre una página que te pide confirmación. Funciona una sola vez, durante {n} días.",
+    mod_page: "Página de moderación",
+    mod_why: "Enviado por Afterword porque moderas este sitio.",
+    act_invalid: "Este enlace no es válido",
+    act_invalid_text: "El enlace está incompleto o fue modificado. Vuelve a abrirlo desde el correo o modera en la página de moderación.",
+    act_expired: "Este enlace ha caducado",
+    act_expired_text: "Los enlaces de los correos de moderación valen {n} días. Modera este comentario en la página de moderación.",
+    act_used: "Este enlace ya se usó",
+    act_used_text: "Cada enlace de un correo de moderación funciona una sola vez. Consulta el comentario en la página de moderación.",
+    act_gone: "Este comentario ya no existe",
+    act_gone_text: "Se eliminó definitivamente.",
+    act_ask_approve: "¿Aprobar el comentario #{id}?",
+    act_ask_spam: "¿Marcar el comentario #{id} como spam?",
+    act_ask_delete: "¿Eliminar el comentario #{id}?",
+    act_ask_text: "No cambia nada hasta que confirmes.",
+    act_state: "comentario #{id} · ahora {status}",
+    status_pending: "pendiente",
+    status_approved: "aprobado",
+    status_spam: "spam",
+    status_deleted: "eliminado",
+    act_done_approve: "Comentario #{id} aprobado",
+    act_done_spam: "Comentario #{id} marcado como spam",
+    act_done_delete: "Comentario #{id} eliminado",
+    act_done_text: "Hecho. La página de moderación lo muestra y el registro de auditoría lo guarda.",
+    act_failed: "No se pudo hacer",
 };
 
 const ZH: Strings = Strings {
@@ -231,6 +434,42 @@ const ZH: Strings = Strings {
     page_unsubscribed: "已退订",
     page_unsubscribed_thread: "你将不再收到此讨论的回复邮件。",
     page_unsubscribed_all: "你将不再收到此网站的回复邮件。",
+    mod_subject_pending: "{author} 在 {thread} 的评论待审核",
+    mod_subject_new: "{author} 在 {thread} 发表了新评论",
+    mod_intro_pending: "“{thread}”有一条新评论等待审核。",
+    mod_intro_new: "“{thread}”有一条新评论已发布。",
+    mod_from: "评论者",
+    mod_thread: "讨论",
+    mod_post: "文章",
+    mod_comment: "评论",
+    mod_approve: "通过",
+    mod_spam: "标记为垃圾评论",
+    mod_delete: "删除",
+    mod_links_note: "每个链接都会打开一个确认页面。链接只能使用一次，{n} 天内有效。",
+    mod_page: "审核页面",
+    mod_why: "由 Afterword 发送，因为你是此网站的审核员。",
+    act_invalid: "此链接无效",
+    act_invalid_text: "链接不完整或已被修改。请从邮件中重新打开，或在审核页面中审核。",
+    act_expired: "此链接已过期",
+    act_expired_text: "审核邮件中的链接有效期为 {n} 天。请改在审核页面中审核此评论。",
+    act_used: "此链接已被使用",
+    act_used_text: "审核邮件中的每个链接只能使用一次。请在审核页面中查看此评论。",
+    act_gone: "此评论已不存在",
+    act_gone_text: "它已被永久删除。",
+    act_ask_approve: "通过评论 #{id}？",
+    act_ask_spam: "将评论 #{id} 标记为垃圾评论？",
+    act_ask_delete: "删除评论 #{id}？",
+    act_ask_text: "确认之前不会有任何更改。",
+    act_state: "评论 #{id} · 当前状态：{status}",
+    status_pending: "待审核",
+    status_approved: "已通过",
+    status_spam: "垃圾评论",
+    status_deleted: "已删除",
+    act_done_approve: "评论 #{id} 已通过",
+    act_done_spam: "评论 #{id} 已标记为垃圾评论",
+    act_done_delete: "评论 #{id} 已删除",
+    act_done_text: "已完成。审核页面会显示结果，审计日志也已记录。",
+    act_failed: "无法完成此操作",
 };
 
 /// The strings of `lang`; English for anything else.
@@ -256,6 +495,30 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_language_has_every_string() {
+        for l in LANGS {
+            let s = strings(l);
+            for (i, text) in s.all().iter().enumerate() {
+                assert!(!text.trim().is_empty(), "{l}: string {i} is empty");
+                assert!(
+                    !text.contains(['\r', '\n']),
+                    "{l}: string {i} has a line break"
+                );
+            }
+            // Placeholders are the English ones: a translation cannot lose the thread's name.
+            let en = strings("en").all();
+            for (i, text) in s.all().iter().enumerate() {
+                for p in ["{thread}", "{author}", "{n}", "{email}", "{id}", "{status}"] {
+                    assert_eq!(text.contains(p), en[i].contains(p), "{l}: string {i}, {p}");
+                }
+            }
+        }
+        assert_eq!(known("de"), Some("de"));
+        assert_eq!(known("DE"), None);
+        assert_eq!(known("ja"), None);
+    }
 
     #[test]
     fn picks_the_first_known_language_by_quality() {

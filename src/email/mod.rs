@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::SmtpTransport;
 
 use crate::config::{Settings, SmtpSettings};
@@ -62,7 +62,7 @@ impl Mailer {
 
 /// The SMTP transport `[smtp]` describes: `smtp://` plain, `smtps://` TLS from the start,
 /// `smtp+starttls://` STARTTLS required; credentials from the URL, the password from
-/// `AFTERWORD_SMTP_PASSWORD` if set.
+/// `AFTERWORD_SMTP_PASSWORD` if set. TLS trusts the system's CAs and `tls_ca_file`'s.
 pub fn transport(smtp: &SmtpSettings) -> anyhow::Result<SmtpTransport> {
     let url = url::Url::parse(smtp.url.expose()).context("smtp.url")?;
     let host = url
@@ -81,7 +81,13 @@ pub fn transport(smtp: &SmtpSettings) -> anyhow::Result<SmtpTransport> {
         .port(url.port().unwrap_or(port))
         .timeout(Some(smtp.timeout));
     if let Some(wrapper) = tls {
-        let params = TlsParameters::new(host.clone()).context("TLS for smtp.url")?;
+        let mut params = TlsParameters::builder(host.clone());
+        for pem in &smtp.tls_roots {
+            params = params.add_root_certificate(
+                Certificate::from_pem(pem.as_bytes()).context("smtp.tls_ca_file")?,
+            );
+        }
+        let params = params.build().context("TLS for smtp.url")?;
         b = b.tls(if wrapper {
             Tls::Wrapper(params)
         } else {
@@ -131,6 +137,20 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// The error of a failed attempt, with what to do when it is the TLS certificate: the
+/// TLS library's own words ("certificate verify failed") do not say where to act.
+fn explain(e: &lettre::transport::smtp::Error) -> String {
+    let chain = error_chain(e);
+    if chain.contains("certificate verify failed") || chain.contains("certificate is not trusted") {
+        format!(
+            "TLS: the SMTP server's certificate is not trusted ({chain}); for a private CA, \
+             set smtp.tls_ca_file; the url's host must be a name the certificate is for"
+        )
+    } else {
+        chain
+    }
+}
+
 /// Hands one message to the SMTP server now.
 pub fn send_raw(
     transport: &SmtpTransport,
@@ -156,8 +176,8 @@ pub fn send_raw(
             r.code(),
             r.message().collect::<Vec<_>>().join(" ")
         )),
-        Err(e) if e.is_permanent() => Outcome::Failed(error_chain(&e)),
-        Err(e) => Outcome::Retry(error_chain(&e)),
+        Err(e) if e.is_permanent() => Outcome::Failed(explain(&e)),
+        Err(e) => Outcome::Retry(explain(&e)),
     }
 }
 
@@ -284,6 +304,7 @@ mod tests {
                 timeout: Duration::from_secs(5),
                 retry_after: Duration::from_secs(30),
                 reply_delay: Duration::from_secs(300),
+                tls_roots: Vec::new(),
             };
             assert!(transport(&smtp).is_ok(), "{url}");
             assert!(!describe(&smtp).contains("p%40ss"), "{url}");

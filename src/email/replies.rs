@@ -128,7 +128,8 @@ pub enum Follow {
 
 /// A reader asked for mail: makes them a subscriber (following the whole thread with
 /// [`Follow::Thread`]), and queues the one confirmation mail if they are not confirmed
-/// yet. In the transaction of the comment or request that asked.
+/// yet. In the transaction of the comment or request that asked. True while the address
+/// waits for confirmation (its mail queued now, or recently and not resent yet).
 pub fn subscribe<C: Db>(
     c: &mut C,
     mailer: &Mailer,
@@ -137,9 +138,9 @@ pub fn subscribe<C: Db>(
     lang: &str,
     follow: Follow,
     now: i64,
-) -> Result<(), ApiError> {
+) -> Result<bool, ApiError> {
     let Some(to) = mailbox(email_key) else {
-        return Ok(());
+        return Ok(false);
     };
     let sub = c.upsert_subscriber(
         &thread.site,
@@ -151,10 +152,11 @@ pub fn subscribe<C: Db>(
     if follow == Follow::Thread {
         c.follow_thread(sub.id, thread.id, now)?;
     }
-    if sub.confirmed_at.is_some()
-        || !c.claim_confirmation(sub.id, now, now - micros(RESEND_AFTER_SECS))?
-    {
-        return Ok(());
+    if sub.confirmed_at.is_some() {
+        return Ok(false);
+    }
+    if !c.claim_confirmation(sub.id, now, now - micros(RESEND_AFTER_SECS))? {
+        return Ok(true);
     }
     let s = i18n::strings(&sub.lang);
     let name = thread_name(thread);
@@ -185,7 +187,21 @@ pub fn subscribe<C: Db>(
     let thread_id = thread_message_id(mailer, &thread.site, &thread.slug);
     let composed = compose(mailer, &to, &thread_id, content, None)?;
     composed.enqueue(c, "reply-confirm", now)?;
-    Ok(())
+    Ok(true)
+}
+
+/// What [`subscribe`] would answer, without subscribing or mailing: for a comment the spam
+/// checks caught, whose poster must learn nothing from the answer.
+pub fn would_await_confirmation<C: Db>(
+    c: &mut C,
+    site: &str,
+    email_key: &str,
+) -> Result<bool, ApiError> {
+    if mailbox(email_key).is_none() {
+        return Ok(false);
+    }
+    Ok(c.subscriber(site, email_key)?
+        .is_none_or(|s| s.confirmed_at.is_none()))
 }
 
 /// Whether `reply` is worth a mail to `parent`'s author: both visible, the parent asked

@@ -111,6 +111,9 @@ pub struct Created {
     /// Not stored for a moderator's comment: moderators edit through the admin API.
     pub edit_token: String,
     pub thread_id: i64,
+    /// The commenter asked for reply mail and must first confirm their address: a
+    /// confirmation mail went out (now, or recently and still unanswered).
+    pub confirmation_sent: bool,
 }
 
 fn reserved_name() -> ApiError {
@@ -300,18 +303,22 @@ pub fn create_comment<C: Db>(
         crate::email::compose::queue_new_comment(c, mailer, site, &thread, &event, now)?;
     }
     // Nothing is mailed for what the spam checks caught: no confirmation to an address a
-    // bot typed in.
-    let wants_replies = input.notify_replies && !is_spam;
-    if let (Some(mailer), Some(email), true) = (&input.mailer, &email_key, wants_replies) {
-        crate::email::replies::subscribe(
-            c,
-            mailer,
-            &thread,
-            email,
-            input.lang,
-            crate::email::replies::Follow::Replies,
-            now,
-        )?;
+    // bot typed in. Its answer still says what a clean comment's would.
+    let mut confirmation_sent = false;
+    if let (Some(mailer), Some(email), true) = (&input.mailer, &email_key, input.notify_replies) {
+        confirmation_sent = if is_spam {
+            crate::email::replies::would_await_confirmation(c, &thread.site, email)?
+        } else {
+            crate::email::replies::subscribe(
+                c,
+                mailer,
+                &thread,
+                email,
+                input.lang,
+                crate::email::replies::Follow::Replies,
+                now,
+            )?
+        };
     }
     if approved {
         crate::email::replies::comment_approved(c, row.id, now)?;
@@ -320,6 +327,7 @@ pub fn create_comment<C: Db>(
         comment: view::comment_json(row, BTreeMap::new()),
         edit_token,
         thread_id: thread.id,
+        confirmation_sent,
     })
 }
 

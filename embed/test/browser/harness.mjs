@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import http from 'node:http';
+import net from 'node:net';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { renderPost, renderIndex, BLOG_CSS } from './fixtures/pages.mjs';
@@ -98,7 +99,8 @@ function toml(v) {
 // `spam`: the [spam] table. By default the form token is required, as in production, but
 // with no minimum age (tests post within a second of loading) and no duplicate check
 // (tests post the same words often); spam.test.mjs sets its own.
-export async function startServer({ blogOrigin, sites, limits = {}, spam = {}, config = true, env = {} } = {}) {
+// `smtp`: an [smtp] table (email is off without it).
+export async function startServer({ blogOrigin, sites, limits = {}, spam = {}, smtp, config = true, env = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'afterword-browser-'));
   const dbPath = join(dir, 'test.db');
   const args = ['serve'];
@@ -117,6 +119,7 @@ export async function startServer({ blogOrigin, sites, limits = {}, spam = {}, c
     lines.push('[limits]', ...Object.entries(lim).map(([k, v]) => `${k} = ${toml(v)}`), '');
     const sp = { min_seconds: 0, duplicates: '0s', ...spam };
     lines.push('[spam]', ...Object.entries(sp).map(([k, v]) => `${k} = ${toml(v)}`), '');
+    if (smtp) lines.push('[smtp]', ...Object.entries(smtp).map(([k, v]) => `${k} = ${toml(v)}`), '');
     const file = join(dir, 'afterword.toml');
     writeFileSync(file, lines.join('\n'));
     args.push('--config', file);
@@ -292,11 +295,11 @@ export function launch() {
 }
 
 // One test file's world: a server, a blog, a browser. Call from `before`; `close` from `after`.
-export async function setup({ sites, limits, spam, browser = true } = {}) {
+export async function setup({ sites, limits, spam, smtp, browser = true } = {}) {
   const blog = await startBlog();
   let server;
   try {
-    server = await startServer({ blogOrigin: blog.origin, sites, limits, spam });
+    server = await startServer({ blogOrigin: blog.origin, sites, limits, spam, smtp });
   } catch (e) {
     await blog.close();
     throw e;
@@ -506,4 +509,55 @@ export async function startProxy(target) {
 // Waits until the focused element matches `selector` (within the page).
 export async function focusIs(page, selector, message = `focus on ${selector}`) {
   return until(() => page.evaluate((sel) => !!document.activeElement?.matches(sel), selector), { message });
+}
+
+// A minimal SMTP server on a free port that takes every message: `messages` holds
+// `{from, to: [...], data}` as received.
+export async function startSmtpSink() {
+  const messages = [];
+  const server = net.createServer((socket) => {
+    let buf = '';
+    let msg = { to: [] };
+    let inData = false;
+    socket.setEncoding('utf8');
+    socket.write('220 sink ESMTP\r\n');
+    socket.on('data', (chunk) => {
+      buf += chunk;
+      for (;;) {
+        if (inData) {
+          const end = buf.indexOf('\r\n.\r\n');
+          if (end < 0) return;
+          msg.data = buf.slice(0, end);
+          buf = buf.slice(end + 5);
+          messages.push(msg);
+          msg = { to: [] };
+          inData = false;
+          socket.write('250 2.0.0 Ok: queued\r\n');
+          continue;
+        }
+        const nl = buf.indexOf('\r\n');
+        if (nl < 0) return;
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 2);
+        const verb = line.slice(0, 4).toUpperCase();
+        if (verb === 'MAIL') msg.from = line.slice(10);
+        if (verb === 'RCPT') msg.to.push(line.slice(8).replace(/[<>]/g, ''));
+        if (verb === 'DATA') {
+          inData = true;
+          socket.write('354 go ahead\r\n');
+        } else if (verb === 'QUIT') {
+          socket.end('221 bye\r\n');
+        } else {
+          socket.write('250 ok\r\n');
+        }
+      }
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: server.address().port,
+    messages,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
 }

@@ -2,7 +2,9 @@
 //! needed: the signed token is the proof. `GET` only shows what the link would do and
 //! changes nothing (mail scanners follow links); the button on that page `POST`s the token
 //! back, and only that acts, through the same service path as the admin page, so caches,
-//! counts and the audit log follow. Each token works once (`used_tokens`).
+//! counts and the audit log follow. Each token works once (`used_tokens`). The pages speak
+//! the comment's site's `language`, as its mail did; a link too broken to name a comment
+//! gets the browser's language.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -10,9 +12,11 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::api::extract::QueryParams;
-use crate::db::{MailStore, ModerationStore};
+use crate::db::{MailStore, ModerationStore, Store};
 use crate::domain::CommentId;
-use crate::email::links::{ActionToken, Refused};
+use crate::email::compose::action_label;
+use crate::email::i18n::{self, fill, Strings};
+use crate::email::links::{ActionToken, Refused, VALID_FOR_SECS};
 use crate::error::ApiError;
 use crate::service::moderation;
 use crate::state::AppState;
@@ -21,18 +25,19 @@ use crate::{on_conn, with_conn};
 #[derive(Template)]
 #[template(path = "mail_action.html")]
 struct ActionPage {
+    s: &'static Strings,
     heading: String,
     message: String,
     /// The form to confirm with, when the link can still act.
     token: Option<String>,
     button: String,
+    /// "comment #12 · now pending", with the comment, when there is one to show.
     comment: Option<Shown>,
 }
 
 struct Shown {
-    id: i64,
+    state: String,
     author: String,
-    status: String,
     body: String,
 }
 
@@ -47,16 +52,19 @@ fn page(p: &ActionPage, status: StatusCode) -> Result<HttpResponse, ApiError> {
         .map_err(|e| ApiError::internal(anyhow::anyhow!("template: {e}")))?;
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
+        .insert_header(("Content-Language", p.s.lang))
         .body(body))
 }
 
 fn message_page(
+    s: &'static Strings,
     status: StatusCode,
     heading: &str,
     message: &str,
 ) -> Result<HttpResponse, ApiError> {
     page(
         &ActionPage {
+            s,
             heading: heading.to_owned(),
             message: message.to_owned(),
             token: None,
@@ -67,33 +75,43 @@ fn message_page(
     )
 }
 
-fn refused(r: Refused) -> Result<HttpResponse, ApiError> {
+fn refused(req: &HttpRequest, r: Refused) -> Result<HttpResponse, ApiError> {
+    let s = i18n::strings(crate::api::subscriptions::request_lang(req));
     match r {
         Refused::Invalid => message_page(
+            s,
             StatusCode::BAD_REQUEST,
-            "This link is not valid",
-            "The link is incomplete or was changed. Open it again from the mail, or moderate \
-             on the moderation page.",
+            s.act_invalid,
+            s.act_invalid_text,
         ),
-        Refused::Expired => message_page(
-            StatusCode::GONE,
-            "This link has expired",
-            "Links in moderation mail work for 7 days. Moderate this comment on the \
-             moderation page instead.",
-        ),
+        Refused::Expired => {
+            let days = (VALID_FOR_SECS / 86_400).to_string();
+            let text = fill(s.act_expired_text, &[("n", &days)]);
+            message_page(s, StatusCode::GONE, s.act_expired, &text)
+        }
     }
 }
 
-fn verb(action: &str) -> (&'static str, &'static str) {
-    match action {
-        "approve" => ("Approve", "approved"),
-        "spam" => ("Mark as spam", "marked as spam"),
-        _ => ("Delete", "deleted"),
+fn status_word(s: &Strings, status: &str) -> &'static str {
+    match status {
+        "approved" => s.status_approved,
+        "spam" => s.status_spam,
+        "deleted" => s.status_deleted,
+        _ => s.status_pending,
     }
 }
 
 fn now_secs() -> i64 {
     crate::view::now_micros() / 1_000_000
+}
+
+/// The words of the site the comment is on (its `language`); the browser's when the
+/// comment is gone.
+fn site_strings(state: &AppState, site: Option<&str>, req: &HttpRequest) -> &'static Strings {
+    match site.and_then(|s| state.settings.sites.get(s)) {
+        Some(site) => i18n::strings(site.language),
+        None => i18n::strings(crate::api::subscriptions::request_lang(req)),
+    }
 }
 
 /// `GET /admin/mail/action?t=TOKEN`: what the link would do, and a button to do it.
@@ -104,43 +122,48 @@ pub async fn confirm(
     let q = QueryParams::parse(&req)?;
     let token = match ActionToken::decode(&state.key, q.get("t").unwrap_or(""), now_secs()) {
         Ok(t) => t,
-        Err(r) => return refused(r),
+        Err(r) => return refused(&req, r),
     };
     let st = state.clone();
     let (id, nonce) = (token.comment.0, token.nonce.clone());
-    let (row, used) = web::block(move || -> Result<_, ApiError> {
+    let (row, site, used) = web::block(move || -> Result<_, ApiError> {
         let mut conn = st.pool.get()?;
-        Ok(with_conn!(conn, |c| (
-            c.mod_comment(id)?,
-            c.nonce_used(&nonce)?
-        )))
+        Ok(with_conn!(conn, |c| {
+            let row = c.mod_comment(id)?;
+            let site = match &row {
+                Some(r) => Some(c.thread_by_id(r.thread_id)?.site),
+                None => None,
+            };
+            (row, site, c.nonce_used(&nonce)?)
+        }))
     })
     .await??;
+    let s = site_strings(&state, site.as_deref(), &req);
     if used {
-        return message_page(
-            StatusCode::CONFLICT,
-            "This link has already been used",
-            "Each link in a moderation mail works once. See the comment on the moderation page.",
-        );
+        return message_page(s, StatusCode::CONFLICT, s.act_used, s.act_used_text);
     }
     let Some(row) = row else {
-        return message_page(
-            StatusCode::NOT_FOUND,
-            "This comment is gone",
-            "It was deleted for good.",
-        );
+        return message_page(s, StatusCode::NOT_FOUND, s.act_gone, s.act_gone_text);
     };
-    let (button, _) = verb(&token.action);
+    let id_text = id.to_string();
+    let heading = match token.action.as_str() {
+        "approve" => s.act_ask_approve,
+        "spam" => s.act_ask_spam,
+        _ => s.act_ask_delete,
+    };
     page(
         &ActionPage {
-            heading: format!("{button} comment #{id}?"),
-            message: "Nothing changes until you confirm.".into(),
+            s,
+            heading: fill(heading, &[("id", &id_text)]),
+            message: s.act_ask_text.to_owned(),
             token: Some(token.encode(&state.key)),
-            button: button.to_owned(),
+            button: action_label(s, &token.action).to_owned(),
             comment: Some(Shown {
-                id,
-                author: row.author.unwrap_or_else(|| "Anonymous".into()),
-                status: row.status,
+                state: fill(
+                    s.act_state,
+                    &[("id", &id_text), ("status", status_word(s, &row.status))],
+                ),
+                author: row.author.unwrap_or_else(|| s.anonymous.to_owned()),
                 body: row.body,
             }),
         },
@@ -150,21 +173,33 @@ pub async fn confirm(
 
 /// `POST /admin/mail/action` with `t=TOKEN`: does it, once.
 pub async fn act(
+    req: HttpRequest,
     state: web::Data<AppState>,
     form: web::Form<ActionForm>,
 ) -> Result<HttpResponse, ApiError> {
     let token = match ActionToken::decode(&state.key, &form.t, now_secs()) {
         Ok(t) => t,
-        Err(r) => return refused(r),
+        Err(r) => return refused(&req, r),
     };
     let Some(action) = token.action() else {
-        return refused(Refused::Invalid);
+        return refused(&req, Refused::Invalid);
     };
     let label = token.moderator_label();
     let nonce = token.nonce.clone();
     let id: CommentId = token.comment;
     let now = crate::view::now_micros();
     let moderator = label.clone();
+    // The site, for the page's language: read first, as a deleted comment has none after.
+    let st = state.clone();
+    let site = web::block(move || -> Result<_, ApiError> {
+        let mut conn = st.pool.get()?;
+        Ok(with_conn!(conn, |c| match c.mod_comment(id.0)? {
+            Some(r) => Some(c.thread_by_id(r.thread_id)?.site),
+            None => None,
+        }))
+    })
+    .await??;
+    let s = site_strings(&state, site.as_deref(), &req);
     let done = state
         .pool
         .write_changing(None, move |conn| {
@@ -182,17 +217,20 @@ pub async fn act(
         .await;
     match done {
         Ok(_) => {
-            let (_, past) = verb(&token.action);
             tracing::info!(comment = id.0, moderator = %label, action = %token.action, "moderated from a mail link");
-            message_page(
-                StatusCode::OK,
-                &format!("Comment #{} {past}", id.0),
-                "Done. The moderation page shows it, and the audit log records it.",
-            )
+            let heading = match token.action.as_str() {
+                "approve" => s.act_done_approve,
+                "spam" => s.act_done_spam,
+                _ => s.act_done_delete,
+            };
+            let heading = fill(heading, &[("id", &id.0.to_string())]);
+            message_page(s, StatusCode::OK, &heading, s.act_done_text)
         }
-        Err(e) if e.status.is_client_error() => {
-            message_page(e.status, "This could not be done", &e.message)
+        Err(e) if e.code == "link_used" => message_page(s, e.status, s.act_used, s.act_used_text),
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            message_page(s, e.status, s.act_gone, s.act_gone_text)
         }
+        Err(e) if e.status.is_client_error() => message_page(s, e.status, s.act_failed, &e.message),
         Err(e) => Err(e),
     }
 }
