@@ -69,9 +69,9 @@ pub trait ImportStore: Sized {
     fn known_comments(&mut self, thread_id: i64) -> QueryResult<Vec<KnownComment>>;
     /// Stores one comment; returns its id.
     fn insert_imported(&mut self, c: &ImportedComment<'_>) -> QueryResult<i64>;
-    /// A large page cache for the length of an import (`on`), the usual one after: the
-    /// indexes of a million comments do not fit the server's 512 KiB, and every insert
-    /// would read its index pages back from the OS.
+    /// A large page cache and rare checkpoints for the length of an import (`on`), the
+    /// usual after: the indexes of a million comments do not fit the server's 512 KiB, and
+    /// every insert would read its index pages back from the OS.
     fn import_cache(&mut self, on: bool) -> QueryResult<()>;
     /// Tells running servers, at commit, that these threads (`(site, slug)`) changed.
     fn announce(&mut self, changed: &[(String, String)]) -> QueryResult<()>;
@@ -168,8 +168,12 @@ impl ImportStore for SqliteConnection {
     }
 
     fn import_cache(&mut self, on: bool) -> QueryResult<()> {
-        let kib = if on { 49_152 } else { 512 };
-        diesel::sql_query(format!("PRAGMA cache_size = -{kib}"))
+        // During an import, the write-ahead log is copied into the database every 128 MiB
+        // instead of every 4 MiB: the same index pages change in every transaction, and
+        // each copy would write them all again.
+        let (kib, wal_pages) = if on { (49_152, 32_768) } else { (512, 1_000) };
+        diesel::sql_query(format!("PRAGMA cache_size = -{kib}")).execute(self)?;
+        diesel::sql_query(format!("PRAGMA wal_autocheckpoint = {wal_pages}"))
             .execute(self)
             .map(|_| ())
     }

@@ -17,9 +17,14 @@ use crate::db::Store;
 use crate::domain::{AuthorName, Email, PageUrl, Title, Website};
 use crate::security::ServerKey;
 
-/// Comments per transaction: large enough that commits cost little, small enough that a
-/// running server's writes wait only a moment for the lock.
-const BATCH_COMMENTS: usize = 5_000;
+/// Comments the reader hands the writer at a time: a few thousand, so little is in memory.
+const GROUP_COMMENTS: usize = 2_000;
+/// Comments per transaction, at most: commits cost little at this size (on SQLite each
+/// commit writes every page it changed, and a random index such as the commenters'
+/// addresses changes a page per comment in small ones).
+const TXN_COMMENTS: usize = 25_000;
+/// How long a transaction may last, at most: a running server's writes wait for it.
+const TXN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 /// Slug mappings a dry run prints.
 const DRY_RUN_SHOWN: usize = 20;
 
@@ -155,12 +160,34 @@ where
         });
         let mut done = 0u64;
         let mut failed = None;
-        for group in &rx {
+        // Each transaction takes groups until it holds TXN_COMMENTS or has lasted TXN_TIME.
+        let mut next = rx.recv().ok();
+        while let Some(first) = next.take() {
             let mut batch = Batch::default();
+            let started = std::time::Instant::now();
             let result = conn.batch_transaction::<_, BatchEnd, _>(|c| {
-                for (thread, comments) in group {
-                    done += comments.len() as u64;
-                    import_thread(c, &thread, comments, opts, &mut batch)?;
+                let mut group = first;
+                let mut size = 0;
+                loop {
+                    for (thread, comments) in group {
+                        size += comments.len().max(1);
+                        done += comments.len() as u64;
+                        import_thread(c, &thread, comments, opts, &mut batch)?;
+                    }
+                    if grouped {
+                        progress.set(progress.bytes_read(), "bytes");
+                    } else {
+                        progress.set(done, "comments");
+                    }
+                    let left = TXN_TIME.saturating_sub(started.elapsed());
+                    if size >= TXN_COMMENTS || left.is_zero() {
+                        break;
+                    }
+                    match rx.recv_timeout(left) {
+                        Ok(g) => group = g,
+                        // Nothing more in time (or at all): commit what is here.
+                        Err(_) => break,
+                    }
                 }
                 if opts.dry_run {
                     return Err(BatchEnd::DryRun);
@@ -168,11 +195,6 @@ where
                 c.announce(&batch.changed)?;
                 Ok(())
             });
-            if grouped {
-                progress.set(progress.bytes_read(), "bytes");
-            } else {
-                progress.set(done, "comments");
-            }
             match result {
                 Ok(()) | Err(BatchEnd::DryRun) => batch.tally.merge_into(&mut summary),
                 Err(BatchEnd::Failed(e)) => {
@@ -180,6 +202,7 @@ where
                     break;
                 }
             }
+            next = rx.recv().ok();
         }
         // The reader stops at its next batch.
         drop(rx);
@@ -212,7 +235,7 @@ type Raw = Vec<(SourceThread, Vec<SourceComment>)>;
 /// Threads with their comments, ready to write.
 type Group = Vec<(SourceThread, Vec<Prepared>)>;
 
-/// Reads a grouped source, sending about [`BATCH_COMMENTS`] comments' worth of threads at
+/// Reads a grouped source, sending about [`GROUP_COMMENTS`] comments' worth of threads at
 /// a time; returns what it skipped.
 fn read_grouped(source: Source, mut send: impl FnMut(Raw) -> bool) -> anyhow::Result<Summary> {
     let mut skipped = Summary::default();
@@ -230,7 +253,7 @@ fn read_grouped(source: Source, mut send: impl FnMut(Raw) -> bool) -> anyhow::Re
         };
         match item {
             Item::Thread(t) => {
-                if size >= BATCH_COMMENTS {
+                if size >= GROUP_COMMENTS {
                     if !send(std::mem::take(&mut group)) {
                         return Ok(skipped);
                     }
@@ -256,7 +279,7 @@ fn read_grouped(source: Source, mut send: impl FnMut(Raw) -> bool) -> anyhow::Re
 }
 
 /// Reads the whole source into the scratch file, then sends its threads, about
-/// [`BATCH_COMMENTS`] comments' worth at a time; returns what it skipped.
+/// [`GROUP_COMMENTS`] comments' worth at a time; returns what it skipped.
 fn read_staged(
     source: Source,
     progress: &Progress,
@@ -294,7 +317,7 @@ fn read_staged(
             let comments = stage.comments_of(&thread.key)?;
             size += comments.len().max(1);
             group.push((thread, comments));
-            if size >= BATCH_COMMENTS {
+            if size >= GROUP_COMMENTS {
                 if !send(std::mem::take(&mut group)) {
                     return Ok(skipped);
                 }

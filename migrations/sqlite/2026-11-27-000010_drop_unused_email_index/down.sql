@@ -1,0 +1,1 @@
+CREATE INDEX comments_email_idx ON comments (email);
