@@ -150,9 +150,12 @@ async fn mixed_faults_under_load_never_lie(app: TestApp) {
                 &app,
                 &format!("mixed{round}"),
                 slugs(50, |i| {
+                    // A failed commit or a vanished transaction fails its whole batch,
+                    // and a slow machine may batch a whole round: the last round has
+                    // neither, so some comments are always stored.
                     let kind = match i % 25 {
-                        0 => "doomed",
-                        6 if round % 2 == 1 => "vanish",
+                        0 if round % 2 == 0 => "doomed",
+                        6 if round == 1 => "vanish",
                         1 | 2 => "panic",
                         3 | 4 => "fail",
                         5 => "ignore",
