@@ -71,11 +71,17 @@ fn kept(name: &str) -> Option<&'static str> {
     })
 }
 
-/// Elements whose content is not text for the reader: left out whole.
-fn dropped(name: &str) -> Option<RawKind> {
+/// Elements whose content is not text for the reader, left out whole: the element's name
+/// (to match its end tag) and how the tokenizer reads its content.
+fn dropped(name: &str) -> Option<(&'static str, RawKind)> {
     Some(match name {
-        "script" => RawKind::ScriptData,
-        "style" | "iframe" | "noembed" | "noframes" | "xmp" | "template" => RawKind::Rawtext,
+        "script" => ("script", RawKind::ScriptData),
+        "style" => ("style", RawKind::Rawtext),
+        "iframe" => ("iframe", RawKind::Rawtext),
+        "noembed" => ("noembed", RawKind::Rawtext),
+        "noframes" => ("noframes", RawKind::Rawtext),
+        "xmp" => ("xmp", RawKind::Rawtext),
+        "template" => ("template", RawKind::Rawtext),
         _ => return None,
     })
 }
@@ -127,9 +133,9 @@ fn push(stack: &mut [Node], node: Node) {
 
 impl Builder {
     fn start(&self, t: &Tag) -> TokenSinkResult<()> {
-        if let Some(raw) = dropped(&t.name) {
+        if let Some((name, raw)) = dropped(&t.name) {
             if !t.self_closing {
-                self.skipping.set(kept_name(&t.name));
+                self.skipping.set(Some(name));
                 return TokenSinkResult::RawData(raw);
             }
             return TokenSinkResult::Continue;
@@ -212,15 +218,6 @@ impl Builder {
         }
         push(&mut stack, Node::Text(s.to_owned()));
     }
-}
-
-/// The `'static` name of a dropped element, to match its end tag.
-fn kept_name(name: &str) -> Option<&'static str> {
-    [
-        "script", "style", "iframe", "noembed", "noframes", "xmp", "template",
-    ]
-    .into_iter()
-    .find(|n| *n == name)
 }
 
 impl TokenSink for Builder {
