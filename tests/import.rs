@@ -38,6 +38,10 @@ impl Cli {
     }
 
     fn run(&self, args: &[&str]) -> std::process::Output {
+        self.run_with(args, &[])
+    }
+
+    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         Command::new(BIN)
             .args(args)
             .arg("--config")
@@ -45,20 +49,14 @@ impl Cli {
             .env_remove("AFTERWORD_CONFIG")
             .env_remove("AFTERWORD_DATABASE_URL")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .output()
             .expect("run afterword")
     }
 
     /// Imports and returns the JSON summary, asserting success.
     fn import(&self, format: &str, file: &Path, extra: &[&str]) -> Value {
-        let mut args = vec![
-            "import",
-            format,
-            file.to_str().unwrap(),
-            "--site",
-            "blog",
-            "--json",
-        ];
+        let mut args = import_args(format, file);
         args.extend_from_slice(extra);
         let out = self.run(&args);
         assert!(
@@ -88,6 +86,18 @@ impl Cli {
         );
         std::fs::read_to_string(&path).unwrap()
     }
+}
+
+/// `afterword import FORMAT FILE --site blog --json`.
+fn import_args<'a>(format: &'a str, file: &'a Path) -> Vec<&'a str> {
+    vec![
+        "import",
+        format,
+        file.to_str().unwrap(),
+        "--site",
+        "blog",
+        "--json",
+    ]
 }
 
 fn added(summary: &Value, status: &str) -> i64 {
@@ -449,9 +459,11 @@ fn generated_wxr(path: &Path, posts: usize, per_post: usize) {
             id += 1;
             xml.push_str(&format!(
                 "<wp:comment><wp:comment_id>{id}</wp:comment_id><wp:comment_author>R{id}</wp:comment_author>\
+                 <wp:comment_author_email>R{}@Example.org</wp:comment_author_email>\
                  <wp:comment_date_gmt>2020-01-01 00:00:00</wp:comment_date_gmt>\
                  <wp:comment_content><![CDATA[Comment <em>{id}</em>]]></wp:comment_content>\
-                 <wp:comment_approved>1</wp:comment_approved></wp:comment>"
+                 <wp:comment_approved>1</wp:comment_approved></wp:comment>",
+                id % 7
             ));
         }
         xml.push_str("</item>");
@@ -467,14 +479,7 @@ async fn the_server_keeps_taking_comments_during_an_import(app: TestApp) {
     let config = cli.config.clone();
     let import = std::thread::spawn(move || {
         Command::new(BIN)
-            .args([
-                "import",
-                "wordpress",
-                file.to_str().unwrap(),
-                "--site",
-                "blog",
-                "--json",
-            ])
+            .args(import_args("wordpress", &file))
             .arg("--config")
             .arg(&config)
             .env("RUST_LOG", "warn")
@@ -697,7 +702,142 @@ async fn import_and_export_from_the_admin_page(app: TestApp) {
     assert_eq!(anonymous.status(), 401);
 }
 
+/// A large import on SQLite sets the commenters' address index aside and builds it again
+/// at its end; an import stopped before that leaves it to the next start.
+async fn a_large_import_builds_the_address_index_again(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    let file = cli.dir.path().join("big.xml");
+    // Two groups of threads (2,000 comments each).
+    generated_wxr(&file, 50, 50);
+    let sqlite = app.db.url().starts_with("sqlite");
+    let index_count =
+        "SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'comments_email_key_idx'";
+    // Set aside after the first group (a real import: after 50,000 comments).
+    let out = cli.run_with(
+        &import_args("wordpress", &file),
+        &[
+            ("AFTERWORD_IMPORT_INDEX_AFTER", "100"),
+            ("RUST_LOG", "info"),
+        ],
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert_eq!(
+        log.contains("address index set aside"),
+        sqlite,
+        "set aside on SQLite only: {log}"
+    );
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(added(&s, "approved"), 2500, "{s:#}");
+    let by_index = if sqlite {
+        assert_eq!(app.db.number(index_count), 1, "the index is back");
+        "SELECT COUNT(*) AS n FROM comments INDEXED BY comments_email_key_idx \
+         WHERE email_key = 'r3@example.org' AND status = 'approved'"
+    } else {
+        "SELECT COUNT(*) AS n FROM comments WHERE email_key = 'r3@example.org' \
+         AND status = 'approved'"
+    };
+    assert_eq!(
+        app.db.number(by_index),
+        (1..=2500).filter(|id| id % 7 == 3).count() as i64,
+        "the index holds every imported comment"
+    );
+    if sqlite {
+        // As an import killed while the index was set aside leaves it.
+        app.db.exec("DROP INDEX comments_email_key_idx");
+        let out = cli.run(&["migrate"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(app.db.number(index_count), 1, "migrate builds it again");
+    }
+}
+
+/// A thread the database refuses (here a trigger, as a constraint would) is skipped whole
+/// and said so; the threads written with it in one savepoint are written again without it.
+async fn a_thread_the_database_refuses_is_skipped_whole(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    if app.db.url().starts_with("sqlite") {
+        app.db.exec(
+            "CREATE TRIGGER refuse BEFORE INSERT ON comments WHEN NEW.body LIKE '%refuse me%' \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        );
+    } else {
+        app.db.exec(
+            "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN \
+             IF NEW.body LIKE '%refuse me%' THEN RAISE EXCEPTION 'refused'; END IF; \
+             RETURN NEW; END $$ LANGUAGE plpgsql",
+        );
+        app.db.exec(
+            "CREATE TRIGGER refuse BEFORE INSERT ON comments \
+             FOR EACH ROW EXECUTE FUNCTION refuse()",
+        );
+    }
+    let mut xml = String::from(
+        "<?xml version=\"1.0\"?><rss xmlns:wp=\"http://wordpress.org/export/1.2/\"><channel>",
+    );
+    let mut id = 0;
+    for post in ["first", "second", "third"] {
+        xml.push_str(&format!(
+            "<item><link>https://blog.example/{post}/</link><wp:post_id>{post}</wp:post_id>"
+        ));
+        for n in 1..=3 {
+            id += 1;
+            let body = if post == "second" && n == 2 {
+                "please refuse me"
+            } else {
+                "fine"
+            };
+            xml.push_str(&format!(
+                "<wp:comment><wp:comment_id>{id}</wp:comment_id>\
+                 <wp:comment_date_gmt>2020-01-01 00:00:00</wp:comment_date_gmt>\
+                 <wp:comment_content>{body}</wp:comment_content>\
+                 <wp:comment_approved>1</wp:comment_approved></wp:comment>"
+            ));
+        }
+        xml.push_str("</item>");
+    }
+    xml.push_str("</channel></rss>");
+    let file = cli.dir.path().join("refused.xml");
+    std::fs::write(&file, xml).unwrap();
+
+    let s = cli.import("wordpress", &file, &[]);
+    let refused = "comment of a thread the database refused (see the log)";
+    assert_eq!(added(&s, "approved"), 6, "{s:#}");
+    assert_eq!(skipped(&s, refused), 3, "the whole thread: {s:#}");
+    assert_eq!(s["threads_created"], 2, "{s:#}");
+    assert_eq!(app.db.count("comments"), 6);
+    assert_eq!(
+        app.db
+            .number("SELECT COUNT(*) AS n FROM threads WHERE slug = '/second/'"),
+        0,
+        "nothing of the refused thread stays"
+    );
+    assert_eq!(
+        page(&app, "/first/").await["comments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // Once the database takes it, a second run adds just that thread.
+    if app.db.url().starts_with("sqlite") {
+        app.db.exec("DROP TRIGGER refuse");
+    } else {
+        app.db.exec("DROP TRIGGER refuse ON comments");
+    }
+    let s = cli.import("wordpress", &file, &[]);
+    assert_eq!(added(&s, "approved"), 3, "{s:#}");
+    assert_eq!(s["already_present"], 6, "{s:#}");
+    assert_eq!(app.db.count("comments"), 9);
+}
+
 on_both_backends!(
+    a_thread_the_database_refuses_is_skipped_whole,
+    a_large_import_builds_the_address_index_again,
     import_and_export_from_the_admin_page,
     isso_from_a_real_isso_database,
     disqus_streamed_with_its_awkward_cases,

@@ -10,6 +10,15 @@ use diesel::{PgConnection, SqliteConnection};
 use super::models::ThreadRow;
 use super::schema::{change_epoch, comments, threads};
 
+diesel::define_sql_function!(fn last_insert_rowid() -> diesel::sql_types::BigInt);
+
+/// The commenters' address index, exactly as the migrations leave it (a unit test checks).
+/// A large import on SQLite drops it and builds it again at its end (see
+/// [`ImportStore::set_aside_address_index`]); every start builds it again if an import was
+/// stopped before it could.
+pub const SQLITE_ADDRESS_INDEX: &str =
+    "CREATE INDEX comments_email_key_idx ON comments (email_key, status)";
+
 /// A comment as an import stores it: with its source id, and dates from the source.
 #[derive(Debug)]
 pub struct ImportedComment<'a> {
@@ -73,6 +82,13 @@ pub trait ImportStore: Sized {
     /// usual after: the indexes of a million comments do not fit the server's 512 KiB, and
     /// every insert would read its index pages back from the OS.
     fn import_cache(&mut self, on: bool) -> QueryResult<()>;
+    /// Drops the commenters' address index for the rest of a large import, in the batch's
+    /// transaction (rolled back with it); true if it did. On SQLite, addresses come in no
+    /// order, so every transaction would write most of the index's pages again: for a
+    /// million comments, twice the bytes of the comments themselves.
+    fn set_aside_address_index(&mut self) -> QueryResult<bool>;
+    /// Builds the address index where it is missing; nothing where it stands.
+    fn restore_address_index(&mut self) -> QueryResult<()>;
     /// Tells running servers, at commit, that these threads (`(site, slug)`) changed.
     fn announce(&mut self, changed: &[(String, String)]) -> QueryResult<()>;
     /// The current change epoch (see the module doc).
@@ -81,6 +97,33 @@ pub trait ImportStore: Sized {
     fn threads_after(&mut self, site: &str, after: i64, n: i64) -> QueryResult<Vec<ThreadRow>>;
     /// Every comment of a thread, by id.
     fn export_comments(&mut self, thread_id: i64) -> QueryResult<Vec<ExportCommentRow>>;
+}
+
+/// Every column of an imported comment, bound NULL or not: one statement text, prepared
+/// once and cached (an Insertable struct leaves out its `None` columns, so each mix of
+/// missing fields would be a statement of its own).
+macro_rules! imported_values {
+    ($c:expr) => {
+        (
+            comments::thread_id.eq($c.thread_id),
+            comments::parent_id.eq($c.parent_id),
+            comments::root_id.eq($c.root_id),
+            comments::status.eq($c.status),
+            comments::body.eq($c.body),
+            comments::html.eq($c.html),
+            comments::author.eq($c.author),
+            comments::email.eq($c.email),
+            comments::email_key.eq($c.email_key),
+            comments::website.eq($c.website),
+            comments::avatar.eq($c.avatar),
+            comments::notify_replies.eq($c.notify_replies),
+            comments::created_at.eq($c.created_at),
+            comments::edited_at.eq($c.edited_at),
+            comments::deleted_at.eq($c.deleted_at),
+            comments::deleted_by.eq($c.deleted_by),
+            comments::source_key.eq($c.source_key),
+        )
+    };
 }
 
 macro_rules! common_import_fns {
@@ -98,34 +141,6 @@ macro_rules! common_import_fns {
                     source_key,
                 })
                 .collect())
-        }
-
-        fn insert_imported(&mut self, c: &ImportedComment<'_>) -> QueryResult<i64> {
-            // Every column bound, NULL or not: one statement text, prepared once and
-            // cached (an Insertable struct leaves out its `None` columns, so each mix of
-            // missing fields would be a statement of its own).
-            diesel::insert_into(comments::table)
-                .values((
-                    comments::thread_id.eq(c.thread_id),
-                    comments::parent_id.eq(c.parent_id),
-                    comments::root_id.eq(c.root_id),
-                    comments::status.eq(c.status),
-                    comments::body.eq(c.body),
-                    comments::html.eq(c.html),
-                    comments::author.eq(c.author),
-                    comments::email.eq(c.email),
-                    comments::email_key.eq(c.email_key),
-                    comments::website.eq(c.website),
-                    comments::avatar.eq(c.avatar),
-                    comments::notify_replies.eq(c.notify_replies),
-                    comments::created_at.eq(c.created_at),
-                    comments::edited_at.eq(c.edited_at),
-                    comments::deleted_at.eq(c.deleted_at),
-                    comments::deleted_by.eq(c.deleted_by),
-                    comments::source_key.eq(c.source_key),
-                ))
-                .returning(comments::id)
-                .get_result(self)
         }
 
         fn change_epoch(&mut self) -> QueryResult<i64> {
@@ -159,6 +174,16 @@ macro_rules! common_import_fns {
 impl ImportStore for SqliteConnection {
     common_import_fns!();
 
+    fn insert_imported(&mut self, c: &ImportedComment<'_>) -> QueryResult<i64> {
+        // Not `RETURNING`: SQLite runs it as a trigger, which makes every insert keep a
+        // statement journal (a copy of each page it changes, in case it fails halfway).
+        // A single-row insert without it fails before it changes anything.
+        diesel::insert_into(comments::table)
+            .values(imported_values!(c))
+            .execute(self)?;
+        diesel::select(last_insert_rowid()).get_result(self)
+    }
+
     fn batch_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut Self) -> Result<T, E>,
@@ -178,6 +203,16 @@ impl ImportStore for SqliteConnection {
             .map(|_| ())
     }
 
+    fn set_aside_address_index(&mut self) -> QueryResult<bool> {
+        diesel::sql_query("DROP INDEX IF EXISTS comments_email_key_idx").execute(self)?;
+        Ok(true)
+    }
+
+    fn restore_address_index(&mut self) -> QueryResult<()> {
+        let sql = SQLITE_ADDRESS_INDEX.replacen("INDEX", "INDEX IF NOT EXISTS", 1);
+        diesel::sql_query(sql).execute(self).map(|_| ())
+    }
+
     fn announce(&mut self, _changed: &[(String, String)]) -> QueryResult<()> {
         // A server on SQLite shares the file with no other instance: it polls the epoch.
         diesel::update(change_epoch::table)
@@ -190,6 +225,13 @@ impl ImportStore for SqliteConnection {
 impl ImportStore for PgConnection {
     common_import_fns!();
 
+    fn insert_imported(&mut self, c: &ImportedComment<'_>) -> QueryResult<i64> {
+        diesel::insert_into(comments::table)
+            .values(imported_values!(c))
+            .returning(comments::id)
+            .get_result(self)
+    }
+
     fn batch_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut Self) -> Result<T, E>,
@@ -199,6 +241,15 @@ impl ImportStore for PgConnection {
     }
 
     fn import_cache(&mut self, _on: bool) -> QueryResult<()> {
+        Ok(())
+    }
+
+    // PostgreSQL logs each index entry, not whole pages: its index is kept up as it goes.
+    fn set_aside_address_index(&mut self) -> QueryResult<bool> {
+        Ok(false)
+    }
+
+    fn restore_address_index(&mut self) -> QueryResult<()> {
         Ok(())
     }
 
@@ -218,5 +269,41 @@ impl ImportStore for PgConnection {
         .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(payloads)
         .execute(self)
         .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel_migrations::MigrationHarness;
+
+    #[derive(QueryableByName)]
+    struct Sql {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        sql: String,
+    }
+
+    fn index_sql(c: &mut SqliteConnection) -> Vec<String> {
+        diesel::sql_query(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'comments_email_key_idx'",
+        )
+        .load::<Sql>(c)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.sql)
+        .collect()
+    }
+
+    #[test]
+    fn the_address_index_is_rebuilt_as_the_migrations_define_it() {
+        let mut c = SqliteConnection::establish(":memory:").unwrap();
+        c.run_pending_migrations(crate::db::SQLITE_MIGRATIONS)
+            .unwrap();
+        assert_eq!(index_sql(&mut c), [SQLITE_ADDRESS_INDEX]);
+        assert!(c.set_aside_address_index().unwrap());
+        assert!(index_sql(&mut c).is_empty());
+        c.restore_address_index().unwrap();
+        c.restore_address_index().unwrap();
+        assert_eq!(index_sql(&mut c), [SQLITE_ADDRESS_INDEX]);
     }
 }

@@ -352,10 +352,16 @@ impl Pool {
             .get()
             .context("no database connection for migrations")?;
         let ran = match &mut conn {
-            DbConn::Sqlite(c) => c
-                .run_pending_migrations(SQLITE_MIGRATIONS)
-                .map(|v| v.len())
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            DbConn::Sqlite(c) => {
+                let ran = c
+                    .run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map(|v| v.len())
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                // An import stopped halfway may have left its address index set aside.
+                imports::ImportStore::restore_address_index(&mut **c)
+                    .context("rebuilding the index of commenters' addresses")?;
+                ran
+            }
             DbConn::Pg(c) => {
                 // Several instances may start at once; one migrates, the others wait.
                 diesel::sql_query("SELECT pg_advisory_lock(7261830471)").execute(&mut **c)?;

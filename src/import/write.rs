@@ -25,6 +25,12 @@ const GROUP_COMMENTS: usize = 2_000;
 const TXN_COMMENTS: usize = 25_000;
 /// How long a transaction may last, at most: a running server's writes wait for it.
 const TXN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+/// Comments an import adds before it sets the commenters' address index aside, to build
+/// it again at its end (SQLite; see [`ImportStore::set_aside_address_index`]): a build
+/// from scratch takes about a second per million comments, while keeping the index up
+/// costs a large import most of its writes. `AFTERWORD_IMPORT_INDEX_AFTER` overrides it
+/// (the tests use a small number).
+const SET_ASIDE_AFTER: u64 = 50_000;
 /// Slug mappings a dry run prints.
 const DRY_RUN_SHOWN: usize = 20;
 
@@ -160,20 +166,37 @@ where
         });
         let mut done = 0u64;
         let mut failed = None;
+        let set_aside_after = std::env::var("AFTERWORD_IMPORT_INDEX_AFTER")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(SET_ASIDE_AFTER);
+        // Whether the address index is set aside (committed), to be built again at the end.
+        let mut set_aside = false;
         // Each transaction takes groups until it holds TXN_COMMENTS or has lasted TXN_TIME.
         let mut next = rx.recv().ok();
         while let Some(first) = next.take() {
             let mut batch = Batch::default();
             let started = std::time::Instant::now();
+            let mut aside_now = false;
             let result = conn.batch_transaction::<_, BatchEnd, _>(|c| {
                 let mut group = first;
                 let mut size = 0;
                 loop {
-                    for (thread, comments) in group {
+                    let added = summary.comments_added() + batch.tally.comments_added();
+                    if !(set_aside || aside_now || opts.dry_run) && added >= set_aside_after {
+                        aside_now = c.set_aside_address_index()?;
+                        if aside_now {
+                            tracing::info!(
+                                comments = added,
+                                "address index set aside for a large import: built again at its end"
+                            );
+                        }
+                    }
+                    for (_, comments) in &group {
                         size += comments.len().max(1);
                         done += comments.len() as u64;
-                        import_thread(c, &thread, comments, opts, &mut batch)?;
                     }
+                    import_group(c, group, opts, &mut batch);
                     if grouped {
                         progress.set(progress.bytes_read(), "bytes");
                     } else {
@@ -196,7 +219,11 @@ where
                 Ok(())
             });
             match result {
-                Ok(()) | Err(BatchEnd::DryRun) => batch.tally.merge_into(&mut summary),
+                Ok(()) => {
+                    set_aside |= aside_now;
+                    batch.tally.merge_into(&mut summary);
+                }
+                Err(BatchEnd::DryRun) => batch.tally.merge_into(&mut summary),
                 Err(BatchEnd::Failed(e)) => {
                     failed = Some(e);
                     break;
@@ -209,6 +236,29 @@ where
         let read = reader
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        // Whatever stopped the import: the index is built again now (or, if this fails too,
+        // at the next start of any afterword command).
+        let rebuilt = if set_aside {
+            progress.phase("indexing addresses", None, "");
+            let started = std::time::Instant::now();
+            // The sort that builds it holds as much as the page cache in memory: with the
+            // import's large one, twice the import's peak. With the usual, it is as quick.
+            let rebuilt = conn
+                .import_cache(false)
+                .and_then(|()| conn.restore_address_index());
+            tracing::info!(
+                seconds = started.elapsed().as_secs_f64(),
+                "address index built"
+            );
+            rebuilt.map_err(|e| {
+                anyhow::Error::new(e).context(
+                    "building the index of commenters' addresses again failed; the next \
+                     `afterword migrate` or server start builds it",
+                )
+            })
+        } else {
+            Ok(())
+        };
         progress.finish();
         let stopped = |e: anyhow::Error| {
             e.context(
@@ -219,6 +269,7 @@ where
         if let Some(e) = failed {
             return Err(stopped(e));
         }
+        rebuilt?;
         match read {
             Ok(skipped) => skipped.merge_into(&mut summary),
             // A file that cannot be read to its end is found before anything is written,
@@ -386,6 +437,13 @@ struct Batch {
     tally: Summary,
 }
 
+impl Batch {
+    fn absorb(&mut self, other: Batch) {
+        self.changed.extend(other.changed);
+        other.tally.merge_into(&mut self.tally);
+    }
+}
+
 impl Summary {
     fn merge_into(self, into: &mut Summary) {
         into.threads += self.threads;
@@ -407,14 +465,44 @@ impl Summary {
     }
 }
 
-/// Imports one thread in a savepoint; a thread the database refuses is skipped whole.
+/// Imports a group of threads in one savepoint. If the database refuses any of it, the
+/// group is rolled back and written again thread by thread, each in a savepoint of its
+/// own, so that only the thread refused is skipped. (A savepoint for every thread from the
+/// start would cost SQLite a copy of each page every thread changes: a third of an
+/// import's time.)
+fn import_group<C>(conn: &mut C, mut group: Group, opts: &Options<'_>, batch: &mut Batch)
+where
+    C: Connection + Store + ImportStore,
+{
+    let mut tried = Batch::default();
+    let whole = conn.transaction::<_, diesel::result::Error, _>(|c| {
+        for (thread, comments) in &mut group {
+            import_thread(c, thread, comments, opts, &mut tried, false)?;
+        }
+        Ok(())
+    });
+    match whole {
+        Ok(()) => batch.absorb(tried),
+        Err(e) => {
+            tracing::debug!(error = %e, "a group was refused: importing its threads one by one");
+            for (thread, comments) in &mut group {
+                // Refusals are tallied: nothing is returned.
+                let _ = import_thread(conn, thread, comments, opts, batch, true);
+            }
+        }
+    }
+}
+
+/// Imports one thread. `alone`: in a savepoint of its own, skipping the thread whole (and
+/// saying so) if the database refuses it; otherwise the refusal is returned.
 fn import_thread<C>(
     conn: &mut C,
     thread: &SourceThread,
-    comments: Vec<Prepared>,
+    comments: &mut Vec<Prepared>,
     opts: &Options<'_>,
     batch: &mut Batch,
-) -> anyhow::Result<()>
+    alone: bool,
+) -> diesel::QueryResult<()>
 where
     C: Connection + Store + ImportStore,
 {
@@ -440,9 +528,13 @@ where
     };
     let mut tally = Summary::default();
     let count = comments.len() as u64;
-    let result = conn.transaction::<_, diesel::result::Error, _>(|c| {
-        write_thread(c, thread, slug.as_str(), comments, opts, &mut tally)
-    });
+    let result = if alone {
+        conn.transaction::<_, diesel::result::Error, _>(|c| {
+            write_thread(c, thread, slug.as_str(), comments, opts, &mut tally)
+        })
+    } else {
+        write_thread(conn, thread, slug.as_str(), comments, opts, &mut tally)
+    };
     match result {
         Ok(()) => {
             if batch.tally.slugs.len() < DRY_RUN_SHOWN {
@@ -453,6 +545,7 @@ where
                 .push((opts.site.id.as_str().to_owned(), slug.as_str().to_owned()));
             tally.merge_into(&mut batch.tally);
         }
+        Err(e) if !alone => return Err(e),
         Err(e) => {
             tracing::warn!(thread = %thread.key, error = %e, "thread not imported");
             batch.tally.skip(
@@ -468,7 +561,7 @@ fn write_thread<C>(
     c: &mut C,
     thread: &SourceThread,
     slug: &str,
-    mut comments: Vec<Prepared>,
+    comments: &mut Vec<Prepared>,
     opts: &Options<'_>,
     tally: &mut Summary,
 ) -> diesel::QueryResult<()>
@@ -517,14 +610,13 @@ where
             known.insert(s, (k.id, k.root_id));
         }
     }
-    order_parents_first(&mut comments);
+    order_parents_first(comments);
     let with_replies: std::collections::HashSet<String> =
         comments.iter().filter_map(|c| c.0.parent.clone()).collect();
     let mut approved = 0i64;
-    for (sc, fields) in comments {
-        if let Some(&(id, root)) = known.get(&sc.id) {
+    for (sc, fields) in comments.iter() {
+        if known.contains_key(&sc.id) {
             tally.already_present += 1;
-            known.insert(sc.id, (id, root));
             continue;
         }
         if sc.status == Status::Deleted && !with_replies.contains(&sc.id) {
@@ -572,7 +664,7 @@ where
                 add_reactions(c, opts, row.id, id, kind, *n, tally)?;
             }
         }
-        known.insert(sc.id, (id, root_id));
+        known.insert(sc.id.clone(), (id, root_id));
     }
     if approved > 0 {
         c.add_comment_count(row.id, approved)?;
