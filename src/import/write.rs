@@ -27,7 +27,7 @@ const TXN_COMMENTS: usize = 25_000;
 const TXN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 /// Comments an import adds before it sets the commenters' address index aside, to build
 /// it again at its end (SQLite; see [`ImportStore::set_aside_address_index`]): a build
-/// from scratch takes about a second per million comments, while keeping the index up
+/// from scratch takes about two seconds per million comments, while keeping the index up
 /// costs a large import most of its writes. `AFTERWORD_IMPORT_INDEX_AFTER` overrides it
 /// (the tests use a small number).
 const SET_ASIDE_AFTER: u64 = 50_000;
@@ -250,6 +250,9 @@ where
                 seconds = started.elapsed().as_secs_f64(),
                 "address index built"
             );
+            if let Err(e) = &rebuilt {
+                tracing::warn!(error = %e, "the address index could not be built again");
+            }
             rebuilt.map_err(|e| {
                 anyhow::Error::new(e).context(
                     "building the index of commenters' addresses again failed; the next \
@@ -468,8 +471,7 @@ impl Summary {
 /// Imports a group of threads in one savepoint. If the database refuses any of it, the
 /// group is rolled back and written again thread by thread, each in a savepoint of its
 /// own, so that only the thread refused is skipped. (A savepoint for every thread from the
-/// start would cost SQLite a copy of each page every thread changes: a third of an
-/// import's time.)
+/// start would have SQLite copy each existing page every thread changes.)
 fn import_group<C>(conn: &mut C, mut group: Group, opts: &Options<'_>, batch: &mut Batch)
 where
     C: Connection + Store + ImportStore,
