@@ -2,7 +2,7 @@
 //! stored as spam, answered like a held comment, never shown or counted, and its reason is
 //! in the audit log; people who take their time, and sites that turn a check off, pass.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

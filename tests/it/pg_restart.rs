@@ -3,10 +3,10 @@
 //! service recovers without a restart of its own.
 //!
 //! It restarts the whole cluster, so it runs only with `AFTERWORD_TEST_PG_RESTART=1` (CI
-//! sets it), as root on a machine whose cluster nothing else uses, and alone: it is the only
-//! test of this binary, and `cargo test` runs test binaries one after another.
+//! sets it), as root on a machine whose cluster nothing else uses, and alone: it waits until
+//! no other test has a database on the server, and makes the others wait while it runs.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,6 +40,8 @@ async fn postgres_restarted_under_load_never_lies_and_recovers() {
         eprintln!("skipped: AFTERWORD_TEST_PG_RESTART is not 1 (this test restarts PostgreSQL)");
         return;
     }
+    // Every other test's database is dropped first; theirs wait for the restart to end.
+    let _alone = common::exclusive_postgres();
     let app = Arc::new(
         common::spawn(Backend::Postgres)
             .await

@@ -46,7 +46,71 @@ pub enum TestDb {
         admin_url: String,
         name: String,
         url: String,
+        /// Held for the database's life: a test that restarts the server waits for it.
+        _shared: PostgresUse,
     },
+}
+
+/// Who is using the PostgreSQL test server: any number of tests at once, or one test that
+/// must have it alone (it restarts the cluster). All tests share one binary and run in
+/// parallel, so the restart waits for the others' databases to be dropped, and new ones wait
+/// for the restart to end.
+/// (tests using it, the thread of the test that has it alone).
+#[allow(clippy::type_complexity)]
+static POSTGRES_USERS: std::sync::Mutex<(usize, Option<std::thread::ThreadId>)> =
+    std::sync::Mutex::new((0, None));
+static POSTGRES_CHANGED: std::sync::Condvar = std::sync::Condvar::new();
+
+/// One shared use of the PostgreSQL test server; ends when dropped.
+pub struct PostgresUse {
+    exclusive: bool,
+}
+
+impl PostgresUse {
+    fn shared() -> PostgresUse {
+        let me = std::thread::current().id();
+        let mut users = POSTGRES_USERS.lock().unwrap_or_else(|e| e.into_inner());
+        // The test that has the server alone makes its own database on its own thread.
+        while users.1.is_some_and(|owner| owner != me) {
+            users = POSTGRES_CHANGED
+                .wait(users)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        users.0 += 1;
+        PostgresUse { exclusive: false }
+    }
+}
+
+/// The PostgreSQL test server for this caller alone, once every other test's database is
+/// gone; others wait until the returned value is dropped. Call it on the test's own thread
+/// (the body of a `#[tokio::test]`), before making the test's database there.
+pub fn exclusive_postgres() -> PostgresUse {
+    let mut users = POSTGRES_USERS.lock().unwrap_or_else(|e| e.into_inner());
+    while users.1.is_some() {
+        users = POSTGRES_CHANGED
+            .wait(users)
+            .unwrap_or_else(|e| e.into_inner());
+    }
+    // Claimed first, so that no new shared use starts while the others end.
+    users.1 = Some(std::thread::current().id());
+    while users.0 > 0 {
+        users = POSTGRES_CHANGED
+            .wait(users)
+            .unwrap_or_else(|e| e.into_inner());
+    }
+    PostgresUse { exclusive: true }
+}
+
+impl Drop for PostgresUse {
+    fn drop(&mut self) {
+        let mut users = POSTGRES_USERS.lock().unwrap_or_else(|e| e.into_inner());
+        if self.exclusive {
+            users.1 = None;
+        } else {
+            users.0 -= 1;
+        }
+        POSTGRES_CHANGED.notify_all();
+    }
 }
 
 impl TestDb {
@@ -64,6 +128,7 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let admin_url = postgres_admin_url()?;
+                let shared = PostgresUse::shared();
                 let name = format!("afterword_test_{}", random_suffix());
                 let mut conn = PgConnection::establish(&admin_url)
                     .expect("connect to the PostgreSQL test server");
@@ -76,6 +141,7 @@ impl TestDb {
                     admin_url,
                     name,
                     url: url.to_string(),
+                    _shared: shared,
                 })
             }
         }

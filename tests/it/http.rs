@@ -1,6 +1,6 @@
 //! Requests at the edge: CORS, bad bodies, counts, limits, concurrency, OpenAPI, several instances.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -2,7 +2,7 @@
 //! moderator mail, its headers and parts; the durable outbox through SMTP outages, 4xx and
 //! 5xx answers, restarts and two instances; the action links end to end.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -605,8 +605,8 @@ macro_rules! with_smtp {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let smtp = $mode;
-                    let app = crate::spawn(crate::Backend::Sqlite, Some(&smtp)).await.unwrap();
-                    crate::$name(app, smtp).await;
+                    let app = crate::email::spawn(crate::email::Backend::Sqlite, Some(&smtp)).await.unwrap();
+                    crate::email::$name(app, smtp).await;
                 }
             )*
         }
@@ -615,11 +615,11 @@ macro_rules! with_smtp {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let smtp = $mode;
-                    let Some(app) = crate::spawn(crate::Backend::Postgres, Some(&smtp)).await else {
+                    let Some(app) = crate::email::spawn(crate::email::Backend::Postgres, Some(&smtp)).await else {
                         eprintln!("skipped: AFTERWORD_TEST_POSTGRES_URL is not set");
                         return;
                     };
-                    crate::$name(app, smtp).await;
+                    crate::email::$name(app, smtp).await;
                 }
             )*
         }
@@ -628,7 +628,7 @@ macro_rules! with_smtp {
 
 mod up {
     with_smtp!(
-        crate::Smtp::up(crate::Mode::Accept),
+        crate::email::Smtp::up(crate::email::Mode::Accept),
         moderator_mail_has_the_comment_and_safe_headers,
         no_header_can_be_injected,
         only_the_chosen_comments_are_mailed,
@@ -639,7 +639,10 @@ mod up {
 }
 
 mod down {
-    with_smtp!(crate::Smtp::down(), smtp_down_then_back_delivers_once);
+    with_smtp!(
+        crate::email::Smtp::down(),
+        smtp_down_then_back_delivers_once
+    );
 }
 
 async fn without_smtp_nothing_is_queued(backend: Backend) {
@@ -1668,7 +1671,7 @@ async fn moderator_mail_speaks_the_site_language(app: TestApp, smtp: Smtp) {
 
 mod languages {
     with_smtp!(
-        crate::Smtp::up(crate::Mode::Accept),
+        crate::email::Smtp::up(crate::email::Mode::Accept),
         moderator_mail_speaks_the_site_language,
         the_answer_says_when_to_check_the_inbox,
     );
@@ -1676,7 +1679,7 @@ mod languages {
 
 mod notify {
     with_smtp!(
-        crate::Smtp::up(crate::Mode::Accept),
+        crate::email::Smtp::up(crate::email::Mode::Accept),
         following_a_thread_mails_every_new_comment,
         opt_in_then_one_mail_per_reply,
         a_pending_reply_is_mailed_once_approved,
@@ -1858,7 +1861,7 @@ async fn outbox_admin_api_lists_retries_and_drops(app: TestApp, smtp: Smtp) {
 
 mod admin_outbox {
     with_smtp!(
-        crate::Smtp::up(crate::Mode::Accept),
+        crate::email::Smtp::up(crate::email::Mode::Accept),
         outbox_admin_api_lists_retries_and_drops,
     );
 }

@@ -1,7 +1,7 @@
 //! What the embed needs from the server: the scripts, compressed answers, the site's
 //! settings in every thread read, the author's own pending comments, and the demo page.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 

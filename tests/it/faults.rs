@@ -1,7 +1,7 @@
 //! Faults injected into the writer, alone and under concurrent load: every 201 must be
 //! stored exactly once and every 5xx must have stored nothing, and the service must go on.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

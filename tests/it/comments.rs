@@ -1,6 +1,6 @@
 //! The comments API of API.md, on SQLite and on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::{enc, expect_error, TestApp};
 use serde_json::{json, Value};

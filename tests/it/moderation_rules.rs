@@ -2,7 +2,7 @@
 //! comment waits again), thread title and address only from published comments, names
 //! reserved to moderators, moderators' own comments, and bans — on SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::{expect_error, TestApp};
 use serde_json::{json, Value};

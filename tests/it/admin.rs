@@ -1,7 +1,7 @@
 //! Moderation through the admin API: sessions, CSRF, the queue and every action, with
 //! caches and counts right at once, on SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! `afterword privacy export|erase EMAIL`: the shipped binary run against the database of
 //! a running server, on SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

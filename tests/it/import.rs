@@ -2,7 +2,7 @@
 //! database while a real server serves it: every format's fixture (tests/fixtures/import),
 //! re-runs, dry runs, the round trip of our own format, and caches that see the import.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

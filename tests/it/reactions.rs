@@ -1,7 +1,7 @@
 //! Reactions (API.md): toggles, validation, counts everywhere, abuse limits, concurrency,
 //! on SQLite and on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! The reaction_counts migration: up fills the counters from the reactions already stored,
 //! down undoes exactly what up did. On SQLite and on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use afterword::db::schema::reaction_counts as rc;
 use afterword::db::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};

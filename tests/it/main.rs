@@ -1,0 +1,23 @@
+//! The integration tests, in one binary: each module is one area of the product. One binary
+//! links the dependency tree once (fifteen binaries linked it fifteen times), and its tests
+//! all run in parallel. Tests that must run alone (a PostgreSQL restart) say so through
+//! `common::exclusive_postgres`.
+
+#[macro_use]
+mod common;
+
+mod admin;
+mod browser;
+mod cli;
+mod comments;
+mod email;
+mod embed;
+mod faults;
+mod http;
+mod import;
+mod moderation_rules;
+mod pg_restart;
+mod privacy;
+mod reaction_migration;
+mod reactions;
+mod spam;
