@@ -6,6 +6,9 @@ use diesel::{PgConnection, SqliteConnection};
 use super::models::*;
 use super::schema::{comments, reaction_counts, reactions, server_secrets, threads};
 
+/// The avatar of a deleted comment's placeholder: the same for all, tied to no one.
+pub const DELETED_AVATAR: &str = "0000000000000000";
+
 diesel::alias!(super::schema::comments as replies: RepliesAlias);
 
 diesel::define_sql_function! {
@@ -405,6 +408,8 @@ macro_rules! common_store_fns {
                     comments::edit_token_hash.eq(None::<String>),
                     comments::ip.eq(None::<String>),
                     comments::user_agent.eq(None::<String>),
+                    // Derived from the address: it would link the placeholder to them.
+                    comments::avatar.eq(DELETED_AVATAR),
                     comments::deleted_at.eq(Some(now)),
                     comments::deleted_by.eq(by),
                 ))

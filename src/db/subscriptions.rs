@@ -426,6 +426,7 @@ mod tests {
                 recipient: to,
                 message: "m",
                 next_attempt_at: 1,
+                person_key: None,
             })
             .unwrap();
         }

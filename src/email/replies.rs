@@ -186,7 +186,12 @@ pub fn subscribe<C: Db>(
     };
     let thread_id = thread_message_id(mailer, &thread.site, &thread.slug);
     let composed = compose(mailer, &to, &thread_id, content, None)?;
-    composed.enqueue(c, "reply-confirm", now)?;
+    composed.enqueue(
+        c,
+        "reply-confirm",
+        Some(&mailer.key.person_key(email_key)),
+        now,
+    )?;
     Ok(true)
 }
 
@@ -413,7 +418,12 @@ fn queue_digest<C: Db>(
     };
     let thread_id = thread_message_id(mailer, &thread.site, &thread.slug);
     let composed = compose(mailer, &to, &thread_id, content, Some(&thread_link))?;
-    composed.enqueue(c, "reply-notification", now)?;
+    composed.enqueue(
+        c,
+        "reply-notification",
+        Some(&mailer.key.person_key(&sub.email)),
+        now,
+    )?;
     Ok(())
 }
 

@@ -170,8 +170,15 @@ fn check_author<C: Db>(
         }
     }
     let ip_hash = input.ip.as_deref().map(|ip| key.hash_ip(ip));
+    let person = email_key.map(|e| key.person_key(e));
     match c
-        .ban_action(site.id.as_str(), email_key, ip_hash.as_deref(), now)?
+        .ban_action(
+            site.id.as_str(),
+            email_key,
+            person.as_deref(),
+            ip_hash.as_deref(),
+            now,
+        )?
         .as_deref()
     {
         Some("refuse") => Err(banned()),

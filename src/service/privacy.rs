@@ -1,9 +1,10 @@
 //! Privacy requests: everything stored about one email address, as JSON, and its erasure.
 //!
 //! An address is a person across every site of the server. Their comments are found by
-//! the lower-cased address (`email_key`); outbox mail by recipient, or by its text naming
-//! the address (the moderators' mail about a new comment). Bans on the address are shown
-//! but kept on erasure: they protect the site, and an erasure request must not lift them.
+//! the lower-cased address (`email_key`); outbox mail by recipient, or by the keyed hash
+//! of the address it is to or about (`ServerKey::person_key`: the moderators' mail about
+//! a new comment). Bans on the address are shown and kept on erasure, under the keyed
+//! hash: they protect the site, and an erasure request must not lift them.
 
 use serde::Serialize;
 
@@ -18,6 +19,9 @@ use super::moderation::{self, Action};
 
 /// Who the audit log names for an erasure.
 pub const ERASER: &str = "privacy erase";
+
+/// What an export shows as the recipient of mail about the person to a moderator.
+const MODERATOR: &str = "(a moderator)";
 
 #[derive(Debug, Serialize)]
 pub struct PersonData {
@@ -97,7 +101,7 @@ pub fn email_key(raw: &str) -> Result<String, ApiError> {
     }
 }
 
-pub fn export<C: Db>(c: &mut C, email_key: &str) -> Result<PersonData, ApiError> {
+pub fn export<C: Db>(c: &mut C, key: &ServerKey, email_key: &str) -> Result<PersonData, ApiError> {
     let comments = c
         .person_comments(email_key)?
         .into_iter()
@@ -134,12 +138,17 @@ pub fn export<C: Db>(c: &mut C, email_key: &str) -> Result<PersonData, ApiError>
         });
     }
     let mail = c
-        .person_mail(email_key)?
+        .person_mail(email_key, &key.person_key(email_key))?
         .into_iter()
         .map(|m| PersonMailJson {
             id: m.id,
             kind: m.kind,
-            recipient: m.recipient,
+            // Mail about them went to a moderator, whose address is not theirs to see.
+            recipient: if m.recipient.eq_ignore_ascii_case(email_key) {
+                m.recipient
+            } else {
+                MODERATOR.to_owned()
+            },
             status: m.status,
             created_at: rfc3339(m.created_at),
         })
@@ -181,6 +190,8 @@ pub struct Erased {
     pub subscriptions_dropped: usize,
     pub mail_dropped: usize,
     pub bans_kept: usize,
+    /// Old audit entries whose detail named the address (newer ones hold a keyed hash).
+    pub audit_entries_scrubbed: usize,
 }
 
 /// Erases what is stored about the address, in one transaction (the caller's write), and
@@ -221,8 +232,14 @@ pub fn erase<C: Db>(
     // else the outbox keeps to or about it (sent mail, moderators' mail naming it).
     let (subscriptions, queued) = c.forget_email(None, email_key)?;
     done.subscriptions_dropped = subscriptions;
-    let mail: Vec<i64> = c.person_mail(email_key)?.iter().map(|m| m.id).collect();
+    let person = key.person_key(email_key);
+    let mail: Vec<i64> = c
+        .person_mail(email_key, &person)?
+        .iter()
+        .map(|m| m.id)
+        .collect();
     done.mail_dropped = queued + c.delete_mail(&mail)?;
-    done.bans_kept = c.person_bans(email_key)?.len();
+    done.bans_kept = c.hide_bans(email_key, &person)?;
+    done.audit_entries_scrubbed = c.scrub_audit(email_key)?;
     Ok((done, changed))
 }
