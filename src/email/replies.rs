@@ -195,20 +195,6 @@ pub fn subscribe<C: Db>(
     Ok(true)
 }
 
-/// What [`subscribe`] would answer, without subscribing or mailing: for a comment the spam
-/// checks caught, whose poster must learn nothing from the answer.
-pub fn would_await_confirmation<C: Db>(
-    c: &mut C,
-    site: &str,
-    email_key: &str,
-) -> Result<bool, ApiError> {
-    if mailbox(email_key).is_none() {
-        return Ok(false);
-    }
-    Ok(c.subscriber(site, email_key)?
-        .is_none_or(|s| s.confirmed_at.is_none()))
-}
-
 /// Whether `reply` is worth a mail to `parent`'s author: both visible, the parent asked
 /// for it, and the reply is not their own.
 fn wanted(parent: &NotifyRow, reply: &NotifyRow) -> bool {
