@@ -571,6 +571,64 @@ async fn action_links_confirm_then_act_once(app: TestApp, smtp: Smtp) {
     );
 }
 
+/// A link mailed to a moderator who has since been taken off the site's `moderators`
+/// does nothing (its page says why); the other moderator's link still works.
+async fn links_act_only_for_current_moderators(app: TestApp, smtp: Smtp) {
+    let (c, _) = app
+        .comment(
+            "every",
+            "/gone/",
+            json!({"body": "who decides", "author": "Ann"}),
+        )
+        .await;
+    let id = c["id"].as_i64().unwrap();
+    let got = smtp.wait_for(2).await;
+    let approve_of = |to: &str| {
+        let m = got.iter().find(|m| m.to == vec![to.to_owned()]).unwrap();
+        let links = action_links(&part(&m.data, "text/plain"));
+        links.into_iter().find(|l| l.contains(".spam.")).unwrap()
+    };
+    let (removed, kept) = (approve_of("second@example.com"), approve_of(MODERATOR));
+    // The operator takes "second" off the list and restarts: a new instance, same data.
+    let now = common::spawn_on(
+        std::sync::Arc::clone(&app.db),
+        &config(Some(&smtp)).replace(
+            &format!(r#"moderators = ["{MODERATOR}", "second@example.com"]"#),
+            &format!(r#"moderators = ["{MODERATOR}"]"#),
+        ),
+    )
+    .await;
+    let post = |link: &str| {
+        let token = link.split("t=").nth(1).unwrap().to_owned();
+        now.client
+            .post(now.url("/admin/mail/action"))
+            .form(&[("t", token)])
+            .send()
+    };
+    let r = now.get(&removed).await;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("no longer"));
+    let r = post(&removed).await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM comments WHERE id = {id} AND status = 'approved'"
+        )),
+        1,
+        "nothing changed"
+    );
+    assert_eq!(app.db.count("audit_log"), 0);
+    assert_eq!(app.db.count("used_tokens"), 0);
+    let r = post(&kept).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM comments WHERE id = {id} AND status = 'spam'"
+        )),
+        1
+    );
+}
+
 fn secret(app: &TestApp) -> String {
     // The key is 32 bytes of hex; read it as text through a tiny query per backend.
     use diesel::prelude::*;
@@ -635,6 +693,7 @@ mod up {
         a_failed_comment_queues_nothing,
         a_permanent_answer_stops_the_retries,
         action_links_confirm_then_act_once,
+        links_act_only_for_current_moderators,
     );
 }
 
