@@ -1539,6 +1539,99 @@ async fn following_a_thread_mails_every_new_comment(app: TestApp, smtp: Smtp) {
     assert_eq!(app.db.count("thread_subscriptions"), 0);
 }
 
+/// Nobody is subscribed to anything without confirming it: a stranger asking for a
+/// confirmed reader to follow another thread, in another language, changes nothing until
+/// the reader follows the link mailed for that thread; and an unconfirmed address's own
+/// confirmation does not take on a thread someone else asked for.
+async fn following_another_thread_needs_its_own_confirmation(app: TestApp, smtp: Smtp) {
+    const FAN: &str = "fan2@example.org";
+    let sql_lang =
+        format!("SELECT COUNT(*) AS n FROM subscribers WHERE email = '{FAN}' AND lang = 'es'");
+    assert_eq!(
+        follow(&app, "/a/", json!({"email": FAN})).await.status(),
+        202
+    );
+    let got = settle(&smtp, FAN, 1).await;
+    confirm_by_link(&app, &part(&got[0].data, "text/plain")).await;
+    assert_eq!(app.db.count("thread_subscriptions"), 1);
+    assert_eq!(app.db.number(&sql_lang), 1);
+
+    // A stranger, in German, for thread /b/ (ten minutes later: one such mail per address
+    // every ten minutes): the same answer, no change, one mail.
+    app.db.exec(&format!(
+        "UPDATE subscribers SET confirm_sent_at = 0 WHERE email = '{FAN}'"
+    ));
+    let r = app
+        .client
+        .post(app.url("/api/v1/subscriptions?site=open&slug=/b/"))
+        .header("accept-language", "de")
+        .json(&json!({"email": FAN}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"accepted": true}));
+    let got = settle(&smtp, FAN, 2).await;
+    assert_eq!(
+        app.db.count("thread_subscriptions"),
+        1,
+        "not following /b/ yet"
+    );
+    assert_eq!(app.db.number(&sql_lang), 1, "the language is unchanged");
+    app.comment(
+        "open",
+        "/b/",
+        json!({"body": "not for the fan", "author": "Zed"}),
+    )
+    .await;
+    settle(&smtp, FAN, 2).await;
+
+    // The reader agrees through the link: now /b/ is followed, in German.
+    let text = part(&got[1].data, "text/plain");
+    assert!(text.contains("/b/"), "{text}");
+    confirm_by_link(&app, &text).await;
+    assert_eq!(app.db.count("thread_subscriptions"), 2);
+    assert_eq!(app.db.number(&sql_lang), 0);
+    app.comment(
+        "open",
+        "/b/",
+        json!({"body": "for the fan", "author": "Yan"}),
+    )
+    .await;
+    let got = settle(&smtp, FAN, 3).await;
+    assert!(part(&got[2].data, "text/plain").contains("for the fan"));
+
+    // Unconfirmed: a stranger's follow of /c/, then the reader's own comment asking for
+    // replies; confirming through the stranger's mail's link would be the reader's choice,
+    // but their own link (for replies) does not follow /c/.
+    const NEW: &str = "new2@example.org";
+    assert_eq!(
+        follow(&app, "/c/", json!({"email": NEW})).await.status(),
+        202
+    );
+    settle(&smtp, NEW, 1).await;
+    app.db.exec(&format!(
+        "UPDATE subscribers SET confirm_sent_at = 0 WHERE email = '{NEW}'"
+    ));
+    post_in(
+        &app,
+        "open",
+        "/d/",
+        "en",
+        json!({"body": "mine", "email": NEW, "notify_replies": true}),
+    )
+    .await;
+    let got = settle(&smtp, NEW, 2).await;
+    confirm_by_link(&app, &part(&got[1].data, "text/plain")).await;
+    assert_eq!(
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM thread_subscriptions s JOIN subscribers b \
+             ON b.id = s.subscriber_id WHERE b.email = '{NEW}'"
+        )),
+        0
+    );
+}
+
 /// The answer is the same whether the address is unknown, waiting for confirmation or
 /// confirmed: byte for byte but for the comment's id, time, avatar and edit token (and the
 /// avatar is not the known one). Only `notify_replies` (and email on) decides
@@ -1756,6 +1849,7 @@ mod notify {
     with_smtp!(
         crate::email::Smtp::up(crate::email::Mode::Accept),
         following_a_thread_mails_every_new_comment,
+        following_another_thread_needs_its_own_confirmation,
         opt_in_then_one_mail_per_reply,
         a_pending_reply_is_mailed_once_approved,
         quick_replies_make_one_digest_and_unsubscribe_stops_them,
