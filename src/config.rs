@@ -74,6 +74,7 @@ impl RawSpam {
 #[serde(deny_unknown_fields)]
 struct RawPrivacy {
     client_data_days: Option<u32>,
+    reader_erase: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -455,6 +456,16 @@ pub struct Settings {
     pub smtp: Option<SmtpSettings>,
     /// Days after which a comment's IP hash and user agent are dropped; 0 keeps them.
     pub client_data_days: u32,
+    /// What a reader's own erasure request (`/privacy`) does with their comments.
+    pub reader_erase: ReaderErase,
+}
+
+/// `[privacy] reader_erase`: a reader who erases their data keeps their comments
+/// anonymous, or deletes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReaderErase {
+    Anonymize,
+    Delete,
 }
 
 impl Settings {
@@ -606,6 +617,16 @@ impl Settings {
             }
         };
 
+        let reader_erase = match raw.privacy.as_ref().and_then(|p| p.reader_erase.as_deref()) {
+            None | Some("anonymize") => ReaderErase::Anonymize,
+            Some("delete") => ReaderErase::Delete,
+            Some(other) => {
+                return Err(err(
+                    "privacy.reader_erase",
+                    format!("`{other}` must be one of anonymize, delete"),
+                ))
+            }
+        };
         let client_data_days = raw.privacy.and_then(|p| p.client_data_days).unwrap_or(30);
         if client_data_days > 36_500 {
             return Err(err(
@@ -712,6 +733,7 @@ impl Settings {
             limits,
             smtp,
             client_data_days,
+            reader_erase,
         })
     }
 

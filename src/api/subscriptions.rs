@@ -27,20 +27,20 @@ use crate::{on_conn, with_conn};
 
 #[derive(Template)]
 #[template(path = "subscription.html")]
-struct Page<'a> {
-    lang: &'a str,
-    heading: &'a str,
-    message: String,
-    forms: Vec<Form>,
+pub(crate) struct Page<'a> {
+    pub lang: &'a str,
+    pub heading: &'a str,
+    pub message: String,
+    pub forms: Vec<Form>,
 }
 
-struct Form {
-    action: String,
-    fields: Vec<(&'static str, String)>,
-    button: &'static str,
+pub(crate) struct Form {
+    pub action: String,
+    pub fields: Vec<(&'static str, String)>,
+    pub button: &'static str,
 }
 
-fn render(p: &Page<'_>, status: StatusCode) -> Result<HttpResponse, ApiError> {
+pub(crate) fn render(p: &Page<'_>, status: StatusCode) -> Result<HttpResponse, ApiError> {
     let body = p
         .render()
         .map_err(|e| ApiError::internal(anyhow::anyhow!("template: {e}")))?;

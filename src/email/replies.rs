@@ -117,6 +117,31 @@ struct ConfirmMail {
     ignore: &'static str,
 }
 
+/// A mail that is one link to follow (as the confirmation is): its subject, what it is
+/// about, the link and what to do if it was not asked for, in the confirmation's layout.
+pub fn link_mail(
+    lang: &'static str,
+    subject: String,
+    intro: String,
+    action: &'static str,
+    link: String,
+    ignore: &'static str,
+) -> Result<Content, ApiError> {
+    let m = ConfirmMail {
+        lang,
+        subject,
+        intro,
+        action,
+        link,
+        ignore,
+    };
+    Ok(Content {
+        subject: m.subject.clone(),
+        text: ConfirmText { m: &m }.render().map_err(template_error)?,
+        html: ConfirmHtml { m: &m }.render().map_err(template_error)?,
+    })
+}
+
 fn thread_name(thread: &ThreadRow) -> String {
     one_line(thread.title.as_deref().unwrap_or(&thread.slug), 120)
 }
@@ -193,25 +218,20 @@ pub fn subscribe<C: Db>(
         },
         lang: s.lang,
     };
-    let m = ConfirmMail {
-        lang: s.lang,
-        subject: fill(s.confirm_subject, &[("thread", &name)]),
-        intro: fill(
+    let content = link_mail(
+        s.lang,
+        fill(s.confirm_subject, &[("thread", &name)]),
+        fill(
             match follow {
                 Follow::Replies => s.confirm_intro,
                 Follow::Thread => s.confirm_intro_thread,
             },
             &[("thread", &name)],
         ),
-        action: s.confirm_action,
-        link: mailer.link(&format!("/mail/confirm?t={}", token.encode(&mailer.key))),
-        ignore: s.confirm_ignore,
-    };
-    let content = Content {
-        subject: m.subject.clone(),
-        text: ConfirmText { m: &m }.render().map_err(template_error)?,
-        html: ConfirmHtml { m: &m }.render().map_err(template_error)?,
-    };
+        s.confirm_action,
+        mailer.link(&format!("/mail/confirm?t={}", token.encode(&mailer.key))),
+        s.confirm_ignore,
+    )?;
     let thread_id = thread_message_id(mailer, &thread.site, &thread.slug);
     let composed = compose(mailer, &to, &thread_id, content, None)?;
     composed.enqueue(

@@ -1539,6 +1539,130 @@ async fn following_a_thread_mails_every_new_comment(app: TestApp, smtp: Smtp) {
     assert_eq!(app.db.count("thread_subscriptions"), 0);
 }
 
+/// A reader asks for their data with their address: the answer is the same for an
+/// address the server knows and one it does not; the link mailed to the address opens
+/// a page whose buttons download everything stored about it and erase it.
+async fn readers_see_and_erase_their_own_data(app: TestApp, smtp: Smtp) {
+    const ME: &str = "reader@example.org";
+    let ask = |email: &'static str| {
+        app.client
+            .post(app.url("/api/v1/privacy?site=open"))
+            .json(&json!({ "email": email }))
+            .send()
+    };
+    let (mine, _) = app
+        .comment(
+            "open",
+            "/p/",
+            json!({"body": "My words", "author": "Rea", "email": ME, "notify_replies": true}),
+        )
+        .await;
+    settle(&smtp, ME, 1).await;
+    let known = ask(ME).await.unwrap();
+    assert_eq!(known.status(), 202);
+    let known = known.bytes().await.unwrap();
+    let unknown = ask("stranger@example.org").await.unwrap();
+    assert_eq!(unknown.status(), 202);
+    assert_eq!(known, unknown.bytes().await.unwrap(), "the same answer");
+    common::expect_error(
+        app.client
+            .post(app.url("/api/v1/privacy?site=open"))
+            .json(&json!({"email": "not an address"}))
+            .send()
+            .await
+            .unwrap(),
+        422,
+        "invalid_email",
+    )
+    .await;
+    settle(&smtp, "stranger@example.org", 1).await;
+    let got = settle(&smtp, ME, 2).await;
+    let text = part(&got[1].data, "text/plain");
+    let link = links_to(&text, "/privacy?t=")
+        .pop()
+        .expect("a link to the data");
+
+    // The page only shows buttons.
+    let r = app.get(&link).await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("Download my data") && page.contains("Erase my data"),
+        "{page}"
+    );
+    assert_eq!(
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM comments WHERE email = '{ME}'"
+        )),
+        1
+    );
+    let t = link.split("t=").nth(1).unwrap().to_owned();
+    let post = |path: &str| {
+        app.client
+            .post(app.url(path))
+            .form(&[("t", t.as_str())])
+            .send()
+    };
+    let r = post("/privacy/export").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+    let data: Value = r.json().await.unwrap();
+    assert_eq!(data["email"], ME);
+    assert_eq!(data["comments"][0]["id"], mine["id"]);
+    assert_eq!(data["comments"][0]["body"], "My words");
+    assert_eq!(data["subscriptions"].as_array().unwrap().len(), 1, "{data}");
+
+    let r = post("/privacy/erase").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM comments WHERE email = '{ME}'"
+        )),
+        0
+    );
+    assert_eq!(
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM comments WHERE id = {} AND author IS NULL",
+            mine["id"]
+        )),
+        1,
+        "anonymized, as configured by default"
+    );
+    assert_eq!(
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM subscribers WHERE email = '{ME}'"
+        )),
+        0
+    );
+    assert_eq!(
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM outbox WHERE lower(recipient) = '{ME}'"
+        )),
+        0
+    );
+    let data: Value = post("/privacy/export").await.unwrap().json().await.unwrap();
+    assert_eq!(data["comments"].as_array().unwrap().len(), 0, "{data}");
+
+    // A tampered link does nothing: another address under the same signature.
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let sig = t.rsplit('.').next().unwrap();
+    let forged = format!(
+        "{}.9999999999.{sig}",
+        URL_SAFE_NO_PAD.encode("bob@example.com")
+    );
+    let r = app
+        .client
+        .post(app.url("/privacy/erase"))
+        .form(&[("t", forged.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
+
 /// Nobody is subscribed to anything without confirming it: a stranger asking for a
 /// confirmed reader to follow another thread, in another language, changes nothing until
 /// the reader follows the link mailed for that thread; and an unconfirmed address's own
@@ -1850,6 +1974,7 @@ mod notify {
         crate::email::Smtp::up(crate::email::Mode::Accept),
         following_a_thread_mails_every_new_comment,
         following_another_thread_needs_its_own_confirmation,
+        readers_see_and_erase_their_own_data,
         opt_in_then_one_mail_per_reply,
         a_pending_reply_is_mailed_once_approved,
         quick_replies_make_one_digest_and_unsubscribe_stops_them,
