@@ -191,6 +191,27 @@ mod tests {
     }
 
     #[test]
+    fn at_most_two_hashes_run_at_once_and_a_flood_is_turned_away() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let h = Hasher::default();
+        let now = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let jobs = (0..MAX_WAITING + 8).map(|_| {
+            let (now, most) = (Arc::clone(&now), Arc::clone(&most));
+            h.run(move || {
+                let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(n, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                now.fetch_sub(1, Ordering::SeqCst);
+            })
+        });
+        let answers = actix_web::rt::System::new().block_on(futures_util::future::join_all(jobs));
+        assert_eq!(most.load(Ordering::SeqCst), CONCURRENT);
+        let refused = answers.iter().filter(|a| a.is_err()).count();
+        assert_eq!(refused, 8, "beyond {MAX_WAITING} waiting, turned away");
+    }
+
+    #[test]
     fn sizes_are_checked() {
         assert!(Password::new_choice("short".into()).is_err());
         assert!(Password::new_choice("x".repeat(1025)).is_err());
