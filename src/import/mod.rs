@@ -12,10 +12,12 @@ pub mod afterword;
 pub mod disqus;
 pub mod export;
 pub mod html;
+pub mod input;
 pub mod isso;
 pub mod progress;
 pub mod remark42;
 pub mod slug;
+pub mod sqlite_file;
 pub mod stage;
 pub mod wordpress;
 pub mod write;
@@ -25,6 +27,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::config::ImportCaps;
 pub use slug::SlugRule;
 pub use write::{Options, Summary};
 
@@ -117,18 +120,42 @@ pub struct SourceComment {
 pub enum Item {
     Thread(SourceThread),
     Comment(SourceComment),
-    /// A record that could not be read, and why; the import goes on without it.
-    Skip(String),
+    /// A record that could not be read; the import goes on without it, and the summary
+    /// lists it.
+    Skip(Skipped),
+    /// A record that is not for us (a pingback): counted under its reason, not a problem.
+    Pass(&'static str),
+}
+
+/// A record that could not be read: where it is and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    /// Its id in the source (`disqus:123`), else its place (`line 7`, `record 3`).
+    pub record: String,
+    pub reason: String,
+}
+
+impl Item {
+    pub fn skip(record: impl Into<String>, reason: impl Into<String>) -> Item {
+        Item::Skip(Skipped {
+            record: record.into(),
+            reason: reason.into(),
+        })
+    }
 }
 
 /// A reader of one format: items in file order. An `Err` is fatal (the file cannot be read
 /// on), a bad record is an [`Item::Skip`].
 pub type Source = Box<dyn Iterator<Item = anyhow::Result<Item>> + Send>;
 
-/// Opens `path` for reading, through gzip when it is gzipped (by its magic bytes).
+/// Opens `path` for reading, through gzip when it is gzipped (by its magic bytes), within
+/// the caps: the bytes after gunzipping, and those of one record (`window`, which the
+/// parser resets where each record ends).
 pub fn open_maybe_gzip(
     path: &std::path::Path,
     progress: &progress::Progress,
+    caps: &ImportCaps,
+    window: input::Window,
 ) -> anyhow::Result<Box<dyn std::io::BufRead + Send>> {
     use anyhow::Context;
     use std::io::{BufReader, Read};
@@ -138,15 +165,27 @@ pub fn open_maybe_gzip(
     let n = file.read(&mut magic)?;
     let file = std::io::Cursor::new(magic[..n].to_vec()).chain(file);
     let counted = progress.reader(file);
-    Ok(if n == 2 && magic == [0x1f, 0x8b] {
-        Box::new(BufReader::with_capacity(
-            1 << 16,
-            flate2::read::MultiGzDecoder::new(counted),
-        ))
+    let unpacked: Box<dyn Read + Send> = if n == 2 && magic == [0x1f, 0x8b] {
+        Box::new(flate2::read::MultiGzDecoder::new(counted))
     } else {
-        Box::new(BufReader::with_capacity(1 << 16, counted))
-    })
+        Box::new(counted)
+    };
+    Ok(Box::new(BufReader::with_capacity(
+        1 << 16,
+        input::Capped::new(unpacked, caps, window),
+    )))
 }
+
+/// A file that is not readable as its format at all: nothing was imported
+/// (`afterword import` exits with [`EXIT_UNREADABLE`]).
+#[derive(Debug, thiserror::Error)]
+#[error("nothing could be read")]
+pub struct Unreadable;
+
+/// `afterword import`'s exit statuses besides 0 (everything imported) and 1 (the import
+/// failed or stopped; see its message). 2 is a mistake on the command line.
+pub const EXIT_SKIPPED: u8 = 3;
+pub const EXIT_UNREADABLE: u8 = 4;
 
 impl Format {
     /// Whether each thread's comments come right after it in the file (so the file can be
@@ -161,14 +200,43 @@ pub fn source(
     format: Format,
     path: &std::path::Path,
     progress: &progress::Progress,
+    caps: &ImportCaps,
 ) -> anyhow::Result<Source> {
+    let window = input::Window::new(caps.max_record_bytes);
+    let unbounded = || input::Window::new(u64::MAX);
     Ok(match format {
-        Format::Isso => isso::read(path)?,
-        Format::Disqus => disqus::read(open_maybe_gzip(path, progress)?),
-        Format::Wordpress => wordpress::read(open_maybe_gzip(path, progress)?),
-        Format::Remark42 => remark42::read(open_maybe_gzip(path, progress)?),
-        Format::Afterword => afterword::read(open_maybe_gzip(path, progress)?),
+        Format::Isso => isso::read(path, caps)?,
+        Format::Disqus => disqus::read(
+            open_maybe_gzip(path, progress, caps, window.clone())?,
+            window,
+        ),
+        Format::Wordpress => wordpress::read(
+            open_maybe_gzip(path, progress, caps, window.clone())?,
+            window,
+        ),
+        // Line by line: each line is checked against its own cap.
+        Format::Remark42 => remark42::read(input::Lines::new(
+            open_maybe_gzip(path, progress, caps, unbounded())?,
+            caps,
+        )),
+        Format::Afterword => afterword::read(input::Lines::new(
+            open_maybe_gzip(path, progress, caps, unbounded())?,
+            caps,
+        )),
     })
+}
+
+/// What a JSON Lines record that does not parse becomes: a record cut short when the
+/// file ends in it, otherwise `reason` (with serde's explanation).
+pub fn json_line_error(n: u64, ended: bool, reason: &str, e: &serde_json::Error) -> Item {
+    if !ended && e.is_eof() {
+        Item::skip(
+            format!("line {n}"),
+            "the file ends inside this record (cut short)",
+        )
+    } else {
+        Item::skip(format!("line {n} ({e})"), reason)
+    }
 }
 
 /// Seconds (with a fraction) since the epoch to microseconds.
@@ -201,14 +269,20 @@ fn micros(d: time::OffsetDateTime) -> Option<i64> {
     i64::try_from(d.unix_timestamp_nanos() / 1000).ok()
 }
 
+/// What the command line chose for one import (see [`Options`]).
+pub struct Choices {
+    pub slug_from: Option<SlugRule>,
+    pub dry_run: bool,
+    pub strict: bool,
+}
+
 /// `afterword import`: opens the database and the file, imports, returns the summary.
 pub fn import_file(
     settings: &crate::config::Settings,
     format: Format,
     path: &std::path::Path,
     site: &str,
-    slug_from: Option<SlugRule>,
-    dry_run: bool,
+    choices: Choices,
     progress: &progress::Progress,
 ) -> anyhow::Result<Summary> {
     let site = site_settings(settings, site)?;
@@ -216,9 +290,11 @@ pub fn import_file(
     let key = pool.server_key()?;
     let opts = Options {
         site,
-        slug_from,
-        dry_run,
+        slug_from: choices.slug_from,
+        dry_run: choices.dry_run,
+        strict: choices.strict,
         key: &key,
+        caps: &settings.import,
     };
     import_with(&pool, format, path, &opts, progress)
 }
@@ -232,7 +308,7 @@ pub fn import_with(
     opts: &Options<'_>,
     progress: &progress::Progress,
 ) -> anyhow::Result<Summary> {
-    let source = source(format, path, progress)?;
+    let source = source(format, path, progress, opts.caps).map_err(|e| e.context(Unreadable))?;
     let size = std::fs::metadata(path).ok().map(|m| m.len());
     use crate::db::imports::ImportStore;
     let mut conn = pool.get()?;

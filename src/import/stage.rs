@@ -3,8 +3,6 @@
 //! then every post in any order, Remark42 writes comments in any order: grouping them in
 //! memory would cost as much as the file, grouping them on disk costs a few seconds.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use diesel::prelude::*;
 use diesel::SqliteConnection;
@@ -35,21 +33,18 @@ const STAGE_BATCH: usize = 20_000;
 
 pub struct Stage {
     conn: SqliteConnection,
-    path: PathBuf,
     pending: usize,
     pub threads: u64,
     pub comments: u64,
 }
 
 impl Stage {
+    /// SQLite's own temporary database (an empty name): created `0600` in the temporary
+    /// directory (`SQLITE_TMPDIR`, else `TMPDIR`) and unlinked at once, so nothing is left
+    /// behind however the import ends, even killed.
     pub fn create() -> anyhow::Result<Stage> {
-        let path = std::env::temp_dir().join(format!(
-            "afterword-import-{}-{}.db",
-            std::process::id(),
-            crate::security::new_token().replace(['-', '_'], "")
-        ));
-        let mut conn = SqliteConnection::establish(&path.to_string_lossy())
-            .with_context(|| format!("cannot create the scratch file {}", path.display()))?;
+        let mut conn = SqliteConnection::establish("")
+            .context("cannot create the scratch file in the temporary directory")?;
         // Scratch data: nothing to keep after a crash.
         diesel::connection::SimpleConnection::batch_execute(
             &mut conn,
@@ -60,7 +55,6 @@ impl Stage {
         )?;
         Ok(Stage {
             conn,
-            path,
             pending: 0,
             threads: 0,
             comments: 0,
@@ -144,6 +138,15 @@ impl Stage {
             .collect()
     }
 
+    /// How many comments a thread has.
+    pub fn count_of(&mut self, key: &str) -> anyhow::Result<u64> {
+        let n: i64 = staged_comments::table
+            .filter(staged_comments::thread.eq(key))
+            .count()
+            .get_result(&mut self.conn)?;
+        Ok(n as u64)
+    }
+
     /// A thread's comments, in file order.
     pub fn comments_of(&mut self, key: &str) -> anyhow::Result<Vec<SourceComment>> {
         let recs: Vec<String> = staged_comments::table
@@ -163,11 +166,5 @@ impl Stage {
             .count()
             .get_result(&mut self.conn)
             .map_err(Into::into)
-    }
-}
-
-impl Drop for Stage {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
     }
 }

@@ -1,0 +1,83 @@
+//! Another system's SQLite database (Isso, Cusdis), opened as a file from elsewhere
+//! should be: read-only, in defensive mode, without trusting its schema (views and
+//! triggers cannot call functions with side effects), and unable to attach any other
+//! file. Values are read whatever their stored type, since SQLite does not enforce one.
+
+use std::path::Path;
+
+use anyhow::Context;
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
+
+/// Opens `path` read-only with every safety on; `what` names the system for errors.
+pub fn open(path: &Path, what: &str) -> anyhow::Result<Connection> {
+    anyhow::ensure!(path.is_file(), "there is no file {}", path.display());
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("cannot open the {what} database {}", path.display()))?;
+    use rusqlite::config::DbConfig;
+    use rusqlite::limits::Limit;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, false)?;
+    conn.set_limit(Limit::SQLITE_LIMIT_ATTACHED, 0);
+    conn.execute_batch("PRAGMA trusted_schema = OFF; PRAGMA query_only = ON")?;
+    // Only reading, whatever a view in the file says.
+    conn.authorizer(Some(|ctx: AuthContext<'_>| match ctx.action {
+        AuthAction::Select | AuthAction::Read { .. } | AuthAction::Function { .. } => {
+            Authorization::Allow
+        }
+        AuthAction::Pragma {
+            pragma_name: "table_info",
+            ..
+        } => Authorization::Allow,
+        _ => Authorization::Deny,
+    }));
+    Ok(conn)
+}
+
+/// Whether `table` has every one of `columns`.
+pub fn has_columns(conn: &Connection, table: &str, columns: &[&str]) -> bool {
+    let Ok(mut stmt) = conn.prepare("SELECT name FROM pragma_table_info(?1)") else {
+        return false;
+    };
+    let Ok(names) = stmt
+        .query_map([table], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
+    else {
+        return false;
+    };
+    columns.iter().all(|c| names.iter().any(|n| n == c))
+}
+
+/// Text, whatever SQLite stored (invalid UTF-8 is replaced, not refused).
+pub fn text(v: ValueRef<'_>) -> Option<String> {
+    match v {
+        ValueRef::Null => None,
+        ValueRef::Text(b) | ValueRef::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        ValueRef::Integer(n) => Some(n.to_string()),
+        ValueRef::Real(f) => Some(f.to_string()),
+    }
+}
+
+/// A number, whatever SQLite stored; `None` for text that is not one.
+pub fn number(v: ValueRef<'_>) -> Option<f64> {
+    match v {
+        ValueRef::Integer(n) => Some(n as f64),
+        ValueRef::Real(f) => Some(f),
+        ValueRef::Text(b) => std::str::from_utf8(b).ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// An integer id, whatever SQLite stored.
+pub fn integer(v: ValueRef<'_>) -> Option<i64> {
+    match v {
+        ValueRef::Integer(n) => Some(n),
+        ValueRef::Real(f) if f.fract() == 0.0 && f.abs() < 9e15 => Some(f as i64),
+        ValueRef::Text(b) => std::str::from_utf8(b).ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
