@@ -396,6 +396,73 @@ fn open_db(settings: &crate::config::Settings) -> anyhow::Result<crate::db::Pool
 mod tests {
     use super::*;
 
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn reader(bytes: Vec<u8>) -> Box<dyn std::io::BufRead + Send> {
+            Box::new(std::io::Cursor::new(bytes))
+        }
+
+        /// Every reader over `bytes`, drained: it may refuse, never panic.
+        fn read_all(bytes: &[u8]) {
+            let caps = ImportCaps {
+                max_line_bytes: 512,
+                ..ImportCaps::default()
+            };
+            let window = || input::Window::new(4096);
+            let sources: Vec<Source> = vec![
+                disqus::read(reader(bytes.to_vec()), window()),
+                wordpress::read(reader(bytes.to_vec()), window()),
+                remark42::read(input::Lines::new(reader(bytes.to_vec()), &caps)),
+                afterword::read(input::Lines::new(reader(bytes.to_vec()), &caps)),
+            ];
+            for source in sources {
+                for item in source.take(10_000) {
+                    if let Ok(Item::Comment(c)) = item {
+                        if let Body::Html(h) = &c.body {
+                            let _ = html::convert(h);
+                        }
+                    }
+                }
+            }
+        }
+
+        /// Text with the characters parsers trip on: multi-byte ones next to `&`, `<`, `;`.
+        const NASTY: &str = r"(\PC|[&<>;#\\\]\[{}]|“|”|é|😀|&#?[a-z0-9]{0,6};?|\n){0,40}";
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            #[test]
+            fn readers_take_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+                read_all(&bytes);
+            }
+
+            #[test]
+            fn readers_take_any_text_in_their_records(text in NASTY, date in NASTY) {
+                let j = |s: &str| serde_json::to_string(s).unwrap_or_default();
+                let x = |s: &str| s.replace("]]>", "");
+                let files = [
+                    format!(r#"<disqus><thread dsq:id="1"><link>{t}</link></thread><post dsq:id="2"><message><![CDATA[{c}]]></message><createdAt>{d}</createdAt><thread dsq:id="1"/></post></disqus>"#,
+                        t = x(&text), c = x(&text), d = x(&date)),
+                    format!(r#"<rss><channel><item><link>https://a.example/{t}</link><wp:post_id>1</wp:post_id><wp:comment><wp:comment_id>{t}</wp:comment_id><wp:comment_author><![CDATA[{c}]]></wp:comment_author><wp:comment_content><![CDATA[{c}]]></wp:comment_content><wp:comment_date_gmt>{d}</wp:comment_date_gmt><wp:comment_approved>1</wp:comment_approved></wp:comment></item></channel></rss>"#,
+                        t = x(&text), c = x(&text), d = x(&date)),
+                    format!("{{\"id\":{t},\"pid\":{t},\"text\":{t},\"user\":{{\"name\":{t}}},\"locator\":{{\"url\":{t}}},\"time\":{d}}}\n",
+                        t = j(&text), d = j(&date)),
+                    format!("{{\"format\":\"afterword-export\",\"version\":1,\"site\":\"b\"}}\n{{\"type\":\"thread\",\"slug\":{t},\"created_at\":{d}}}\n{{\"type\":\"comment\",\"id\":{t},\"status\":\"approved\",\"created_at\":{d},\"body\":{t}}}\n",
+                        t = j(&text), d = j(&date)),
+                    text.clone(),
+                ];
+                for f in files {
+                    read_all(f.as_bytes());
+                }
+                let _ = micros_from_date(&date);
+                let _ = html::unescape(&text);
+            }
+        }
+    }
+
     #[test]
     fn dates_in_the_forms_sources_write() {
         let z = micros_from_date("2019-05-01T10:00:00Z").unwrap();

@@ -81,3 +81,71 @@ pub fn integer(v: ValueRef<'_>) -> Option<i64> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_from_elsewhere_can_only_be_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let other = dir.path().join("other.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE t (a, b); INSERT INTO t VALUES (1, 'x');
+                 CREATE VIEW v AS SELECT a, b FROM t;",
+            )
+            .unwrap();
+        }
+        let c = open(&path, "test").unwrap();
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM v", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        assert!(has_columns(&c, "t", &["a", "b"]));
+        assert!(!has_columns(&c, "t", &["a", "c"]));
+        let attach = format!("ATTACH '{}' AS o", other.display());
+        assert!(c.execute_batch(&attach).is_err());
+        assert!(!other.exists(), "ATTACH created a file");
+        for sql in [
+            "INSERT INTO t VALUES (2, 'y')",
+            "CREATE TABLE u (a)",
+            "PRAGMA query_only = OFF",
+            "PRAGMA writable_schema = ON",
+        ] {
+            assert!(c.execute_batch(sql).is_err(), "{sql}");
+        }
+        let still: i64 = c
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(still, 1);
+        assert!(open(&dir.path().join("none.db"), "test").is_err());
+    }
+
+    #[test]
+    fn values_are_read_whatever_their_type() {
+        let c = Connection::open_in_memory().unwrap();
+        let row = |sql: &str| -> (Option<String>, Option<f64>, Option<i64>) {
+            c.query_row(sql, [], |r| {
+                Ok((
+                    text(r.get_ref(0)?),
+                    number(r.get_ref(0)?),
+                    integer(r.get_ref(0)?),
+                ))
+            })
+            .unwrap()
+        };
+        assert_eq!(
+            row("SELECT x'ff41'"),
+            (Some("\u{fffd}A".into()), None, None)
+        );
+        assert_eq!(
+            row("SELECT ' 12 '"),
+            (Some(" 12 ".into()), Some(12.0), Some(12))
+        );
+        assert_eq!(row("SELECT 2.5"), (Some("2.5".into()), Some(2.5), None));
+        assert_eq!(row("SELECT NULL"), (None, None, None));
+    }
+}

@@ -186,6 +186,12 @@ impl Summary {
                 let _ = writeln!(s, "  … (the first {} are listed)", self.problems.len());
             }
         }
+        if self.records_read == 0 {
+            let _ = writeln!(
+                s,
+                "Nothing could be read: the file holds no record of this format."
+            );
+        }
         if self.strict_stopped {
             let _ = writeln!(
                 s,
@@ -197,10 +203,10 @@ impl Summary {
 
     /// `afterword import`'s exit status for an import that ran (see [`super::EXIT_SKIPPED`]).
     pub fn exit_status(&self) -> u8 {
-        if self.problem_count == 0 {
-            0
-        } else if self.records_read == 0 {
+        if self.records_read == 0 {
             super::EXIT_UNREADABLE
+        } else if self.problem_count == 0 {
+            0
         } else {
             super::EXIT_SKIPPED
         }

@@ -27,9 +27,18 @@ struct Cli {
 
 impl Cli {
     fn for_db(url: &str) -> Cli {
+        Cli::with_config(url, "")
+    }
+
+    /// With more config (an `[import]` section, say).
+    fn with_config(url: &str, extra: &str) -> Cli {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("afterword.toml");
-        std::fs::write(&config, format!("database_url = \"{url}\"\n{SITES}")).unwrap();
+        std::fs::write(
+            &config,
+            format!("database_url = \"{url}\"\n{extra}\n{SITES}"),
+        )
+        .unwrap();
         Cli { dir, config }
     }
 
@@ -125,8 +134,8 @@ fn by_author<'a>(page: &'a Value, author: &str) -> &'a Value {
 async fn isso_from_a_real_isso_database(app: TestApp) {
     let cli = Cli::for_app(&app);
     let s = cli.import("isso", &fixture("isso.db"), &[]);
-    assert_eq!(s["threads_created"], 2, "{s:#}");
-    assert_eq!(added(&s, "approved"), 5, "{s:#}");
+    assert_eq!(s["threads_created"], 3, "{s:#}");
+    assert_eq!(added(&s, "approved"), 6, "{s:#}");
     assert_eq!(added(&s, "pending"), 1);
     assert_eq!(
         added(&s, "deleted"),
@@ -169,10 +178,20 @@ async fn isso_from_a_real_isso_database(app: TestApp) {
     );
     let cafe = page(&app, "/café/").await;
     assert_eq!(cafe["comments"][0]["author"], "Zoë");
+    // The shape that once crashed the import: a bare `&` before typographic quotes (the
+    // title as Isso 0.14 stored it), and the same escaped in a name.
+    let quotes = page(&app, "/quotes/").await;
+    assert_eq!(quotes["thread"]["title"], "Fish & “Chips”");
+    let ann = by_author(&quotes, "Ann & “Quotes”");
+    assert_eq!(ann["html"], "<p>Fish &amp; “Chips” — <em>yes</em></p>\n");
+    assert_eq!(
+        ann["website"],
+        "https://example.org/?q=%E2%80%9Cx%E2%80%9D&y"
+    );
 
     let again = cli.import("isso", &fixture("isso.db"), &[]);
     assert_eq!(again["comments"], serde_json::json!({}), "{again:#}");
-    assert_eq!(again["already_present"], 7);
+    assert_eq!(again["already_present"], 8);
     assert_eq!(again["reactions"], 0);
     assert_eq!(
         page(&app, "/blog/hello/").await["thread"]["comment_count"],
@@ -836,7 +855,382 @@ async fn a_thread_the_database_refuses_is_skipped_whole(app: TestApp) {
     assert_eq!(app.db.count("comments"), 9);
 }
 
+/// Runs an import that may fail; returns its exit status, its JSON summary (if it printed
+/// one) and its standard error. A panic or an abort fails the test.
+fn run_import(cli: &Cli, format: &str, file: &Path, extra: &[&str]) -> (i32, Value, String) {
+    let mut args = import_args(format, file);
+    args.extend_from_slice(extra);
+    let out = cli.run(&args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let code = out.status.code();
+    assert!(
+        matches!(code, Some(0 | 1 | 3 | 4)) && !err.contains("panicked"),
+        "{format} {}: status {:?}\n{err}",
+        file.display(),
+        out.status
+    );
+    let summary = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (code.unwrap_or(-1), summary, err)
+}
+
+fn problems(summary: &Value) -> String {
+    summary["problems"].to_string()
+}
+
+/// Makes the Isso databases of the corpus too large to keep in the repository: texts of
+/// about 1 MiB of nesting Markdown and HTML (just under the default cap on a text), and
+/// one of 3 MiB (over it).
+fn large_isso_files(dir: &Path) -> Vec<PathBuf> {
+    let under = (1 << 20) - 64;
+    let texts: [(&str, Vec<String>); 2] = [
+        (
+            "deep-markdown.db",
+            vec![
+                format!("{}Hello", "<b>".repeat(under / 3)),
+                format!("{}quote", "> ".repeat(under / 2)),
+                "[".repeat(under),
+                format!("{}x{}", "*".repeat(under / 2), "*".repeat(under / 2)),
+                format!("{}item", "- ".repeat(under / 2)),
+                format!("{}deep", "<blockquote><ul><li>".repeat(under / 20)),
+            ],
+        ),
+        ("huge-text.db", vec!["x".repeat(3 << 20), "fine".into()]),
+    ];
+    texts
+        .into_iter()
+        .map(|(name, texts)| {
+            let path = dir.join(name);
+            let db = rusqlite::Connection::open(&path).unwrap();
+            db.execute_batch(
+                "CREATE TABLE threads (id INTEGER PRIMARY KEY, uri VARCHAR(256) UNIQUE, \
+                 title VARCHAR(256)); \
+                 CREATE TABLE comments (tid REFERENCES threads(id), id INTEGER PRIMARY KEY, \
+                 parent INTEGER, created FLOAT NOT NULL, modified FLOAT, mode INTEGER, \
+                 remote_addr VARCHAR, text VARCHAR NOT NULL, author VARCHAR, email VARCHAR, \
+                 website VARCHAR, likes INTEGER DEFAULT 0, dislikes INTEGER DEFAULT 0, \
+                 voters BLOB NOT NULL, notification INTEGER DEFAULT 0); \
+                 INSERT INTO threads VALUES (1, '/big/', 'Big');",
+            )
+            .unwrap();
+            for (i, t) in texts.iter().enumerate() {
+                db.execute(
+                    "INSERT INTO comments (tid, id, created, mode, text, voters) \
+                     VALUES (1, ?1, 1556704800.0, 1, ?2, x'')",
+                    rusqlite::params![i as i64 + 1, t],
+                )
+                .unwrap();
+            }
+            path
+        })
+        .collect()
+}
+
+/// Every importer reads every file of its nasty corpus (tests/fixtures/import/nasty, made
+/// by make_nasty.py) without a panic or an abort: deep nesting of a few MiB, files cut
+/// short, invalid UTF-8, lines over the cap, unreadable dates, parents in cycles and
+/// self-parents, ids twice, values of the wrong type, files of another kind. Each ends
+/// with a documented exit status, and the database stays sound.
+async fn every_importer_survives_its_nasty_files(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    let root = fixture("nasty");
+    let mut seen = 0;
+    for format in ["disqus", "wordpress", "remark42", "afterword", "isso"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(format))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        if format == "isso" {
+            files.extend(large_isso_files(cli.dir.path()));
+        }
+        files.sort();
+        for file in files {
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            let (code, s, err) = run_import(&cli, format, &file, &[]);
+            seen += 1;
+            // What some files must say.
+            match (format, name.as_str()) {
+                (_, "empty" | "binary" | "deep-unclosed.gz" | "unclosed") => {
+                    assert_ne!(code, 0, "{format}/{name}")
+                }
+                ("remark42" | "afterword", "last-line-cut") => {
+                    assert_eq!(code, 3, "{format}/{name}: {err}");
+                    assert!(problems(&s).contains("cut short"), "{s:#}");
+                }
+                ("remark42" | "afterword", "long-line.gz") => {
+                    assert_eq!(code, 3, "{format}/{name}: {err}");
+                    assert!(problems(&s).contains("import.max_line_bytes"), "{s:#}");
+                }
+                ("remark42" | "afterword", "invalid-utf8") => {
+                    assert!(problems(&s).contains("UTF-8"), "{s:#}")
+                }
+                ("disqus" | "wordpress", "deep-elements.gz") => {
+                    // 4 when that was the file's only record.
+                    assert!(matches!(code, 3 | 4), "{format}/{name}: {err}");
+                    assert!(problems(&s).contains("nested deeper"), "{s:#}");
+                }
+                (_, "multibyte-entities" | "deep-html.gz") => {
+                    assert_eq!(code, 0, "{format}/{name}: {err}")
+                }
+                (_, "parents-and-dates" | "parents-dates-types.db") => {
+                    assert_eq!(code, 3, "{format}/{name}: {err}");
+                    assert!(problems(&s).contains("without a readable"), "{s:#}");
+                }
+                ("isso", "not-isso.db" | "wrong-columns.db") => {
+                    assert_eq!(code, 4, "{err}");
+                    assert!(
+                        err.contains("this is not an Isso database: expected the tables threads (id, uri, title)"),
+                        "{err}"
+                    );
+                }
+                ("isso", "deep-markdown.db") => assert_eq!(code, 0, "{err}"),
+                ("isso", "huge-text.db") => {
+                    assert_eq!(code, 3, "{err}");
+                    assert!(problems(&s).contains("import.max_body_bytes"), "{s:#}");
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(seen >= 50, "{seen} files");
+    // The server still answers, and what was imported reads back.
+    let p = page(&app, "/a/").await;
+    assert!(
+        p["comments"].as_array().is_some_and(|c| !c.is_empty()),
+        "{p:#}"
+    );
+    if let common::TestDb::Sqlite { path, .. } = &*app.db {
+        let db = rusqlite::Connection::open(path).unwrap();
+        let ok: String = db
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
+    }
+}
+
+/// One bad record costs only itself, and the summary names it; `--strict` writes nothing
+/// then (a WordPress file, otherwise imported as it is read, is read whole first).
+async fn bad_records_are_listed_and_strict_writes_nothing(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    let nasty = fixture("nasty");
+    for format in ["remark42", "wordpress"] {
+        let file = nasty.join(format).join("parents-and-dates");
+        let (code, s, err) = run_import(&cli, format, &file, &["--strict"]);
+        assert_eq!(code, 3, "{err}");
+        assert_eq!(s["strict_stopped"], true, "{s:#}");
+        assert_eq!(s["comments"], serde_json::json!({}), "{s:#}");
+        assert_eq!(app.db.count("comments"), 0, "{format}: --strict wrote");
+    }
+    let file = nasty.join("remark42").join("parents-and-dates");
+    let (code, s, _) = run_import(&cli, "remark42", &file, &[]);
+    assert_eq!(code, 3);
+    assert_eq!(s["strict_stopped"], false);
+    assert_eq!(s["problem_count"], 2, "{s:#}");
+    let listed: Vec<(String, String)> = s["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["record"].as_str().unwrap().to_owned(),
+                p["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        listed.contains(&(
+            "remark42:5".into(),
+            "remark42 comment without a readable time".into()
+        )),
+        "{listed:?}"
+    );
+    assert!(listed.iter().any(|(r, _)| r == "remark42:6"), "{listed:?}");
+    // The rest is in: a cycle, a self-parent and a reply to a missing comment become
+    // top-level comments, the id given twice is kept once.
+    assert_eq!(added(&s, "approved"), 5, "{s:#}");
+    assert_eq!(s["already_present"], 1, "{s:#}");
+}
+
+/// Caps from `[import]`: each error names its key. A gzip of about 10 MB that would
+/// inflate to 10 GiB is refused once the cap is read, in seconds, and leaves nothing in
+/// the temporary directory.
+async fn caps_refuse_hostile_files_by_name(app: TestApp) {
+    let cli = Cli::with_config(
+        app.db.url(),
+        "[import]\nmax_input_bytes = 33554432\nmax_line_bytes = 300\n\
+         max_record_bytes = 2000\nmax_body_bytes = 100\nmax_thread_comments = 3",
+    );
+    let dir = cli.dir.path();
+    // The bomb: one gzip member of 16 MiB of comment lines, written 640 times.
+    let line = r#"{"id":"b","pid":"","text":"<p>bomb</p>","user":{"name":"B"},"locator":{"url":"https://blog.example/b/"},"time":"2021-01-02T03:04:05Z"}"#;
+    let mut member = Vec::new();
+    {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(&mut member, flate2::Compression::best());
+        let block = format!("{line}\n").repeat(1 << 10);
+        for _ in 0..(16 << 20) / block.len() {
+            gz.write_all(block.as_bytes()).unwrap();
+        }
+        gz.finish().unwrap();
+    }
+    let bomb = dir.join("bomb.jsonl.gz");
+    std::fs::write(&bomb, member.repeat(640)).unwrap();
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 40 << 20);
+    let tmp = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let out = cli.run_with(
+        &import_args("remark42", &bomb),
+        &[("TMPDIR", tmp.path().to_str().unwrap())],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("larger than the cap of 33554432 bytes (import.max_input_bytes"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "scratch left behind"
+    );
+    assert_eq!(app.db.count("comments"), 0);
+
+    // A line, a comment's text, a thread's comments over their caps: only those are left
+    // out, each named.
+    let file = dir.join("caps.jsonl");
+    let c = |id: &str, url: &str, text: &str| {
+        format!(
+            r#"{{"id":"{id}","pid":"","text":"<p>{text}</p>","user":{{"name":"N"}},"locator":{{"url":"https://blog.example/{url}/"}},"time":"2021-01-02T03:04:05Z"}}"#
+        )
+    };
+    let lines = [
+        c("1", "small", "fine"),
+        c("2", "small", &"long ".repeat(30)),
+        c("3", "small", &"x".repeat(400)),
+        c("4", "big", "a"),
+        c("5", "big", "b"),
+        c("6", "big", "c"),
+        c("7", "big", "d"),
+    ];
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let (code, s, err) = run_import(&cli, "remark42", &file, &[]);
+    assert_eq!(code, 3, "{err}");
+    let p = problems(&s);
+    for key in ["max_line_bytes", "max_body_bytes", "max_thread_comments"] {
+        assert!(
+            p.contains(&format!("import.{key} in the config")),
+            "{key}: {s:#}"
+        );
+    }
+    assert_eq!(added(&s, "approved"), 1, "{s:#}");
+    assert_eq!(skipped(&s, "thread with more than 3 comments (import.max_thread_comments in the config raises the cap)"), 4);
+
+    // One XML record over the cap stops the file: it cannot be read past it.
+    let big = std::fs::read_to_string(fixture("disqus.xml"))
+        .unwrap()
+        .replace("Second paragraph", &"y".repeat(3000));
+    let file = dir.join("big.xml");
+    std::fs::write(&file, big).unwrap();
+    let (code, _, err) = run_import(&cli, "disqus", &file, &[]);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("one record is larger than the cap of 2000 bytes (import.max_record_bytes"),
+        "{err}"
+    );
+}
+
+/// Thread addresses from a file are kept only on one of the site's origins, as a
+/// moderator's edit would be: the others are dropped (the threads stay) and counted.
+async fn addresses_off_the_sites_origins_are_dropped(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    let file = cli.dir.path().join("origins.jsonl");
+    let c = |id: &str, url: &str| {
+        format!(
+            r#"{{"id":"{id}","pid":"","text":"<p>hi</p>","user":{{"name":"N"}},"locator":{{"url":"{url}"}},"time":"2021-01-02T03:04:05Z"}}"#
+        )
+    };
+    std::fs::write(
+        &file,
+        [
+            c("1", "https://blog.example/ours/"),
+            c("2", "https://elsewhere.example/theirs/"),
+            c("3", "javascript:alert(1)//x/"),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let (code, s, err) = run_import(&cli, "remark42", &file, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(s["addresses_dropped"], 1, "{s:#}");
+    assert_eq!(added(&s, "approved"), 3, "{s:#}");
+    assert_eq!(
+        page(&app, "/ours/").await["thread"]["url"],
+        "https://blog.example/ours/"
+    );
+    let theirs = page(&app, "/theirs/").await;
+    assert_eq!(theirs["thread"]["url"], Value::Null, "{theirs:#}");
+    assert_eq!(theirs["comments"].as_array().unwrap().len(), 1);
+}
+
+/// A comment a moderator purged, or a privacy request erased, is not brought back by
+/// importing the same file again: its source id stays behind, and the summary counts it.
+async fn reimport_respects_purges_and_erasures(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    let file = cli.dir.path().join("ours.jsonl");
+    let lines = [
+        r#"{"format":"afterword-export","version":1,"site":"blog"}"#,
+        r#"{"type":"thread","slug":"/t/","title":"T","url":null,"locked":false,"created_at":"2019-05-01T10:00:00Z","reactions":{}}"#,
+        r#"{"type":"comment","id":"old:1","parent":null,"status":"approved","author":"Ann","email":"ann@example.org","website":null,"created_at":"2019-05-01T11:00:00Z","edited_at":null,"body":"purged by a moderator","reactions":{}}"#,
+        r#"{"type":"comment","id":"old:2","parent":null,"status":"approved","author":"Bob","email":"bob@example.org","website":null,"created_at":"2019-05-01T12:00:00Z","edited_at":null,"body":"erased on request","reactions":{}}"#,
+        r#"{"type":"comment","id":"old:3","parent":null,"status":"approved","author":"Cy","email":null,"website":null,"created_at":"2019-05-01T13:00:00Z","edited_at":null,"body":"stays","reactions":{}}"#,
+    ];
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let s = cli.import("afterword", &file, &[]);
+    assert_eq!(added(&s, "approved"), 3, "{s:#}");
+    let id = app
+        .db
+        .number("SELECT id AS n FROM comments WHERE source_key = 'old:1'");
+    let admin = app.admin().await;
+    admin.act(id, "purge").await;
+    let out = cli.run(&[
+        "privacy",
+        "erase",
+        "bob@example.org",
+        "--comments",
+        "delete",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(app.db.count("comments"), 1);
+
+    let again = cli.import("afterword", &file, &[]);
+    assert_eq!(again["comments"], serde_json::json!({}), "{again:#}");
+    assert_eq!(again["removed_here"], 2, "{again:#}");
+    assert_eq!(again["already_present"], 1);
+    assert_eq!(
+        skipped(
+            &again,
+            "removed here before (purged by a moderator or erased on request)"
+        ),
+        2
+    );
+    assert_eq!(app.db.count("comments"), 1);
+    assert_eq!(app.db.count("import_tombstones"), 2);
+}
+
 on_both_backends!(
+    every_importer_survives_its_nasty_files,
+    bad_records_are_listed_and_strict_writes_nothing,
+    caps_refuse_hostile_files_by_name,
+    addresses_off_the_sites_origins_are_dropped,
+    reimport_respects_purges_and_erasures,
     a_thread_the_database_refuses_is_skipped_whole,
     a_large_import_builds_the_address_index_again,
     import_and_export_from_the_admin_page,
