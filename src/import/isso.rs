@@ -13,13 +13,10 @@ use rusqlite::{Connection, Row};
 
 use super::html::unescape;
 use super::input::too_big;
-use super::sqlite_file::{self, integer, number, text};
+use super::sqlite_file::{self, capped, integer, number, text};
 use super::{
     micros_from_secs, Body, ImportCaps, Item, Source, SourceComment, SourceThread, Status,
 };
-
-/// Rows read per query.
-const PAGE: i64 = 2_000;
 
 const THREAD_COLUMNS: &[&str] = &["id", "uri", "title"];
 const COMMENT_COLUMNS: &[&str] = &[
@@ -45,118 +42,55 @@ struct CommentRow {
 }
 
 pub fn read(path: &Path, caps: &ImportCaps) -> anyhow::Result<Source> {
-    let conn = sqlite_file::open(path, "Isso")?;
-    if !sqlite_file::has_columns(&conn, "threads", THREAD_COLUMNS)
-        || !sqlite_file::has_columns(&conn, "comments", COMMENT_COLUMNS)
-    {
-        anyhow::bail!(
-            "this is not an Isso database: expected the tables threads ({}) and comments ({})",
-            THREAD_COLUMNS.join(", "),
-            COMMENT_COLUMNS.join(", ")
-        );
-    }
+    let conn = sqlite_file::open_checked(
+        path,
+        "Isso",
+        "an Isso database",
+        &[("threads", THREAD_COLUMNS), ("comments", COMMENT_COLUMNS)],
+    )?;
     let max_text = i64::try_from(caps.max_body_bytes).unwrap_or(i64::MAX);
-    let mut reading_threads = true;
-    let mut after = i64::MIN;
-    let mut page: Vec<Item> = Vec::new();
-    let mut failed = false;
-    Ok(Box::new(std::iter::from_fn(move || loop {
-        if let Some(item) = page.pop() {
-            return Some(Ok(item));
-        }
-        if failed {
-            return None;
-        }
-        let read = if reading_threads {
-            threads_page(&conn, after, max_text)
-        } else {
-            comments_page(&conn, after, max_text)
-        };
-        match read {
-            Ok((items, last)) => {
-                page = items;
-                // Popped from the end: file order.
-                page.reverse();
-                match last {
-                    Some(last) => after = last,
-                    None if reading_threads => {
-                        reading_threads = false;
-                        after = i64::MIN;
-                    }
-                    None => return None,
-                }
-            }
-            Err(e) => {
-                failed = true;
-                return Some(Err(
-                    anyhow::Error::from(e).context("cannot read the Isso database")
-                ));
-            }
-        }
-    })))
+    Ok(sqlite_file::paged(
+        conn,
+        threads_page,
+        comments_page,
+        max_text,
+        "Isso",
+    ))
 }
 
 /// A page of threads after the rowid `after`, and the last rowid read.
-fn threads_page(
-    conn: &Connection,
-    after: i64,
-    max_text: i64,
-) -> rusqlite::Result<(Vec<Item>, Option<i64>)> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT rowid, id, \
-         CASE WHEN length(CAST(uri AS BLOB)) > ?2 THEN NULL ELSE uri END, \
-         CASE WHEN length(CAST(title AS BLOB)) > ?2 THEN NULL ELSE title END \
-         FROM threads WHERE rowid > ?1 ORDER BY rowid LIMIT ?3",
-    )?;
-    let mut rows = stmt.query(rusqlite::params![after, max_text, PAGE])?;
-    let mut items = Vec::new();
-    let mut last = None;
-    while let Some(r) = rows.next()? {
-        last = Some(r.get::<_, i64>(0)?);
+fn threads_page(conn: &Connection, after: i64, max_text: i64) -> sqlite_file::Page {
+    let columns = format!("id, {}, {}", capped("uri"), capped("title"));
+    sqlite_file::page_of(conn, "threads", &columns, after, max_text, |r, rowid| {
         let Some(id) = integer(r.get_ref(1)?) else {
-            items.push(Item::skip(
-                format!("thread row {}", last.unwrap_or(0)),
+            return Ok(Item::skip(
+                format!("thread row {rowid}"),
                 "isso thread without an id",
             ));
-            continue;
         };
-        items.push(Item::Thread(SourceThread {
+        Ok(Item::Thread(SourceThread {
             key: format!("isso:thread:{id}"),
             url: text(r.get_ref(2)?),
             title: text(r.get_ref(3)?).map(|t| unescape(&t)),
             ..SourceThread::default()
-        }));
-    }
-    Ok((items, last))
+        }))
+    })
 }
 
 /// A page of comments after the rowid `after`, and the last rowid read.
-fn comments_page(
-    conn: &Connection,
-    after: i64,
-    max_text: i64,
-) -> rusqlite::Result<(Vec<Item>, Option<i64>)> {
+fn comments_page(conn: &Connection, after: i64, max_text: i64) -> sqlite_file::Page {
     // A text over the cap is not even loaded: only its length.
-    let capped =
-        |col: &str| format!("CASE WHEN length(CAST({col} AS BLOB)) > ?2 THEN NULL ELSE {col} END");
-    let sql = format!(
-        "SELECT rowid, id, tid, parent, created, modified, mode, {}, \
-         length(CAST(text AS BLOB)), {}, {}, {}, likes, dislikes \
-         FROM comments WHERE rowid > ?1 ORDER BY rowid LIMIT ?3",
+    let columns = format!(
+        "id, tid, parent, created, modified, mode, {}, length(CAST(text AS BLOB)), {}, {}, {}, \
+         likes, dislikes",
         capped("text"),
         capped("author"),
         capped("email"),
         capped("website"),
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(rusqlite::params![after, max_text, PAGE])?;
-    let mut items = Vec::new();
-    let mut last = None;
-    while let Some(r) = rows.next()? {
-        last = Some(r.get::<_, i64>(0)?);
-        items.push(comment(row(r)?, max_text));
-    }
-    Ok((items, last))
+    sqlite_file::page_of(conn, "comments", &columns, after, max_text, |r, _| {
+        Ok(comment(row(r)?, max_text))
+    })
 }
 
 fn row(r: &Row<'_>) -> rusqlite::Result<CommentRow> {

@@ -9,16 +9,21 @@
 //! (`comments.source_key`), so running the same import again adds nothing.
 
 pub mod afterword;
+pub mod artalk;
+pub mod commento;
+pub mod cusdis;
 pub mod disqus;
 pub mod export;
 pub mod html;
 pub mod input;
 pub mod isso;
+pub mod json_doc;
 pub mod progress;
 pub mod remark42;
 pub mod slug;
 pub mod sqlite_file;
 pub mod stage;
+pub mod waline;
 pub mod wordpress;
 pub mod write;
 pub mod xml;
@@ -38,6 +43,13 @@ pub enum Format {
     Disqus,
     Wordpress,
     Remark42,
+    /// Commento's export, and Comentario's (versions 1 and 3).
+    Commento,
+    /// Artalk's Artrans.
+    Artalk,
+    Waline,
+    /// Cusdis's SQLite database.
+    Cusdis,
     Afterword,
 }
 
@@ -223,6 +235,13 @@ pub fn source(
             open_maybe_gzip(path, progress, caps, unbounded())?,
             caps,
         )),
+        Format::Commento => commento::read(path, progress, caps)?,
+        Format::Artalk => artalk::read(
+            open_maybe_gzip(path, progress, caps, window.clone())?,
+            window,
+        ),
+        Format::Waline => waline::read(path, progress, caps)?,
+        Format::Cusdis => cusdis::read(path, caps)?,
     })
 }
 
@@ -260,9 +279,21 @@ pub fn micros_from_date(raw: &str) -> Option<i64> {
     let fmt = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]"
     );
-    PrimitiveDateTime::parse(&with_t, &fmt)
+    if let Ok(d) = PrimitiveDateTime::parse(&with_t, &fmt) {
+        return micros(d.assume_utc());
+    }
+    // Go's `Time.String()` (Artalk): `2021-05-01 12:34:56.789 +0800 CST`; the zone's
+    // name adds nothing to its offset.
+    let go = time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second][optional [.[subsecond]]] [offset_hour sign:mandatory][offset_minute]"
+    );
+    let without_name = match t.rsplit_once(' ') {
+        Some((rest, name)) if name.chars().all(|c| c.is_ascii_alphabetic()) => rest,
+        _ => t,
+    };
+    OffsetDateTime::parse(without_name, &go)
         .ok()
-        .and_then(|d| micros(d.assume_utc()))
+        .and_then(micros)
 }
 
 fn micros(d: time::OffsetDateTime) -> Option<i64> {
@@ -416,6 +447,7 @@ mod tests {
                 wordpress::read(reader(bytes.to_vec()), window()),
                 remark42::read(input::Lines::new(reader(bytes.to_vec()), &caps)),
                 afterword::read(input::Lines::new(reader(bytes.to_vec()), &caps)),
+                artalk::read(reader(bytes.to_vec()), window()),
             ];
             for source in sources {
                 for item in source.take(10_000) {
@@ -452,6 +484,8 @@ mod tests {
                         t = j(&text), d = j(&date)),
                     format!("{{\"format\":\"afterword-export\",\"version\":1,\"site\":\"b\"}}\n{{\"type\":\"thread\",\"slug\":{t},\"created_at\":{d}}}\n{{\"type\":\"comment\",\"id\":{t},\"status\":\"approved\",\"created_at\":{d},\"body\":{t}}}\n",
                         t = j(&text), d = j(&date)),
+                    format!(r#"[{{"id":{t},"rid":{t},"content":{t},"nick":{t},"page_key":{t},"site_urls":{t},"created_at":{d},"vote_up":{t}}}]"#,
+                        t = j(&text), d = j(&date)),
                     text.clone(),
                 ];
                 for f in files {
@@ -475,6 +509,11 @@ mod tests {
             Some(z + 500_000)
         );
         assert_eq!(micros_from_date("yesterday"), None);
+        assert_eq!(micros_from_date("2019-05-01 18:00:00 +0800 CST"), Some(z));
+        assert_eq!(
+            micros_from_date("2019-05-01 10:00:00.5 +0000 UTC"),
+            Some(z + 500_000)
+        );
         assert_eq!(micros_from_secs(1_556_704_800.25), Some(z + 250_000));
     }
 }

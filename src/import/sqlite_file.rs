@@ -38,6 +38,110 @@ pub fn open(path: &Path, what: &str) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
+/// A page of records read after the rowid given, and the last rowid read (`None`: no more).
+pub type Page = rusqlite::Result<(Vec<super::Item>, Option<i64>)>;
+/// Reads a page: the connection, the rowid to read after, the cap on one text.
+pub type PageFn = fn(&Connection, i64, i64) -> Page;
+
+/// The records of a database read a page at a time: every page of `threads`, then every
+/// page of `comments`; `what` names the system in errors.
+pub fn paged(
+    conn: Connection,
+    threads: PageFn,
+    comments: PageFn,
+    max_text: i64,
+    what: &'static str,
+) -> super::Source {
+    let mut reading_threads = true;
+    let mut after = i64::MIN;
+    let mut page: Vec<super::Item> = Vec::new();
+    let mut failed = false;
+    Box::new(std::iter::from_fn(move || loop {
+        if let Some(item) = page.pop() {
+            return Some(Ok(item));
+        }
+        if failed {
+            return None;
+        }
+        let read = if reading_threads { threads } else { comments };
+        match read(&conn, after, max_text) {
+            Ok((items, last)) => {
+                page = items;
+                // Popped from the end: file order.
+                page.reverse();
+                match last {
+                    Some(last) => after = last,
+                    None if reading_threads => {
+                        reading_threads = false;
+                        after = i64::MIN;
+                    }
+                    None => return None,
+                }
+            }
+            Err(e) => {
+                failed = true;
+                return Some(Err(
+                    anyhow::Error::from(e).context(format!("cannot read the {what} database"))
+                ));
+            }
+        }
+    }))
+}
+
+/// Rows read per query.
+const PAGE_ROWS: i64 = 2_000;
+
+/// The page of `table` after the rowid `after`: `SELECT rowid, {columns}` (which may use
+/// `?2`, the cap on one text), each row made a record by `f`.
+pub fn page_of(
+    conn: &Connection,
+    table: &str,
+    columns: &str,
+    after: i64,
+    max_text: i64,
+    mut f: impl FnMut(&rusqlite::Row<'_>, i64) -> rusqlite::Result<super::Item>,
+) -> Page {
+    let sql =
+        format!("SELECT rowid, {columns} FROM {table} WHERE rowid > ?1 ORDER BY rowid LIMIT ?3");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(rusqlite::params![after, max_text, PAGE_ROWS])?;
+    let mut items = Vec::new();
+    let mut last = None;
+    while let Some(r) = rows.next()? {
+        let rowid: i64 = r.get(0)?;
+        last = Some(rowid);
+        items.push(f(r, rowid)?);
+    }
+    Ok((items, last))
+}
+
+/// Opens `path` (see [`open`]) and checks it has these tables with these columns; `what`
+/// names the system: `an Isso database`.
+pub fn open_checked(
+    path: &Path,
+    system: &str,
+    what: &str,
+    tables: &[(&str, &[&str])],
+) -> anyhow::Result<Connection> {
+    let conn = open(path, system)?;
+    if !tables.iter().all(|(t, cols)| has_columns(&conn, t, cols)) {
+        let expected: Vec<String> = tables
+            .iter()
+            .map(|(t, cols)| format!("{t} ({})", cols.join(", ")))
+            .collect();
+        anyhow::bail!(
+            "this is not {what}: expected the tables {}",
+            expected.join(" and ")
+        );
+    }
+    Ok(conn)
+}
+
+/// A text column as read: NULL when it is over the cap (`?2`), so it is never loaded.
+pub fn capped(col: &str) -> String {
+    format!("CASE WHEN length(CAST({col} AS BLOB)) > ?2 THEN NULL ELSE {col} END")
+}
+
 /// Whether `table` has every one of `columns`.
 pub fn has_columns(conn: &Connection, table: &str, columns: &[&str]) -> bool {
     let Ok(mut stmt) = conn.prepare("SELECT name FROM pragma_table_info(?1)") else {

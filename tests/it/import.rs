@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use std::collections::HashMap;
+
 use common::{TestApp, SITES};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_afterword");
 
@@ -934,7 +936,17 @@ async fn every_importer_survives_its_nasty_files(app: TestApp) {
     let cli = Cli::for_app(&app);
     let root = fixture("nasty");
     let mut seen = 0;
-    for format in ["disqus", "wordpress", "remark42", "afterword", "isso"] {
+    for format in [
+        "disqus",
+        "wordpress",
+        "remark42",
+        "afterword",
+        "isso",
+        "commento",
+        "artalk",
+        "waline",
+        "cusdis",
+    ] {
         let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(format))
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -983,15 +995,19 @@ async fn every_importer_survives_its_nasty_files(app: TestApp) {
                     );
                 }
                 ("isso", "deep-markdown.db") => assert_eq!(code, 0, "{err}"),
-                ("isso", "huge-text.db") => {
-                    assert_eq!(code, 3, "{err}");
+                (_, "huge-text.db" | "huge-text.gz") => {
+                    assert_eq!(code, 3, "{format}/{name}: {err}");
                     assert!(problems(&s).contains("import.max_body_bytes"), "{s:#}");
+                }
+                ("commento" | "artalk" | "waline", "deep-json.gz" | "truncated") => {
+                    assert_eq!(code, 4, "{format}/{name}: {err}");
+                    assert!(err.contains("the JSON is broken"), "{err}");
                 }
                 _ => {}
             }
         }
     }
-    assert!(seen >= 50, "{seen} files");
+    assert!(seen >= 80, "{seen} files");
     // The server still answers, and what was imported reads back.
     let p = page(&app, "/a/").await;
     assert!(
@@ -1225,7 +1241,297 @@ async fn reimport_respects_purges_and_erasures(app: TestApp) {
     assert_eq!(app.db.count("import_tombstones"), 2);
 }
 
+/// The site's export, by slug (threads) and by id (comments): every stored field of an
+/// import, whatever the backend.
+fn exported(cli: &Cli) -> (HashMap<String, Value>, HashMap<String, Value>) {
+    let mut threads = HashMap::new();
+    let mut comments = HashMap::new();
+    for line in cli.export(&["--include-emails"]).lines().skip(1) {
+        let v: Value = serde_json::from_str(line).unwrap();
+        if v["type"] == "thread" {
+            threads.insert(v["slug"].as_str().unwrap().to_owned(), v);
+        } else {
+            comments.insert(v["id"].as_str().unwrap().to_owned(), v);
+        }
+    }
+    (threads, comments)
+}
+
+/// Checks the fields of an exported comment: `(field, value)` pairs.
+fn has(comments: &HashMap<String, Value>, id: &str, fields: &[(&str, Value)]) {
+    let c = comments
+        .get(id)
+        .unwrap_or_else(|| panic!("no comment {id} in {comments:#?}"));
+    for (field, want) in fields {
+        assert_eq!(&c[*field], want, "{id}.{field} in {c:#}");
+    }
+}
+
+/// Imports a new format's fixture twice (the second adds nothing), after a dry run that
+/// counts the same; returns the first summary.
+fn import_new(cli: &Cli, format: &str, file: &str, comments: u64) -> Value {
+    let dry = cli.import(format, &fixture(file), &["--dry-run"]);
+    let s = cli.import(format, &fixture(file), &[]);
+    assert_eq!(s["problem_count"], 0, "{s:#}");
+    let added = s["comments"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(added, comments, "{s:#}");
+    assert_eq!(
+        dry["comments"], s["comments"],
+        "the dry run counts the same"
+    );
+    let again = cli.import(format, &fixture(file), &[]);
+    assert_eq!(again["comments"], json!({}), "{again:#}");
+    assert_eq!(again["already_present"], comments, "{again:#}");
+    s
+}
+
+/// Commento's export and Comentario's (version 3, gzipped as Comentario writes it),
+/// field for field: author, email, website from the commenters listed after the
+/// comments, dates, parents, states, scores as 👍, page address and title.
+async fn commento_and_comentario_field_for_field(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    import_new(&cli, "commento", "commento.json", 4);
+    import_new(&cli, "commento", "comentario-v3.json.gz", 3);
+    let (threads, c) = exported(&cli);
+    let t = &threads["/posts/commento/"];
+    assert_eq!(t["url"], "https://blog.example/posts/commento/");
+    has(
+        &c,
+        "commento:c0ffee01",
+        &[
+            ("status", json!("approved")),
+            ("author", json!("Ada")),
+            ("email", json!("ada@example.org")),
+            ("website", json!("https://ada.example/")),
+            ("created_at", json!("2020-01-02T03:04:05.123456Z")),
+            ("parent", Value::Null),
+            ("body", json!("First, with **bold** & “quotes”")),
+            ("reactions", json!({"👍": 3})),
+        ],
+    );
+    has(
+        &c,
+        "commento:c0ffee02",
+        &[
+            ("status", json!("pending")),
+            ("author", Value::Null),
+            ("parent", json!("commento:c0ffee01")),
+        ],
+    );
+    has(
+        &c,
+        "commento:c0ffee03",
+        &[("status", json!("deleted")), ("author", Value::Null)],
+    );
+    has(
+        &c,
+        "commento:c0ffee04",
+        &[
+            ("status", json!("spam")),
+            ("author", json!("Bo")),
+            ("email", json!("bo@example.org")),
+            ("website", Value::Null),
+            ("parent", json!("commento:c0ffee03")),
+            ("created_at", json!("2020-01-02T23:00:00Z")),
+            ("reactions", json!({})),
+        ],
+    );
+    let t = &threads["/posts/comentario/"];
+    assert_eq!(t["title"], "Comentario & “friends”");
+    let id = |n: u32| format!("commento:11111111-0000-0000-0000-00000000000{n}");
+    has(
+        &c,
+        &id(1),
+        &[
+            ("status", json!("approved")),
+            ("author", json!("Cy")),
+            ("email", json!("cy@example.org")),
+            ("website", json!("https://cy.example/")),
+            ("created_at", json!("2023-02-01T10:00:00Z")),
+            ("body", json!("Top *level*")),
+            ("reactions", json!({"👍": 2})),
+        ],
+    );
+    has(
+        &c,
+        &id(2),
+        &[
+            ("status", json!("pending")),
+            ("author", json!("Guest Gil")),
+            ("parent", json!(id(1))),
+        ],
+    );
+    has(&c, &id(3), &[("status", json!("spam"))]);
+}
+
+/// Artalk's Artrans, field for field: Go's dates with their offsets, votes as 👍 and 👎,
+/// pending, a page key that is a path on the site's first address or an address itself.
+async fn artalk_artrans_field_for_field(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    let s = import_new(&cli, "artalk", "artalk.artrans", 3);
+    assert_eq!(s["reactions_not_imported"]["👎"], 1, "{s:#}");
+    let (threads, c) = exported(&cli);
+    let t = &threads["/posts/artalk/"];
+    assert_eq!(
+        (&t["url"], &t["title"]),
+        (
+            &json!("https://blog.example/posts/artalk/"),
+            &json!("Artalk post")
+        )
+    );
+    assert_eq!(threads["/posts/other/"]["title"], "Other");
+    has(
+        &c,
+        "artalk:1",
+        &[
+            ("status", json!("approved")),
+            ("author", json!("Ari")),
+            ("email", json!("ari@example.org")),
+            ("website", json!("https://ari.example/")),
+            ("created_at", json!("2022-03-04T05:14:15.123Z")),
+            ("body", json!("Hello from **Artalk** & “co”")),
+            ("reactions", json!({"👍": 4})),
+            ("parent", Value::Null),
+        ],
+    );
+    has(
+        &c,
+        "artalk:2",
+        &[
+            ("status", json!("pending")),
+            ("author", json!("Bea")),
+            ("email", Value::Null),
+            ("parent", json!("artalk:1")),
+            ("created_at", json!("2022-03-04T14:00:00Z")),
+        ],
+    );
+    // `--slug-from url` keeps the whole address.
+    let other = Cli::for_db(app.db.url());
+    let s = other.import(
+        "artalk",
+        &fixture("artalk.artrans"),
+        &["--dry-run", "--slug-from", "url"],
+    );
+    assert!(
+        s["slugs"]
+            .to_string()
+            .contains("https://blog.example/posts/other/"),
+        "{s:#}"
+    );
+}
+
+/// Waline's export, field for field: a logged-in commenter's name, address and website
+/// from the users listed after the comments, LeanCloud's date objects, likes as 👍.
+async fn waline_field_for_field(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    import_new(&cli, "waline", "waline.json", 3);
+    let (threads, c) = exported(&cli);
+    assert!(threads.contains_key("/posts/waline/"), "{threads:#?}");
+    has(
+        &c,
+        "waline:w1",
+        &[
+            ("status", json!("approved")),
+            ("author", json!("Guest")),
+            ("email", json!("guest@example.org")),
+            ("website", json!("https://guest.example/")),
+            ("created_at", json!("2023-05-06T07:08:09Z")),
+            ("body", json!("Hi from *Waline* & “you”")),
+            ("reactions", json!({"👍": 5})),
+            ("parent", Value::Null),
+            ("edited_at", Value::Null),
+        ],
+    );
+    has(
+        &c,
+        "waline:w2",
+        &[
+            ("status", json!("pending")),
+            ("author", json!("Wren")),
+            ("email", json!("wren@example.org")),
+            ("website", json!("https://wren.example/")),
+            ("parent", json!("waline:w1")),
+            ("created_at", json!("2023-05-06T08:00:00Z")),
+        ],
+    );
+    has(
+        &c,
+        "waline:w3",
+        &[
+            ("status", json!("spam")),
+            ("created_at", json!("2023-05-06T09:00:00Z")),
+        ],
+    );
+}
+
+/// Cusdis's SQLite database (Prisma's tables), field for field, opened as safely as
+/// Isso's; a file that is not one is refused naming what was expected.
+async fn cusdis_field_for_field(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    import_new(&cli, "cusdis", "cusdis.db", 5);
+    let (threads, c) = exported(&cli);
+    let t = &threads["/posts/cusdis/"];
+    assert_eq!(
+        (&t["url"], &t["title"]),
+        (
+            &json!("https://blog.example/posts/cusdis/"),
+            &json!("Cusdis & “co”")
+        )
+    );
+    has(
+        &c,
+        "cusdis:c1",
+        &[
+            ("status", json!("approved")),
+            ("author", json!("Dee")),
+            ("email", json!("dee@example.org")),
+            ("created_at", json!("2022-05-01T12:00:00Z")),
+            ("body", json!("Plain *text* & “quotes”")),
+            ("parent", Value::Null),
+        ],
+    );
+    has(
+        &c,
+        "cusdis:c2",
+        &[
+            ("author", json!("The Owner")),
+            ("parent", json!("cusdis:c1")),
+        ],
+    );
+    has(&c, "cusdis:c3", &[("status", json!("pending"))]);
+    has(
+        &c,
+        "cusdis:c4",
+        &[("status", json!("deleted")), ("author", Value::Null)],
+    );
+    has(
+        &c,
+        "cusdis:c5",
+        &[
+            ("status", json!("approved")),
+            ("parent", json!("cusdis:c4")),
+        ],
+    );
+    let (code, _, err) = run_import(&cli, "cusdis", &fixture("isso.db"), &[]);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains(
+            "this is not a Cusdis database: expected the tables pages (id, slug, url, title)"
+        ),
+        "{err}"
+    );
+}
+
 on_both_backends!(
+    commento_and_comentario_field_for_field,
+    artalk_artrans_field_for_field,
+    waline_field_for_field,
+    cusdis_field_for_field,
     every_importer_survives_its_nasty_files,
     bad_records_are_listed_and_strict_writes_nothing,
     caps_refuse_hostile_files_by_name,

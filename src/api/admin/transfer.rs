@@ -31,7 +31,8 @@ pub struct ImportQuery {
     /// The site the comments belong to.
     #[param(pattern = r"^[a-z0-9-]{1,64}$")]
     site: String,
-    /// `isso`, `disqus`, `wordpress`, `remark42` or `afterword`.
+    /// `isso`, `disqus`, `wordpress`, `remark42`, `commento`, `artalk`, `waline`, `cusdis` or
+    /// `afterword`.
     format: String,
     /// `path` (the default), `url` or `regex:PATTERN=REPLACEMENT`.
     slug_from: Option<String>,
@@ -101,7 +102,7 @@ pub async fn import(
         <Format as clap::ValueEnum>::from_str(q.require("format")?, true).map_err(|_| {
             ApiError::unprocessable(
                 "invalid_format",
-                "format must be isso, disqus, wordpress, remark42 or afterword.",
+                "format must be isso, disqus, wordpress, remark42, commento, artalk, waline, cusdis or afterword.",
             )
             .with_field("format")
         })?;
