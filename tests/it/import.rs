@@ -703,6 +703,29 @@ async fn import_and_export_from_the_admin_page(app: TestApp) {
         "import_failed",
     )
     .await;
+    let not_isso = common::expect_error(
+        send("site=blog&format=isso", true).await.unwrap(),
+        422,
+        "import_failed",
+    )
+    .await;
+    assert!(
+        not_isso
+            .to_string()
+            .contains("this is not an Isso database: expected the tables"),
+        "{not_isso}"
+    );
+    // Strict: the file has records that cannot be read, so nothing is written.
+    let before = app.db.count("comments");
+    let strict: Value = send("site=open&format=disqus&strict=1", true)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(strict["strict_stopped"], true, "{strict:#}");
+    assert_eq!(strict["problems"][0]["record"], "disqus:5006", "{strict:#}");
+    assert_eq!(app.db.count("comments"), before);
 
     let r = admin
         .request(Method::GET, "/api/v1/admin/export?site=blog")
