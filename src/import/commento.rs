@@ -17,7 +17,6 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::input::Window;
 use super::json_doc::{self, date, flag, number, text, Arrays};
 use super::progress::Progress;
 use super::{Body, ImportCaps, Item, Source, SourceComment, SourceThread, Status};
@@ -34,13 +33,10 @@ struct Page {
 }
 
 pub fn read(path: &Path, progress: &Progress, caps: &ImportCaps) -> anyhow::Result<Source> {
-    let open = || {
-        let window = Window::new(caps.max_record_bytes);
-        super::open_maybe_gzip(path, progress, caps, window.clone()).map(|r| (r, window))
-    };
     let mut people: HashMap<String, Person> = HashMap::new();
     let mut pages: HashMap<String, Page> = HashMap::new();
-    let (input, window) = open()?;
+    // The first pass is not shown: the bar follows the second.
+    let (input, window) = json_doc::open(path, &Progress::new(true), caps)?;
     let first = Arrays {
         wanted: &["commenters", "pages"],
         descend: &[],
@@ -69,7 +65,7 @@ pub fn read(path: &Path, progress: &Progress, caps: &ImportCaps) -> anyhow::Resu
             );
         }
     })?;
-    let (input, window) = open()?;
+    let (input, window) = json_doc::open(path, progress, caps)?;
     let second = Arrays {
         wanted: &["comments"],
         descend: &[],

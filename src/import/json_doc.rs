@@ -51,6 +51,17 @@ pub fn read(
     rx
 }
 
+/// Opens `path` (gzipped or not) within the caps, with the window of one record.
+pub fn open(
+    path: &std::path::Path,
+    progress: &super::progress::Progress,
+    caps: &super::ImportCaps,
+) -> anyhow::Result<(Box<dyn BufRead + Send>, Window)> {
+    let window = Window::new(caps.max_record_bytes);
+    let input = super::open_maybe_gzip(path, progress, caps, window.clone())?;
+    Ok((input, window))
+}
+
 /// Reads every element of the wanted arrays with `each`, to the end of the document; for
 /// what an importer needs before its main pass (Commento's commenters come after the
 /// comments).

@@ -12,7 +12,6 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::input::Window;
 use super::json_doc::{self, date, number, text, Arrays};
 use super::progress::Progress;
 use super::{Body, ImportCaps, Item, Source, SourceComment, SourceThread, Status};
@@ -26,12 +25,9 @@ struct User {
 }
 
 pub fn read(path: &Path, progress: &Progress, caps: &ImportCaps) -> anyhow::Result<Source> {
-    let open = || {
-        let window = Window::new(caps.max_record_bytes);
-        super::open_maybe_gzip(path, progress, caps, window.clone()).map(|r| (r, window))
-    };
     let mut users: HashMap<String, User> = HashMap::new();
-    let (input, window) = open()?;
+    // The first pass is not shown: the bar follows the second.
+    let (input, window) = json_doc::open(path, &Progress::new(true), caps)?;
     let first = Arrays {
         wanted: &["Users"],
         descend: DESCEND,
@@ -48,7 +44,7 @@ pub fn read(path: &Path, progress: &Progress, caps: &ImportCaps) -> anyhow::Resu
             );
         }
     })?;
-    let (input, window) = open()?;
+    let (input, window) = json_doc::open(path, progress, caps)?;
     let second = Arrays {
         wanted: &["Comment"],
         descend: DESCEND,
