@@ -34,6 +34,10 @@ const STAGE_BATCH: usize = 20_000;
 pub struct Stage {
     conn: SqliteConnection,
     pending: usize,
+    /// Bytes of records written, and how many may be (`max_input_bytes`): records take
+    /// more room than the file in the worst case (escaped control characters).
+    written: u64,
+    max: u64,
     pub threads: u64,
     pub comments: u64,
 }
@@ -42,7 +46,7 @@ impl Stage {
     /// SQLite's own temporary database (an empty name): created `0600` in the temporary
     /// directory (`SQLITE_TMPDIR`, else `TMPDIR`) and unlinked at once, so nothing is left
     /// behind however the import ends, even killed.
-    pub fn create() -> anyhow::Result<Stage> {
+    pub fn create(max: u64) -> anyhow::Result<Stage> {
         let mut conn = SqliteConnection::establish("")
             .context("cannot create the scratch file in the temporary directory")?;
         // Scratch data: nothing to keep after a crash.
@@ -56,9 +60,25 @@ impl Stage {
         Ok(Stage {
             conn,
             pending: 0,
+            written: 0,
+            max,
             threads: 0,
             comments: 0,
         })
+    }
+
+    /// A record to write, as long as the scratch file stays within its cap.
+    fn record<T: serde::Serialize>(&mut self, rec: &T) -> anyhow::Result<String> {
+        let text = serde_json::to_string(rec)?;
+        self.written += text.len() as u64;
+        if self.written > self.max {
+            anyhow::bail!(super::input::too_big(
+                "the scratch file",
+                self.max,
+                "max_input_bytes"
+            ));
+        }
+        Ok(text)
     }
 
     fn tick(&mut self) -> anyhow::Result<()> {
@@ -82,7 +102,7 @@ impl Stage {
                 diesel::insert_into(staged_threads::table)
                     .values((
                         staged_threads::key.eq(&t.key),
-                        staged_threads::rec.eq(serde_json::to_string(t)?),
+                        staged_threads::rec.eq(self.record(t)?),
                     ))
                     .execute(&mut self.conn)?;
                 self.threads += 1;
@@ -93,7 +113,7 @@ impl Stage {
                 old.title = old.title.or_else(|| t.title.clone());
                 old.slug = old.slug.or_else(|| t.slug.clone());
                 diesel::update(staged_threads::table.filter(staged_threads::key.eq(&t.key)))
-                    .set(staged_threads::rec.eq(serde_json::to_string(&old)?))
+                    .set(staged_threads::rec.eq(self.record(&old)?))
                     .execute(&mut self.conn)?;
             }
         }
@@ -104,7 +124,7 @@ impl Stage {
         diesel::insert_into(staged_comments::table)
             .values((
                 staged_comments::thread.eq(&c.thread),
-                staged_comments::rec.eq(serde_json::to_string(c)?),
+                staged_comments::rec.eq(self.record(c)?),
             ))
             .execute(&mut self.conn)?;
         self.comments += 1;

@@ -492,7 +492,7 @@ fn read_staged(
     mut send: impl FnMut(Raw) -> bool,
 ) -> anyhow::Result<Summary> {
     let mut skipped = Summary::default();
-    let mut stage = Stage::create()?;
+    let mut stage = Stage::create(caps.max_input_bytes)?;
     progress.phase("reading", file_size, "bytes");
     for item in source {
         match item? {

@@ -1168,6 +1168,23 @@ async fn caps_refuse_hostile_files_by_name(app: TestApp) {
     assert_eq!(added(&s, "approved"), 1, "{s:#}");
     assert_eq!(skipped(&s, "thread with more than 3 comments (import.max_thread_comments in the config raises the cap)"), 4);
 
+    // Records may take more room in the scratch file than in the file (a control
+    // character is one byte in XML, six escaped): the scratch file has the same cap.
+    let small = Cli::with_config(app.db.url(), "[import]\nmax_input_bytes = 60000");
+    let ctl = std::fs::read_to_string(fixture("disqus.xml"))
+        .unwrap()
+        .replace("Second paragraph", &"\u{1}".repeat(20_000));
+    let file = dir.join("controls.xml");
+    std::fs::write(&file, ctl).unwrap();
+    let (code, _, err) = run_import(&small, "disqus", &file, &[]);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains(
+            "the scratch file is larger than the cap of 60000 bytes (import.max_input_bytes"
+        ),
+        "{err}"
+    );
+
     // One XML record over the cap stops the file: it cannot be read past it.
     let big = std::fs::read_to_string(fixture("disqus.xml"))
         .unwrap()

@@ -88,7 +88,7 @@ impl Drop for Running {
         (status = 403, description = "No or a wrong CSRF token", body = crate::api::openapi::ErrorBody),
         (status = 409, description = "Another import is running", body = crate::api::openapi::ErrorBody),
         (status = 413, description = "The file is larger than 512 MiB", body = crate::api::openapi::ErrorBody),
-        (status = 422, description = "A bad parameter, or a file that cannot be read as that format", body = crate::api::openapi::ErrorBody)))]
+        (status = 422, description = "A bad parameter, or a file that cannot be read as that format or is over a cap of [import]", body = crate::api::openapi::ErrorBody)))]
 pub async fn import(
     req: HttpRequest,
     moderator: Moderator,
