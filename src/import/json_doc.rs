@@ -106,6 +106,30 @@ pub fn source(
     }))
 }
 
+/// Visitor methods that take a scalar and do nothing with it.
+macro_rules! pass_over_scalars {
+    () => {
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    };
+}
+
 /// A value of the document: an object to look into, or a wanted array.
 struct Node<'a> {
     arrays: Arrays,
@@ -144,9 +168,7 @@ impl<'de> Visitor<'de> for &mut Node<'_> {
                     };
                     map.next_value_seed(&mut inner)?;
                 }
-                (None, None) => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+                (None, None) => map.next_value_seed(Skip(self.window))?,
             }
             self.window.reset();
         }
@@ -155,8 +177,7 @@ impl<'de> Visitor<'de> for &mut Node<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         if !self.arrays.wanted.contains(&self.name) {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            return Ok(());
+            return Skip(self.window).visit_seq(seq);
         }
         let mut n = 0;
         while let Some(v) = seq.next_element::<Value>()? {
@@ -170,24 +191,43 @@ impl<'de> Visitor<'de> for &mut Node<'_> {
     }
 
     // Anything else where an object or an array was hoped for is passed over.
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+    pass_over_scalars!();
+}
+
+/// A value passed over unread; an array or object of them one element at a time, each
+/// within the cap on one record (Commento's first pass passes over all the comments).
+struct Skip<'a>(&'a Window);
+
+impl<'de> DeserializeSeed<'de> for Skip<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {
+            self.0.reset();
+        }
         Ok(())
     }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            self.0.reset();
+        }
         Ok(())
     }
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
+
+    pass_over_scalars!();
 }
 
 /// A field as text, whatever JSON type the exporter gave it (Artalk writes numbers and
@@ -276,5 +316,39 @@ mod tests {
         );
         let deep = format!("{{\"comments\":[{}]}}", "[".repeat(100_000));
         assert_eq!(elements(&deep, arrays), ["broken: the JSON is broken"]);
+    }
+
+    #[test]
+    fn arrays_passed_over_are_capped_per_element_not_whole() {
+        let caps = crate::config::ImportCaps::default();
+        let read_capped = |doc: String, wanted: &'static [&'static str]| -> Vec<String> {
+            let window = Window::new(200);
+            let capped = super::super::input::Capped::new(
+                std::io::Cursor::new(doc.into_bytes()),
+                &caps,
+                window.clone(),
+            );
+            let input: Box<dyn BufRead + Send> =
+                Box::new(std::io::BufReader::with_capacity(16, capped));
+            let arrays = Arrays {
+                wanted,
+                descend: &["data"],
+            };
+            read(input, arrays, window)
+                .into_iter()
+                .map(|e| match e {
+                    Event::Element(name, n, _) => format!("{name}{n}"),
+                    Event::Broken(why) => why,
+                })
+                .collect()
+        };
+        let many = vec![r#"{"text":"some comment text"}"#; 100].join(",");
+        let doc = format!(r#"{{"data":{{"comments":[{many}],"users":[{{"id":1}}]}}}}"#);
+        assert!(doc.len() > 2_000);
+        assert_eq!(read_capped(doc.clone(), &["users"]), ["users1"]);
+        assert_eq!(read_capped(doc, &["comments"]).len(), 100);
+        let big = format!(r#"{{"comments":[{{"text":"{}"}}]}}"#, "x".repeat(500));
+        let out = read_capped(big, &["comments"]);
+        assert!(out[0].contains("import.max_record_bytes"), "{out:?}");
     }
 }
