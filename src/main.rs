@@ -47,7 +47,8 @@ enum Command {
     /// or stopped (the message says why and what was kept).
     Import {
         format: afterword::import::Format,
-        /// The export file (for Isso: its SQLite database). Gzipped files are read as such.
+        /// The export file (for Isso and Cusdis: their SQLite database). Gzipped files are
+        /// read as such.
         file: PathBuf,
         /// The site (from the config) the comments belong to.
         #[arg(long)]

@@ -1,5 +1,5 @@
-//! `afterword import FORMAT FILE`: comments from Isso, Disqus, WordPress, Remark42 or our
-//! own export, into one site.
+//! `afterword import FORMAT FILE`: comments from Isso, Disqus, WordPress, Remark42,
+//! Commento or Comentario, Artalk, Waline, Cusdis or our own export, into one site.
 //!
 //! Each format's reader turns its file into one stream of [`Item`]s (threads and comments
 //! with their source ids), read as it goes, never whole. The stream is first spooled into
@@ -39,9 +39,12 @@ pub use write::{Options, Summary};
 /// The formats `afterword import` reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// Isso's SQLite database.
     Isso,
     Disqus,
+    /// WordPress's WXR export.
     Wordpress,
+    /// Remark42's backup.
     Remark42,
     /// Commento's export, and Comentario's (versions 1 and 3).
     Commento,
@@ -50,6 +53,7 @@ pub enum Format {
     Waline,
     /// Cusdis's SQLite database.
     Cusdis,
+    /// Our own export.
     Afterword,
 }
 
