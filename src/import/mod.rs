@@ -453,6 +453,16 @@ mod tests {
                 afterword::read(input::Lines::new(reader(bytes.to_vec()), &caps)),
                 artalk::read(reader(bytes.to_vec()), window()),
             ];
+            // Commento's and Waline's readers take a path: they read the file twice.
+            let mut sources = sources;
+            if let Ok(mut file) = tempfile::NamedTempFile::new() {
+                use std::io::Write;
+                if file.write_all(bytes).is_ok() {
+                    let quiet = progress::Progress::new(true);
+                    sources.extend(commento::read(file.path(), &quiet, &caps).ok());
+                    sources.extend(waline::read(file.path(), &quiet, &caps).ok());
+                }
+            }
             for source in sources {
                 for item in source.take(10_000) {
                     if let Ok(Item::Comment(c)) = item {
@@ -489,6 +499,10 @@ mod tests {
                     format!("{{\"format\":\"afterword-export\",\"version\":1,\"site\":\"b\"}}\n{{\"type\":\"thread\",\"slug\":{t},\"created_at\":{d}}}\n{{\"type\":\"comment\",\"id\":{t},\"status\":\"approved\",\"created_at\":{d},\"body\":{t}}}\n",
                         t = j(&text), d = j(&date)),
                     format!(r#"[{{"id":{t},"rid":{t},"content":{t},"nick":{t},"page_key":{t},"site_urls":{t},"created_at":{d},"vote_up":{t}}}]"#,
+                        t = j(&text), d = j(&date)),
+                    format!(r#"{{"comments":[{{"commentHex":{t},"url":{t},"domain":{t},"commenterHex":{t},"markdown":{t},"parentHex":{t},"creationDate":{d},"state":{t},"score":{t}}}],"commenters":[{{"commenterHex":{t},"name":{t}}}]}}"#,
+                        t = j(&text), d = j(&date)),
+                    format!(r#"{{"data":{{"Comment":[{{"objectId":{t},"url":{t},"comment":{t},"nick":{t},"pid":{t},"insertedAt":{d},"status":{t},"user_id":{t}}}],"Users":[{{"objectId":{t},"display_name":{t}}}]}}}}"#,
                         t = j(&text), d = j(&date)),
                     text.clone(),
                 ];
