@@ -511,10 +511,6 @@ fn apply_notifications(conn: &mut PgConnection, c: &ThreadCache) -> QueryResult<
 /// dead peer is noticed in seconds, and a name that shows in `pg_stat_activity`. Settings
 /// already in the URL win.
 fn listener_url(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        return url.to_owned();
-    };
-    let present: Vec<String> = parsed.query_pairs().map(|(k, _)| k.into_owned()).collect();
     let wanted = [
         ("application_name", "afterword-listener"),
         ("connect_timeout", "5"),
@@ -526,19 +522,8 @@ fn listener_url(url: &str) -> String {
         ("tcp_user_timeout", "5000"),
         ("options", "-c statement_timeout=5000"),
     ];
-    // Written by hand: libpq reads `%20` as a space but not the `+` of form encoding.
-    let mut query = parsed.query().unwrap_or("").to_owned();
-    for (k, v) in wanted {
-        if !present.iter().any(|p| p == k) {
-            if !query.is_empty() {
-                query.push('&');
-            }
-            let v = percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC);
-            query.push_str(&format!("{k}={v}"));
-        }
-    }
-    parsed.set_query(Some(&query));
-    parsed.to_string()
+    let wanted: Vec<(&str, String)> = wanted.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+    crate::db::with_params(url, &wanted)
 }
 
 #[cfg(test)]

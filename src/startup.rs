@@ -36,10 +36,11 @@ impl Application {
         } else {
             6
         };
-        let pool = Pool::connect(
+        let pool = Pool::for_server(
             &settings.database_url,
             settings.sqlite_synchronous,
             pool_size,
+            &settings.database,
         )?;
         let ran = pool.migrate().context("database migration failed")?;
         if ran > 0 {

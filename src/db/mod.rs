@@ -45,7 +45,7 @@ impl<C: Store + AdminStore + ModerationStore + MailStore + PrivacyStore + Subscr
 pub use writer::{OnCommit, Writer, WriterConn, WriterTarget};
 
 use crate::cache::ThreadKey;
-use crate::config::{DatabaseUrl, SqliteSync};
+use crate::config::{DatabaseSettings, DatabaseUrl, SqliteSync};
 use crate::error::ApiError;
 use crate::security::ServerKey;
 
@@ -128,6 +128,76 @@ fn sqlite_pragmas(conn: &mut SqliteConnection, synchronous: SqliteSync) -> Query
         .map(|_| ())
 }
 
+/// The server cancels what runs too long, and ends a session left idle in a transaction
+/// (whose locks would otherwise hold every other instance's writes).
+fn session_timeouts(t: &DatabaseSettings) -> String {
+    format!(
+        "SET statement_timeout = {}; SET idle_in_transaction_session_timeout = {}",
+        t.statement_timeout.as_millis(),
+        t.idle_in_transaction_timeout.as_millis()
+    )
+}
+
+#[derive(Debug)]
+struct PgSession(String);
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for PgSession {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        diesel::connection::SimpleConnection::batch_execute(conn, &self.0)
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// `url` with libpq parameters added, unless the URL sets them already (the operator's
+/// choice wins).
+pub fn with_params(url: &str, wanted: &[(&str, String)]) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    let present: Vec<String> = parsed.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    // Written by hand: libpq reads `%20` as a space but not the `+` of form encoding.
+    let mut query = parsed.query().unwrap_or("").to_owned();
+    for (k, v) in wanted {
+        if !present.iter().any(|p| p == k) {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            let v = percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC);
+            query.push_str(&format!("{k}={v}"));
+        }
+    }
+    parsed.set_query(Some(&query));
+    parsed.to_string()
+}
+
+/// The server's connection string: a connect that hangs, data the network never
+/// acknowledges and a peer gone silent all fail within the configured bounds, rather than
+/// when the kernel gives up (minutes).
+pub fn server_url(url: &str, name: &str, t: &DatabaseSettings) -> String {
+    let net = t.network_timeout.as_secs().max(2);
+    with_params(
+        url,
+        &[
+            ("application_name", name.to_owned()),
+            (
+                "connect_timeout",
+                t.connect_timeout.as_secs().max(2).to_string(),
+            ),
+            ("keepalives", "1".into()),
+            ("keepalives_idle", (net / 2).to_string()),
+            ("keepalives_interval", (net / 6).max(1).to_string()),
+            ("keepalives_count", "3".into()),
+            (
+                "tcp_user_timeout",
+                t.network_timeout.as_millis().to_string(),
+            ),
+        ],
+    )
+}
+
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         sqlite_pragmas(conn, self.synchronous).map_err(diesel::r2d2::Error::QueryError)
@@ -159,10 +229,11 @@ impl WriterConn for PgConnection {
     fn open(target: &WriterTarget) -> anyhow::Result<Self> {
         let mut conn = PgConnection::establish(&target.url)?;
         // A statement stuck on a lock must not hold every write of the instance forever.
-        diesel::connection::SimpleConnection::batch_execute(
-            &mut conn,
-            "SET statement_timeout = '15s'",
-        )?;
+        let set = match &target.timeouts {
+            Some(t) => session_timeouts(t),
+            None => "SET statement_timeout = '15s'".to_owned(),
+        };
+        diesel::connection::SimpleConnection::batch_execute(&mut conn, &set)?;
         Ok(conn)
     }
 
@@ -212,7 +283,27 @@ impl WriterConn for PgConnection {
 }
 
 impl Pool {
+    /// For commands: no session timeouts (an import's statements may run long).
     pub fn connect(url: &DatabaseUrl, sync: SqliteSync, max_size: u32) -> anyhow::Result<Pool> {
+        Self::open(url, sync, max_size, None)
+    }
+
+    /// For the server: every wait on the database is bounded by `timeouts`.
+    pub fn for_server(
+        url: &DatabaseUrl,
+        sync: SqliteSync,
+        max_size: u32,
+        timeouts: &DatabaseSettings,
+    ) -> anyhow::Result<Pool> {
+        Self::open(url, sync, max_size, Some(timeouts))
+    }
+
+    fn open(
+        url: &DatabaseUrl,
+        sync: SqliteSync,
+        max_size: u32,
+        timeouts: Option<&DatabaseSettings>,
+    ) -> anyhow::Result<Pool> {
         match url {
             DatabaseUrl::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -233,22 +324,37 @@ impl Pool {
                 let target = WriterTarget {
                     url: path.to_string_lossy().into_owned(),
                     sqlite_sync: sync,
+                    timeouts: timeouts.cloned(),
                 };
                 let writer = Writer::start(target, Arc::default())
                     .context("cannot start the database writer")?;
                 Ok(Pool::Sqlite(pool, writer))
             }
             DatabaseUrl::Postgres(secret) => {
-                let manager = ConnectionManager::<PgConnection>::new(secret.expose());
+                let (pool_url, writer_url, session) = match timeouts {
+                    Some(t) => (
+                        server_url(secret.expose(), "afterword", t),
+                        server_url(secret.expose(), "afterword-writer", t),
+                        session_timeouts(t),
+                    ),
+                    None => (
+                        secret.expose().to_owned(),
+                        secret.expose().to_owned(),
+                        String::new(),
+                    ),
+                };
+                let manager = ConnectionManager::<PgConnection>::new(pool_url);
                 let pool = r2d2::Pool::builder()
                     .max_size(max_size)
                     .min_idle(Some(1))
                     .connection_timeout(Duration::from_secs(10))
+                    .connection_customizer(Box::new(PgSession(session)))
                     .build(manager)
                     .context("cannot connect to the PostgreSQL database")?;
                 let target = WriterTarget {
-                    url: secret.expose().to_owned(),
+                    url: writer_url,
                     sqlite_sync: sync,
+                    timeouts: timeouts.cloned(),
                 };
                 let writer = Writer::start(target, Arc::default())
                     .context("cannot start the database writer")?;
@@ -271,13 +377,28 @@ impl Pool {
         thread: ThreadKey,
         work: impl FnOnce(ConnRef<'_>) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
+        self.write_sized(thread, 0, work).await
+    }
+
+    /// `write` for a write that carries `bytes` of input (a comment's text): the writer's
+    /// queue is bounded in bytes as well as in writes.
+    pub async fn write_sized<T: Send + 'static>(
+        &self,
+        thread: ThreadKey,
+        bytes: usize,
+        work: impl FnOnce(ConnRef<'_>) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
         match self {
             Pool::Sqlite(_, writer) => {
                 writer
-                    .write(thread, move |c| work(ConnRef::Sqlite(c)))
+                    .write(thread, bytes, move |c| work(ConnRef::Sqlite(c)))
                     .await
             }
-            Pool::Pg(_, writer, _) => writer.write(thread, move |c| work(ConnRef::Pg(c))).await,
+            Pool::Pg(_, writer, _) => {
+                writer
+                    .write(thread, bytes, move |c| work(ConnRef::Pg(c)))
+                    .await
+            }
         }
     }
 
@@ -291,12 +412,12 @@ impl Pool {
         match self {
             Pool::Sqlite(_, writer) => {
                 writer
-                    .write_changing(thread, move |c| work(ConnRef::Sqlite(c)))
+                    .write_changing(thread, 0, move |c| work(ConnRef::Sqlite(c)))
                     .await
             }
             Pool::Pg(_, writer, _) => {
                 writer
-                    .write_changing(thread, move |c| work(ConnRef::Pg(c)))
+                    .write_changing(thread, 0, move |c| work(ConnRef::Pg(c)))
                     .await
             }
         }
@@ -315,6 +436,22 @@ impl Pool {
         match self {
             Pool::Sqlite(_, w) => w.is_alive(),
             Pool::Pg(_, w, _) => w.is_alive(),
+        }
+    }
+
+    /// Why writes cannot be made right now, if they cannot (for `/healthz`).
+    pub fn writer_health(&self) -> Result<(), String> {
+        match self {
+            Pool::Sqlite(_, w) => w.health(),
+            Pool::Pg(_, w, _) => w.health(),
+        }
+    }
+
+    /// The writer takes no new write, runs those queued and ends (`writer_stopped`).
+    pub fn close_writer(&self) {
+        match self {
+            Pool::Sqlite(_, w) => w.close(),
+            Pool::Pg(_, w, _) => w.close(),
         }
     }
 
