@@ -434,13 +434,24 @@ pub fn etag_of(body: &[u8]) -> String {
 /// leave the cache on: TCP keepalives and timeouts bound every call, the listener proves
 /// it still listens with a round trip every [`LISTENER_PING`], and the cache turns itself
 /// off when no proof came for [`LISTENER_TRUST`], whatever the listener is stuck in.
-pub fn listen_postgres(url: String, cache: Weak<ThreadCache>) {
+///
+/// Setting `stop` ends it (its connection closed) within a few milliseconds, unless it is
+/// waiting on the network, which its timeouts bound.
+pub fn listen_postgres(
+    url: String,
+    cache: Weak<ThreadCache>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Option<std::thread::JoinHandle<()>> {
     let url = listener_url(&url);
+    let stopped = move || stop.load(Ordering::Acquire);
     let spawned = std::thread::Builder::new()
         .name("afterword-pg-listen".into())
         .spawn(move || {
             let poll = Duration::from_millis(10);
             loop {
+                if stopped() {
+                    return;
+                }
                 let Some(c) = cache.upgrade() else { return };
                 c.set_enabled(false);
                 drop(c);
@@ -466,6 +477,10 @@ pub fn listen_postgres(url: String, cache: Weak<ThreadCache>) {
                 let mut last_ping = Instant::now();
                 'connected: loop {
                     std::thread::sleep(poll);
+                    if stopped() {
+                        tracing::debug!("cache listener closed");
+                        return;
+                    }
                     let Some(c) = cache.upgrade() else { return };
                     if let Err(e) = apply_notifications(&mut conn, &c) {
                         tracing::warn!(error = %e, "cache listener lost PostgreSQL; reconnecting");
@@ -487,8 +502,12 @@ pub fn listen_postgres(url: String, cache: Weak<ThreadCache>) {
                 }
             }
         });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the cache listener; caching stays off");
+    match spawned {
+        Ok(thread) => Some(thread),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the cache listener; caching stays off");
+            None
+        }
     }
 }
 

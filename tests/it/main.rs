@@ -21,4 +21,5 @@ mod pg_restart;
 mod privacy;
 mod reaction_migration;
 mod reactions;
+mod shutdown;
 mod spam;
