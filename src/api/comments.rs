@@ -215,17 +215,17 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         settings,
         service::reply_notifications(state.mailer.is_some()),
     );
-    let st = state.clone();
-    let body = web::block(move || -> Result<Bytes, ApiError> {
-        let mut conn = st.pool.get()?;
-        let page = with_conn!(conn, |c| service::read_thread(
-            c, site_info, &site, &slug, sort, limit, after
-        ))?;
-        serde_json::to_vec(&page)
-            .map(Bytes::from)
-            .map_err(ApiError::internal)
-    })
-    .await??;
+    let body = state
+        .pool
+        .read(move |conn| -> Result<Bytes, ApiError> {
+            let page = with_conn!(conn, |c| service::read_thread(
+                c, site_info, &site, &slug, sort, limit, after
+            ))?;
+            serde_json::to_vec(&page)
+                .map(Bytes::from)
+                .map_err(ApiError::internal)
+        })
+        .await?;
     let page = state.cache.insert(key, generation, body);
     drop(guard);
     Ok(page_response(&req, &page, false, form_token.as_deref()))

@@ -370,6 +370,29 @@ impl Pool {
         }
     }
 
+    /// Runs `read` on a pooled connection, off the async workers. A database that has not
+    /// answered within the write timeout is answered 503 (the connection stays busy until
+    /// it answers or its network timeout breaks it).
+    pub async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let within = match self {
+            Pool::Sqlite(_, w) => w.timeout(),
+            Pool::Pg(_, w, _) => w.timeout(),
+        };
+        let pool = self.clone();
+        let task = tokio::task::spawn_blocking(move || read(&mut pool.get()?));
+        match tokio::time::timeout(within, task).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) => Err(ApiError::internal(anyhow::anyhow!("a read failed: {e}"))),
+            Err(_) => Err(ApiError::unavailable(anyhow::anyhow!(
+                "the database did not answer a read within {} ms",
+                within.as_millis()
+            ))),
+        }
+    }
+
     /// Runs a write through the writer thread, batched with the writes waiting with it.
     /// `thread` is the thread it changes: other instances hear of it when it commits.
     pub async fn write<T: Send + 'static>(

@@ -268,6 +268,11 @@ impl<C: WriterConn> Writer<C> {
         &self.shared.faults
     }
 
+    /// How long a request waits for the database.
+    pub fn timeout(&self) -> Duration {
+        self.shared.write_timeout
+    }
+
     pub fn is_alive(&self) -> bool {
         self.alive.has_changed().is_ok()
     }
@@ -780,4 +785,72 @@ fn close_savepoint<C: WriterConn>(conn: &mut C, ok: bool) -> anyhow::Result<Opti
     }
     expect_depth(conn, 1)?;
     Ok(why)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::SqliteConnection;
+
+    fn thread(slug: &str) -> ThreadKey {
+        ThreadKey {
+            site: "s".into(),
+            slug: slug.into(),
+        }
+    }
+
+    /// The queue refuses what would take it past its byte bound, however few the writes,
+    /// and takes writes again once those waiting have run.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_queue_is_bounded_in_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = WriterTarget {
+            url: dir.path().join("w.db").to_string_lossy().into_owned(),
+            sqlite_sync: crate::config::SqliteSync::Normal,
+            timeouts: None,
+        };
+        let writer = Writer::<SqliteConnection>::start(target, Arc::default()).unwrap();
+        // A write that holds the writer until told to go on.
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let blocker = tokio::spawn({
+            let w = writer.clone();
+            async move {
+                w.write(thread("/block/"), 0, move |_| {
+                    let _ = wait.recv();
+                    Ok(())
+                })
+                .await
+            }
+        });
+        while writer.shared.busy_for().is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let big = MAX_QUEUE_BYTES / 4;
+        let queued: Vec<_> = (0..3)
+            .map(|i| {
+                let w = writer.clone();
+                tokio::spawn(async move {
+                    w.write(thread(&format!("/{i}/")), big, move |_| Ok(i))
+                        .await
+                })
+            })
+            .collect();
+        while writer.shared.queued_bytes.load(Ordering::Acquire) < 3 * big {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let refused = writer.write(thread("/over/"), big, |_| Ok(())).await;
+        let e = refused.unwrap_err();
+        assert_eq!(e.status, actix_web::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert!(format!("{e}").contains("too many bytes"), "{e}");
+        go.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        for (i, q) in queued.into_iter().enumerate() {
+            assert_eq!(q.await.unwrap().unwrap(), i);
+        }
+        assert_eq!(writer.shared.queued_bytes.load(Ordering::Acquire), 0);
+        writer
+            .write(thread("/after/"), big, |_| Ok(()))
+            .await
+            .unwrap();
+    }
 }

@@ -173,6 +173,23 @@ async fn postgres_frozen_network_answers_within_the_bound_and_recovers() {
     let during = post_all(&app, "frozen", slugs(10, |i| format!("/frozen/{i}/"))).await;
     assert_refused_in_time(&during);
     let degraded = until_health(&app, 503, Duration::from_secs(8)).await;
+    // Reads the cache cannot answer (its listener is frozen too, so it is off) are
+    // answered 503 within the bound as well, never left hanging.
+    for path in [
+        "/api/v1/comments?site=open&slug=%2Fbefore%2F",
+        "/api/v1/comments?site=open&slug=%2Fnever%2F",
+        "/api/v1/counts?site=open&slug=%2Fbefore%2F",
+    ] {
+        let started = Instant::now();
+        let r = app.get(path).await;
+        let took = started.elapsed();
+        assert!(took <= WRITE_TIMEOUT + SLACK, "{path} took {took:?}");
+        assert!(
+            r.status() == 200 || (r.status() == 503 && r.headers().contains_key("retry-after")),
+            "{path}: {}",
+            r.status()
+        );
+    }
     assert_eq!(degraded["status"], "degraded", "{degraded}");
     assert!(
         degraded["reason"].as_str().is_some_and(|r| r.len() > 10),
