@@ -43,6 +43,16 @@ struct RawSettings {
     privacy: Option<RawPrivacy>,
     spam: Option<RawSpam>,
     database: Option<RawDatabase>,
+    outbound: Option<RawOutbound>,
+}
+
+/// `[outbound]`: every request the server makes to elsewhere (crate::outbound).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutbound {
+    allow_private_addresses: Option<bool>,
+    connect_timeout: Option<String>,
+    timeout: Option<String>,
 }
 
 /// `[database]`: how long Afterword waits on the database before it answers anyway.
@@ -468,6 +478,7 @@ pub struct Settings {
     /// Days after which a comment's IP hash and user agent are dropped; 0 keeps them.
     pub client_data_days: u32,
     pub database: DatabaseSettings,
+    pub outbound: crate::outbound::OutboundSettings,
 }
 
 /// `[database]`: the bounds on waiting for the database (see docs/configuration.md).
@@ -794,6 +805,8 @@ impl Settings {
             }
         };
 
+        let outbound = outbound_settings(raw.outbound)?;
+
         Ok(Settings {
             listen,
             database_url,
@@ -805,6 +818,7 @@ impl Settings {
             smtp,
             client_data_days,
             database,
+            outbound,
         })
     }
 
@@ -1020,6 +1034,40 @@ pub fn normalize_origin(raw: &str) -> Result<String, String> {
     Ok(u.origin().ascii_serialization())
 }
 
+/// `[outbound]`, with its defaults (crate::outbound::OutboundSettings::default()).
+fn outbound_settings(
+    raw: Option<RawOutbound>,
+) -> Result<crate::outbound::OutboundSettings, ConfigError> {
+    let mut settings = crate::outbound::OutboundSettings::default();
+    let Some(raw) = raw else {
+        return Ok(settings);
+    };
+    let duration = |key: &str, raw: Option<String>, default: Duration| match raw {
+        None => Ok(default),
+        Some(text) => match humantime::parse_duration(&text) {
+            Ok(d) if !d.is_zero() && d <= Duration::from_secs(120) => Ok(d),
+            _ => Err(err(
+                key,
+                format!("`{text}` must be a duration like \"10s\", at most 120 s"),
+            )),
+        },
+    };
+    settings.allow_private_addresses = raw.allow_private_addresses.unwrap_or(false);
+    settings.connect_timeout = duration(
+        "outbound.connect_timeout",
+        raw.connect_timeout,
+        settings.connect_timeout,
+    )?;
+    settings.timeout = duration("outbound.timeout", raw.timeout, settings.timeout)?;
+    if settings.connect_timeout > settings.timeout {
+        return Err(err(
+            "outbound.connect_timeout",
+            "must not be longer than outbound.timeout",
+        ));
+    }
+    Ok(settings)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1201,6 +1249,13 @@ YmRJQ7bTiP7Gyt0h1IphLsVuxfjjnTzKMrVTPfAZjGACIH97oaKyvDC0HCAXAEF/\n\
                 "privacy.client_data_days",
             ),
             ("[limits]\nproxy_header = \"via\"", "limits.proxy_header"),
+            ("[outbound]\ntimeout = \"forever\"", "outbound.timeout"),
+            ("[outbound]\ntimeout = \"10m\"", "outbound.timeout"),
+            (
+                "[outbound]\nconnect_timeout = \"20s\"\ntimeout = \"5s\"",
+                "outbound.connect_timeout",
+            ),
+            ("[outbound]\nallow_private = true", "outbound.allow_private"),
             ("[smtp]\nurl = \"http://x\"\nfrom = \"a@b.c\"", "smtp.url"),
             ("[smtp]\nurl = \"smtp://x\"\nfrom = \"a@\"", "smtp.from"),
             (

@@ -11,6 +11,7 @@ pub mod email;
 pub mod error;
 pub mod import;
 pub mod markdown;
+pub mod outbound;
 pub mod ratelimit;
 pub mod security;
 pub mod service;
