@@ -130,47 +130,66 @@ fn sqlite_pragmas(conn: &mut SqliteConnection, synchronous: SqliteSync) -> Query
 }
 
 /// The server cancels what runs too long, and ends a session left idle in a transaction
-/// (whose locks would otherwise hold every other instance's writes).
-fn session_timeouts(t: &DatabaseSettings) -> String {
+/// (whose locks would otherwise hold every other instance's writes). Sent as the session's
+/// start-up options, so that `RESET` (after an import or a migration lifted them) brings
+/// them back.
+fn session_options(t: &DatabaseSettings) -> String {
     format!(
-        "SET statement_timeout = {}; SET idle_in_transaction_session_timeout = {}",
+        "-c statement_timeout={} -c idle_in_transaction_session_timeout={}",
         t.statement_timeout.as_millis(),
         t.idle_in_transaction_timeout.as_millis()
     )
 }
 
-#[derive(Debug)]
-struct PgSession(String);
-
-impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for PgSession {
-    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
-        if self.0.is_empty() {
-            return Ok(());
-        }
-        diesel::connection::SimpleConnection::batch_execute(conn, &self.0)
-            .map_err(diesel::r2d2::Error::QueryError)
-    }
+/// Runs `f` with no statement or idle timeout on this PostgreSQL session (a migration, an
+/// import, a purge of a large backlog may run long), then restores the session's own.
+pub fn without_timeouts<T>(
+    conn: &mut PgConnection,
+    f: impl FnOnce(&mut PgConnection) -> T,
+) -> QueryResult<T> {
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute(LIFT_TIMEOUTS)?;
+    let out = f(conn);
+    conn.batch_execute(RESTORE_TIMEOUTS)?;
+    Ok(out)
 }
 
+pub(crate) const LIFT_TIMEOUTS: &str =
+    "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0";
+pub(crate) const RESTORE_TIMEOUTS: &str =
+    "RESET statement_timeout; RESET idle_in_transaction_session_timeout";
+
 /// `url` with libpq parameters added, unless the URL sets them already (the operator's
-/// choice wins).
+/// choice wins). `options` (settings sent to the server) is the exception: ours are added
+/// after the URL's own, which win where both set the same.
 pub fn with_params(url: &str, wanted: &[(&str, String)]) -> String {
     let Ok(mut parsed) = url::Url::parse(url) else {
         return url.to_owned();
     };
-    let present: Vec<String> = parsed.query_pairs().map(|(k, _)| k.into_owned()).collect();
-    // Written by hand: libpq reads `%20` as a space but not the `+` of form encoding.
-    let mut query = parsed.query().unwrap_or("").to_owned();
+    // Written by hand, the URL's own part left as it is: libpq reads `%20` as a space but
+    // not the `+` of form encoding.
+    let enc = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let mut raw: Vec<String> = parsed
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
     for (k, v) in wanted {
-        if !present.iter().any(|p| p == k) {
-            if !query.is_empty() {
-                query.push('&');
+        let key_of = |p: &String| p.split('=').next().unwrap_or("").to_owned();
+        match raw.iter_mut().find(|p| key_of(p) == *k) {
+            Some(theirs) if *k == "options" => {
+                let value = theirs.split_once('=').map_or("", |(_, v)| v);
+                *theirs = format!("options={}%20{value}", enc(v));
             }
-            let v = percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC);
-            query.push_str(&format!("{k}={v}"));
+            Some(_) => {}
+            None => raw.push(format!("{k}={}", enc(v))),
         }
     }
-    parsed.set_query(Some(&query));
+    parsed.set_query(Some(&raw.join("&")));
     parsed.to_string()
 }
 
@@ -182,6 +201,7 @@ pub fn server_url(url: &str, name: &str, t: &DatabaseSettings) -> String {
     with_params(
         url,
         &[
+            ("options", session_options(t)),
             ("application_name", name.to_owned()),
             (
                 "connect_timeout",
@@ -230,11 +250,13 @@ impl WriterConn for PgConnection {
     fn open(target: &WriterTarget) -> anyhow::Result<Self> {
         let mut conn = PgConnection::establish(&target.url)?;
         // A statement stuck on a lock must not hold every write of the instance forever.
-        let set = match &target.timeouts {
-            Some(t) => session_timeouts(t),
-            None => "SET statement_timeout = '15s'".to_owned(),
-        };
-        diesel::connection::SimpleConnection::batch_execute(&mut conn, &set)?;
+        // The server's timeouts come with its URL (see `server_url`).
+        if target.timeouts.is_none() {
+            diesel::connection::SimpleConnection::batch_execute(
+                &mut conn,
+                "SET statement_timeout = '15s'",
+            )?;
+        }
         Ok(conn)
     }
 
@@ -332,24 +354,18 @@ impl Pool {
                 Ok(Pool::Sqlite(pool, writer))
             }
             DatabaseUrl::Postgres(secret) => {
-                let (pool_url, writer_url, session) = match timeouts {
+                let (pool_url, writer_url) = match timeouts {
                     Some(t) => (
                         server_url(secret.expose(), "afterword", t),
                         server_url(secret.expose(), "afterword-writer", t),
-                        session_timeouts(t),
                     ),
-                    None => (
-                        secret.expose().to_owned(),
-                        secret.expose().to_owned(),
-                        String::new(),
-                    ),
+                    None => (secret.expose().to_owned(), secret.expose().to_owned()),
                 };
                 let manager = ConnectionManager::<PgConnection>::new(pool_url);
                 let pool = r2d2::Pool::builder()
                     .max_size(max_size)
                     .min_idle(Some(1))
                     .connection_timeout(Duration::from_secs(10))
-                    .connection_customizer(Box::new(PgSession(session)))
                     .build(manager)
                     .context("cannot connect to the PostgreSQL database")?;
                 let target = WriterTarget {
@@ -523,16 +539,17 @@ impl Pool {
                     .context("rebuilding the index of commenters' addresses")?;
                 ran
             }
-            DbConn::Pg(c) => {
+            // Waiting for another instance's migration, or a long one, must not time out.
+            DbConn::Pg(c) => without_timeouts(c, |c| -> anyhow::Result<usize> {
                 // Several instances may start at once; one migrates, the others wait.
-                diesel::sql_query("SELECT pg_advisory_lock(7261830471)").execute(&mut **c)?;
+                diesel::sql_query("SELECT pg_advisory_lock(7261830471)").execute(c)?;
                 let r = c
                     .run_pending_migrations(POSTGRES_MIGRATIONS)
                     .map(|v| v.len())
                     .map_err(|e| anyhow::anyhow!("{e}"));
-                diesel::sql_query("SELECT pg_advisory_unlock(7261830471)").execute(&mut **c)?;
-                r?
-            }
+                diesel::sql_query("SELECT pg_advisory_unlock(7261830471)").execute(c)?;
+                r
+            })??,
         };
         Ok(ran)
     }
@@ -562,7 +579,11 @@ impl Pool {
     pub fn forget_client_data(&self, days: u32) -> anyhow::Result<usize> {
         let before = crate::view::now_micros() - i64::from(days) * 86_400_000_000;
         let mut conn = self.get()?;
-        Ok(with_conn!(conn, |c| c.forget_client_data(before))?)
+        // The first purge of a large database may take a while.
+        Ok(match &mut conn {
+            DbConn::Sqlite(c) => c.forget_client_data(before)?,
+            DbConn::Pg(c) => without_timeouts(c, |c| c.forget_client_data(before))??,
+        })
     }
 
     /// The server key shared by every instance: created once, on first start.
@@ -577,5 +598,43 @@ impl Pool {
             .as_deref()
             .and_then(ServerKey::from_hex)
             .context("the stored server key is damaged (table server_secrets)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_url_bounds_every_wait_and_the_operator_wins() {
+        let t = DatabaseSettings::default();
+        let url = server_url(
+            "postgres://u:p@db:5432/x?connect_timeout=3&options=-c%20search_path%3Dblog&sslmode=require",
+            "afterword",
+            &t,
+        );
+        let q: Vec<(String, String)> = url::Url::parse(&url)
+            .unwrap()
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let get = |k: &str| q.iter().find(|(p, _)| p == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("connect_timeout"), Some("3"));
+        assert_eq!(get("sslmode"), Some("require"));
+        assert_eq!(get("tcp_user_timeout"), Some("10000"));
+        assert_eq!(get("keepalives"), Some("1"));
+        assert_eq!(get("application_name"), Some("afterword"));
+        // Ours first, the operator's after: a setting in both is the operator's.
+        assert_eq!(
+            get("options"),
+            Some(
+                "-c statement_timeout=8000 -c idle_in_transaction_session_timeout=15000 \
+                 -c search_path=blog"
+            )
+        );
+        assert!(
+            url.starts_with("postgres://u:p@db:5432/x?connect_timeout=3&"),
+            "{url}"
+        );
     }
 }
