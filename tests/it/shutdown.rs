@@ -167,3 +167,27 @@ fn sigterm_under_load_loses_nothing_postgres() {
 fn ctrl_c_under_load_loses_nothing_sqlite() {
     stop_under_load(Backend::Sqlite, libc::SIGINT);
 }
+
+/// Once stopped, an instance holds no connection to PostgreSQL: not its writer's, nor its
+/// pool's, nor its listener's (checked in this process, where no exit closes them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_instance_closes_its_connections_postgres() {
+    let Some(mut app) = common::spawn(Backend::Postgres).await else {
+        eprintln!("skipped: AFTERWORD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    app.comment("open", "/bye/", serde_json::json!({"body": "bye"}))
+        .await;
+    let open = "SELECT COUNT(*) AS n FROM pg_stat_activity \
+                WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    assert!(app.db.number(open) >= 3, "writer, pool and listener");
+    let db = Arc::clone(&app.db);
+    let server = app.server.take().unwrap();
+    drop(app);
+    server.await.unwrap().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while db.number(open) > 0 {
+        assert!(Instant::now() < deadline, "connections left open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
