@@ -38,6 +38,9 @@ struct Background {
 
 /// How long in-flight requests may take to finish once the server is told to stop.
 const GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+/// Then how long the writer's queue, the mail being sent and the listener may take, all
+/// told: the whole stop stays within what service managers wait (40 s is usual).
+const WIND_DOWN: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Application {
     /// Opens (and migrates) the database and binds the listener; `listen` port 0 picks a free port.
@@ -213,8 +216,8 @@ impl Background {
     async fn shut_down(mut self) {
         self.mail_stop.stop();
         self.pool.close_writer();
-        let within = GRACE;
-        if tokio::time::timeout(within, self.pool.writer_stopped())
+        let deadline = tokio::time::Instant::now() + WIND_DOWN;
+        if tokio::time::timeout_at(deadline, self.pool.writer_stopped())
             .await
             .is_err()
         {
@@ -231,7 +234,8 @@ impl Background {
                 let _ = t.join();
             }
         });
-        if tokio::time::timeout(within, joined).await.is_err() {
+        if tokio::time::timeout_at(deadline, joined).await.is_err() {
+            // A send still running is cut off: its claim runs out and it is sent again.
             tracing::warn!("the mail worker or the listener did not stop in time");
         }
     }
