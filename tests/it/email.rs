@@ -796,10 +796,13 @@ async fn a_send_longer_than_the_lease_keeps_its_claim(mut app: TestApp, smtp: Sm
 }
 
 /// Mail that waits for a retry an hour away goes out within seconds once the SMTP server
-/// is back: the worker tries one early now and then, and when it passes, sends the rest.
+/// is back: the workers try one early now and then, and when one passes, the rest is
+/// sent, each message once though two instances wake it.
 async fn mail_waiting_long_goes_out_soon_after_smtp_is_back(app: TestApp, smtp: Smtp) {
-    app.comment("held", "/wait/", json!({"body": "one"})).await;
-    app.comment("held", "/wait/", json!({"body": "two"})).await;
+    let _second = common::spawn_on(Arc::clone(&app.db), &config(Some(&smtp))).await;
+    for body in ["one", "two", "three", "four"] {
+        app.comment("held", "/wait/", json!({ "body": body })).await;
+    }
     wait("an attempt on each", || {
         outbox_number(&app, "SELECT MIN(attempts) AS n FROM outbox") >= 1
     })
@@ -811,20 +814,35 @@ async fn mail_waiting_long_goes_out_soon_after_smtp_is_back(app: TestApp, smtp: 
     ));
     smtp.start(Mode::Accept);
     let start = Instant::now();
-    smtp.wait_for(2).await;
+    smtp.wait_for(4).await;
     eprintln!(
         "delivered {:?} after the SMTP server came back",
         start.elapsed()
     );
     assert!(start.elapsed() < Duration::from_secs(20));
-    wait("both marked sent", || {
+    wait("all marked sent", || {
         outbox_number(
             &app,
             "SELECT COUNT(*) AS n FROM outbox WHERE status = 'sent'",
-        ) == 2
+        ) == 4
     })
     .await;
-    assert_eq!(smtp.received().len(), 2);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(message_ids(&smtp).len(), 4);
+}
+
+/// The Message-IDs the SMTP server received, each once (it panics on a duplicate).
+pub(crate) fn message_ids(smtp: &Smtp) -> Vec<String> {
+    let mut ids: Vec<String> = smtp
+        .received()
+        .iter()
+        .map(|m| header(&m.data, "Message-ID").unwrap())
+        .collect();
+    ids.sort();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "a mail arrived twice");
+    ids
 }
 
 async fn without_smtp_nothing_is_queued(backend: Backend) {

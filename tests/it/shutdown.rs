@@ -4,7 +4,7 @@
 
 use crate::cli::{command, Server};
 use crate::common::{self, Backend, TestDb};
-use crate::email::{config, header, Mode, Smtp};
+use crate::email::{config, message_ids, Mode, Smtp};
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -137,20 +137,6 @@ fn stop_under_load(backend: Backend, signal: i32) {
     assert_eq!(message_ids(&smtp).len() as i64, total);
     server.signal(libc::SIGTERM);
     assert!(server.wait().0.success());
-}
-
-/// The Message-IDs the SMTP server received, each once (it panics on a duplicate).
-fn message_ids(smtp: &Smtp) -> Vec<String> {
-    let mut ids: Vec<String> = smtp
-        .received()
-        .iter()
-        .map(|m| header(&m.data, "Message-ID").unwrap())
-        .collect();
-    ids.sort();
-    let n = ids.len();
-    ids.dedup();
-    assert_eq!(ids.len(), n, "a mail arrived twice");
-    ids
 }
 
 #[test]
