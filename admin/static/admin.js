@@ -163,6 +163,7 @@ function describe(s) {
     lines.push(`records that could not be imported: ${s.problem_count}`);
     for (const p of s.problems) lines.push(`  ${p.record}: ${p.reason}`);
   }
+  if (!s.records_read) lines.push('Nothing could be read: the file holds no record of this format.');
   if (s.strict_stopped) lines.push('Strict: nothing was written, since some records could not be read.');
   return lines.join('\n');
 }
