@@ -42,7 +42,9 @@ struct RawSettings {
     smtp: Option<RawSmtp>,
     privacy: Option<RawPrivacy>,
     spam: Option<RawSpam>,
+    database: Option<RawDatabase>,
     outbound: Option<RawOutbound>,
+    import: Option<RawImport>,
 }
 
 /// `[outbound]`: every request the server makes to elsewhere (crate::outbound).
@@ -52,6 +54,28 @@ struct RawOutbound {
     allow_private_addresses: Option<bool>,
     connect_timeout: Option<String>,
     timeout: Option<String>,
+}
+
+/// `[import]`: caps on what one import file may hold (see [`ImportCaps`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImport {
+    max_input_bytes: Option<u64>,
+    max_line_bytes: Option<u64>,
+    max_record_bytes: Option<u64>,
+    max_body_bytes: Option<u64>,
+    max_thread_comments: Option<u64>,
+}
+
+/// `[database]`: how long Afterword waits on the database before it answers anyway.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    write_timeout: Option<String>,
+    connect_timeout: Option<String>,
+    network_timeout: Option<String>,
+    statement_timeout: Option<String>,
+    idle_in_transaction_timeout: Option<String>,
 }
 
 /// `[spam]` (defaults for every site) and a site's `spam = { … }` (overrides per key).
@@ -388,6 +412,35 @@ pub struct Limits {
     pub proxy_header: ProxyHeader,
 }
 
+/// Caps on an import file (`[import]`): a file from elsewhere must not cost the server its
+/// memory or disk. Each error that hits one names its key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportCaps {
+    /// Bytes read from the file, after gunzipping: the scratch file holds no more.
+    pub max_input_bytes: u64,
+    /// One line of a JSON Lines file (Remark42, our export).
+    pub max_line_bytes: u64,
+    /// One record of an XML or JSON file (a Disqus post, a WordPress post with its
+    /// comments, one comment of a JSON export).
+    pub max_record_bytes: u64,
+    /// One comment's text.
+    pub max_body_bytes: u64,
+    /// Comments of one thread (a thread is imported whole or not at all).
+    pub max_thread_comments: u64,
+}
+
+impl Default for ImportCaps {
+    fn default() -> Self {
+        ImportCaps {
+            max_input_bytes: 4 << 30,
+            max_line_bytes: 64 << 20,
+            max_record_bytes: 64 << 20,
+            max_body_bytes: 1 << 20,
+            max_thread_comments: 100_000,
+        }
+    }
+}
+
 /// The header a reverse proxy records the client's address in. Only one is read: reading
 /// both would let a client forge the one the proxy does not set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -468,7 +521,87 @@ pub struct Settings {
     pub client_data_days: u32,
     /// What a reader's own erasure request (`/privacy`) does with their comments.
     pub reader_erase: ReaderErase,
+    pub database: DatabaseSettings,
     pub outbound: crate::outbound::OutboundSettings,
+    pub import: ImportCaps,
+}
+
+/// `[database]`: the bounds on waiting for the database (see docs/configuration.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatabaseSettings {
+    /// A write not answered by the database within this is answered 503 (or, if its
+    /// COMMIT was already sent, `write_outcome_unknown`).
+    pub write_timeout: Duration,
+    /// PostgreSQL: opening a connection, all of it.
+    pub connect_timeout: Duration,
+    /// PostgreSQL: data unacknowledged for this long, or an idle peer silent for this
+    /// long, breaks the connection (TCP user timeout and keepalives).
+    pub network_timeout: Duration,
+    /// PostgreSQL: the server cancels a statement that runs longer.
+    pub statement_timeout: Duration,
+    /// PostgreSQL: the server ends a session left idle inside a transaction this long.
+    pub idle_in_transaction_timeout: Duration,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            write_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            network_timeout: Duration::from_secs(10),
+            statement_timeout: Duration::from_secs(8),
+            idle_in_transaction_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+impl DatabaseSettings {
+    fn parse(raw: Option<RawDatabase>) -> Result<Self, ConfigError> {
+        let raw = raw.unwrap_or_default();
+        let d = DatabaseSettings::default();
+        // Whole seconds: libpq takes connect_timeout in seconds, and 2 s at least.
+        let get = |key: &str, raw: Option<String>, default: Duration, min: u64, max: u64| {
+            let Some(raw) = raw else { return Ok(default) };
+            match humantime::parse_duration(raw.trim()) {
+                Ok(v) if v >= Duration::from_secs(min) && v <= Duration::from_secs(max) => Ok(v),
+                _ => Err(err(
+                    format!("database.{key}"),
+                    format!("`{raw}` must be a duration like \"10s\", from {min} s to {max} s"),
+                )),
+            }
+        };
+        Ok(DatabaseSettings {
+            write_timeout: get("write_timeout", raw.write_timeout, d.write_timeout, 1, 300)?,
+            connect_timeout: get(
+                "connect_timeout",
+                raw.connect_timeout,
+                d.connect_timeout,
+                2,
+                300,
+            )?,
+            network_timeout: get(
+                "network_timeout",
+                raw.network_timeout,
+                d.network_timeout,
+                2,
+                3600,
+            )?,
+            statement_timeout: get(
+                "statement_timeout",
+                raw.statement_timeout,
+                d.statement_timeout,
+                1,
+                3600,
+            )?,
+            idle_in_transaction_timeout: get(
+                "idle_in_transaction_timeout",
+                raw.idle_in_transaction_timeout,
+                d.idle_in_transaction_timeout,
+                1,
+                3600,
+            )?,
+        })
+    }
 }
 
 /// `[privacy] reader_erase`: a reader who erases their data keeps their comments
@@ -638,6 +771,8 @@ impl Settings {
                 ))
             }
         };
+        let import = parse_import_caps(raw.import.unwrap_or_default())?;
+        let database = DatabaseSettings::parse(raw.database)?;
         let client_data_days = raw.privacy.and_then(|p| p.client_data_days).unwrap_or(30);
         if client_data_days > 36_500 {
             return Err(err(
@@ -747,13 +882,53 @@ impl Settings {
             smtp,
             client_data_days,
             reader_erase,
+            database,
             outbound,
+            import,
         })
     }
 
     pub fn site(&self, id: &SiteId) -> Option<&SiteSettings> {
         self.sites.get(id.as_str())
     }
+}
+
+fn parse_import_caps(raw: RawImport) -> Result<ImportCaps, ConfigError> {
+    let mut caps = ImportCaps::default();
+    for (key, value, cap) in [
+        (
+            "import.max_input_bytes",
+            raw.max_input_bytes,
+            &mut caps.max_input_bytes,
+        ),
+        (
+            "import.max_line_bytes",
+            raw.max_line_bytes,
+            &mut caps.max_line_bytes,
+        ),
+        (
+            "import.max_record_bytes",
+            raw.max_record_bytes,
+            &mut caps.max_record_bytes,
+        ),
+        (
+            "import.max_body_bytes",
+            raw.max_body_bytes,
+            &mut caps.max_body_bytes,
+        ),
+        (
+            "import.max_thread_comments",
+            raw.max_thread_comments,
+            &mut caps.max_thread_comments,
+        ),
+    ] {
+        match value {
+            Some(0) => return Err(err(key, "must be at least 1")),
+            Some(n) => *cap = n,
+            None => {}
+        }
+    }
+    Ok(caps)
 }
 
 /// serde names an unknown key inside its message; pull it out so the error leads with it.
@@ -1213,6 +1388,19 @@ YmRJQ7bTiP7Gyt0h1IphLsVuxfjjnTzKMrVTPfAZjGACIH97oaKyvDC0HCAXAEF/\n\
                 "site[0].language",
             ),
             ("[[site]]\nid = \"a\"\nlanguage = 7", "site[0].language"),
+            (
+                "[database]\nwrite_timeout = \"0s\"",
+                "database.write_timeout",
+            ),
+            (
+                "[database]\nconnect_timeout = \"1s\"",
+                "database.connect_timeout",
+            ),
+            (
+                "[database]\nnetwork_timeout = 5",
+                "database.network_timeout",
+            ),
+            ("[database]\nwrite_timout = \"5s\"", "database.write_timout"),
         ];
         for (text, key) in cases {
             let e = Settings::from_toml(text, &no_env).unwrap_err();

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_afterword");
 
-fn command(dir: &Path) -> Command {
+pub(crate) fn command(dir: &Path) -> Command {
     let mut c = Command::new(BIN);
     c.current_dir(dir)
         .env_remove("AFTERWORD_CONFIG")
@@ -20,9 +20,9 @@ fn command(dir: &Path) -> Command {
     c
 }
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
     stderr: mpsc::Receiver<String>,
 }
 
@@ -33,7 +33,7 @@ struct Client {
 
 impl Server {
     /// Starts `afterword serve` and waits (bounded) for its "listening" line.
-    fn start(mut cmd: Command) -> Server {
+    pub(crate) fn start(mut cmd: Command) -> Server {
         let mut child = cmd
             .arg("serve")
             .stderr(Stdio::piped())
@@ -90,13 +90,13 @@ impl Server {
         .get(path)
     }
 
-    fn signal(&self, sig: i32) {
+    pub(crate) fn signal(&self, sig: i32) {
         let r = unsafe { libc::kill(self.child.id() as i32, sig) };
         assert_eq!(r, 0);
     }
 
     /// Waits (bounded) for the process to exit.
-    fn wait(mut self) -> (std::process::ExitStatus, Vec<String>) {
+    pub(crate) fn wait(mut self) -> (std::process::ExitStatus, Vec<String>) {
         for _ in 0..400 {
             if let Some(status) = self.child.try_wait().unwrap() {
                 let lines = self.stderr.try_iter().collect();
