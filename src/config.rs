@@ -108,6 +108,7 @@ impl RawSpam {
 #[serde(deny_unknown_fields)]
 struct RawPrivacy {
     client_data_days: Option<u32>,
+    reader_erase: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -518,6 +519,8 @@ pub struct Settings {
     pub smtp: Option<SmtpSettings>,
     /// Days after which a comment's IP hash and user agent are dropped; 0 keeps them.
     pub client_data_days: u32,
+    /// What a reader's own erasure request (`/privacy`) does with their comments.
+    pub reader_erase: ReaderErase,
     pub database: DatabaseSettings,
     pub outbound: crate::outbound::OutboundSettings,
     pub import: ImportCaps,
@@ -599,6 +602,14 @@ impl DatabaseSettings {
             )?,
         })
     }
+}
+
+/// `[privacy] reader_erase`: a reader who erases their data keeps their comments
+/// anonymous, or deletes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReaderErase {
+    Anonymize,
+    Delete,
 }
 
 impl Settings {
@@ -750,6 +761,16 @@ impl Settings {
             }
         };
 
+        let reader_erase = match raw.privacy.as_ref().and_then(|p| p.reader_erase.as_deref()) {
+            None | Some("anonymize") => ReaderErase::Anonymize,
+            Some("delete") => ReaderErase::Delete,
+            Some(other) => {
+                return Err(err(
+                    "privacy.reader_erase",
+                    format!("`{other}` must be one of anonymize, delete"),
+                ))
+            }
+        };
         let import = parse_import_caps(raw.import.unwrap_or_default())?;
         let database = DatabaseSettings::parse(raw.database)?;
         let client_data_days = raw.privacy.and_then(|p| p.client_data_days).unwrap_or(30);
@@ -860,6 +881,7 @@ impl Settings {
             limits,
             smtp,
             client_data_days,
+            reader_erase,
             database,
             outbound,
             import,

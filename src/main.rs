@@ -380,7 +380,7 @@ fn privacy(config: Option<PathBuf>, command: PrivacyCommand) -> anyhow::Result<(
         PrivacyCommand::Export { email } => {
             let email = privacy::email_key(&email).map_err(refused)?;
             let mut conn = pool.get()?;
-            let data = with_conn!(conn, |c| privacy::export(c, &email)).map_err(refused)?;
+            let data = with_conn!(conn, |c| privacy::export(c, &key, &email)).map_err(refused)?;
             println!("{}", serde_json::to_string_pretty(&data)?);
         }
         PrivacyCommand::Erase { email, comments } => {
@@ -389,20 +389,29 @@ fn privacy(config: Option<PathBuf>, command: PrivacyCommand) -> anyhow::Result<(
                 ErasedComments::Anonymize => CommentsTo::Anonymize,
                 ErasedComments::Delete => CommentsTo::Delete,
             };
-            // Through the writer, in one transaction: other instances on PostgreSQL drop
-            // their cached pages of the threads it changed.
+            // Through the writer, in one transaction that also announces it: a server on
+            // SQLite learns of another process's changes from the change epoch (on
+            // PostgreSQL the writer notifies the threads it changed at commit).
             let done = actix_web::rt::System::new()
                 .block_on(pool.write_changing(None, move |conn| {
-                    on_conn!(conn, |c| privacy::erase(c, &key, &email, to))
+                    on_conn!(conn, |c| {
+                        use afterword::db::imports::ImportStore;
+                        let done = privacy::erase(c, &key, &email, to)?;
+                        c.announce(&[])?;
+                        Ok(done)
+                    })
                 }))
                 .map_err(refused)?;
-            // A server on SQLite learns of another process's changes from the change
-            // epoch (on PostgreSQL the writer has notified the threads already).
             let mut conn = pool.get()?;
-            with_conn!(conn, |c| {
-                use afterword::db::imports::ImportStore;
-                c.announce(&[])
-            })?;
+            if !with_conn!(conn, |c| {
+                use afterword::db::PrivacyStore;
+                c.forget_old_versions()
+            })? {
+                eprintln!(
+                    "note: the server was busy reading; the database's write-ahead log may \
+                     hold the erased data until its next checkpoint"
+                );
+            }
             println!("{}", serde_json::to_string_pretty(&done)?);
         }
     }

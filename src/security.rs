@@ -125,6 +125,12 @@ impl ServerKey {
         hex::encode(&self.mac("instance", b"")[..4])
     }
 
+    /// An email address where it must be findable but not readable (outbox rows, the
+    /// audit log, mail logs): a keyed hash of the lower-cased address.
+    pub fn person_key(&self, email: &str) -> String {
+        hex::encode(&self.mac("person", email.to_lowercase().as_bytes())[..16])
+    }
+
     pub fn avatar(&self, seed: &str) -> String {
         hex::encode(&self.mac("avatar", seed.as_bytes())[..8])
     }

@@ -96,7 +96,6 @@ impl Application {
             None
         };
         crate::api::assets::warm_up();
-        crate::auth::password::warm_up();
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let addr = listener.local_addr()?;

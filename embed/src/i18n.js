@@ -50,7 +50,7 @@ Network error; your text is kept.
 Something went wrong.
 Really delete?
 Moderator
-Please confirm your email: check your inbox.`,
+First time here? Check your inbox.`,
   de: `{n} Kommentar|{n} Kommentare
 Noch keine Kommentare.
 Laden der Kommentare fehlgeschlagen.
@@ -86,7 +86,7 @@ Netzwerkfehler. Ihr Text bleibt erhalten.
 Ein Fehler ist aufgetreten.
 Wirklich löschen?
 Moderator
-Bitte Postfach prüfen und Adresse bestätigen.`,
+Zum ersten Mal? Bitte Postfach prüfen.`,
   fr: `{n} commentaire|{n} de commentaires|{n} commentaires
 Aucun commentaire.
 Impossible de charger les commentaires.
@@ -122,7 +122,7 @@ Erreur réseau. Votre texte est conservé.
 Une erreur est survenue.
 Vraiment supprimer ?
 Modérateur
-Confirmez votre adresse : consultez vos e-mails.`,
+Première fois ? Consultez vos e-mails.`,
   es: `{n} comentario|{n} de comentarios|{n} comentarios
 Aún no hay comentarios.
 Error al cargar los comentarios.
@@ -158,7 +158,7 @@ Error de red. Tu texto se conserva.
 Algo salió mal.
 ¿Eliminar de verdad?
 Moderador
-Revisa tu correo para confirmar la dirección.`,
+¿Primera vez? Revisa tu correo.`,
   zh: `{n} 条评论
 还没有评论。
 无法加载评论。
@@ -194,7 +194,7 @@ Revisa tu correo para confirmar la dirección.`,
 出错了，请重试。
 确定删除？
 版主
-请查收邮件以确认邮箱。`,
+首次留言？请查收邮件。`,
 };
 
 export const LANGS = {};

@@ -90,6 +90,11 @@ pub struct CreateComment {
     /// A field people never see: the embed sends it only if something filled it in, and
     /// then the comment is filed as spam (`[spam] honeypot`). Leave it out.
     pub homepage: Option<String>,
+    /// Proof that this browser wrote an earlier approved comment with the same `email` on
+    /// this site: its id and edit token. Only then does the address count as known (its
+    /// avatar, and approval at once under first-time moderation); without it the author
+    /// is a new commenter, whatever the address.
+    pub proof: Option<OwnComment>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -104,9 +109,10 @@ pub struct CreatedComment {
     pub comment: CommentJson,
     /// Lets the author edit or delete the comment within the site's edit window. Shown once.
     pub edit_token: String,
-    /// True when `notify_replies` was asked for and the address is not confirmed yet: a
-    /// confirmation mail was sent to it (now, or recently and still unanswered), and replies
-    /// are mailed only once its link is followed. The embed says "check your inbox".
+    /// True whenever `notify_replies` was asked for and the server sends email: a
+    /// confirmation mail goes to the address unless it was confirmed already. It says the
+    /// same for every address, so it tells nothing about one. The embed says "if this is
+    /// your first time, check your mail".
     pub confirmation_sent: bool,
 }
 
@@ -350,6 +356,7 @@ pub async fn create(
         mailer: state.mailer.clone(),
         spam: verdict,
         lang: super::subscriptions::request_lang(&req),
+        proof: b.proof.map(|p| (p.id, p.edit_token)),
     };
     if let Some(ip) = ip {
         state

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod feeds;
 pub mod health;
 pub mod openapi;
+pub mod privacy;
 pub mod reactions;
 pub mod respond;
 pub mod subscriptions;
@@ -88,6 +89,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/api/v1/subscriptions")
             .route(web::post().to(subscriptions::follow))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource("/api/v1/privacy")
+            .route(web::post().to(privacy::request))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource("/privacy")
+            .route(web::get().to(privacy::page_for))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
+        web::resource("/privacy/export")
+            .route(web::post().to(privacy::export))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource("/privacy/erase")
+            .route(web::post().to(privacy::erase))
             .default_service(method_not_allowed("POST")),
     )
     .service(

@@ -60,6 +60,7 @@ impl Modify for EditToken {
         crate::api::comments::delete,
         crate::api::comments::mine,
         crate::api::subscriptions::follow,
+        crate::api::privacy::request,
         crate::api::counts::get,
         crate::api::counts::post,
         crate::api::reactions::list,

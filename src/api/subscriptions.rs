@@ -27,20 +27,20 @@ use crate::{on_conn, with_conn};
 
 #[derive(Template)]
 #[template(path = "subscription.html")]
-struct Page<'a> {
-    lang: &'a str,
-    heading: &'a str,
-    message: String,
-    forms: Vec<Form>,
+pub(crate) struct Page<'a> {
+    pub lang: &'a str,
+    pub heading: &'a str,
+    pub message: String,
+    pub forms: Vec<Form>,
 }
 
-struct Form {
-    action: String,
-    fields: Vec<(&'static str, String)>,
-    button: &'static str,
+pub(crate) struct Form {
+    pub action: String,
+    pub fields: Vec<(&'static str, String)>,
+    pub button: &'static str,
 }
 
-fn render(p: &Page<'_>, status: StatusCode) -> Result<HttpResponse, ApiError> {
+pub(crate) fn render(p: &Page<'_>, status: StatusCode) -> Result<HttpResponse, ApiError> {
     let body = p
         .render()
         .map_err(|e| ApiError::internal(anyhow::anyhow!("template: {e}")))?;
@@ -106,25 +106,17 @@ fn now_secs() -> i64 {
     crate::view::now_micros() / 1_000_000
 }
 
-/// Reads one subscriber on the read pool.
-async fn read_subscriber(
+/// Reads the subscriber of an unsubscribe key on the read pool.
+async fn subscriber_by_key(
     state: &web::Data<AppState>,
-    by: By,
+    key: String,
 ) -> Result<Option<SubscriberRow>, ApiError> {
     let st = state.clone();
     web::block(move || -> Result<_, ApiError> {
         let mut conn = st.pool.get()?;
-        Ok(with_conn!(conn, |c| match &by {
-            By::Id(id) => c.subscriber_by_id(*id)?,
-            By::Key(k) => c.subscriber_by_key(k)?,
-        }))
+        Ok(with_conn!(conn, |c| c.subscriber_by_key(&key)?))
     })
     .await?
-}
-
-enum By {
-    Id(i64),
-    Key(String),
 }
 
 /// `GET /mail/confirm?t=TOKEN`: a button that confirms.
@@ -137,14 +129,26 @@ pub async fn confirm_page(
     let Some(token) = ConfirmToken::decode(&state.key, t, now_secs()) else {
         return bad_link(browser_strings(&req));
     };
-    let sub = read_subscriber(&state, By::Id(token.subscriber))
-        .await?
-        .filter(|s| s.created_at == token.created_at);
-    let Some(sub) = sub else {
+    let st = state.clone();
+    let found = web::block(move || -> Result<_, ApiError> {
+        let mut conn = st.pool.get()?;
+        Ok(with_conn!(
+            conn,
+            |c| match c.subscriber_by_id(token.subscriber)? {
+                Some(sub) if sub.created_at == token.created_at => {
+                    let follows = token.thread == 0 || c.follows_thread(sub.id, token.thread)?;
+                    Some((sub, follows))
+                }
+                _ => None,
+            }
+        ))
+    })
+    .await??;
+    let Some((sub, follows)) = found else {
         return bad_link(browser_strings(&req));
     };
-    let s = i18n::strings(&sub.lang);
-    if sub.confirmed_at.is_some() {
+    let s = i18n::strings(token.lang);
+    if sub.confirmed_at.is_some() && follows && sub.lang == token.lang {
         return message(
             s,
             StatusCode::OK,
@@ -190,6 +194,16 @@ pub async fn confirm(
                 let sub = c
                     .subscriber_by_id(token.subscriber)?
                     .filter(|s| s.created_at == token.created_at && s.confirmed_at.is_some());
+                // What the mail asked them to agree to, and only that.
+                if let Some(sub) = &sub {
+                    c.set_subscriber_lang(sub.id, token.lang)?;
+                    if token.thread != 0
+                        && diesel::OptionalExtension::optional(c.thread_by_id(token.thread))?
+                            .is_some()
+                    {
+                        c.follow_thread(sub.id, token.thread, now)?;
+                    }
+                }
                 Ok((sub, Vec::new()))
             })
         })
@@ -197,8 +211,8 @@ pub async fn confirm(
     let Some(sub) = sub else {
         return bad_link(browser_strings(&req));
     };
-    tracing::info!(subscriber = sub.id, site = %sub.site, "reply mail confirmed");
-    let s = i18n::strings(&sub.lang);
+    tracing::info!(subscriber = sub.id, site = %sub.site, thread = token.thread, "reply mail confirmed");
+    let s = i18n::strings(token.lang);
     message(
         s,
         StatusCode::OK,
@@ -233,7 +247,7 @@ pub async fn unsubscribe_page(
     if key.is_empty() || key.len() > 100 {
         return bad_link(browser_strings(&req));
     }
-    let Some(sub) = read_subscriber(&state, By::Key(key.clone())).await? else {
+    let Some(sub) = subscriber_by_key(&state, key.clone()).await? else {
         // Gone: they unsubscribed from everything already, and no mail goes to them.
         return unsubscribed(browser_strings(&req), false);
     };
@@ -320,12 +334,12 @@ pub struct FollowAnswer {
 }
 
 /// Follows a whole thread by email: every new approved comment is mailed (as digests),
-/// after a one-time confirmation of the address on this site.
+/// once the address has confirmed following this thread through the link mailed to it.
 #[utoipa::path(post, path = "/api/v1/subscriptions", tag = "comments",
     params(crate::api::comments::SiteSlugQuery),
     request_body = FollowRequest,
     responses(
-        (status = 202, description = "Accepted: a confirmation mail goes out unless the address is confirmed already", body = FollowAnswer),
+        (status = 202, description = "Accepted: a confirmation mail for this thread goes out unless the address follows it already; nothing changes until its link is followed", body = FollowAnswer),
         (status = 403, description = "The page's origin is not allowed for this site", body = crate::api::openapi::ErrorBody),
         (status = 404, description = "Unknown site", body = crate::api::openapi::ErrorBody),
         (status = 409, description = "Email is off on this server (`notifications_off`)", body = crate::api::openapi::ErrorBody),

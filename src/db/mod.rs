@@ -123,6 +123,9 @@ fn sqlite_pragmas(conn: &mut SqliteConnection, synchronous: SqliteSync) -> Query
         .and_then(|_| diesel::sql_query("PRAGMA journal_mode = WAL").execute(conn))
         .and_then(|_| diesel::sql_query(format!("PRAGMA synchronous = {sync}")).execute(conn))
         .and_then(|_| diesel::sql_query("PRAGMA foreign_keys = ON").execute(conn))
+        // Deleted and overwritten content is zeroed, not left in free pages: an erased
+        // address must not stay readable in the file.
+        .and_then(|_| diesel::sql_query("PRAGMA secure_delete = ON").execute(conn))
         // 512 KiB of page cache per connection (SQLite's default is 2 MiB): hot pages
         // live in the OS cache anyway, and rendered threads in ours.
         .and_then(|_| diesel::sql_query("PRAGMA cache_size = -512").execute(conn))

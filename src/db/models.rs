@@ -60,6 +60,15 @@ pub struct CommentAuthRow {
     pub created_at: i64,
 }
 
+/// What proves an author owns an address: an earlier comment of theirs.
+#[derive(Debug, Clone, Queryable)]
+pub struct CommentProofRow {
+    pub site: String,
+    pub status: String,
+    pub email_key: Option<String>,
+    pub edit_token_hash: Option<String>,
+}
+
 #[derive(Debug, Insertable)]
 #[diesel(table_name = comments)]
 pub struct NewComment<'a> {

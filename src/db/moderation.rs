@@ -155,6 +155,8 @@ pub trait ModerationStore: Sized {
         &mut self,
         site: &str,
         email: Option<&str>,
+        // `ServerKey::person_key` of the address: bans on erased addresses hold it.
+        person_key: Option<&str>,
         ip_hash: Option<&str>,
         now: i64,
     ) -> QueryResult<Option<String>>;
@@ -431,15 +433,18 @@ macro_rules! moderation_store_fns {
             &mut self,
             site: &str,
             email: Option<&str>,
+            person_key: Option<&str>,
             ip_hash: Option<&str>,
             now: i64,
         ) -> QueryResult<Option<String>> {
             if email.is_none() && ip_hash.is_none() {
                 return Ok(None);
             }
+            let email = email.unwrap_or("");
+            let hidden = super::privacy::hidden_ban_value(person_key.unwrap_or(""));
             let email_match = bans::kind
                 .eq("email")
-                .and(bans::value.eq(email.unwrap_or("")));
+                .and(bans::value.eq(email).or(bans::value.eq(&hidden)));
             let ip_match = bans::kind
                 .eq("ip")
                 .and(bans::value.eq(ip_hash.unwrap_or("")));

@@ -15,6 +15,8 @@ pub struct NewMail<'a> {
     pub recipient: &'a str,
     pub message: &'a str,
     pub next_attempt_at: i64,
+    /// `ServerKey::person_key` of the address the message is to or about.
+    pub person_key: Option<&'a str>,
 }
 
 /// A message claimed for sending.

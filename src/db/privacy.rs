@@ -4,7 +4,9 @@ use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 
 use super::moderation::{escape_like, lower};
-use super::schema::{bans, comments, outbox, subscribers, thread_subscriptions, threads};
+use super::schema::{
+    audit_log, bans, comments, outbox, subscribers, thread_subscriptions, threads,
+};
 
 /// One of the person's comments, with the thread it is in.
 #[derive(Debug, Clone, Queryable)]
@@ -62,12 +64,35 @@ pub trait PrivacyStore {
     fn followed_threads(&mut self, subscriber_id: i64) -> QueryResult<Vec<(String, String)>>;
     /// The comments written with this address (`email_key`: lower case), oldest first.
     fn person_comments(&mut self, email_key: &str) -> QueryResult<Vec<PersonComment>>;
-    /// Outbox mail to the address, or whose text names it (moderators' new-comment mail).
-    fn person_mail(&mut self, email_key: &str) -> QueryResult<Vec<PersonMail>>;
+    /// Outbox mail to the address, or about it (moderators' new-comment mail), found by
+    /// the recipient or by `person_key` (see `ServerKey::person_key`): bodies are base64.
+    fn person_mail(&mut self, email_key: &str, person_key: &str) -> QueryResult<Vec<PersonMail>>;
     fn person_bans(&mut self, email_key: &str) -> QueryResult<Vec<PersonBan>>;
     /// Makes a comment anonymous: no name, address, website, client data; a new avatar.
     fn anonymize_comment(&mut self, id: i64, avatar: &str) -> QueryResult<()>;
     fn delete_mail(&mut self, ids: &[i64]) -> QueryResult<usize>;
+    /// Bans on the address keep working after an erasure, under its keyed hash
+    /// (`key:<person_key>`, which `ban_action` matches too) instead of the address.
+    fn hide_bans(&mut self, email_key: &str, person_key: &str) -> QueryResult<usize>;
+    /// Audit entries written before addresses were hashed there name the address in
+    /// their detail: that detail goes.
+    fn scrub_audit(&mut self, email_key: &str) -> QueryResult<usize>;
+    /// After an erasure has committed: old versions of the changed pages go too. On SQLite
+    /// the write-ahead log still holds them until a checkpoint empties it (deleted content
+    /// in the file itself is zeroed: `secure_delete`). False if readers kept it from
+    /// finishing. PostgreSQL's old row versions are reclaimed by its vacuum.
+    fn forget_old_versions(&mut self) -> QueryResult<bool>;
+}
+
+#[derive(QueryableByName)]
+struct Checkpoint {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    busy: i32,
+}
+
+/// What a ban on an erased address holds instead of the address.
+pub fn hidden_ban_value(person_key: &str) -> String {
+    format!("key:{person_key}")
 }
 
 macro_rules! privacy_store_fns {
@@ -121,15 +146,16 @@ macro_rules! privacy_store_fns {
                 .load(self)
         }
 
-        fn person_mail(&mut self, email_key: &str) -> QueryResult<Vec<PersonMail>> {
-            let pattern = format!("%{}%", escape_like(email_key));
+        fn person_mail(
+            &mut self,
+            email_key: &str,
+            person_key: &str,
+        ) -> QueryResult<Vec<PersonMail>> {
             outbox::table
                 .filter(
-                    lower(outbox::recipient.nullable()).eq(email_key).or(lower(
-                        outbox::message.nullable(),
-                    )
-                    .like(pattern)
-                    .escape('\\')),
+                    lower(outbox::recipient.nullable())
+                        .eq(email_key)
+                        .or(outbox::person_key.eq(person_key)),
                 )
                 .order(outbox::id.asc())
                 .select((
@@ -176,13 +202,61 @@ macro_rules! privacy_store_fns {
         fn delete_mail(&mut self, ids: &[i64]) -> QueryResult<usize> {
             diesel::delete(outbox::table.filter(outbox::id.eq_any(ids))).execute(self)
         }
+
+        fn hide_bans(&mut self, email_key: &str, person_key: &str) -> QueryResult<usize> {
+            let hidden = hidden_ban_value(person_key);
+            let found: Vec<(i64, Option<String>)> = bans::table
+                .filter(bans::kind.eq("email"))
+                .filter(bans::value.eq(email_key))
+                .select((bans::id, bans::site))
+                .load(self)?;
+            for (id, site) in &found {
+                let twin = bans::table
+                    .filter(bans::kind.eq("email"))
+                    .filter(bans::value.eq(&hidden))
+                    .into_boxed();
+                let twin = match site {
+                    Some(s) => twin.filter(bans::site.eq(s)),
+                    None => twin.filter(bans::site.is_null()),
+                };
+                let twin: Option<i64> = twin.select(bans::id).first(self).optional()?;
+                // The address was banned again after an earlier erasure: one ban is enough.
+                if twin.is_some() {
+                    diesel::delete(bans::table.find(id)).execute(self)?;
+                } else {
+                    diesel::update(bans::table.find(id))
+                        .set(bans::value.eq(&hidden))
+                        .execute(self)?;
+                }
+            }
+            Ok(found.len())
+        }
+
+        fn scrub_audit(&mut self, email_key: &str) -> QueryResult<usize> {
+            let pattern = format!("%{}%", escape_like(email_key));
+            diesel::update(
+                audit_log::table.filter(lower(audit_log::detail).like(pattern).escape('\\')),
+            )
+            .set(audit_log::detail.eq("(address erased)"))
+            .execute(self)
+        }
     };
 }
 
 impl PrivacyStore for SqliteConnection {
     privacy_store_fns!();
+
+    fn forget_old_versions(&mut self) -> QueryResult<bool> {
+        let r: Checkpoint =
+            diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").get_result(self)?;
+        Ok(r.busy == 0)
+    }
 }
 
 impl PrivacyStore for PgConnection {
     privacy_store_fns!();
+
+    fn forget_old_versions(&mut self) -> QueryResult<bool> {
+        Ok(true)
+    }
 }

@@ -129,6 +129,7 @@ diesel::table! {
         claimed_by -> Nullable<Text>,
         lease_until -> Nullable<BigInt>,
         sent_at -> Nullable<BigInt>,
+        person_key -> Nullable<Text>,
     }
 }
 

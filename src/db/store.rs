@@ -6,6 +6,9 @@ use diesel::{PgConnection, SqliteConnection};
 use super::models::*;
 use super::schema::{comments, reaction_counts, reactions, server_secrets, threads};
 
+/// The avatar of a deleted comment's placeholder: the same for all, tied to no one.
+pub const DELETED_AVATAR: &str = "0000000000000000";
+
 diesel::alias!(super::schema::comments as replies: RepliesAlias);
 
 diesel::define_sql_function! {
@@ -87,6 +90,7 @@ pub trait Store: Sized {
         thread_id: i64,
     ) -> QueryResult<Option<(String, Option<i64>)>>;
     fn comment_auth(&mut self, id: i64) -> QueryResult<Option<CommentAuthRow>>;
+    fn comment_proof(&mut self, id: i64) -> QueryResult<Option<CommentProofRow>>;
     fn insert_comment(&mut self, new: &NewComment<'_>) -> QueryResult<PublicCommentRow>;
     fn update_comment(
         &mut self,
@@ -96,8 +100,6 @@ pub trait Store: Sized {
     /// Marks a comment deleted and erases what its author wrote about themselves.
     /// `by`: `author` (their own delete) or `erased` (a moderator's erasure).
     fn scrub_comment(&mut self, id: i64, now: i64, by: &str) -> QueryResult<()>;
-    /// Whether this address (`email_key`: lower case) has an approved comment on the site.
-    fn has_approved_comment_by(&mut self, site: &str, email_key: &str) -> QueryResult<bool>;
     /// `(slug, comment_count)` of the existing threads among `slugs`, in one query.
     fn counts(&mut self, site: &str, slugs: &[&str]) -> QueryResult<Vec<(String, i64)>>;
     fn secret(&mut self, name: &str) -> QueryResult<Option<String>>;
@@ -373,6 +375,20 @@ macro_rules! common_store_fns {
                 .optional()
         }
 
+        fn comment_proof(&mut self, id: i64) -> QueryResult<Option<CommentProofRow>> {
+            comments::table
+                .inner_join(threads::table)
+                .filter(comments::id.eq(id))
+                .select((
+                    threads::site,
+                    comments::status,
+                    comments::email_key,
+                    comments::edit_token_hash,
+                ))
+                .first(self)
+                .optional()
+        }
+
         fn insert_comment(&mut self, new: &NewComment<'_>) -> QueryResult<PublicCommentRow> {
             diesel::insert_into(comments::table)
                 .values(new)
@@ -405,23 +421,13 @@ macro_rules! common_store_fns {
                     comments::edit_token_hash.eq(None::<String>),
                     comments::ip.eq(None::<String>),
                     comments::user_agent.eq(None::<String>),
+                    // Derived from the address: it would link the placeholder to them.
+                    comments::avatar.eq(DELETED_AVATAR),
                     comments::deleted_at.eq(Some(now)),
                     comments::deleted_by.eq(by),
                 ))
                 .execute(self)
                 .map(|_| ())
-        }
-
-        fn has_approved_comment_by(&mut self, site: &str, email_key: &str) -> QueryResult<bool> {
-            let found: Option<i64> = comments::table
-                .inner_join(threads::table)
-                .filter(threads::site.eq(site))
-                .filter(comments::email_key.eq(email_key))
-                .filter(comments::status.eq("approved"))
-                .select(comments::id)
-                .first(self)
-                .optional()?;
-            Ok(found.is_some())
         }
 
         fn counts(&mut self, site: &str, slugs: &[&str]) -> QueryResult<Vec<(String, i64)>> {

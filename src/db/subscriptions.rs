@@ -52,8 +52,9 @@ pub struct NotifyRow {
 }
 
 pub trait SubscriptionStore: Sized {
-    /// The subscriber for `site` and `email` (lower case), created unconfirmed if new;
-    /// its language follows the latest comment.
+    /// The subscriber for `site` and `email` (lower case), created unconfirmed (in `lang`)
+    /// if new; an existing one is left as it is (its language changes only through a
+    /// confirmation link: `set_subscriber_lang`).
     fn upsert_subscriber(
         &mut self,
         site: &str,
@@ -62,8 +63,8 @@ pub trait SubscriptionStore: Sized {
         key: &str,
         now: i64,
     ) -> QueryResult<SubscriberRow>;
-    /// Marks a confirmation mail as due for an unconfirmed subscriber, unless one went out
-    /// after `resend_after`. True for exactly one caller: that one queues the mail.
+    /// Marks a confirmation mail as due for a subscriber, unless one went out after
+    /// `resend_after`. True for exactly one caller: that one queues the mail.
     fn claim_confirmation(&mut self, id: i64, now: i64, resend_after: i64) -> QueryResult<bool>;
     fn subscriber(&mut self, site: &str, email: &str) -> QueryResult<Option<SubscriberRow>>;
     fn subscriber_by_id(&mut self, id: i64) -> QueryResult<Option<SubscriberRow>>;
@@ -71,6 +72,7 @@ pub trait SubscriptionStore: Sized {
     /// Confirms the subscriber `id` created at `created_at`; false if it is gone or was
     /// confirmed already.
     fn confirm_subscriber(&mut self, id: i64, created_at: i64, now: i64) -> QueryResult<bool>;
+    fn set_subscriber_lang(&mut self, id: i64, lang: &str) -> QueryResult<()>;
     /// Makes the subscriber follow every comment of a thread.
     fn follow_thread(&mut self, subscriber_id: i64, thread_id: i64, now: i64) -> QueryResult<()>;
     fn follows_thread(&mut self, subscriber_id: i64, thread_id: i64) -> QueryResult<bool>;
@@ -118,7 +120,8 @@ macro_rules! subscription_store_fns {
                 ))
                 .on_conflict((subscribers::site, subscribers::email))
                 .do_update()
-                .set(subscribers::lang.eq(excluded(subscribers::lang)))
+                // A no-op, so that the existing row is returned.
+                .set(subscribers::lang.eq(subscribers::lang))
                 .returning(SubscriberRow::as_returning())
                 .get_result(self)
         }
@@ -130,14 +133,11 @@ macro_rules! subscription_store_fns {
             resend_after: i64,
         ) -> QueryResult<bool> {
             let n = diesel::update(
-                subscribers::table
-                    .filter(subscribers::id.eq(id))
-                    .filter(subscribers::confirmed_at.is_null())
-                    .filter(
-                        subscribers::confirm_sent_at
-                            .is_null()
-                            .or(subscribers::confirm_sent_at.lt(resend_after)),
-                    ),
+                subscribers::table.filter(subscribers::id.eq(id)).filter(
+                    subscribers::confirm_sent_at
+                        .is_null()
+                        .or(subscribers::confirm_sent_at.lt(resend_after)),
+                ),
             )
             .set(subscribers::confirm_sent_at.eq(now))
             .execute(self)?;
@@ -179,6 +179,13 @@ macro_rules! subscription_store_fns {
             .set(subscribers::confirmed_at.eq(now))
             .execute(self)?;
             Ok(n == 1)
+        }
+
+        fn set_subscriber_lang(&mut self, id: i64, lang: &str) -> QueryResult<()> {
+            diesel::update(subscribers::table.find(id))
+                .set(subscribers::lang.eq(lang))
+                .execute(self)
+                .map(|_| ())
         }
 
         fn follow_thread(
@@ -426,6 +433,7 @@ mod tests {
                 recipient: to,
                 message: "m",
                 next_attempt_at: 1,
+                person_key: None,
             })
             .unwrap();
         }

@@ -8,8 +8,8 @@
 //! consortium's own library), NFKC again (case folding can undo it), then whitespace
 //! collapsed to single spaces and trimmed. A right-to-left override (U+202E) shows the
 //! letters after it reversed, so such a name also counts as the text a reader sees (see
-//! [`folds`]). Look-alikes from other scripts (a Cyrillic "о")
-//! are not folded: that needs the confusables table, a later step.
+//! [`folds`]). Look-alikes from other scripts (a Cyrillic "А" in "Аdmin") are caught by
+//! [`skeleton`]: the fold's confusable skeleton (Unicode TS #39), folded again.
 
 use icu_casemap::CaseMapper;
 use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory};
@@ -80,9 +80,60 @@ pub fn folds(name: &str) -> Vec<String> {
     all
 }
 
+/// The confusable skeleton of a name (Unicode TS #39, `unicode-security`), folded, and
+/// again: two names that look alike to a reader have the same one ("Аdmin" with a
+/// Cyrillic А, "МОD", "admin"). Taken before case folding too, since the table pairs
+/// capitals (Cyrillic М with Latin M) that fold to letters it does not pair; and again
+/// after it, so that a name already folded (a reserved name) gets the same one. Coarser
+/// than the fold, so compared as well as it, never instead.
+pub fn skeleton(name: &str) -> String {
+    let sk = |s: &str| fold(&unicode_security::skeleton(s).collect::<String>());
+    sk(&sk(name))
+}
+
+/// [`skeleton`] of each form a name may be taken for (see [`folds`]), as written and
+/// folded first: the table pairs a capital I with l, but its lower case with i.
+pub fn skeletons(name: &str) -> Vec<String> {
+    let mut all = Vec::new();
+    let mut forms = vec![name.to_owned()];
+    if name.contains(RLO) {
+        forms.push(as_displayed(name));
+    }
+    for form in forms {
+        for sk in [skeleton(&form), skeleton(&fold(&form))] {
+            if !all.contains(&sk) {
+                all.push(sk);
+            }
+        }
+    }
+    all
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{fold, folds};
+    use super::{fold, folds, skeleton, skeletons};
+
+    #[test]
+    fn look_alikes_from_other_scripts_share_a_skeleton() {
+        // A reserved name is kept folded: its skeleton is the same as the original's.
+        let admin = skeleton(&fold("Admin"));
+        assert_eq!(skeleton("Admin"), admin);
+        for variant in [
+            "\u{0410}dmin",        // Cyrillic А
+            "\u{0430}dm\u{0456}n", // Cyrillic а and і
+            "\u{0391}dmin",        // Greek Α
+            "\u{0410}DMIN",
+            "Ad\u{200B}min",
+            "ＡＤＭＩＮ",
+            "\u{202E}nimd\u{0410}",
+        ] {
+            assert!(skeletons(variant).contains(&admin), "{variant:?}");
+        }
+        assert_eq!(skeleton("\u{041C}\u{041E}D"), skeleton("mod"));
+        assert_ne!(skeleton("Adrian"), admin);
+        assert_ne!(skeleton("Ada"), admin);
+        let _ = folds;
+    }
 
     #[test]
     fn look_alikes_of_one_name_fold_alike() {

@@ -80,8 +80,15 @@ pub struct Composed {
 }
 
 impl Composed {
-    /// Queues it, due now, in the caller's transaction.
-    pub fn enqueue<C: MailStore>(&self, c: &mut C, kind: &str, now: i64) -> QueryResult<()> {
+    /// Queues it, due now, in the caller's transaction. `person` is the address it is to or
+    /// about, kept only as a keyed hash so that privacy requests find it.
+    pub fn enqueue<C: MailStore>(
+        &self,
+        c: &mut C,
+        kind: &str,
+        person_key: Option<&str>,
+        now: i64,
+    ) -> QueryResult<()> {
         c.enqueue_mail(&NewMail {
             created_at: now,
             kind,
@@ -89,6 +96,7 @@ impl Composed {
             recipient: &self.recipient,
             message: &self.message,
             next_attempt_at: now,
+            person_key,
         })
     }
 }
@@ -257,6 +265,7 @@ pub fn queue_new_comment<C: MailStore>(
     let days = (super::links::VALID_FOR_SECS / 86_400).to_string();
     let links_note = fill(s.mod_links_note, &[("n", &days)]);
     let thread_id = thread_message_id(mailer, &thread.site, &thread.slug);
+    let about = ev.email.map(|e| mailer.key.person_key(e));
     for moderator in &site.moderators {
         let to: Mailbox = moderator
             .as_str()
@@ -302,7 +311,7 @@ pub fn queue_new_comment<C: MailStore>(
             html,
         };
         let composed = compose(mailer, &to, &thread_id, content, None)?;
-        composed.enqueue(c, "moderator-new-comment", now_micros)?;
+        composed.enqueue(c, "moderator-new-comment", about.as_deref(), now_micros)?;
     }
     Ok(())
 }

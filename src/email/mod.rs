@@ -266,6 +266,38 @@ pub fn backoff(first: Duration, attempts: i64) -> Duration {
         .min(Duration::from_secs(3600))
 }
 
+/// `answer` with every mention of `address` (in any case) replaced by `<recipient>`.
+pub fn redact(answer: &str, address: &str) -> String {
+    if address.is_empty() {
+        return answer.to_owned();
+    }
+    let (lower, needle) = (answer.to_ascii_lowercase(), address.to_ascii_lowercase());
+    let mut out = String::with_capacity(answer.len());
+    let mut at = 0;
+    while let Some(i) = lower[at..].find(&needle) {
+        out.push_str(&answer[at..at + i]);
+        out.push_str("<recipient>");
+        at += i + needle.len();
+    }
+    out.push_str(&answer[at..]);
+    out
+}
+
+#[cfg(test)]
+mod redact_tests {
+    #[test]
+    fn the_address_leaves_the_answer_in_any_case() {
+        assert_eq!(
+            super::redact(
+                "550 5.1.1 <Ann@Example.org>: no such user ann@example.org",
+                "ann@example.org"
+            ),
+            "550 5.1.1 <<recipient>>: no such user <recipient>"
+        );
+        assert_eq!(super::redact("250 ok", "ann@example.org"), "250 ok");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

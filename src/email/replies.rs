@@ -29,6 +29,10 @@ use crate::security::ServerKey;
 
 /// An unconfirmed address gets another confirmation mail only after this long.
 pub const RESEND_AFTER_SECS: i64 = 6 * 3600;
+/// A request to follow a thread mails its own confirmation, at most this often per
+/// address: a reader may follow several threads in an evening, a stranger cannot fill
+/// their inbox.
+pub const FOLLOW_RESEND_AFTER_SECS: i64 = 10 * 60;
 /// How long a confirmation link works.
 pub const CONFIRM_VALID_SECS: i64 = 7 * 24 * 3600;
 const CONFIRM_DOMAIN: &str = "mail-confirm";
@@ -44,17 +48,24 @@ fn template_error(e: askama::Error) -> ApiError {
 }
 
 /// The signed link that confirms a subscriber: its id and creation time (so a later
-/// subscriber that reuses the id is not confirmed by an old link), and an expiry.
+/// subscriber that reuses the id is not confirmed by an old link), an expiry, and what
+/// following it agrees to: the thread to follow (0: none) and the language of the mail.
+/// Nothing of it is stored before the link is followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConfirmToken {
     pub subscriber: i64,
     pub created_at: i64,
     pub expires: i64,
+    pub thread: i64,
+    pub lang: &'static str,
 }
 
 impl ConfirmToken {
     pub fn encode(&self, key: &ServerKey) -> String {
-        let payload = format!("{}.{}.{}", self.subscriber, self.created_at, self.expires);
+        let payload = format!(
+            "{}.{}.{}.{}.{}",
+            self.subscriber, self.created_at, self.expires, self.thread, self.lang
+        );
         let sig = key.sign(CONFIRM_DOMAIN, payload.as_bytes());
         format!("{payload}.{sig}")
     }
@@ -69,11 +80,17 @@ impl ConfirmToken {
         if !key.verify_signature(CONFIRM_DOMAIN, payload.as_bytes(), sig) {
             return None;
         }
-        let mut parts = payload.split('.').map(str::parse::<i64>);
+        let mut parts = payload.split('.');
+        let mut number = || parts.next()?.parse::<i64>().ok();
+        let (subscriber, created_at, expires, thread) =
+            (number()?, number()?, number()?, number()?);
+        let lang = i18n::strings(parts.next()?).lang;
         let t = ConfirmToken {
-            subscriber: parts.next()?.ok()?,
-            created_at: parts.next()?.ok()?,
-            expires: parts.next()?.ok()?,
+            subscriber,
+            created_at,
+            expires,
+            thread,
+            lang,
         };
         (parts.next().is_none() && now_secs <= t.expires).then_some(t)
     }
@@ -98,6 +115,31 @@ struct ConfirmMail {
     action: &'static str,
     link: String,
     ignore: &'static str,
+}
+
+/// A mail that is one link to follow (as the confirmation is): its subject, what it is
+/// about, the link and what to do if it was not asked for, in the confirmation's layout.
+pub fn link_mail(
+    lang: &'static str,
+    subject: String,
+    intro: String,
+    action: &'static str,
+    link: String,
+    ignore: &'static str,
+) -> Result<Content, ApiError> {
+    let m = ConfirmMail {
+        lang,
+        subject,
+        intro,
+        action,
+        link,
+        ignore,
+    };
+    Ok(Content {
+        subject: m.subject.clone(),
+        text: ConfirmText { m: &m }.render().map_err(template_error)?,
+        html: ConfirmHtml { m: &m }.render().map_err(template_error)?,
+    })
 }
 
 fn thread_name(thread: &ThreadRow) -> String {
@@ -126,10 +168,11 @@ pub enum Follow {
     Thread,
 }
 
-/// A reader asked for mail: makes them a subscriber (following the whole thread with
-/// [`Follow::Thread`]), and queues the one confirmation mail if they are not confirmed
-/// yet. In the transaction of the comment or request that asked. True while the address
-/// waits for confirmation (its mail queued now, or recently and not resent yet).
+/// A reader asked for mail: makes them a subscriber (unconfirmed if new), and queues a
+/// confirmation mail if they are not confirmed yet or ask to follow a thread they do not
+/// follow. Nothing else changes until its link is followed: not the thread followed, not
+/// the language. In the transaction of the comment or request that asked. True if a mail
+/// was queued.
 pub fn subscribe<C: Db>(
     c: &mut C,
     mailer: &Mailer,
@@ -149,59 +192,55 @@ pub fn subscribe<C: Db>(
         &crate::security::new_token(),
         now,
     )?;
-    if follow == Follow::Thread {
-        c.follow_thread(sub.id, thread.id, now)?;
-    }
-    if sub.confirmed_at.is_some() {
+    let confirmed = sub.confirmed_at.is_some();
+    let wanted = match follow {
+        Follow::Replies => !confirmed,
+        Follow::Thread => !(confirmed && c.follows_thread(sub.id, thread.id)?),
+    };
+    let resend_after = match follow {
+        Follow::Replies => RESEND_AFTER_SECS,
+        Follow::Thread => FOLLOW_RESEND_AFTER_SECS,
+    };
+    if !wanted || !c.claim_confirmation(sub.id, now, now - micros(resend_after))? {
         return Ok(false);
     }
-    if !c.claim_confirmation(sub.id, now, now - micros(RESEND_AFTER_SECS))? {
-        return Ok(true);
-    }
-    let s = i18n::strings(&sub.lang);
+    // The mail is in the language of this request, which its link then makes theirs.
+    let s = i18n::strings(lang);
     let name = thread_name(thread);
     let token = ConfirmToken {
         subscriber: sub.id,
         created_at: sub.created_at,
         expires: now / 1_000_000 + CONFIRM_VALID_SECS,
-    };
-    let m = ConfirmMail {
+        thread: if follow == Follow::Thread {
+            thread.id
+        } else {
+            0
+        },
         lang: s.lang,
-        subject: fill(s.confirm_subject, &[("thread", &name)]),
-        intro: fill(
+    };
+    let content = link_mail(
+        s.lang,
+        fill(s.confirm_subject, &[("thread", &name)]),
+        fill(
             match follow {
                 Follow::Replies => s.confirm_intro,
                 Follow::Thread => s.confirm_intro_thread,
             },
             &[("thread", &name)],
         ),
-        action: s.confirm_action,
-        link: mailer.link(&format!("/mail/confirm?t={}", token.encode(&mailer.key))),
-        ignore: s.confirm_ignore,
-    };
-    let content = Content {
-        subject: m.subject.clone(),
-        text: ConfirmText { m: &m }.render().map_err(template_error)?,
-        html: ConfirmHtml { m: &m }.render().map_err(template_error)?,
-    };
+        s.confirm_action,
+        mailer.link(&format!("/mail/confirm?t={}", token.encode(&mailer.key))),
+        s.confirm_ignore,
+    )?;
     let thread_id = thread_message_id(mailer, &thread.site, &thread.slug);
     let composed = compose(mailer, &to, &thread_id, content, None)?;
-    composed.enqueue(c, "reply-confirm", now)?;
+    composed.enqueue(
+        c,
+        "reply-confirm",
+        Some(&mailer.key.person_key(email_key)),
+        now,
+    )?;
     Ok(true)
-}
-
-/// What [`subscribe`] would answer, without subscribing or mailing: for a comment the spam
-/// checks caught, whose poster must learn nothing from the answer.
-pub fn would_await_confirmation<C: Db>(
-    c: &mut C,
-    site: &str,
-    email_key: &str,
-) -> Result<bool, ApiError> {
-    if mailbox(email_key).is_none() {
-        return Ok(false);
-    }
-    Ok(c.subscriber(site, email_key)?
-        .is_none_or(|s| s.confirmed_at.is_none()))
 }
 
 /// Whether `reply` is worth a mail to `parent`'s author: both visible, the parent asked
@@ -413,7 +452,12 @@ fn queue_digest<C: Db>(
     };
     let thread_id = thread_message_id(mailer, &thread.site, &thread.slug);
     let composed = compose(mailer, &to, &thread_id, content, Some(&thread_link))?;
-    composed.enqueue(c, "reply-notification", now)?;
+    composed.enqueue(
+        c,
+        "reply-notification",
+        Some(&mailer.key.person_key(&sub.email)),
+        now,
+    )?;
     Ok(())
 }
 
@@ -428,6 +472,8 @@ mod tests {
             subscriber: 7,
             created_at: 123,
             expires: 1000,
+            thread: 9,
+            lang: "de",
         };
         let s = t.encode(&key);
         assert_eq!(ConfirmToken::decode(&key, &s, 1000), Some(t));

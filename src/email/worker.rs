@@ -317,21 +317,23 @@ impl Worker {
         }
     }
 
+    /// The log names a message by its outbox id, never by its recipient's address (an
+    /// erasure could not reach the logs); a server's answer may quote it, so it goes too.
     fn record(&self, name: &str, row: &MailRow, outcome: Outcome) -> anyhow::Result<()> {
         let now = crate::view::now_micros();
         let attempts = row.attempts + 1;
         let (status, next_at, answer) = match outcome {
             Outcome::Sent(a) => {
                 self.record_sent(name, row, &a);
-                tracing::info!(id = row.id, kind = %row.kind, to = %row.recipient, attempts, answer = %a, "mail sent");
+                tracing::info!(id = row.id, kind = %row.kind, attempts, answer = %super::redact(&a, &row.recipient), "mail sent");
                 return Ok(());
             }
             Outcome::Failed(a) => {
-                tracing::warn!(id = row.id, kind = %row.kind, to = %row.recipient, attempts, answer = %a, "mail refused for good; not retrying");
+                tracing::warn!(id = row.id, kind = %row.kind, attempts, answer = %super::redact(&a, &row.recipient), "mail refused for good; not retrying");
                 ("failed", now, a)
             }
             Outcome::Retry(a) if now - row.created_at > micros(GIVE_UP_AFTER) => {
-                tracing::warn!(id = row.id, kind = %row.kind, to = %row.recipient, attempts, answer = %a, "mail still not accepted after 48 hours; giving up");
+                tracing::warn!(id = row.id, kind = %row.kind, attempts, answer = %super::redact(&a, &row.recipient), "mail still not accepted after 48 hours; giving up");
                 (
                     "failed",
                     now,
@@ -340,7 +342,7 @@ impl Worker {
             }
             Outcome::Retry(a) => {
                 let wait = super::backoff(self.retry_after, attempts);
-                tracing::warn!(id = row.id, kind = %row.kind, to = %row.recipient, attempts, answer = %a, retry_in = %humantime::format_duration(wait), "mail not sent; will retry");
+                tracing::warn!(id = row.id, kind = %row.kind, attempts, answer = %super::redact(&a, &row.recipient), retry_in = %humantime::format_duration(wait), "mail not sent; will retry");
                 ("queued", now + micros(wait), a)
             }
         };

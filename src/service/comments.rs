@@ -104,6 +104,8 @@ pub struct NewCommentInput {
     pub spam: spam::Verdict,
     /// The language of mail to the author (see `email::i18n::pick`).
     pub lang: &'static str,
+    /// An earlier comment's id and edit token, proving the author owns `email`.
+    pub proof: Option<(i64, String)>,
 }
 
 pub struct Created {
@@ -111,8 +113,8 @@ pub struct Created {
     /// Not stored for a moderator's comment: moderators edit through the admin API.
     pub edit_token: String,
     pub thread_id: i64,
-    /// The commenter asked for reply mail and must first confirm their address: a
-    /// confirmation mail went out (now, or recently and still unanswered).
+    /// The commenter asked for reply mail (and email is on): a confirmation mail goes out
+    /// unless the address is confirmed. The same for every address: no oracle.
     pub confirmation_sent: bool,
 }
 
@@ -130,20 +132,47 @@ fn banned() -> ApiError {
 
 /// Whether an anonymous author's name is one only moderators may use: a moderator
 /// account's display name or username, or one of the site's reserved names, compared
-/// folded (see `domain::names`). Read inside the write, so an account made a moment ago
-/// counts.
+/// folded and by confusable skeleton (see `domain::names`). Read inside the write, so an
+/// account made a moment ago counts.
 fn is_reserved<C: Db>(c: &mut C, site: &SiteSettings, author: &str) -> Result<bool, ApiError> {
     let forms = names::folds(author);
-    if forms.iter().any(|f| site.reserved_names.contains(f)) {
+    let skeletons = names::skeletons(author);
+    let taken = |folded: &str| {
+        forms.iter().any(|f| f == folded) || skeletons.contains(&names::skeleton(folded))
+    };
+    if site.reserved_names.iter().any(|r| taken(r)) {
         return Ok(true);
     }
     for (username, display_name) in c.admin_names()? {
-        let (u, d) = (names::fold(&username), names::fold(&display_name));
-        if forms.iter().any(|f| *f == u || *f == d) {
+        if taken(&names::fold(&username)) || taken(&names::fold(&display_name)) {
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// Whether `proof` (an earlier comment's id and edit token) shows that this author owns
+/// the address: that comment is approved, on this site, written with the same address,
+/// and the token is its own.
+fn proves_address<C: Db>(
+    c: &mut C,
+    key: &ServerKey,
+    site: &str,
+    email_key: &str,
+    proof: Option<&(i64, String)>,
+) -> Result<bool, ApiError> {
+    let Some((id, token)) = proof else {
+        return Ok(false);
+    };
+    let Some(p) = c.comment_proof(*id)? else {
+        return Ok(false);
+    };
+    Ok(p.status == CommentStatus::Approved.as_str()
+        && p.site == site
+        && p.email_key.as_deref() == Some(email_key)
+        && p.edit_token_hash
+            .as_deref()
+            .is_some_and(|h| key.verify_edit_token(token, h)))
 }
 
 /// Refuses a comment before anything is written, or says how a ban wants it held.
@@ -170,8 +199,15 @@ fn check_author<C: Db>(
         }
     }
     let ip_hash = input.ip.as_deref().map(|ip| key.hash_ip(ip));
+    let person = email_key.map(|e| key.person_key(e));
     match c
-        .ban_action(site.id.as_str(), email_key, ip_hash.as_deref(), now)?
+        .ban_action(
+            site.id.as_str(),
+            email_key,
+            person.as_deref(),
+            ip_hash.as_deref(),
+            now,
+        )?
         .as_deref()
     {
         Some("refuse") => Err(banned()),
@@ -189,13 +225,20 @@ pub fn create_comment<C: Db>(
     let now = view::now_micros();
     let edit_token = crate::security::new_token();
     let token_hash = key.hash_edit_token(&edit_token);
-    let avatar = match (&input.email, &input.author) {
-        (Some(e), _) => key.avatar(&format!("email:{}", e.as_str().to_lowercase())),
+    let site_id = site.id.as_str();
+    let email_key = input.email.as_ref().map(|e| e.as_str().to_lowercase());
+    let proven = match &email_key {
+        Some(k) => proves_address(c, key, site_id, k, input.proof.as_ref())?,
+        None => false,
+    };
+    // The address's own avatar only for its proven owner: otherwise it would confirm a
+    // guessed address. Others get one of their own, tied to nothing.
+    let avatar = match (&email_key, &input.author) {
+        (Some(k), _) if proven => key.avatar(&format!("email:{k}")),
+        (Some(_), _) => key.avatar(&format!("new:{token_hash}")),
         (None, Some(a)) => key.avatar(&format!("name:{}", a.as_str())),
         (None, None) => key.avatar(&format!("ip:{}", input.ip.as_deref().unwrap_or(""))),
     };
-    let site_id = site.id.as_str();
-    let email_key = input.email.as_ref().map(|e| e.as_str().to_lowercase());
     let held = check_author(c, site, key, input, email_key.as_deref(), now)?;
     // Only the keyed hash of the address is kept: enough to match bans and to spot one
     // sender behind several names.
@@ -210,10 +253,9 @@ pub fn create_comment<C: Db>(
         _ if held || matches!(verdict, spam::Verdict::Hold(_)) => CommentStatus::Pending,
         Moderation::None => CommentStatus::Approved,
         Moderation::All => CommentStatus::Pending,
-        Moderation::FirstTime => match &email_key {
-            Some(k) if c.has_approved_comment_by(site_id, k)? => CommentStatus::Approved,
-            _ => CommentStatus::Pending,
-        },
+        // Proven: an approved comment of this address on this site is this browser's.
+        Moderation::FirstTime if proven => CommentStatus::Approved,
+        Moderation::FirstTime => CommentStatus::Pending,
     };
     let approved = status == CommentStatus::Approved;
     // Counted before the checks below: a refused comment rolls the count back with it.
@@ -304,21 +346,19 @@ pub fn create_comment<C: Db>(
     }
     // Nothing is mailed for what the spam checks caught: no confirmation to an address a
     // bot typed in. Its answer still says what a clean comment's would.
-    let mut confirmation_sent = false;
-    if let (Some(mailer), Some(email), true) = (&input.mailer, &email_key, input.notify_replies) {
-        confirmation_sent = if is_spam {
-            crate::email::replies::would_await_confirmation(c, &thread.site, email)?
-        } else {
-            crate::email::replies::subscribe(
-                c,
-                mailer,
-                &thread,
-                email,
-                input.lang,
-                crate::email::replies::Follow::Replies,
-                now,
-            )?
-        };
+    let confirmation_sent = input.mailer.is_some() && email_key.is_some() && input.notify_replies;
+    if let (Some(mailer), Some(email), true, false) =
+        (&input.mailer, &email_key, input.notify_replies, is_spam)
+    {
+        crate::email::replies::subscribe(
+            c,
+            mailer,
+            &thread,
+            email,
+            input.lang,
+            crate::email::replies::Follow::Replies,
+            now,
+        )?;
     }
     if approved {
         crate::email::replies::comment_approved(c, row.id, now)?;

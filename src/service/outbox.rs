@@ -8,6 +8,7 @@ use crate::db::moderation::NewAudit;
 use crate::db::outbox::OutboxRow;
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::security::ServerKey;
 use crate::view;
 
 /// Messages per page.
@@ -72,8 +73,21 @@ pub fn list<C: Db>(
     Ok((rows.into_iter().map(message).collect(), next))
 }
 
-fn audit<C: Db>(c: &mut C, moderator: &str, action: &str, row: &OutboxRow) -> Result<(), ApiError> {
-    let detail = format!("{} #{} to {}", row.kind, row.id, row.recipient);
+/// The recipient appears as its keyed hash: enough to tell entries about one address
+/// apart, and nothing a privacy request would have to find.
+fn audit<C: Db>(
+    c: &mut C,
+    key: &ServerKey,
+    moderator: &str,
+    action: &str,
+    row: &OutboxRow,
+) -> Result<(), ApiError> {
+    let detail = format!(
+        "{} #{} to {}",
+        row.kind,
+        row.id,
+        key.person_key(&row.recipient)
+    );
     c.insert_audit(&NewAudit {
         at: view::now_micros(),
         moderator,
@@ -86,7 +100,12 @@ fn audit<C: Db>(c: &mut C, moderator: &str, action: &str, row: &OutboxRow) -> Re
 }
 
 /// Queues a failed or waiting message again, due now (sent ones are not sent twice).
-pub fn retry<C: Db>(c: &mut C, moderator: &str, id: i64) -> Result<OutboxMessage, ApiError> {
+pub fn retry<C: Db>(
+    c: &mut C,
+    key: &ServerKey,
+    moderator: &str,
+    id: i64,
+) -> Result<OutboxMessage, ApiError> {
     let row = c.outbox_row(id)?.ok_or_else(not_found)?;
     if !c.retry_mail(id, view::now_micros())? {
         return Err(ApiError::conflict(
@@ -98,13 +117,13 @@ pub fn retry<C: Db>(c: &mut C, moderator: &str, id: i64) -> Result<OutboxMessage
             },
         ));
     }
-    audit(c, moderator, "mail_retry", &row)?;
+    audit(c, key, moderator, "mail_retry", &row)?;
     let row = c.outbox_row(id)?.ok_or_else(not_found)?;
     Ok(message(row))
 }
 
 /// Deletes a message, unless a worker is sending it right now.
-pub fn drop<C: Db>(c: &mut C, moderator: &str, id: i64) -> Result<(), ApiError> {
+pub fn drop<C: Db>(c: &mut C, key: &ServerKey, moderator: &str, id: i64) -> Result<(), ApiError> {
     let row = c.outbox_row(id)?.ok_or_else(not_found)?;
     if !c.drop_mail(id)? {
         return Err(ApiError::conflict(
@@ -112,10 +131,10 @@ pub fn drop<C: Db>(c: &mut C, moderator: &str, id: i64) -> Result<(), ApiError> 
             "This message is being sent right now; try again in a moment.",
         ));
     }
-    audit(c, moderator, "mail_drop", &row)
+    audit(c, key, moderator, "mail_drop", &row)
 }
 
-/// Records a test mail sent from the admin page.
+/// Records a test mail sent from the admin page; `to` is the address's keyed hash.
 pub fn log_test<C: Db>(c: &mut C, moderator: &str, to: &str, answer: &str) -> Result<(), ApiError> {
     let detail = format!("to {to}: {answer}");
     c.insert_audit(&NewAudit {

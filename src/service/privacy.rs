@@ -1,9 +1,10 @@
 //! Privacy requests: everything stored about one email address, as JSON, and its erasure.
 //!
 //! An address is a person across every site of the server. Their comments are found by
-//! the lower-cased address (`email_key`); outbox mail by recipient, or by its text naming
-//! the address (the moderators' mail about a new comment). Bans on the address are shown
-//! but kept on erasure: they protect the site, and an erasure request must not lift them.
+//! the lower-cased address (`email_key`); outbox mail by recipient, or by the keyed hash
+//! of the address it is to or about (`ServerKey::person_key`: the moderators' mail about
+//! a new comment). Bans on the address are shown and kept on erasure, under the keyed
+//! hash: they protect the site, and an erasure request must not lift them.
 
 use serde::Serialize;
 
@@ -16,8 +17,100 @@ use crate::view::rfc3339;
 
 use super::moderation::{self, Action};
 
+/// A reader's own request, proven by a link mailed to the address: signed, expiring,
+/// holding the address (it goes only to that address).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestToken {
+    pub email_key: String,
+    pub expires: i64,
+}
+
+const REQUEST_DOMAIN: &str = "privacy-request";
+/// How long a mailed privacy link works.
+pub const REQUEST_VALID_SECS: i64 = 24 * 3600;
+
+impl RequestToken {
+    pub fn encode(&self, key: &ServerKey) -> String {
+        use base64::Engine;
+        let payload = format!(
+            "{}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&self.email_key),
+            self.expires
+        );
+        let sig = key.sign(REQUEST_DOMAIN, payload.as_bytes());
+        format!("{payload}.{sig}")
+    }
+
+    /// `None` if malformed, tampered with or expired.
+    pub fn decode(key: &ServerKey, token: &str, now_secs: i64) -> Option<Self> {
+        use base64::Engine;
+        let token = token.trim();
+        if token.len() > 1000 {
+            return None;
+        }
+        let (payload, sig) = token.rsplit_once('.')?;
+        if !key.verify_signature(REQUEST_DOMAIN, payload.as_bytes(), sig) {
+            return None;
+        }
+        let (email, expires) = payload.split_once('.')?;
+        let email = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(email)
+            .ok()?;
+        let t = RequestToken {
+            email_key: String::from_utf8(email).ok()?,
+            expires: expires.parse().ok()?,
+        };
+        (now_secs <= t.expires).then_some(t)
+    }
+}
+
+/// Queues the mail with the link to a reader's data, in the caller's transaction. The
+/// same for an address the server knows or not: the answer must not tell them apart.
+pub fn mail_request_link<C: Db>(
+    c: &mut C,
+    mailer: &crate::email::Mailer,
+    email_key: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    let Ok(to) = email_key.parse::<lettre::message::Mailbox>() else {
+        return Ok(());
+    };
+    let token = RequestToken {
+        email_key: email_key.to_owned(),
+        expires: now / 1_000_000 + REQUEST_VALID_SECS,
+    };
+    let link = mailer.link(&format!("/privacy?t={}", token.encode(&mailer.key)));
+    let content = crate::email::replies::link_mail(
+        "en",
+        "Your data on this comment server".to_owned(),
+        format!(
+            "Someone (we hope you) asked for what this server stores about {email_key}: \
+             the comments written with it, reply-mail subscriptions, mail waiting to be sent. \
+             The page behind this link, for 24 hours, offers it as a download and a button \
+             to erase it."
+        ),
+        "See and erase your data:",
+        link,
+        "If you did not ask, ignore this mail: nothing is shown or erased without this link.",
+    )?;
+    let id = format!("<privacy@{}>", mailer.domain);
+    let composed = crate::email::compose::compose(mailer, &to, &id, content, None)?;
+    composed.enqueue(
+        c,
+        "privacy-link",
+        Some(&mailer.key.person_key(email_key)),
+        now,
+    )?;
+    Ok(())
+}
+
 /// Who the audit log names for an erasure.
 pub const ERASER: &str = "privacy erase";
+/// Who the audit log names for an erasure a reader asked for themselves.
+pub const READER: &str = "privacy request";
+
+/// What an export shows as the recipient of mail about the person to a moderator.
+const MODERATOR: &str = "(a moderator)";
 
 #[derive(Debug, Serialize)]
 pub struct PersonData {
@@ -97,7 +190,7 @@ pub fn email_key(raw: &str) -> Result<String, ApiError> {
     }
 }
 
-pub fn export<C: Db>(c: &mut C, email_key: &str) -> Result<PersonData, ApiError> {
+pub fn export<C: Db>(c: &mut C, key: &ServerKey, email_key: &str) -> Result<PersonData, ApiError> {
     let comments = c
         .person_comments(email_key)?
         .into_iter()
@@ -134,12 +227,17 @@ pub fn export<C: Db>(c: &mut C, email_key: &str) -> Result<PersonData, ApiError>
         });
     }
     let mail = c
-        .person_mail(email_key)?
+        .person_mail(email_key, &key.person_key(email_key))?
         .into_iter()
         .map(|m| PersonMailJson {
             id: m.id,
             kind: m.kind,
-            recipient: m.recipient,
+            // Mail about them went to a moderator, whose address is not theirs to see.
+            recipient: if m.recipient.eq_ignore_ascii_case(email_key) {
+                m.recipient
+            } else {
+                MODERATOR.to_owned()
+            },
             status: m.status,
             created_at: rfc3339(m.created_at),
         })
@@ -181,6 +279,8 @@ pub struct Erased {
     pub subscriptions_dropped: usize,
     pub mail_dropped: usize,
     pub bans_kept: usize,
+    /// Old audit entries whose detail named the address (newer ones hold a keyed hash).
+    pub audit_entries_scrubbed: usize,
 }
 
 /// Erases what is stored about the address, in one transaction (the caller's write), and
@@ -188,6 +288,17 @@ pub struct Erased {
 pub fn erase<C: Db>(
     c: &mut C,
     key: &ServerKey,
+    email_key: &str,
+    to: CommentsTo,
+) -> Result<(Erased, Vec<ThreadKey>), ApiError> {
+    erase_as(c, key, ERASER, email_key, to)
+}
+
+/// [`erase`], with the audit log naming `by`.
+pub fn erase_as<C: Db>(
+    c: &mut C,
+    key: &ServerKey,
+    by: &str,
     email_key: &str,
     to: CommentsTo,
 ) -> Result<(Erased, Vec<ThreadKey>), ApiError> {
@@ -209,7 +320,7 @@ pub fn erase<C: Db>(
                 done.comments_anonymized += 1;
             }
             CommentsTo::Delete => {
-                moderation::act(c, ERASER, CommentId(p.id), Action::Purge)?;
+                moderation::act(c, by, CommentId(p.id), Action::Purge)?;
                 done.comments_deleted += 1;
             }
         }
@@ -221,8 +332,14 @@ pub fn erase<C: Db>(
     // else the outbox keeps to or about it (sent mail, moderators' mail naming it).
     let (subscriptions, queued) = c.forget_email(None, email_key)?;
     done.subscriptions_dropped = subscriptions;
-    let mail: Vec<i64> = c.person_mail(email_key)?.iter().map(|m| m.id).collect();
+    let person = key.person_key(email_key);
+    let mail: Vec<i64> = c
+        .person_mail(email_key, &person)?
+        .iter()
+        .map(|m| m.id)
+        .collect();
     done.mail_dropped = queued + c.delete_mail(&mail)?;
-    done.bans_kept = c.person_bans(email_key)?.len();
+    done.bans_kept = c.hide_bans(email_key, &person)?;
+    done.audit_entries_scrubbed = c.scrub_audit(email_key)?;
     Ok((done, changed))
 }

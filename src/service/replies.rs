@@ -50,6 +50,7 @@ pub fn post_as_moderator<C: Db>(
         mailer: None,
         spam: super::spam::Verdict::Clean,
         lang: "en",
+        proof: None,
     };
     let created = create_comment(c, site, key, &input)?;
     c.insert_audit(&NewAudit {

@@ -15,6 +15,7 @@ on_both_backends!(
     logout_and_password_change_end_sessions_on_the_server,
     state_changes_need_the_csrf_token_and_our_own_origin,
     failed_logins_are_limited_per_account_and_address,
+    logins_cannot_be_raced_or_turned_against_the_owner,
     every_admin_answer_carries_the_security_headers,
     actions_keep_counts_and_cached_threads_right,
     purge_erases_and_keeps_the_shape_of_the_thread,
@@ -314,13 +315,24 @@ async fn state_changes_need_the_csrf_token_and_our_own_origin(app: TestApp) {
     expect_error(r, 401, "not_logged_in").await;
 }
 
+/// A login from `ip` (the test client is a trusted proxy).
+async fn login_from(app: &TestApp, ip: &str, user: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/admin/login"))
+        .header("x-forwarded-for", ip)
+        .json(&json!({"username": user, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn failed_logins_are_limited_per_account_and_address(app: TestApp) {
     common::admin::create_account(&app, "ann", "Ann", common::admin::PASSWORD);
     for _ in 0..10 {
         let r = app.login_raw("ann", "wrong password").await;
         assert_eq!(r.status(), 401);
     }
-    // Now even the right password waits.
+    // Now even the right password waits, from this address.
     let r = app.login_raw("ann", common::admin::PASSWORD).await;
     let retry: u64 = r.headers()["retry-after"]
         .to_str()
@@ -332,6 +344,50 @@ async fn failed_logins_are_limited_per_account_and_address(app: TestApp) {
     // The address is limited for other accounts too.
     let r = app.login_raw("someone", "whatever1").await;
     expect_error(r, 429, "rate_limited").await;
+}
+
+/// 60 wrong guesses at once from one address: at most 10 reach the password check, the
+/// rest wait. The stranger's guesses do not lock the moderator out from their own
+/// address; an IPv6 address counts with its whole /64.
+async fn logins_cannot_be_raced_or_turned_against_the_owner(app: TestApp) {
+    common::admin::create_account(&app, "ann", "Ann", common::admin::PASSWORD);
+    let guesses = (0..60).map(|i| {
+        let app = &app;
+        async move {
+            login_from(app, "203.0.113.9", "ann", &format!("guess {i}"))
+                .await
+                .status()
+        }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|s| s.as_u16() == 401).count();
+    let waited = answers.iter().filter(|s| s.as_u16() == 429).count();
+    assert!(
+        checked <= 10,
+        "{checked} guesses reached the password check"
+    );
+    assert_eq!(checked + waited, 60, "{answers:?}");
+    // The right password from the attacker's address waits; from the owner's, it works.
+    let r = login_from(&app, "203.0.113.9", "ann", common::admin::PASSWORD).await;
+    expect_error(r, 429, "rate_limited").await;
+    let r = login_from(&app, "198.51.100.20", "ann", common::admin::PASSWORD).await;
+    assert_eq!(r.status(), 200);
+
+    // IPv6: ten failures anywhere in 2001:db8:5:6::/64 lock all of it, not the next /64.
+    for i in 1..=10 {
+        let r = login_from(
+            &app,
+            &format!("2001:db8:5:6::{i:x}"),
+            "bob",
+            "wrong password",
+        )
+        .await;
+        assert_eq!(r.status(), 401);
+    }
+    let r = login_from(&app, "2001:db8:5:6:abcd::1", "ann", common::admin::PASSWORD).await;
+    expect_error(r, 429, "rate_limited").await;
+    let r = login_from(&app, "2001:db8:5:7::1", "ann", common::admin::PASSWORD).await;
+    assert_eq!(r.status(), 200);
 }
 
 async fn every_admin_answer_carries_the_security_headers(app: TestApp) {

@@ -70,23 +70,32 @@ async fn a_comment_round_trips_without_private_fields(app: TestApp) {
     ] {
         assert!(!text.contains(private), "{private} leaked: {text}");
     }
-    // The same email gives the same avatar; another gives another.
+    // An address's own avatar only with proof that it is the author's (an approved
+    // comment's edit token); typed alone, it gives an avatar of its own.
+    let proof = json!({"id": c["id"], "edit_token": token});
     let (c2, _) = app
         .comment(
             "open",
             "/other/",
-            json!({"body": "x", "email": "ADA@example.com"}),
+            json!({"body": "x", "email": "ADA@example.com", "proof": proof}),
         )
         .await;
     let (c3, _) = app
         .comment(
             "open",
             "/other/",
-            json!({"body": "x", "email": "bob@example.com"}),
+            json!({"body": "x", "email": "ADA@example.com", "proof": proof}),
         )
         .await;
-    assert_eq!(c2["avatar"], c["avatar"]);
-    assert_ne!(c3["avatar"], c["avatar"]);
+    let (typed, _) = app
+        .comment(
+            "open",
+            "/other/",
+            json!({"body": "x", "email": "ada@example.com"}),
+        )
+        .await;
+    assert_eq!(c2["avatar"], c3["avatar"]);
+    assert_ne!(typed["avatar"], c2["avatar"]);
 }
 
 async fn first_comment_records_title_and_url(app: TestApp) {
@@ -495,7 +504,7 @@ async fn moderation_holds_comments_back(app: TestApp) {
     expect_error(r, 422, "invalid_parent").await;
 
     // first-time: the first comment of an email waits, later ones pass once one was approved.
-    let (c1, _) = app
+    let (c1, t1) = app
         .comment(
             "firsttime",
             "/f/",
@@ -515,7 +524,8 @@ async fn moderation_holds_comments_back(app: TestApp) {
         .comment(
             "firsttime",
             "/f/",
-            json!({"body": "again", "email": "new@example.com"}),
+            json!({"body": "again", "email": "new@example.com",
+                   "proof": {"id": c1["id"], "edit_token": t1}}),
         )
         .await;
     assert_eq!(c2["status"], "approved");

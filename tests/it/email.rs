@@ -33,7 +33,7 @@ struct Inbox {
 
 #[derive(Clone, Debug)]
 pub(crate) struct Received {
-    to: Vec<String>,
+    pub(crate) to: Vec<String>,
     pub(crate) data: String,
 }
 
@@ -41,7 +41,7 @@ pub(crate) struct Received {
 /// start on it.
 #[derive(Clone)]
 pub(crate) struct Smtp {
-    port: u16,
+    pub(crate) port: u16,
     inbox: Arc<Mutex<Inbox>>,
 }
 
@@ -146,7 +146,7 @@ impl Smtp {
         self.inbox.lock().unwrap().received.clone()
     }
 
-    async fn wait_for(&self, n: usize) -> Vec<Received> {
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<Received> {
         wait(&format!("{n} messages at the SMTP server"), || {
             self.received().len() >= n
         })
@@ -265,7 +265,7 @@ fn header_names(msg: &str) -> Vec<String> {
 }
 
 /// The decoded body of the part with this content type.
-fn part(msg: &str, content_type: &str) -> String {
+pub(crate) fn part(msg: &str, content_type: &str) -> String {
     let at = msg
         .find(&format!("Content-Type: {content_type}"))
         .unwrap_or_else(|| panic!("no {content_type} part in {msg}"));
@@ -595,6 +595,64 @@ async fn action_links_confirm_then_act_once(app: TestApp, smtp: Smtp) {
     );
 }
 
+/// A link mailed to a moderator who has since been taken off the site's `moderators`
+/// does nothing (its page says why); the other moderator's link still works.
+async fn links_act_only_for_current_moderators(app: TestApp, smtp: Smtp) {
+    let (c, _) = app
+        .comment(
+            "every",
+            "/gone/",
+            json!({"body": "who decides", "author": "Ann"}),
+        )
+        .await;
+    let id = c["id"].as_i64().unwrap();
+    let got = smtp.wait_for(2).await;
+    let approve_of = |to: &str| {
+        let m = got.iter().find(|m| m.to == vec![to.to_owned()]).unwrap();
+        let links = action_links(&part(&m.data, "text/plain"));
+        links.into_iter().find(|l| l.contains(".spam.")).unwrap()
+    };
+    let (removed, kept) = (approve_of("second@example.com"), approve_of(MODERATOR));
+    // The operator takes "second" off the list and restarts: a new instance, same data.
+    let now = common::spawn_on(
+        std::sync::Arc::clone(&app.db),
+        &config(Some(&smtp)).replace(
+            &format!(r#"moderators = ["{MODERATOR}", "second@example.com"]"#),
+            &format!(r#"moderators = ["{MODERATOR}"]"#),
+        ),
+    )
+    .await;
+    let post = |link: &str| {
+        let token = link.split("t=").nth(1).unwrap().to_owned();
+        now.client
+            .post(now.url("/admin/mail/action"))
+            .form(&[("t", token)])
+            .send()
+    };
+    let r = now.get(&removed).await;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("no longer"));
+    let r = post(&removed).await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM comments WHERE id = {id} AND status = 'approved'"
+        )),
+        1,
+        "nothing changed"
+    );
+    assert_eq!(app.db.count("audit_log"), 0);
+    assert_eq!(app.db.count("used_tokens"), 0);
+    let r = post(&kept).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM comments WHERE id = {id} AND status = 'spam'"
+        )),
+        1
+    );
+}
+
 fn secret(app: &TestApp) -> String {
     // The key is 32 bytes of hex; read it as text through a tiny query per backend.
     use diesel::prelude::*;
@@ -659,6 +717,7 @@ mod up {
         a_failed_comment_queues_nothing,
         a_permanent_answer_stops_the_retries,
         action_links_confirm_then_act_once,
+        links_act_only_for_current_moderators,
     );
 }
 
@@ -1106,8 +1165,8 @@ fn outbox_down_is_exact<C>(
     String: diesel::deserialize::FromSql<diesel::sql_types::Text, C::Backend>,
     diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'static, C, Line>,
 {
-    for (before, version) in [("000005", "000006"), ("000006", "000007")] {
-        down_is_exact(conn, &source, dump, before, version);
+    for version in ["000006", "000007", "000013"] {
+        down_is_exact(conn, &source, dump, version);
     }
 }
 
@@ -1115,7 +1174,6 @@ fn down_is_exact<C>(
     conn: &mut C,
     source: &impl Fn() -> diesel_migrations::EmbeddedMigrations,
     dump: &str,
-    previous: &str,
     version: &str,
 ) where
     C: diesel::Connection + diesel_migrations::MigrationHarness<C::Backend>,
@@ -1131,13 +1189,14 @@ fn down_is_exact<C>(
             .map(|l| l.line)
             .collect()
     };
-    let applied = |c: &mut C| {
-        c.applied_migrations()
+    // Up to the one before it, whatever other migrations come between.
+    let next_is_it = |c: &mut C| {
+        c.pending_migrations(source())
             .unwrap()
-            .iter()
-            .any(|v| v.to_string().ends_with(previous))
+            .first()
+            .is_some_and(|m| m.name().version().to_string().ends_with(version))
     };
-    while !applied(conn) {
+    while !next_is_it(conn) {
         conn.run_next_migration(source()).expect("migrate");
     }
     let before = schema(conn);
@@ -1680,16 +1739,234 @@ async fn following_a_thread_mails_every_new_comment(app: TestApp, smtp: Smtp) {
     assert_eq!(app.db.count("thread_subscriptions"), 0);
 }
 
-/// The answer says when the commenter must confirm their address first: a confirmation
-/// mail went out (now, or recently and unanswered); not once confirmed, nor without
-/// `notify_replies`.
-async fn the_answer_says_when_to_check_the_inbox(app: TestApp, smtp: Smtp) {
-    let ask = json!({"body": "Tell me", "author": "Bo", "email": "bo@example.org", "notify_replies": true});
-    let a = post_in(&app, "open", "/inbox/", "en", ask.clone()).await;
+/// A reader asks for their data with their address: the answer is the same for an
+/// address the server knows and one it does not; the link mailed to the address opens
+/// a page whose buttons download everything stored about it and erase it.
+async fn readers_see_and_erase_their_own_data(app: TestApp, smtp: Smtp) {
+    const ME: &str = "reader@example.org";
+    let ask = |email: &'static str| {
+        app.client
+            .post(app.url("/api/v1/privacy?site=open"))
+            .json(&json!({ "email": email }))
+            .send()
+    };
+    let (mine, _) = app
+        .comment(
+            "open",
+            "/p/",
+            json!({"body": "My words", "author": "Rea", "email": ME, "notify_replies": true}),
+        )
+        .await;
+    settle(&smtp, ME, 1).await;
+    let known = ask(ME).await.unwrap();
+    assert_eq!(known.status(), 202);
+    let known = known.bytes().await.unwrap();
+    let unknown = ask("stranger@example.org").await.unwrap();
+    assert_eq!(unknown.status(), 202);
+    assert_eq!(known, unknown.bytes().await.unwrap(), "the same answer");
+    common::expect_error(
+        app.client
+            .post(app.url("/api/v1/privacy?site=open"))
+            .json(&json!({"email": "not an address"}))
+            .send()
+            .await
+            .unwrap(),
+        422,
+        "invalid_email",
+    )
+    .await;
+    settle(&smtp, "stranger@example.org", 1).await;
+    let got = settle(&smtp, ME, 2).await;
+    let text = part(&got[1].data, "text/plain");
+    let link = links_to(&text, "/privacy?t=")
+        .pop()
+        .expect("a link to the data");
+
+    // The page only shows buttons.
+    let r = app.get(&link).await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("Download my data") && page.contains("Erase my data"),
+        "{page}"
+    );
+    assert_eq!(
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM comments WHERE email = '{ME}'"
+        )),
+        1
+    );
+    let t = link.split("t=").nth(1).unwrap().to_owned();
+    let post = |path: &str| {
+        app.client
+            .post(app.url(path))
+            .form(&[("t", t.as_str())])
+            .send()
+    };
+    let r = post("/privacy/export").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+    let data: Value = r.json().await.unwrap();
+    assert_eq!(data["email"], ME);
+    assert_eq!(data["comments"][0]["id"], mine["id"]);
+    assert_eq!(data["comments"][0]["body"], "My words");
+    assert_eq!(data["subscriptions"].as_array().unwrap().len(), 1, "{data}");
+
+    let r = post("/privacy/erase").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM comments WHERE email = '{ME}'"
+        )),
+        0
+    );
+    assert_eq!(
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM comments WHERE id = {} AND author IS NULL",
+            mine["id"]
+        )),
+        1,
+        "anonymized, as configured by default"
+    );
+    assert_eq!(
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM subscribers WHERE email = '{ME}'"
+        )),
+        0
+    );
+    assert_eq!(
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM outbox WHERE lower(recipient) = '{ME}'"
+        )),
+        0
+    );
+    let data: Value = post("/privacy/export").await.unwrap().json().await.unwrap();
+    assert_eq!(data["comments"].as_array().unwrap().len(), 0, "{data}");
+
+    // A tampered link does nothing: another address under the same signature.
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let sig = t.rsplit('.').next().unwrap();
+    let forged = format!(
+        "{}.9999999999.{sig}",
+        URL_SAFE_NO_PAD.encode("bob@example.com")
+    );
+    let r = app
+        .client
+        .post(app.url("/privacy/erase"))
+        .form(&[("t", forged.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+/// Nobody is subscribed to anything without confirming it: a stranger asking for a
+/// confirmed reader to follow another thread, in another language, changes nothing until
+/// the reader follows the link mailed for that thread; and an unconfirmed address's own
+/// confirmation does not take on a thread someone else asked for.
+async fn following_another_thread_needs_its_own_confirmation(app: TestApp, smtp: Smtp) {
+    const FAN: &str = "fan2@example.org";
+    let sql_lang =
+        format!("SELECT COUNT(*) AS n FROM subscribers WHERE email = '{FAN}' AND lang = 'es'");
+    assert_eq!(
+        follow(&app, "/a/", json!({"email": FAN})).await.status(),
+        202
+    );
+    let got = settle(&smtp, FAN, 1).await;
+    confirm_by_link(&app, &part(&got[0].data, "text/plain")).await;
+    assert_eq!(app.db.count("thread_subscriptions"), 1);
+    assert_eq!(app.db.number(&sql_lang), 1);
+
+    // A stranger, in German, for thread /b/ (ten minutes later: one such mail per address
+    // every ten minutes): the same answer, no change, one mail.
+    app.db.exec(&format!(
+        "UPDATE subscribers SET confirm_sent_at = 0 WHERE email = '{FAN}'"
+    ));
+    let r = app
+        .client
+        .post(app.url("/api/v1/subscriptions?site=open&slug=/b/"))
+        .header("accept-language", "de")
+        .json(&json!({"email": FAN}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"accepted": true}));
+    let got = settle(&smtp, FAN, 2).await;
+    assert_eq!(
+        app.db.count("thread_subscriptions"),
+        1,
+        "not following /b/ yet"
+    );
+    assert_eq!(app.db.number(&sql_lang), 1, "the language is unchanged");
+    app.comment(
+        "open",
+        "/b/",
+        json!({"body": "not for the fan", "author": "Zed"}),
+    )
+    .await;
+    settle(&smtp, FAN, 2).await;
+
+    // The reader agrees through the link: now /b/ is followed, in German.
+    let text = part(&got[1].data, "text/plain");
+    assert!(text.contains("/b/"), "{text}");
+    confirm_by_link(&app, &text).await;
+    assert_eq!(app.db.count("thread_subscriptions"), 2);
+    assert_eq!(app.db.number(&sql_lang), 0);
+    app.comment(
+        "open",
+        "/b/",
+        json!({"body": "for the fan", "author": "Yan"}),
+    )
+    .await;
+    let got = settle(&smtp, FAN, 3).await;
+    assert!(part(&got[2].data, "text/plain").contains("for the fan"));
+
+    // Unconfirmed: a stranger's follow of /c/, then the reader's own comment asking for
+    // replies; confirming through the stranger's mail's link would be the reader's choice,
+    // but their own link (for replies) does not follow /c/.
+    const NEW: &str = "new2@example.org";
+    assert_eq!(
+        follow(&app, "/c/", json!({"email": NEW})).await.status(),
+        202
+    );
+    settle(&smtp, NEW, 1).await;
+    app.db.exec(&format!(
+        "UPDATE subscribers SET confirm_sent_at = 0 WHERE email = '{NEW}'"
+    ));
+    post_in(
+        &app,
+        "open",
+        "/d/",
+        "en",
+        json!({"body": "mine", "email": NEW, "notify_replies": true}),
+    )
+    .await;
+    let got = settle(&smtp, NEW, 2).await;
+    confirm_by_link(&app, &part(&got[1].data, "text/plain")).await;
+    assert_eq!(
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM thread_subscriptions s JOIN subscribers b \
+             ON b.id = s.subscriber_id WHERE b.email = '{NEW}'"
+        )),
+        0
+    );
+}
+
+/// The answer is the same whether the address is unknown, waiting for confirmation or
+/// confirmed: byte for byte but for the comment's id, time, avatar and edit token (and the
+/// avatar is not the known one). Only `notify_replies` (and email on) decides
+/// `confirmation_sent`; mail still goes out only to an address not confirmed yet.
+async fn the_answer_is_the_same_for_every_address(app: TestApp, smtp: Smtp) {
+    let ask = |email: &str| json!({"body": "Tell me", "author": "Bo", "email": email, "notify_replies": true});
+    let a = post_in(&app, "open", "/inbox/", "en", ask("bo@example.org")).await;
     assert_eq!(a["confirmation_sent"], true, "{a}");
     let got = settle(&smtp, "bo@example.org", 1).await;
     // Asked again before confirming: the first mail still stands, none is added.
-    let again = post_in(&app, "open", "/inbox/", "en", ask.clone()).await;
+    let again = post_in(&app, "open", "/inbox/", "en", ask("bo@example.org")).await;
     assert_eq!(again["confirmation_sent"], true, "{again}");
     settle(&smtp, "bo@example.org", 1).await;
     let plain = post_in(
@@ -1702,8 +1979,23 @@ async fn the_answer_says_when_to_check_the_inbox(app: TestApp, smtp: Smtp) {
     .await;
     assert_eq!(plain["confirmation_sent"], false, "{plain}");
     confirm_by_link(&app, &part(&got[0].data, "text/plain")).await;
-    let confirmed = post_in(&app, "open", "/inbox/", "en", ask).await;
-    assert_eq!(confirmed["confirmation_sent"], false, "{confirmed}");
+
+    let masked = |mut v: Value| {
+        for f in ["id", "created_at", "avatar"] {
+            v["comment"][f] = Value::Null;
+        }
+        v["edit_token"] = Value::Null;
+        serde_json::to_vec(&v).unwrap()
+    };
+    let confirmed = post_in(&app, "open", "/inbox/", "en", ask("bo@example.org")).await;
+    let unknown = post_in(&app, "open", "/inbox/", "en", ask("nobody@example.org")).await;
+    assert_eq!(confirmed["confirmation_sent"], true, "{confirmed}");
+    assert_eq!(masked(confirmed.clone()), masked(unknown.clone()));
+    assert_ne!(confirmed["comment"]["avatar"], a["comment"]["avatar"]);
+    assert_ne!(confirmed["comment"]["avatar"], again["comment"]["avatar"]);
+    // The unknown address gets its confirmation; the confirmed one no second mail.
+    settle(&smtp, "nobody@example.org", 1).await;
+    assert_eq!(mail_to(&smtp, "bo@example.org").len(), 1);
 }
 
 /// Decodes the RFC 2047 words (`=?utf-8?b?…?=`) of a header value.
@@ -1873,7 +2165,7 @@ mod languages {
     with_smtp!(
         crate::email::Smtp::up(crate::email::Mode::Accept),
         moderator_mail_speaks_the_site_language,
-        the_answer_says_when_to_check_the_inbox,
+        the_answer_is_the_same_for_every_address,
     );
 }
 
@@ -1881,6 +2173,8 @@ mod notify {
     with_smtp!(
         crate::email::Smtp::up(crate::email::Mode::Accept),
         following_a_thread_mails_every_new_comment,
+        following_another_thread_needs_its_own_confirmation,
+        readers_see_and_erase_their_own_data,
         opt_in_then_one_mail_per_reply,
         a_pending_reply_is_mailed_once_approved,
         quick_replies_make_one_digest_and_unsubscribe_stops_them,

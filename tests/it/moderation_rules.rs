@@ -11,6 +11,7 @@ on_both_backends!(
     open_sites_publish_and_edits_stay_published,
     all_mode_holds_and_an_edit_after_approval_waits_again,
     first_time_knows_an_address_whatever_its_case,
+    a_known_address_is_not_borrowed_without_proof,
     title_and_url_come_only_from_published_comments,
     a_url_off_the_site_is_refused_and_nothing_stored,
     an_absolute_slug_is_its_path_on_the_site_and_refused_off_it,
@@ -93,6 +94,24 @@ async fn by(app: &TestApp, site: &str, slug: &str, email: &str) -> (Value, Strin
         .await
 }
 
+/// Posts with this address and, as proof that it is theirs, an earlier comment's id and
+/// edit token (what the embed keeps).
+async fn proven(
+    app: &TestApp,
+    site: &str,
+    slug: &str,
+    email: &str,
+    earlier: (&Value, &str),
+) -> (Value, String) {
+    let proof = json!({"id": earlier.0["id"], "edit_token": earlier.1});
+    app.comment(
+        site,
+        slug,
+        json!({"body": "words", "email": email, "proof": proof}),
+    )
+    .await
+}
+
 async fn first_time_knows_an_address_whatever_its_case(app: TestApp) {
     let (first, tok) = by(&app, "firsttime", "/f/", "Me@Example.com").await;
     assert_eq!(first["status"], "pending");
@@ -102,14 +121,18 @@ async fn first_time_knows_an_address_whatever_its_case(app: TestApp) {
     let admin = app.admin().await;
     admin.act(id(&first), "approve").await;
 
-    let (known, _) = by(&app, "firsttime", "/f/", "me@example.com").await;
+    let mine = (&first, tok.as_str());
+    let (known, _) = proven(&app, "firsttime", "/f/", "me@example.com", mine).await;
     assert_eq!(known["status"], "approved");
-    let (shouting, _) = by(&app, "firsttime", "/g/", "ME@EXAMPLE.COM").await;
+    let (shouting, _) = proven(&app, "firsttime", "/g/", "ME@EXAMPLE.COM", mine).await;
     assert_eq!(shouting["status"], "approved");
+    // Their own avatar, the same on every proven comment (the first had one of its own).
+    assert_eq!(known["avatar"], shouting["avatar"]);
+    assert_ne!(known["avatar"], first["avatar"]);
     let (stranger, _) = by(&app, "firsttime", "/f/", "you@example.com").await;
     assert_eq!(stranger["status"], "pending");
     // Known on this site only.
-    let (elsewhere, _) = by(&app, "moderated", "/f/", "me@example.com").await;
+    let (elsewhere, _) = proven(&app, "moderated", "/f/", "me@example.com", mine).await;
     assert_eq!(elsewhere["status"], "pending");
 
     let t = app.thread("firsttime", "/f/", "").await;
@@ -122,6 +145,49 @@ async fn first_time_knows_an_address_whatever_its_case(app: TestApp) {
     let t = app.thread("firsttime", "/f/", "").await;
     assert_eq!(common::ids(&t), [id(&known)]);
     assert_eq!(t["thread"]["comment_count"], 1);
+}
+
+/// Someone who types a known commenter's address is a new commenter: held for a
+/// moderator, with an avatar of their own. Only the browser holding the edit token of an
+/// approved comment with that address, on this site, is trusted.
+async fn a_known_address_is_not_borrowed_without_proof(app: TestApp) {
+    let admin = app.admin().await;
+    let (first, tok) = by(&app, "firsttime", "/b/", "ann@example.com").await;
+    admin.act(id(&first), "approve").await;
+    let (hers, _) = proven(&app, "firsttime", "/b/", "ann@example.com", (&first, &tok)).await;
+    assert_eq!(hers["status"], "approved");
+    let (pending_one, pending_tok) = by(&app, "firsttime", "/b/", "ann@example.com").await;
+
+    let (borrowed, _) = by(&app, "firsttime", "/b/", "Ann@example.com").await;
+    assert_eq!(borrowed["status"], "pending");
+    assert_ne!(borrowed["avatar"], hers["avatar"]);
+    // Nor on an open site: published, but not with her avatar.
+    let (open, _) = by(&app, "open", "/b/", "ann@example.com").await;
+    assert_ne!(open["avatar"], hers["avatar"]);
+    // A wrong token, a comment not approved, another address's comment: no proof.
+    let (other, other_tok) = by(&app, "firsttime", "/b/", "eve@example.com").await;
+    admin.act(id(&other), "approve").await;
+    for earlier in [
+        (&first, "not-the-token"),
+        (&pending_one, pending_tok.as_str()),
+        (&other, other_tok.as_str()),
+    ] {
+        let (c, _) = proven(&app, "firsttime", "/b/", "ann@example.com", earlier).await;
+        assert_eq!(c["status"], "pending", "{earlier:?}");
+        assert_ne!(c["avatar"], hers["avatar"]);
+    }
+    let (c, _) = proven(&app, "firsttime", "/b/", "ann@example.com", (&first, &tok)).await;
+    assert_eq!(c["status"], "approved");
+    assert_eq!(c["avatar"], hers["avatar"]);
+    // Malformed proof is a clear 422, not a 500.
+    let r = app
+        .post_comment(
+            "firsttime",
+            "/b/",
+            json!({"body": "x", "email": "ann@example.com", "proof": {"id": 0, "edit_token": ""}}),
+        )
+        .await;
+    assert!(r.status() == 422 || r.status() == 201, "{}", r.status());
 }
 
 async fn title_and_url_come_only_from_published_comments(app: TestApp) {
@@ -179,6 +245,7 @@ async fn a_url_off_the_site_is_refused_and_nothing_stored(app: TestApp) {
 
 async fn moderators_names_are_refused_in_every_disguise(app: TestApp) {
     let _admin = app.admin().await;
+    let _other = app.admin_as("admin", "Admin").await;
     for name in [
         "Site Owner",
         "site owner",
@@ -193,6 +260,12 @@ async fn moderators_names_are_refused_in_every_disguise(app: TestApp) {
         "MOD",
         "the editor",
         "The\u{200D} Ｅditor",
+        // Look-alikes from other scripts: Cyrillic А, Greek Ο, Cyrillic о and е.
+        "\u{0410}dmin",
+        "Site \u{039F}wner",
+        "The Edit\u{043E}r",
+        "Sit\u{0435} Owner",
+        "\u{041C}\u{041E}D",
     ] {
         let r = app
             .post_comment("open", "/r/", json!({"body": "hi", "author": name}))
@@ -381,9 +454,10 @@ async fn bans_refuse_or_hold_new_comments(app: TestApp) {
     assert_eq!(t["thread"]["comment_count"], 2);
 
     // Held by email, even where the address is known to first-time moderation.
-    let (known, _) = by(&app, "firsttime", "/h/", "regular@example.com").await;
+    let (known, tok) = by(&app, "firsttime", "/h/", "regular@example.com").await;
     admin.act(id(&known), "approve").await;
-    let (again, _) = by(&app, "firsttime", "/h/", "Regular@Example.com").await;
+    let mine = (&known, tok.as_str());
+    let (again, _) = proven(&app, "firsttime", "/h/", "Regular@Example.com", mine).await;
     assert_eq!(again["status"], "approved");
     admin
         .post(
@@ -392,7 +466,7 @@ async fn bans_refuse_or_hold_new_comments(app: TestApp) {
                    "site": "firsttime"}),
         )
         .await;
-    let (held, _) = by(&app, "firsttime", "/h/", "REGULAR@example.com").await;
+    let (held, _) = proven(&app, "firsttime", "/h/", "REGULAR@example.com", mine).await;
     assert_eq!(held["status"], "pending");
     let t = app.thread("firsttime", "/h/", "").await;
     assert_eq!(t["thread"]["comment_count"], 2);

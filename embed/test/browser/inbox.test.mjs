@@ -1,6 +1,7 @@
-// "Notify me of replies" from an address not confirmed yet: the server mails the
-// confirmation link and says so (`confirmation_sent`), and the embed tells the reader
-// to check their inbox, on screen and through the live region, in the page's language.
+// "Notify me of replies": the server mails the confirmation link to an address not
+// confirmed yet and answers `confirmation_sent` whatever the address (no oracle), and
+// the embed tells the reader to check their inbox if this is their first time, on
+// screen and through the live region, in the page's language.
 
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +22,7 @@ after(async () => {
   await sink?.close();
 });
 
-const NOTICE = 'Please confirm your email: check your inbox.';
+const NOTICE = 'First time here? Check your inbox.';
 
 // Whether one of the message's (base64) parts holds a confirmation link.
 const hasConfirmLink = (data) =>
@@ -82,7 +83,7 @@ test('without notify ticked no notice is shown; with it, the notice speaks the p
 
     await page.getByLabel('Bei Antworten benachrichtigen').check();
     assert.equal((await send('Mit Benachrichtigung')).confirmation_sent, true);
-    await waitText(page.locator('.aw-status'), 'Bitte Postfach prüfen und Adresse bestätigen.');
-    await waitText(page.locator('.aw-live'), 'Kommentar veröffentlicht. Bitte Postfach prüfen und Adresse bestätigen.');
+    await waitText(page.locator('.aw-status'), 'Zum ersten Mal? Bitte Postfach prüfen.');
+    await waitText(page.locator('.aw-live'), 'Kommentar veröffentlicht. Zum ersten Mal? Bitte Postfach prüfen.');
   });
 });

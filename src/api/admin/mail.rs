@@ -101,6 +101,26 @@ fn status_word(s: &Strings, status: &str) -> &'static str {
     }
 }
 
+/// Whether the link's recipient is still one of the moderators of the comment's site: a
+/// link mailed to someone since removed from `moderators` does nothing.
+fn still_moderator(state: &AppState, site: Option<&str>, recipient: &str) -> bool {
+    site.and_then(|s| state.settings.sites.get(s))
+        .is_some_and(|site| {
+            site.moderators
+                .iter()
+                .any(|m| m.as_str().eq_ignore_ascii_case(recipient))
+        })
+}
+
+fn not_moderator(s: &'static Strings) -> Result<HttpResponse, ApiError> {
+    message_page(
+        s,
+        StatusCode::FORBIDDEN,
+        s.act_failed,
+        s.act_not_moderator_text,
+    )
+}
+
 fn now_secs() -> i64 {
     crate::view::now_micros() / 1_000_000
 }
@@ -145,6 +165,9 @@ pub async fn confirm(
     let Some(row) = row else {
         return message_page(s, StatusCode::NOT_FOUND, s.act_gone, s.act_gone_text);
     };
+    if !still_moderator(&state, site.as_deref(), &token.recipient) {
+        return not_moderator(s);
+    }
     let id_text = id.to_string();
     let heading = match token.action.as_str() {
         "approve" => s.act_ask_approve,
@@ -200,6 +223,10 @@ pub async fn act(
     })
     .await??;
     let s = site_strings(&state, site.as_deref(), &req);
+    // A comment already gone is told as such below.
+    if site.is_some() && !still_moderator(&state, site.as_deref(), &token.recipient) {
+        return not_moderator(s);
+    }
     let done = state
         .pool
         .write_changing(None, move |conn| {

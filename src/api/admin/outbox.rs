@@ -84,10 +84,11 @@ pub async fn retry(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&req, outbox::not_found)?;
+    let key = state.key.clone();
     let message = state
         .pool
         .write_changing(None, move |conn| {
-            let m = on_conn!(conn, |c| outbox::retry(c, &moderator.username, id))?;
+            let m = on_conn!(conn, |c| outbox::retry(c, &key, &moderator.username, id))?;
             Ok((m, Vec::new()))
         })
         .await?;
@@ -110,10 +111,11 @@ pub async fn drop(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&req, outbox::not_found)?;
+    let key = state.key.clone();
     state
         .pool
         .write_changing(None, move |conn| {
-            on_conn!(conn, |c| outbox::drop(c, &moderator.username, id))?;
+            on_conn!(conn, |c| outbox::drop(c, &key, &moderator.username, id))?;
             Ok(((), Vec::new()))
         })
         .await?;
@@ -165,12 +167,16 @@ pub async fn test(
     }
     let addr = to.clone();
     let sent = web::block(move || crate::email::send_test(&transport, &mailer, &addr)).await?;
-    let logged = match &sent {
-        Ok(a) => a.clone(),
-        Err(e) => format!("failed: {e}"),
-    };
+    // The audit log keeps a keyed hash, not the address (see `service::outbox::audit`).
+    let logged = crate::email::redact(
+        &match &sent {
+            Ok(a) => a.clone(),
+            Err(e) => format!("failed: {e}"),
+        },
+        &to,
+    );
     let user = moderator.username.clone();
-    let to_log = to.clone();
+    let to_log = state.key.person_key(&to);
     state
         .pool
         .write_changing(None, move |conn| {

@@ -62,7 +62,8 @@ pub async fn authenticate(
     let limit_key = name
         .as_ref()
         .map_or_else(|| username.to_ascii_lowercase(), |n| n.as_str().to_owned());
-    state.login_limiter.check(&limit_key, ip).map_err(|secs| {
+    // Counted as a failure from here on, unless the password turns out right.
+    let attempt = state.login_limiter.begin(&limit_key, ip).map_err(|secs| {
         let mut e = ApiError::too_many_requests(secs);
         e.message = format!("Too many failed logins; try again in {secs} s.");
         e
@@ -70,23 +71,29 @@ pub async fn authenticate(
     let password = Password::presented(password)?;
     let st = state.clone();
     let lookup = name.clone();
-    let account = web::block(move || -> Result<_, ApiError> {
-        let Some(name) = lookup else { return Ok(None) };
-        let mut conn = st.pool.get()?;
-        Ok(with_conn!(conn, |c| c.admin_by_username(name.as_str()))?)
-    })
-    .await??;
-    let ok = state
-        .hasher
-        .verify(password, account.as_ref().map(|a| a.password_hash.clone()))
-        .await?;
+    let checked = async {
+        let account = web::block(move || -> Result<_, ApiError> {
+            let Some(name) = lookup else { return Ok(None) };
+            let mut conn = st.pool.get()?;
+            Ok(with_conn!(conn, |c| c.admin_by_username(name.as_str()))?)
+        })
+        .await??;
+        let phc = account.as_ref().map(|a| a.password_hash.clone());
+        Ok::<_, ApiError>((state.hasher.verify(password, phc).await?, account))
+    };
+    let (ok, account) = match checked.await {
+        Ok(found) => found,
+        Err(e) => {
+            attempt.undecided();
+            return Err(e);
+        }
+    };
     match account {
         Some(a) if ok => {
-            state.login_limiter.succeeded(&limit_key);
+            attempt.succeeded();
             Ok(a)
         }
         _ => {
-            state.login_limiter.failed(&limit_key, ip);
             tracing::warn!(ip = ?ip, "failed moderator login");
             Err(wrong_credentials())
         }

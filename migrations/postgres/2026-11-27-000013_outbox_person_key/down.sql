@@ -1,0 +1,2 @@
+DROP INDEX outbox_person_key_idx;
+ALTER TABLE outbox DROP COLUMN person_key;
