@@ -36,12 +36,33 @@ struct RawSettings {
     public_url: Option<String>,
     sqlite_synchronous: Option<String>,
     demo: Option<bool>,
+    log_format: Option<String>,
     #[serde(default)]
     site: Vec<RawSite>,
     limits: Option<RawLimits>,
     smtp: Option<RawSmtp>,
     privacy: Option<RawPrivacy>,
     spam: Option<RawSpam>,
+    metrics: Option<RawMetrics>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    enabled: Option<bool>,
+    listen: Option<String>,
+    token: Option<String>,
+}
+
+/// `[metrics]`: `/metrics` in the Prometheus text format.
+#[derive(Clone, Debug, Default)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    /// Served on its own listener at this address instead of the main one.
+    pub listen: Option<SocketAddr>,
+    /// Asked as `Authorization: Bearer …` on the main listener; without it (and without
+    /// `listen`) only loopback clients may read the metrics.
+    pub token: Option<Secret>,
 }
 
 /// `[spam]` (defaults for every site) and a site's `spam = { … }` (overrides per key).
@@ -455,6 +476,8 @@ pub struct Settings {
     pub smtp: Option<SmtpSettings>,
     /// Days after which a comment's IP hash and user agent are dropped; 0 keeps them.
     pub client_data_days: u32,
+    pub log_format: crate::telemetry::LogFormat,
+    pub metrics: MetricsSettings,
 }
 
 impl Settings {
@@ -613,6 +636,46 @@ impl Settings {
                 "must be 0 (keep) to 36500 days",
             ));
         }
+        let log_raw = env("AFTERWORD_LOG_FORMAT")
+            .map(|v| ("AFTERWORD_LOG_FORMAT", v))
+            .or_else(|| raw.log_format.clone().map(|v| ("log_format", v)));
+        let log_format = match log_raw {
+            None => crate::telemetry::LogFormat::Text,
+            Some((_, v)) if v.trim() == "text" => crate::telemetry::LogFormat::Text,
+            Some((_, v)) if v.trim() == "json" => crate::telemetry::LogFormat::Json,
+            Some((key, v)) => return Err(err(key, format!("`{v}` must be \"text\" or \"json\""))),
+        };
+        let metrics = match raw.metrics {
+            None => MetricsSettings::default(),
+            Some(m) => {
+                let listen = m
+                    .listen
+                    .map(|v| {
+                        v.trim().parse::<SocketAddr>().map_err(|_| {
+                            err(
+                                "metrics.listen",
+                                format!("`{v}` is not an address like 127.0.0.1:9100"),
+                            )
+                        })
+                    })
+                    .transpose()?;
+                let token = match m.token {
+                    Some(t) if t.trim().len() < 16 => {
+                        return Err(err(
+                            "metrics.token",
+                            "must be at least 16 characters (a random string)",
+                        ))
+                    }
+                    Some(t) => Some(Secret::new(t.trim())),
+                    None => None,
+                };
+                MetricsSettings {
+                    enabled: m.enabled.unwrap_or(false),
+                    listen,
+                    token,
+                }
+            }
+        };
         let smtp = match raw.smtp {
             None => None,
             Some(s) => {
@@ -712,6 +775,8 @@ impl Settings {
             limits,
             smtp,
             client_data_days,
+            log_format,
+            metrics,
         })
     }
 

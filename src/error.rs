@@ -29,6 +29,9 @@ struct Inner<'a> {
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    /// The id of the request in the server's log (an extension of API.md's shape).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
 }
 
 impl ApiError {
@@ -119,6 +122,7 @@ impl ApiError {
                 code: self.code,
                 message: &self.message,
                 field: self.field.as_deref(),
+                request_id: crate::telemetry::current_request_id(),
             },
         };
         serde_json::to_vec(&body).unwrap_or_else(|_| {

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod compress;
 pub mod config;
 pub mod db;
+pub mod doctor;
 pub mod domain;
 pub mod email;
 pub mod error;

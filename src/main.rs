@@ -23,8 +23,18 @@ enum Command {
         #[arg(long, env = "AFTERWORD_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Ask the running server's /healthz (at its listen address); exit 0 if it is well.
+    /// The container image's HEALTHCHECK.
+    Healthcheck {
+        /// A TOML config file.
+        #[arg(long, env = "AFTERWORD_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Apply database migrations, then exit.
     Migrate {
+        /// List what would be applied; change nothing.
+        #[arg(long)]
+        dry_run: bool,
         /// A TOML config file.
         #[arg(long, env = "AFTERWORD_CONFIG")]
         config: Option<PathBuf>,
@@ -155,10 +165,16 @@ fn main() -> ExitCode {
     if !matches!(cli.command, Command::Import { .. }) {
         limit_malloc_arenas();
     }
-    afterword::telemetry::init();
+    // The server logs as its config says; other commands log as text.
+    if !matches!(cli.command, Command::Serve { .. }) {
+        afterword::telemetry::init(Default::default());
+    }
     let result = match cli.command {
         Command::Serve { config } => serve(config),
-        Command::Migrate { config } => migrate(config),
+        Command::Migrate { config, dry_run } => migrate(config, dry_run),
+        Command::Healthcheck { config } => Settings::load(config.as_deref())
+            .map_err(Into::into)
+            .and_then(|s| afterword::doctor::healthcheck(&s)),
         Command::Admin { config, command } => admin(config, command),
         Command::Backup { file, config } => backup(config, &file),
         Command::Privacy { config, command } => privacy(config, command),
@@ -201,6 +217,7 @@ fn limit_malloc_arenas() {
 
 fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     let settings = Settings::load(config.as_deref())?;
+    afterword::telemetry::init(settings.log_format);
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings)?;
         app.run_until_stopped().await?;
@@ -209,9 +226,38 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     })
 }
 
-fn migrate(config: Option<PathBuf>) -> anyhow::Result<()> {
+fn migrate(config: Option<PathBuf>, dry_run: bool) -> anyhow::Result<()> {
     let settings = Settings::load(config.as_deref())?;
+    if dry_run {
+        if let afterword::config::DatabaseUrl::Sqlite(path) = &settings.database_url {
+            if !path.exists() {
+                println!(
+                    "{} does not exist yet: every migration would run, creating it",
+                    path.display()
+                );
+                return Ok(());
+            }
+        }
+    }
     let pool = Pool::connect(&settings.database_url, settings.sqlite_synchronous, 1)?;
+    if dry_run {
+        let (repairs, pending) = pool.pending_migrations()?;
+        for r in &repairs {
+            println!("repair: {r}");
+        }
+        for name in &pending {
+            println!("pending: {name}");
+        }
+        if repairs.is_empty() && pending.is_empty() {
+            println!("the database is up to date: nothing to apply");
+        } else {
+            println!(
+                "{} migration(s) would be applied; back up the database first (docs/operations.md)",
+                pending.len()
+            );
+        }
+        return Ok(());
+    }
     let ran = pool.migrate()?;
     println!("{ran} migration(s) applied");
     Ok(())

@@ -112,6 +112,7 @@ impl Application {
                 .app_data(import_lock.clone())
                 .wrap(from_fn(crate::api::cors))
                 .wrap(from_fn(crate::api::hardening))
+                .wrap(from_fn(crate::telemetry::request_id))
                 .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                 .configure(crate::api::routes)
         })

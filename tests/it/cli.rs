@@ -9,7 +9,7 @@ use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_afterword");
 
-fn command(dir: &Path) -> Command {
+pub(crate) fn command(dir: &Path) -> Command {
     let mut c = Command::new(BIN);
     c.current_dir(dir)
         .env_remove("AFTERWORD_CONFIG")
@@ -20,10 +20,10 @@ fn command(dir: &Path) -> Command {
     c
 }
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: String,
-    stderr: mpsc::Receiver<String>,
+    pub(crate) addr: String,
+    pub(crate) stderr: mpsc::Receiver<String>,
 }
 
 /// Talks HTTP/1.1 to a server by address.
@@ -33,7 +33,7 @@ struct Client {
 
 impl Server {
     /// Starts `afterword serve` and waits (bounded) for its "listening" line.
-    fn start(mut cmd: Command) -> Server {
+    pub(crate) fn start(mut cmd: Command) -> Server {
         let mut child = cmd
             .arg("serve")
             .stderr(Stdio::piped())
@@ -53,8 +53,16 @@ impl Server {
         loop {
             match rx.recv_timeout(Duration::from_secs(30)) {
                 Ok(line) => {
-                    if let Some(rest) = line.split("addr=").nth(1) {
-                        let addr = rest.split_whitespace().next().unwrap().to_owned();
+                    // The text log's `addr=…`, or the JSON log's field.
+                    let addr = line
+                        .split("addr=")
+                        .nth(1)
+                        .map(|rest| rest.split_whitespace().next().unwrap().to_owned())
+                        .or_else(|| {
+                            let v: serde_json::Value = serde_json::from_str(&line).ok()?;
+                            Some(v["fields"]["addr"].as_str()?.to_owned())
+                        });
+                    if let Some(addr) = addr {
                         return Server {
                             child,
                             addr,
@@ -83,20 +91,20 @@ impl Server {
         .post(slug, body)
     }
 
-    fn get(&self, path: &str) -> String {
+    pub(crate) fn get(&self, path: &str) -> String {
         Client {
             addr: self.addr.clone(),
         }
         .get(path)
     }
 
-    fn signal(&self, sig: i32) {
+    pub(crate) fn signal(&self, sig: i32) {
         let r = unsafe { libc::kill(self.child.id() as i32, sig) };
         assert_eq!(r, 0);
     }
 
     /// Waits (bounded) for the process to exit.
-    fn wait(mut self) -> (std::process::ExitStatus, Vec<String>) {
+    pub(crate) fn wait(mut self) -> (std::process::ExitStatus, Vec<String>) {
         for _ in 0..400 {
             if let Some(status) = self.child.try_wait().unwrap() {
                 let lines = self.stderr.try_iter().collect();

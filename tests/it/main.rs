@@ -16,6 +16,7 @@ mod faults;
 mod http;
 mod import;
 mod moderation_rules;
+mod ops;
 mod pg_restart;
 mod privacy;
 mod reaction_migration;
