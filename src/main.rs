@@ -30,6 +30,31 @@ enum Command {
         #[arg(long, env = "AFTERWORD_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Check a setup as the server would use it: config, database, sites, reverse proxy,
+    /// SMTP, server key. Says what is wrong and how to fix it. Exits 0 when all is well,
+    /// 1 when something is wrong, 2 when there are only warnings.
+    Doctor {
+        /// A TOML config file.
+        #[arg(long, env = "AFTERWORD_CONFIG")]
+        config: Option<PathBuf>,
+        /// Also load this blog page and check its embed script against the config
+        /// (may be given several times).
+        #[arg(long, value_name = "URL")]
+        fetch: Vec<String>,
+        /// Also send a test message to this address through [smtp].
+        #[arg(long, value_name = "ADDRESS")]
+        send_to: Option<String>,
+        /// The address your reverse proxy connects from: checks that `trusted_proxies`
+        /// lets its X-Forwarded-For (or Forwarded) header through.
+        #[arg(long, value_name = "IP")]
+        proxy_from: Option<std::net::IpAddr>,
+        /// What that proxy sends in the header (default: a sample client address).
+        #[arg(long, value_name = "VALUE", requires = "proxy_from")]
+        forwarded: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Apply database migrations, then exit.
     Migrate {
         /// List what would be applied; change nothing.
@@ -172,6 +197,23 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => serve(config),
         Command::Migrate { config, dry_run } => migrate(config, dry_run),
+        Command::Doctor {
+            config,
+            fetch,
+            send_to,
+            proxy_from,
+            forwarded,
+            json,
+        } => {
+            let options = afterword::doctor::Options {
+                config,
+                fetch,
+                send_to,
+                proxy_from,
+                forwarded,
+            };
+            return doctor(&options, json);
+        }
         Command::Healthcheck { config } => Settings::load(config.as_deref())
             .map_err(Into::into)
             .and_then(|s| afterword::doctor::healthcheck(&s)),
@@ -202,6 +244,17 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints the report; the exit status says how it went (see `Report::exit_code`).
+fn doctor(options: &afterword::doctor::Options, json: bool) -> ExitCode {
+    let report = afterword::doctor::run(options);
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    ExitCode::from(report.exit_code())
 }
 
 /// glibc gives each thread that allocates its own arena, up to 8 per core, and keeps

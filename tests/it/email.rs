@@ -15,7 +15,7 @@ use mailin_embedded::{Handler, Server};
 use serde_json::{json, Value};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Mode {
+pub(crate) enum Mode {
     Accept,
     /// `451` at MAIL FROM.
     Temporary,
@@ -30,16 +30,16 @@ struct Inbox {
 }
 
 #[derive(Clone, Debug)]
-struct Received {
-    to: Vec<String>,
-    data: String,
+pub(crate) struct Received {
+    pub(crate) to: Vec<String>,
+    pub(crate) data: String,
 }
 
 /// A real SMTP server; the port is reserved first so the server can be "down" and then
 /// start on it.
 #[derive(Clone)]
-struct Smtp {
-    port: u16,
+pub(crate) struct Smtp {
+    pub(crate) port: u16,
     inbox: Arc<Mutex<Inbox>>,
 }
 
@@ -82,7 +82,7 @@ impl Handler for SmtpHandler {
 
 impl Smtp {
     /// A port with nothing listening yet.
-    fn down() -> Smtp {
+    pub(crate) fn down() -> Smtp {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -94,7 +94,7 @@ impl Smtp {
         }
     }
 
-    fn up(mode: Mode) -> Smtp {
+    pub(crate) fn up(mode: Mode) -> Smtp {
         let s = Smtp::down();
         s.start(mode);
         s
@@ -118,7 +118,7 @@ impl Smtp {
         self.inbox.lock().unwrap().mode = Some(mode);
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.inbox.lock().unwrap().received.clone()
     }
 

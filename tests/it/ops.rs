@@ -108,3 +108,458 @@ fn a_bad_log_format_is_named() {
         "{said}"
     );
 }
+
+// ---- afterword doctor: each check against a broken setup ------------------------------
+
+/// Runs `afterword doctor --json` in `dir` with `config` (if any) and extra arguments;
+/// returns the exit code and the report.
+fn doctor(
+    dir: &std::path::Path,
+    config: Option<&str>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, Value) {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .arg("doctor")
+        .arg("--json")
+        .args(args)
+        .env_remove("AFTERWORD_CONFIG")
+        .env_remove("AFTERWORD_DATABASE_URL")
+        .env_remove("AFTERWORD_PUBLIC_URL")
+        .env_remove("AFTERWORD_LISTEN");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    if let Some(text) = config {
+        let path = dir.join("afterword.toml");
+        std::fs::write(&path, text).unwrap();
+        cmd.arg("--config").arg(&path);
+    }
+    let out = cmd.output().unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    (out.status.code().unwrap(), report)
+}
+
+/// The findings of one check, as `(status, message, fix)`.
+fn findings(report: &Value, check: &str) -> Vec<(String, String, String)> {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["check"] == check)
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
+            (s("status"), s("message"), s("fix"))
+        })
+        .collect()
+}
+
+/// The one finding of `check` with `status`, whose message holds `says`; returns its fix.
+#[track_caller]
+fn finds(report: &Value, check: &str, status: &str, says: &str) -> String {
+    let all = findings(report, check);
+    all.iter()
+        .find(|(st, m, _)| st == status && m.contains(says))
+        .map(|(.., fix)| fix.clone())
+        .unwrap_or_else(|| panic!("no {status} `{says}` for {check} in {report:#}"))
+}
+
+#[test]
+fn doctor_says_all_is_well_for_the_zero_config_setup() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, report) = doctor(dir.path(), None, &[], &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["ok"], true);
+    finds(&report, "database", "ok", "does not exist yet");
+    // It looked and created nothing.
+    assert!(!dir.path().join("afterword.db").exists());
+    // Text for people, with the same verdict.
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["doctor"])
+        .env_remove("AFTERWORD_CONFIG")
+        .env_remove("AFTERWORD_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with("All is well.\n"));
+}
+
+#[test]
+fn doctor_names_unknown_keys_and_bad_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, report) = doctor(dir.path(), Some("listn = \"127.0.0.1:1\"\n"), &[], &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let fix = finds(&report, "config", "fail", "`listn`");
+    assert!(fix.contains("docs/configuration.md"), "{fix}");
+    // The rest cannot be checked without a configuration, and says so.
+    assert_eq!(findings(&report, "database")[0].0, "skipped");
+    let (code, report) = doctor(
+        dir.path(),
+        Some("[[site]]\nid = \"blog\"\norigins = [\"https://blog.example\"]\nmoderation = \"some\"\n"),
+        &[],
+        &[],
+    );
+    assert_eq!(code, 1);
+    finds(&report, "config", "fail", "site[0].moderation");
+    let (code, report) = doctor(
+        dir.path(),
+        None,
+        &[],
+        &[("AFTERWORD_LISTEN", "localhost:80")],
+    );
+    assert_eq!(code, 1);
+    finds(&report, "config", "fail", "AFTERWORD_LISTEN");
+}
+
+fn migrate(dir: &std::path::Path, url: &str) {
+    let out = Command::new(BIN)
+        .current_dir(dir)
+        .arg("migrate")
+        .env_remove("AFTERWORD_CONFIG")
+        .env("AFTERWORD_DATABASE_URL", url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn doctor_finds_sqlite_files_the_server_cannot_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("afterword.db");
+    migrate(dir.path(), "sqlite://afterword.db");
+    let (code, report) = doctor(dir.path(), None, &[], &[]);
+    assert_eq!(code, 0, "{report:#}");
+    finds(&report, "database", "ok", "WAL mode");
+    finds(&report, "migrations", "ok", "all applied");
+
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let (code, report) = doctor(dir.path(), None, &[], &[]);
+    assert_eq!(code, 1);
+    let fix = finds(&report, "database", "fail", "is read-only");
+    assert!(fix.starts_with("chmod u+w"), "{fix}");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    // As root, a command run as root beside a database another user owns: its -shm file
+    // is root's and the server's user cannot write it.
+    if unsafe { libc::geteuid() } == 0 {
+        std::fs::write(dir.path().join("afterword.db-shm"), b"").unwrap();
+        std::os::unix::fs::chown(&db, Some(4242), Some(4242)).unwrap();
+        let (code, report) = doctor(dir.path(), None, &[], &[]);
+        assert_eq!(code, 1);
+        let fix = finds(
+            &report,
+            "database",
+            "fail",
+            "afterword.db-shm belongs to uid 0, but the database to uid 4242",
+        );
+        assert!(fix.contains("chown 4242"), "{fix}");
+        // The folder is root's too (mode 700): SQLite cannot make its files there.
+        finds(
+            &report,
+            "database",
+            "fail",
+            "SQLite must create its -wal and -shm files there",
+        );
+    }
+
+    // A database folder that is a file.
+    let (code, report) = doctor(
+        dir.path(),
+        None,
+        &[],
+        &[("AFTERWORD_DATABASE_URL", "sqlite://afterword.db/inner.db")],
+    );
+    assert_eq!(code, 1, "{report:#}");
+    finds(&report, "database", "fail", "is not a folder");
+}
+
+#[test]
+fn doctor_checks_postgresql() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, report) = doctor(
+        dir.path(),
+        None,
+        &[],
+        &[(
+            "AFTERWORD_DATABASE_URL",
+            "postgres://postgres@127.0.0.1:1/afterword",
+        )],
+    );
+    assert_eq!(code, 1);
+    let fix = finds(&report, "database", "fail", "cannot connect to PostgreSQL");
+    assert!(fix.contains("running"), "{fix}");
+    let Some(db) = crate::common::TestDb::new(crate::common::Backend::Postgres) else {
+        eprintln!("skipped: AFTERWORD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let env = [("AFTERWORD_DATABASE_URL", db.url())];
+    let (code, report) = doctor(dir.path(), None, &[], &env);
+    assert_eq!(code, 0, "{report:#}");
+    finds(&report, "migrations", "ok", "none applied yet");
+    migrate(dir.path(), db.url());
+    let (code, report) = doctor(dir.path(), None, &[], &env);
+    assert_eq!(code, 0, "{report:#}");
+    finds(&report, "database", "ok", "PostgreSQL answers");
+    finds(&report, "migrations", "ok", "all applied");
+    db.exec("DELETE FROM __diesel_schema_migrations WHERE version LIKE '%000010'");
+    db.exec("CREATE INDEX comments_email_idx ON comments (email)");
+    let (code, report) = doctor(dir.path(), None, &[], &env);
+    assert_eq!(code, 2, "{report:#}");
+    finds(
+        &report,
+        "migrations",
+        "warn",
+        "1 pending: 2026-11-27-000010_drop_unused_email_index",
+    );
+}
+
+#[test]
+fn doctor_checks_each_sites_origins() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[[site]]\nid = \"blog\"\norigins = [\"https://blog.example\"]\n\
+        [[site]]\nid = \"mute\"\norigins = []\n[[site]]\nid = \"open\"\norigins = [\"*\"]\n";
+    let (code, report) = doctor(dir.path(), Some(config), &[], &[]);
+    assert_eq!(code, 1, "{report:#}");
+    finds(&report, "site blog", "ok", "https://blog.example");
+    let fix = finds(&report, "site mute", "fail", "browsers cannot post");
+    assert!(fix.contains("origins = ["), "{fix}");
+    finds(&report, "site open", "warn", "any web page can post");
+}
+
+/// A web server for blog pages: each path answers its page; others 404.
+fn blog(pages: Vec<(&'static str, String)>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let n = std::io::Read::read(&mut stream, &mut request).unwrap_or(0);
+            let line = String::from_utf8_lossy(&request[..n])
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            let path = line.split(' ').nth(1).unwrap_or("/").to_owned();
+            let answer = match pages.iter().find(|(p, _)| *p == path) {
+                Some((_, html)) => format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
+                    html.len()
+                ),
+                None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned(),
+            };
+            let _ = std::io::Write::write_all(&mut stream, answer.as_bytes());
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn doctor_fetches_a_blog_page_and_checks_its_embed() {
+    let dir = tempfile::tempdir().unwrap();
+    let post = |site: &str, container: bool| {
+        format!(
+            "<!doctype html><title>Post</title><article>Text</article>{}\
+             <script src=\"https://comments.example/embed.js\" data-site=\"{site}\" async></script>",
+            if container { "<div id=\"afterword\"></div>" } else { "" }
+        )
+    };
+    let base = blog(vec![
+        ("/good/", post("blog", true)),
+        ("/typo/", post("blgo", true)),
+        (
+            "/bare/",
+            "<!doctype html><p>No comments here</p>".to_owned(),
+        ),
+        ("/nodiv/", post("blog", false)),
+    ]);
+    let config = format!(
+        "public_url = \"https://comments.example\"\n\
+         [[site]]\nid = \"blog\"\norigins = [\"{base}\"]\n\
+         [[site]]\nid = \"other\"\norigins = [\"https://other.example\"]\n"
+    );
+    let url = |p: &str| format!("{base}{p}");
+    let (code, report) = doctor(dir.path(), Some(&config), &["--fetch", &url("/good/")], &[]);
+    assert_eq!(code, 0, "{report:#}");
+    finds(
+        &report,
+        &format!("page {}", url("/good/")),
+        "ok",
+        "embed.js for site blog",
+    );
+
+    let (code, report) = doctor(
+        dir.path(),
+        Some(&config),
+        &[
+            "--fetch",
+            &url("/typo/"),
+            "--fetch",
+            &url("/bare/"),
+            "--fetch",
+            &url("/gone/"),
+            "--fetch",
+            &url("/nodiv/"),
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{report:#}");
+    finds(
+        &report,
+        &format!("page {}", url("/typo/")),
+        "fail",
+        "data-site=\"blgo\", which no [[site]] declares",
+    );
+    finds(
+        &report,
+        &format!("page {}", url("/bare/")),
+        "fail",
+        "has no Afterword script",
+    );
+    finds(&report, &format!("page {}", url("/gone/")), "fail", "404");
+    finds(
+        &report,
+        &format!("page {}", url("/nodiv/")),
+        "warn",
+        "no element with id=\"afterword\"",
+    );
+
+    // The page's origin is not the site's: the browser's CORS check would refuse it.
+    let elsewhere = config.replace(
+        &format!("origins = [\"{base}\"]"),
+        "origins = [\"https://blog.example\"]",
+    );
+    let (code, report) = doctor(
+        dir.path(),
+        Some(&elsewhere),
+        &["--fetch", &url("/good/")],
+        &[],
+    );
+    assert_eq!(code, 1, "{report:#}");
+    let fix = finds(
+        &report,
+        &format!("page {}", url("/good/")),
+        "fail",
+        "is not among site blog's origins",
+    );
+    assert!(fix.contains(&format!("add \"{base}\"")), "{fix}");
+    // A script from elsewhere than public_url.
+    let moved = config.replace("https://comments.example\"", "https://c2.example\"");
+    let (code, report) = doctor(dir.path(), Some(&moved), &["--fetch", &url("/good/")], &[]);
+    assert_eq!(code, 2, "{report:#}");
+    finds(
+        &report,
+        &format!("page {}", url("/good/")),
+        "warn",
+        "but public_url is https://c2.example",
+    );
+}
+
+#[test]
+fn doctor_checks_trusted_proxies_against_a_sample_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, report) = doctor(dir.path(), None, &["--proxy-from", "172.17.0.1"], &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let fix = finds(
+        &report,
+        "reverse proxy",
+        "fail",
+        "counts as coming from 172.17.0.1 itself",
+    );
+    assert_eq!(fix, "add \"172.17.0.1/32\" to [limits] trusted_proxies");
+    let trusted = "[limits]\ntrusted_proxies = [\"127.0.0.1/32\", \"172.16.0.0/12\"]\n";
+    let (code, report) = doctor(
+        dir.path(),
+        Some(trusted),
+        &["--proxy-from", "172.17.0.1"],
+        &[],
+    );
+    assert_eq!(code, 0, "{report:#}");
+    finds(
+        &report,
+        "reverse proxy",
+        "ok",
+        "counts as coming from 203.0.113.7",
+    );
+    // The proxy speaks RFC 7239 but the config expects X-Forwarded-For.
+    let (code, report) = doctor(
+        dir.path(),
+        Some(trusted),
+        &[
+            "--proxy-from",
+            "172.17.0.1",
+            "--forwarded",
+            "for=198.51.100.4",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{report:#}");
+    let fix = finds(&report, "reverse proxy", "fail", "itself");
+    assert!(fix.contains("proxy_header"), "{fix}");
+    let (code, report) = doctor(
+        dir.path(),
+        Some("[limits]\ntrusted_proxies = [\"0.0.0.0/0\"]\n"),
+        &[],
+        &[],
+    );
+    assert_eq!(code, 2, "{report:#}");
+    finds(&report, "reverse proxy", "warn", "trusts every address");
+}
+
+#[test]
+fn doctor_connects_to_smtp_and_sends_only_when_asked() {
+    use crate::email::{Mode, Smtp};
+    let dir = tempfile::tempdir().unwrap();
+    let config = |port: u16| {
+        format!(
+            "public_url = \"https://comments.example\"\n\
+             [smtp]\nurl = \"smtp://127.0.0.1:{port}\"\nfrom = \"Afterword <comments@example.org>\"\ntimeout = \"3s\"\n"
+        )
+    };
+    let down = Smtp::down();
+    let (code, report) = doctor(
+        dir.path(),
+        Some(&config(down.port)),
+        &["--send-to", "me@example.org"],
+        &[],
+    );
+    assert_eq!(code, 1, "{report:#}");
+    let fix = finds(&report, "smtp", "fail", &format!("127.0.0.1:{}", down.port));
+    assert!(fix.contains("reachable"), "{fix}");
+    finds(&report, "smtp send", "skipped", "must answer first");
+
+    let up = Smtp::up(Mode::Accept);
+    let (code, report) = doctor(dir.path(), Some(&config(up.port)), &[], &[]);
+    assert_eq!(code, 0, "{report:#}");
+    finds(&report, "smtp", "ok", "connected");
+    assert!(
+        up.received().is_empty(),
+        "nothing is sent without --send-to"
+    );
+    let (code, report) = doctor(
+        dir.path(),
+        Some(&config(up.port)),
+        &["--send-to", "me@example.org"],
+        &[],
+    );
+    assert_eq!(code, 0, "{report:#}");
+    finds(&report, "smtp send", "ok", "accepted");
+    let got = up.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].to, ["me@example.org"]);
+
+    // A server that refuses every recipient: the send says why.
+    let refusing = Smtp::up(Mode::Permanent);
+    let (code, report) = doctor(
+        dir.path(),
+        Some(&config(refusing.port)),
+        &["--send-to", "me@example.org"],
+        &[],
+    );
+    assert_eq!(code, 1, "{report:#}");
+    finds(&report, "smtp send", "fail", "No such mailbox");
+}
