@@ -105,6 +105,7 @@ impl ApiError {
     }
 
     pub fn unavailable(source: impl Into<anyhow::Error>) -> Self {
+        crate::metrics::database_error("unavailable");
         let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "database_unavailable",
@@ -185,7 +186,10 @@ impl From<diesel::result::Error> for ApiError {
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
                 ApiError::unavailable(e)
             }
-            other => ApiError::internal(other),
+            other => {
+                crate::metrics::database_error("error");
+                ApiError::internal(other)
+            }
         }
     }
 }

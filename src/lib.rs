@@ -12,6 +12,7 @@ pub mod email;
 pub mod error;
 pub mod import;
 pub mod markdown;
+pub mod metrics;
 pub mod ratelimit;
 pub mod security;
 pub mod service;

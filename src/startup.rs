@@ -24,6 +24,8 @@ pub struct Application {
     pool: Pool,
     /// Stops the mail worker and the privacy purge once the server has stopped.
     mail_stop: crate::email::worker::Stop,
+    /// `/metrics` on `[metrics] listen`, stopped with the main server.
+    metrics_server: Option<Server>,
 }
 
 impl Application {
@@ -105,6 +107,10 @@ impl Application {
             cache,
             key,
         });
+        if state.settings.metrics.enabled {
+            crate::metrics::enable()?;
+        }
+        let metrics_server = metrics_listener(&state)?;
         let import_lock = web::Data::new(crate::api::admin::transfer::ImportLock::default());
         let server = HttpServer::new(move || {
             App::new()
@@ -113,6 +119,7 @@ impl Application {
                 .wrap(from_fn(crate::api::cors))
                 .wrap(from_fn(crate::api::hardening))
                 .wrap(from_fn(crate::telemetry::request_id))
+                .wrap(from_fn(crate::api::metrics::record))
                 .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                 .configure(crate::api::routes)
         })
@@ -131,6 +138,7 @@ impl Application {
             server,
             pool,
             mail_stop,
+            metrics_server,
         })
     }
 
@@ -157,6 +165,11 @@ impl Application {
         let mut server = self.server;
         // No mail goes out from a stopped instance: its claims come back to the others.
         let _stop_mail = StopOnDrop(self.mail_stop);
+        let _stop_metrics = self.metrics_server.map(|s| {
+            let handle = s.handle();
+            tokio::spawn(s);
+            StopServerOnDrop(handle)
+        });
         match select(&mut server, writer_stopped).await {
             Either::Left((result, _)) => result,
             Either::Right(((), _)) => {
@@ -204,6 +217,38 @@ fn watch_change_epoch(pool: &Pool, cache: std::sync::Weak<ThreadCache>) -> anyho
         })
         .context("cannot start the change watcher")?;
     Ok(())
+}
+
+/// `/metrics` alone on `[metrics] listen`, for a scraper on a private network.
+fn metrics_listener(state: &web::Data<AppState>) -> anyhow::Result<Option<Server>> {
+    let m = &state.settings.metrics;
+    let Some(addr) = m.listen.filter(|_| m.enabled) else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr)
+        .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?;
+    let state = state.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(crate::api::metrics::render))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    // Not as an `addr` field: that one names the main listener.
+    tracing::info!("metrics are served at http://{addr}/metrics");
+    Ok(Some(server))
+}
+
+struct StopServerOnDrop(ServerHandle);
+
+impl Drop for StopServerOnDrop {
+    fn drop(&mut self) {
+        // The command is sent at once; the returned future only waits for it to finish.
+        drop(self.0.stop(true));
+    }
 }
 
 struct StopOnDrop(crate::email::worker::Stop);

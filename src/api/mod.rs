@@ -7,6 +7,7 @@ pub mod comments;
 pub mod counts;
 pub mod extract;
 pub mod health;
+pub mod metrics;
 pub mod openapi;
 pub mod reactions;
 pub mod respond;
@@ -286,6 +287,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .default_service(method_not_allowed("POST")),
             )
             .default_service(web::to(not_found)),
+    )
+    .service(
+        web::resource("/metrics")
+            .route(web::get().to(metrics::metrics))
+            .default_service(method_not_allowed("GET")),
     )
     .service(
         web::resource("/healthz")

@@ -13,6 +13,7 @@ pub mod moderation;
 pub mod outbox;
 pub mod privacy;
 pub mod schema;
+pub mod stats;
 mod store;
 pub mod subscriptions;
 pub mod upgrade;

@@ -148,6 +148,7 @@ impl<C: WriterConn> Writer<C> {
                             Err(_) => break,
                         }
                     }
+                    crate::metrics::writer_batch(batch.len());
                     state.run_batch(batch);
                 }
             })?;
@@ -238,6 +239,7 @@ impl<C: WriterConn> Writer<C> {
                     ApiError::unavailable(anyhow::anyhow!("the writer thread has stopped"))
                 }
             })?;
+        crate::metrics::write_queued();
         // A job dropped unrun (its batch could not start) closes the channel: 503.
         rx.await.map_err(|_| {
             ApiError::unavailable(anyhow::anyhow!("the writer could not run this write"))

@@ -22,3 +22,4 @@ mod privacy;
 mod reaction_migration;
 mod reactions;
 mod spam;
+mod upgrade;

@@ -278,6 +278,46 @@ fn doctor_finds_sqlite_files_the_server_cannot_write() {
 }
 
 #[test]
+fn doctor_finds_pending_migrations_and_a_damaged_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("old.db");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/upgrade/first-release.db"
+        ),
+        &db,
+    )
+    .unwrap();
+    let env = [("AFTERWORD_DATABASE_URL", "sqlite://old.db")];
+    let (code, report) = doctor(dir.path(), None, &[], &env);
+    assert_eq!(code, 2, "{report:#}");
+    let fix = finds(
+        &report,
+        "migrations",
+        "warn",
+        "2026-11-27-000002_admin_accounts",
+    );
+    assert!(fix.contains("back up"), "{fix}");
+    finds(&report, "migrations", "warn", "add comments.root_id");
+    // The first release had made its key: it is still good.
+    finds(&report, "server key", "ok", "present");
+
+    migrate(dir.path(), "sqlite://old.db");
+    let mut c =
+        <diesel::SqliteConnection as diesel::Connection>::establish(&db.to_string_lossy()).unwrap();
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE server_secrets SET value = 'not hex' WHERE name = 'server_key'"),
+        &mut c,
+    )
+    .unwrap();
+    let (code, report) = doctor(dir.path(), None, &[], &env);
+    assert_eq!(code, 1, "{report:#}");
+    let fix = finds(&report, "server key", "fail", "damaged");
+    assert!(fix.contains("restore"), "{fix}");
+}
+
+#[test]
 fn doctor_checks_postgresql() {
     let dir = tempfile::tempdir().unwrap();
     let (code, report) = doctor(
@@ -562,4 +602,270 @@ fn doctor_connects_to_smtp_and_sends_only_when_asked() {
     );
     assert_eq!(code, 1, "{report:#}");
     finds(&report, "smtp send", "fail", "No such mailbox");
+}
+
+// ---- /metrics ---------------------------------------------------------------------
+
+/// Scrapes `/metrics` and parses it as Prometheus does.
+fn scrape(url: &str, token: Option<&str>) -> prometheus_parse::Scrape {
+    let mut req = reqwest::blocking::Client::new().get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().unwrap();
+    assert_eq!(r.status(), 200);
+    let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");
+    let text = r.text().unwrap();
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap()
+}
+
+/// The value of the sample `name` whose labels include `labels`.
+fn value(s: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    use prometheus_parse::Value;
+    s.samples
+        .iter()
+        .find(|x| x.metric == name && labels.iter().all(|(k, v)| x.labels.get(k) == Some(v)))
+        .map(|x| match &x.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
+            Value::Histogram(b) => b.last().map(|h| h.count).unwrap_or_default(),
+            Value::Summary(_) => f64::NAN,
+        })
+}
+
+fn status_of(url: &str, headers: &[(&str, &str)]) -> u16 {
+    let mut req = reqwest::blocking::Client::new().get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.send().unwrap().status().as_u16()
+}
+
+#[test]
+fn metrics_are_off_unless_enabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(command(dir.path()));
+    assert_eq!(
+        status_of(&format!("http://{}/metrics", server.addr), &[]),
+        404
+    );
+}
+
+#[test]
+fn metrics_count_requests_cache_writes_spam_and_mail_for_loopback_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    // Moderators are mailed about every comment through a mail server that is down:
+    // the mail waits in the outbox.
+    let smtp = crate::email::Smtp::down();
+    std::fs::write(
+        dir.path().join("afterword.toml"),
+        format!(
+            "[[site]]\nid = \"blog\"\norigins = [\"*\"]\nmoderators = [\"mod@example.org\"]\n\
+             notify_moderators = \"all\"\nspam = {{ form_token = false }}\n\
+             [[site]]\nid = \"guarded\"\norigins = [\"*\"]\n\
+             [smtp]\nurl = \"smtp://127.0.0.1:{}\"\nfrom = \"a@example.org\"\ntimeout = \"1s\"\n\
+             [metrics]\nenabled = true\n",
+            smtp.port
+        ),
+    )
+    .unwrap();
+    let mut cmd = command(dir.path());
+    cmd.env("AFTERWORD_CONFIG", dir.path().join("afterword.toml"));
+    let server = Server::start(cmd);
+    let base = format!("http://{}", server.addr);
+    let client = reqwest::blocking::Client::new();
+    let post = |site: &str, body: &str| {
+        client
+            .post(format!("{base}/api/v1/comments?site={site}&slug=/m/"))
+            .json(&serde_json::json!({"body": body, "author": "Ann"}))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(post("blog", "one"), 201);
+    assert_eq!(post("blog", "two"), 201);
+    // No form token on a site that wants one: filed as spam (answered like held).
+    assert_eq!(post("guarded", "three"), 201);
+    for _ in 0..3 {
+        assert_eq!(
+            status_of(&format!("{base}/api/v1/comments?site=blog&slug=/m/"), &[]),
+            200
+        );
+    }
+    assert_eq!(status_of(&format!("{base}/api/v1/comments/77"), &[]), 405);
+
+    let s = scrape(&format!("{base}/metrics"), None);
+    let get = |name: &str, labels: &[(&str, &str)]| {
+        value(&s, name, labels)
+            .unwrap_or_else(|| panic!("no {name} {labels:?} in {:#?}", s.samples))
+    };
+    let route = [
+        ("route", "/api/v1/comments"),
+        ("method", "POST"),
+        ("status", "201"),
+    ];
+    assert_eq!(get("afterword_http_requests_total", &route), 3.0);
+    assert_eq!(
+        get(
+            "afterword_http_requests_total",
+            &[("route", "/api/v1/comments/:id"), ("status", "405")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        get(
+            "afterword_http_request_duration_seconds_count",
+            &[("route", "/api/v1/comments"), ("method", "POST")]
+        ),
+        3.0
+    );
+    // The first read builds the page, the next ones are answered from memory.
+    assert!(get("afterword_cache_misses_total", &[]) >= 1.0);
+    assert!(get("afterword_cache_hits_total", &[]) >= 1.0);
+    assert!(get("afterword_cache_bytes", &[]) > 0.0);
+    assert_eq!(get("afterword_writer_queue_depth", &[]), 0.0);
+    assert!(get("afterword_writer_batch_size_count", &[]) >= 3.0);
+    assert_eq!(
+        get("afterword_spam_verdicts_total", &[("rule", "form_token")]),
+        1.0
+    );
+    // Two moderator mails wait; the oldest is seconds old.
+    assert_eq!(
+        get("afterword_outbox_messages", &[("status", "queued")]),
+        2.0
+    );
+    assert!(
+        get(
+            "afterword_outbox_oldest_age_seconds",
+            &[("status", "queued")]
+        ) >= 0.0
+    );
+    assert_eq!(
+        get("afterword_outbox_messages", &[("status", "failed")]),
+        0.0
+    );
+
+    // Every series the sample Grafana dashboard asks for is served.
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let dashboard = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/grafana-dashboard.json"
+    ))
+    .unwrap();
+    let names = regex::Regex::new(r"afterword_[a-z_]+").unwrap();
+    for name in names.find_iter(&dashboard).map(|m| m.as_str()) {
+        assert!(
+            text.contains(&format!("\n{name}")),
+            "the dashboard wants {name}"
+        );
+    }
+
+    // Through a proxy on this machine the request comes from loopback too: refused.
+    assert_eq!(
+        status_of(
+            &format!("{base}/metrics"),
+            &[("x-forwarded-for", "203.0.113.7")]
+        ),
+        403
+    );
+}
+
+#[test]
+fn metrics_want_the_token_or_their_own_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "s3cret-metrics-token-0123456789";
+    std::fs::write(
+        dir.path().join("t.toml"),
+        format!("[metrics]\nenabled = true\ntoken = \"{token}\"\n"),
+    )
+    .unwrap();
+    let mut cmd = command(dir.path());
+    cmd.env("AFTERWORD_CONFIG", dir.path().join("t.toml"));
+    let server = Server::start(cmd);
+    let url = format!("http://{}/metrics", server.addr);
+    assert_eq!(status_of(&url, &[]), 401);
+    assert_eq!(
+        status_of(&url, &[("authorization", "Bearer wrong-token-0123456789")]),
+        401
+    );
+    let s = scrape(&url, Some(token));
+    assert!(value(&s, "afterword_writer_queue_depth", &[]).is_some());
+    drop(server);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        dir.path().join("l.toml"),
+        format!("[metrics]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
+    let mut cmd = command(dir.path());
+    cmd.env("AFTERWORD_CONFIG", dir.path().join("l.toml"));
+    let server = Server::start(cmd);
+    assert_eq!(
+        status_of(&format!("http://{}/metrics", server.addr), &[]),
+        404
+    );
+    let s = scrape(&format!("http://127.0.0.1:{port}/metrics"), None);
+    assert!(value(&s, "afterword_outbox_messages", &[("status", "queued")]).is_some());
+}
+
+/// A write whose commit fails is answered 503 and counted as a database error. In this
+/// process other tests' servers count too: only the growth is compared.
+async fn database_errors_are_counted(backend: crate::common::Backend) {
+    let Some(app) = crate::common::spawn_with(
+        backend,
+        "[[site]]\nid = \"open\"\norigins = [\"*\"]\n[metrics]\nenabled = true\n",
+    )
+    .await
+    else {
+        eprintln!("skipped: AFTERWORD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let url = app.url("/metrics");
+    let errors = move || {
+        let url = url.clone();
+        async move {
+            let s = tokio::task::spawn_blocking(move || scrape(&url, None))
+                .await
+                .unwrap();
+            value(
+                &s,
+                "afterword_database_errors_total",
+                &[("kind", "unavailable")],
+            )
+            .unwrap_or(0.0)
+        }
+    };
+    let before = errors().await;
+    app.faults
+        .inject("/doomed/", afterword::db::faults::Fault::CommitFails);
+    let r = app
+        .post_comment(
+            "open",
+            "/doomed/",
+            serde_json::json!({"body": "lost", "author": "Al"}),
+        )
+        .await;
+    assert_eq!(r.status(), 503);
+    assert!(errors().await >= before + 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_database_errors_are_counted() {
+    database_errors_are_counted(crate::common::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_database_errors_are_counted() {
+    database_errors_are_counted(crate::common::Backend::Postgres).await;
 }
