@@ -50,6 +50,8 @@ pub struct CachedPage {
 const COUNT_BYTES: u64 = 1024 * 1024;
 /// Memory for whole counts answers.
 const COUNT_ANSWER_BYTES: u64 = 1024 * 1024;
+/// Memory for Atom feeds (a feed of 50 comments is some tens of KB, with its encodings).
+const FEED_BYTES: u64 = 4 * 1024 * 1024;
 /// Memory for the generations of threads that changed since the last reset.
 const GENERATION_BYTES: usize = 1024 * 1024;
 /// What a small map or cache entry costs beyond its key's text: the entry itself and the
@@ -113,6 +115,9 @@ pub struct CachedCountsAnswer {
     site: String,
     generation: u64,
     pub content: Compressed,
+    /// When what it shows last changed, in microseconds (a feed's `Last-Modified`); 0
+    /// when unknown.
+    pub updated: i64,
 }
 
 #[derive(Clone)]
@@ -136,6 +141,8 @@ pub struct ThreadCache {
     reaction_totals: quick_cache::sync::Cache<ThreadKey, (u64, i64), ByKeyBytes>,
     /// Whole counts answers by query string: an index page asks the same question each time.
     count_answers: quick_cache::sync::Cache<String, Arc<CachedCountsAnswer>, ByAnswerBytes>,
+    /// Atom feeds, kept like counts answers: valid while no thread of their site changes.
+    feeds: quick_cache::sync::Cache<String, Arc<CachedCountsAnswer>, ByAnswerBytes>,
     generations: Mutex<Generations>,
     /// False while changes from other instances could go unseen (listener down).
     enabled: AtomicBool,
@@ -190,6 +197,7 @@ impl ThreadCache {
                 COUNT_ANSWER_BYTES,
                 ByAnswerBytes,
             ),
+            feeds: quick_cache::sync::Cache::with_weighter(256, FEED_BYTES, ByAnswerBytes),
             building: Mutex::new(HashMap::new()),
             generations: Mutex::new(Generations::default()),
             enabled: AtomicBool::new(enabled),
@@ -350,10 +358,23 @@ impl ThreadCache {
 
     /// A counts answer stored under `key`, if no thread of its site changed since.
     pub fn counts_answer(&self, key: &str) -> Option<Arc<CachedCountsAnswer>> {
+        self.site_answer(&self.count_answers, key)
+    }
+
+    /// A feed stored under `key`, if no thread of its site changed since.
+    pub fn feed(&self, key: &str) -> Option<Arc<CachedCountsAnswer>> {
+        self.site_answer(&self.feeds, key)
+    }
+
+    fn site_answer(
+        &self,
+        answers: &quick_cache::sync::Cache<String, Arc<CachedCountsAnswer>, ByAnswerBytes>,
+        key: &str,
+    ) -> Option<Arc<CachedCountsAnswer>> {
         if !self.is_enabled() {
             return None;
         }
-        let a = self.count_answers.get(key)?;
+        let a = answers.get(key)?;
         (a.generation == self.site_generation(&a.site)).then_some(a)
     }
 
@@ -366,14 +387,39 @@ impl ThreadCache {
         generation: u64,
         body: Bytes,
     ) -> Arc<CachedCountsAnswer> {
+        self.insert_site_answer(&self.count_answers, key, site, generation, (body, 0))
+    }
+
+    /// Keeps a feed written at `generation` (unless the site changed since) and returns it
+    /// ready to send.
+    pub fn insert_feed(
+        &self,
+        key: String,
+        site: &str,
+        generation: u64,
+        body: Bytes,
+        updated: i64,
+    ) -> Arc<CachedCountsAnswer> {
+        self.insert_site_answer(&self.feeds, key, site, generation, (body, updated))
+    }
+
+    fn insert_site_answer(
+        &self,
+        answers: &quick_cache::sync::Cache<String, Arc<CachedCountsAnswer>, ByAnswerBytes>,
+        key: String,
+        site: &str,
+        generation: u64,
+        (body, updated): (Bytes, i64),
+    ) -> Arc<CachedCountsAnswer> {
         let etag = etag_of(&body);
         let answer = Arc::new(CachedCountsAnswer {
             site: site.to_owned(),
             generation,
             content: Compressed::new(body, etag, Effort::Fast),
+            updated,
         });
         if self.is_enabled() && self.site_generation(site) == generation {
-            self.count_answers.insert(key, answer.clone());
+            answers.insert(key, answer.clone());
         }
         answer
     }
@@ -391,6 +437,7 @@ impl ThreadCache {
         self.counts.clear();
         self.reaction_totals.clear();
         self.count_answers.clear();
+        self.feeds.clear();
     }
 
     /// Both ways the slate is wiped: pages read while changes went unseen must not survive.

@@ -44,6 +44,16 @@ struct RawSettings {
     privacy: Option<RawPrivacy>,
     spam: Option<RawSpam>,
     metrics: Option<RawMetrics>,
+    outbound: Option<RawOutbound>,
+}
+
+/// `[outbound]`: every request the server makes to elsewhere (crate::outbound).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutbound {
+    allow_private_addresses: Option<bool>,
+    connect_timeout: Option<String>,
+    timeout: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -478,6 +488,7 @@ pub struct Settings {
     pub client_data_days: u32,
     pub log_format: crate::telemetry::LogFormat,
     pub metrics: MetricsSettings,
+    pub outbound: crate::outbound::OutboundSettings,
 }
 
 impl Settings {
@@ -765,6 +776,8 @@ impl Settings {
             }
         };
 
+        let outbound = outbound_settings(raw.outbound)?;
+
         Ok(Settings {
             listen,
             database_url,
@@ -777,6 +790,7 @@ impl Settings {
             client_data_days,
             log_format,
             metrics,
+            outbound,
         })
     }
 
@@ -992,6 +1006,40 @@ pub fn normalize_origin(raw: &str) -> Result<String, String> {
     Ok(u.origin().ascii_serialization())
 }
 
+/// `[outbound]`, with its defaults (crate::outbound::OutboundSettings::default()).
+fn outbound_settings(
+    raw: Option<RawOutbound>,
+) -> Result<crate::outbound::OutboundSettings, ConfigError> {
+    let mut settings = crate::outbound::OutboundSettings::default();
+    let Some(raw) = raw else {
+        return Ok(settings);
+    };
+    let duration = |key: &str, raw: Option<String>, default: Duration| match raw {
+        None => Ok(default),
+        Some(text) => match humantime::parse_duration(&text) {
+            Ok(d) if !d.is_zero() && d <= Duration::from_secs(120) => Ok(d),
+            _ => Err(err(
+                key,
+                format!("`{text}` must be a duration like \"10s\", at most 120 s"),
+            )),
+        },
+    };
+    settings.allow_private_addresses = raw.allow_private_addresses.unwrap_or(false);
+    settings.connect_timeout = duration(
+        "outbound.connect_timeout",
+        raw.connect_timeout,
+        settings.connect_timeout,
+    )?;
+    settings.timeout = duration("outbound.timeout", raw.timeout, settings.timeout)?;
+    if settings.connect_timeout > settings.timeout {
+        return Err(err(
+            "outbound.connect_timeout",
+            "must not be longer than outbound.timeout",
+        ));
+    }
+    Ok(settings)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1173,6 +1221,13 @@ YmRJQ7bTiP7Gyt0h1IphLsVuxfjjnTzKMrVTPfAZjGACIH97oaKyvDC0HCAXAEF/\n\
                 "privacy.client_data_days",
             ),
             ("[limits]\nproxy_header = \"via\"", "limits.proxy_header"),
+            ("[outbound]\ntimeout = \"forever\"", "outbound.timeout"),
+            ("[outbound]\ntimeout = \"10m\"", "outbound.timeout"),
+            (
+                "[outbound]\nconnect_timeout = \"20s\"\ntimeout = \"5s\"",
+                "outbound.connect_timeout",
+            ),
+            ("[outbound]\nallow_private = true", "outbound.allow_private"),
             ("[smtp]\nurl = \"http://x\"\nfrom = \"a@b.c\"", "smtp.url"),
             ("[smtp]\nurl = \"smtp://x\"\nfrom = \"a@\"", "smtp.from"),
             (

@@ -13,6 +13,7 @@ pub mod error;
 pub mod import;
 pub mod markdown;
 pub mod metrics;
+pub mod outbound;
 pub mod ratelimit;
 pub mod security;
 pub mod service;

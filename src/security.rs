@@ -50,6 +50,23 @@ impl ServerKey {
         URL_SAFE_NO_PAD.encode(self.mac(domain, data))
     }
 
+    /// A `urn:uuid:` (version 8: custom) keyed by this server: stable for `data`, unlike
+    /// any other installation's (Atom ids).
+    pub fn uuid(&self, domain: &str, data: &[u8]) -> String {
+        let mut b = self.mac(domain, data);
+        b[6] = (b[6] & 0x0f) | 0x80;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        let h = hex::encode(&b[..16]);
+        format!(
+            "urn:uuid:{}-{}-{}-{}-{}",
+            &h[..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        )
+    }
+
     /// Checks a signature from [`ServerKey::sign`] in constant time.
     pub fn verify_signature(&self, domain: &str, data: &[u8], sig: &str) -> bool {
         let Ok(presented) = URL_SAFE_NO_PAD.decode(sig) else {

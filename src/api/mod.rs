@@ -6,6 +6,7 @@ pub mod client;
 pub mod comments;
 pub mod counts;
 pub mod extract;
+pub mod feeds;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
@@ -74,6 +75,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(method_not_allowed("GET, HEAD")),
     )
     .service(
+        web::resource("/feeds/{file}")
+            .route(web::get().to(feeds::site))
+            .route(web::head().to(feeds::site))
+            .default_service(method_not_allowed("GET, HEAD")),
+    )
+    .service(
+        web::resource("/feeds/{site}/thread.atom")
+            .route(web::get().to(feeds::thread))
+            .route(web::head().to(feeds::thread))
+            .default_service(method_not_allowed("GET, HEAD")),
+    )
+    .service(
         web::resource("/api/v1/subscriptions")
             .route(web::post().to(subscriptions::follow))
             .default_service(method_not_allowed("POST")),
@@ -128,6 +141,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/mail")
                     .route(web::get().to(admin::page::outbox))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                web::resource("/feeds/{file}")
+                    .route(web::get().to(feeds::moderators))
                     .default_service(method_not_allowed("GET")),
             )
             .service(

@@ -7,6 +7,7 @@
 pub mod admins;
 pub mod backup;
 pub mod faults;
+pub mod feeds;
 pub mod imports;
 pub mod models;
 pub mod moderation;

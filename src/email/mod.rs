@@ -18,6 +18,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::SmtpTransport;
 
 use crate::config::{Settings, SmtpSettings};
+use crate::error::error_chain;
 use crate::security::ServerKey;
 
 /// What a write needs to queue mail: who sends it, where links point, the key that signs
@@ -120,21 +121,6 @@ pub enum Outcome {
     Retry(String),
     /// Refused for good (a 5xx answer, a bad address).
     Failed(String),
-}
-
-/// An error with its causes, on one line: a wrong host, port, TLS or password shows here.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let c = cause.to_string();
-        if !s.contains(&c) {
-            s.push_str(": ");
-            s.push_str(&c);
-        }
-        source = cause.source();
-    }
-    s
 }
 
 /// The error of a failed attempt, with what to do when it is the TLS certificate: the

@@ -13,6 +13,7 @@ mod comments;
 mod email;
 mod embed;
 mod faults;
+mod feeds;
 mod http;
 mod import;
 mod moderation_rules;

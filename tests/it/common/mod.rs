@@ -55,29 +55,51 @@ pub enum TestDb {
 /// must have it alone (it restarts the cluster). All tests share one binary and run in
 /// parallel, so the restart waits for the others' databases to be dropped, and new ones wait
 /// for the restart to end.
-/// (tests using it, the thread of the test that has it alone).
-#[allow(clippy::type_complexity)]
-static POSTGRES_USERS: std::sync::Mutex<(usize, Option<std::thread::ThreadId>)> =
-    std::sync::Mutex::new((0, None));
+/// Who uses the server: the threads holding a shared use (one entry per use), and the
+/// thread of the test that has it alone, if any.
+struct PostgresUsers {
+    shared: Vec<std::thread::ThreadId>,
+    alone: Option<std::thread::ThreadId>,
+}
+
+static POSTGRES_USERS: std::sync::Mutex<PostgresUsers> = std::sync::Mutex::new(PostgresUsers {
+    shared: Vec::new(),
+    alone: None,
+});
 static POSTGRES_CHANGED: std::sync::Condvar = std::sync::Condvar::new();
 
-/// One shared use of the PostgreSQL test server; ends when dropped.
+fn postgres_users() -> std::sync::MutexGuard<'static, PostgresUsers> {
+    POSTGRES_USERS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn wait_for_postgres(
+    users: std::sync::MutexGuard<'static, PostgresUsers>,
+) -> std::sync::MutexGuard<'static, PostgresUsers> {
+    POSTGRES_CHANGED
+        .wait(users)
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// One use of the PostgreSQL test server; ends when dropped (on any thread).
 pub struct PostgresUse {
-    exclusive: bool,
+    /// The thread that took a shared use, or `None` for the use alone.
+    shared_by: Option<std::thread::ThreadId>,
 }
 
 impl PostgresUse {
     fn shared() -> PostgresUse {
         let me = std::thread::current().id();
-        let mut users = POSTGRES_USERS.lock().unwrap_or_else(|e| e.into_inner());
-        // The test that has the server alone makes its own database on its own thread.
-        while users.1.is_some_and(|owner| owner != me) {
-            users = POSTGRES_CHANGED
-                .wait(users)
-                .unwrap_or_else(|e| e.into_inner());
+        let mut users = postgres_users();
+        // The test that has the server alone makes its own database; a test that already
+        // has a database may make a second one (waiting would deadlock with the restart,
+        // which waits for that first database).
+        while users.alone.is_some_and(|owner| owner != me) && !users.shared.contains(&me) {
+            users = wait_for_postgres(users);
         }
-        users.0 += 1;
-        PostgresUse { exclusive: false }
+        users.shared.push(me);
+        PostgresUse {
+            shared_by: Some(me),
+        }
     }
 }
 
@@ -85,29 +107,29 @@ impl PostgresUse {
 /// gone; others wait until the returned value is dropped. Call it on the test's own thread
 /// (the body of a `#[tokio::test]`), before making the test's database there.
 pub fn exclusive_postgres() -> PostgresUse {
-    let mut users = POSTGRES_USERS.lock().unwrap_or_else(|e| e.into_inner());
-    while users.1.is_some() {
-        users = POSTGRES_CHANGED
-            .wait(users)
-            .unwrap_or_else(|e| e.into_inner());
+    let me = std::thread::current().id();
+    let mut users = postgres_users();
+    while users.alone.is_some() {
+        users = wait_for_postgres(users);
     }
-    // Claimed first, so that no new shared use starts while the others end.
-    users.1 = Some(std::thread::current().id());
-    while users.0 > 0 {
-        users = POSTGRES_CHANGED
-            .wait(users)
-            .unwrap_or_else(|e| e.into_inner());
+    // Claimed first, so that no new test starts using the server while the others end.
+    users.alone = Some(me);
+    while !users.shared.is_empty() {
+        users = wait_for_postgres(users);
     }
-    PostgresUse { exclusive: true }
+    PostgresUse { shared_by: None }
 }
 
 impl Drop for PostgresUse {
     fn drop(&mut self) {
-        let mut users = POSTGRES_USERS.lock().unwrap_or_else(|e| e.into_inner());
-        if self.exclusive {
-            users.1 = None;
-        } else {
-            users.0 -= 1;
+        let mut users = postgres_users();
+        match self.shared_by {
+            Some(thread) => {
+                if let Some(i) = users.shared.iter().position(|t| *t == thread) {
+                    users.shared.swap_remove(i);
+                }
+            }
+            None => users.alone = None,
         }
         POSTGRES_CHANGED.notify_all();
     }
@@ -342,7 +364,7 @@ pub async fn spawn_on(db: std::sync::Arc<TestDb>, config: &str) -> TestApp {
 }
 
 /// Tests post straight to the API, with no form token and often the same text twice: the
-/// spam checks are off unless a test's config sets them (`tests/spam.rs` does).
+/// spam checks are off unless a test's config sets them (`tests/it/spam.rs` does).
 pub fn spam_checks_off(config: &str) -> &'static str {
     if config.contains("[spam]") || config.contains("spam =") {
         ""
