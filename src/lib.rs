@@ -14,6 +14,7 @@ pub mod import;
 pub mod markdown;
 pub mod metrics;
 pub mod outbound;
+pub mod proxy;
 pub mod ratelimit;
 pub mod security;
 pub mod service;

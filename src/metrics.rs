@@ -86,7 +86,7 @@ impl Metrics {
             )?,
             database_errors: counter(
                 "database_errors_total",
-                "Requests failed by the database: unavailable (503) or error (500)",
+                "Failed requests: unavailable (answered 503 database_unavailable) or error (a database error answered 500)",
                 &["kind"],
             )?,
             registry,

@@ -426,7 +426,7 @@ pub(super) fn proxy(report: &mut Report, settings: &Settings, options: &Options)
             ProxyHeader::XForwardedFor => "203.0.113.7".to_owned(),
             ProxyHeader::Forwarded => "for=203.0.113.7".to_owned(),
         });
-    let seen = crate::api::client::from_chain(from, std::iter::once(sample.as_str()), limits);
+    let seen = crate::proxy::from_chain(from, std::iter::once(sample.as_str()), limits);
     if seen == from.to_canonical() {
         report.fail(
             "reverse proxy",

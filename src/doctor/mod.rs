@@ -186,6 +186,22 @@ impl Report {
     }
 }
 
+/// The checks that need neither the network nor the disk, on settings already loaded: the
+/// admin dashboard shows their warnings.
+pub fn settings_report(settings: &Settings) -> Report {
+    let mut report = Report::default();
+    checks::sites(&mut report, settings, true);
+    checks::proxy(&mut report, settings, &Options::default());
+    if settings.smtp.is_some() && settings.public_url.is_none() {
+        report.warn(
+            "smtp",
+            "public_url is not set: links in mail point at the listen address",
+            "set public_url to the address readers reach Afterword at",
+        );
+    }
+    report
+}
+
 /// Runs every check `options` asks for.
 pub fn run(options: &Options) -> Report {
     let mut report = Report::default();

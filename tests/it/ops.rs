@@ -869,3 +869,63 @@ async fn sqlite_database_errors_are_counted() {
 async fn postgres_database_errors_are_counted() {
     database_errors_are_counted(crate::common::Backend::Postgres).await;
 }
+
+// ---- the admin page's overview ---------------------------------------------------------
+
+/// The queue tab opens with comments per day, the queue, mail health and the settings'
+/// warnings, all read from this server's database and config.
+async fn the_queue_tab_opens_with_an_overview(app: crate::common::TestApp) {
+    use serde_json::json;
+    app.comment("open", "/o/", json!({"body": "one", "author": "A"}))
+        .await;
+    app.comment("open", "/o/", json!({"body": "two", "author": "B"}))
+        .await;
+    app.comment("moderated", "/o/", json!({"body": "held", "author": "C"}))
+        .await;
+    let admin = app.admin().await;
+    let page = admin
+        .request(reqwest::Method::GET, "/admin")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let overview = page
+        .split("data-overview>")
+        .nth(1)
+        .and_then(|rest| rest.split("</section>").next())
+        .unwrap_or_else(|| panic!("no overview in {page}"));
+    // Today's bar holds the three comments (held ones count, spam would not).
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    assert!(
+        overview.contains(&format!("data-day=\"{today}\" data-count=\"3\"")),
+        "{overview}"
+    );
+    assert_eq!(overview.matches("<rect").count(), 30);
+    assert!(overview.contains("<span data-total>3</span>"), "{overview}");
+    assert!(
+        overview.contains("<p class=\"big\" data-pending>1</p>"),
+        "{overview}"
+    );
+    assert!(overview.contains("Email is off"), "{overview}");
+    // The test sites accept comments from anywhere: the doctor's warning, with its fix.
+    assert!(
+        overview.contains("<strong>site open</strong>: origins = [&#34;*&#34;]")
+            || overview.contains("<strong>site open</strong>: origins = [&quot;*&quot;]"),
+        "{overview}"
+    );
+    assert!(overview.contains("Fix: list your blog"), "{overview}");
+    // Other tabs do not carry it.
+    let comments = admin
+        .request(reqwest::Method::GET, "/admin/comments")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!comments.contains("data-overview"));
+}
+
+on_both_backends!(the_queue_tab_opens_with_an_overview);
