@@ -493,13 +493,24 @@ pub fn etag_of(body: &[u8]) -> String {
 /// leave the cache on: TCP keepalives and timeouts bound every call, the listener proves
 /// it still listens with a round trip every [`LISTENER_PING`], and the cache turns itself
 /// off when no proof came for [`LISTENER_TRUST`], whatever the listener is stuck in.
-pub fn listen_postgres(url: String, cache: Weak<ThreadCache>) {
+///
+/// Setting `stop` ends it (its connection closed) within a few milliseconds, unless it is
+/// waiting on the network, which its timeouts bound.
+pub fn listen_postgres(
+    url: String,
+    cache: Weak<ThreadCache>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Option<std::thread::JoinHandle<()>> {
     let url = listener_url(&url);
+    let stopped = move || stop.load(Ordering::Acquire);
     let spawned = std::thread::Builder::new()
         .name("afterword-pg-listen".into())
         .spawn(move || {
             let poll = Duration::from_millis(10);
             loop {
+                if stopped() {
+                    return;
+                }
                 let Some(c) = cache.upgrade() else { return };
                 c.set_enabled(false);
                 drop(c);
@@ -525,6 +536,10 @@ pub fn listen_postgres(url: String, cache: Weak<ThreadCache>) {
                 let mut last_ping = Instant::now();
                 'connected: loop {
                     std::thread::sleep(poll);
+                    if stopped() {
+                        tracing::debug!("cache listener closed");
+                        return;
+                    }
                     let Some(c) = cache.upgrade() else { return };
                     if let Err(e) = apply_notifications(&mut conn, &c) {
                         tracing::warn!(error = %e, "cache listener lost PostgreSQL; reconnecting");
@@ -546,8 +561,12 @@ pub fn listen_postgres(url: String, cache: Weak<ThreadCache>) {
                 }
             }
         });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the cache listener; caching stays off");
+    match spawned {
+        Ok(thread) => Some(thread),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the cache listener; caching stays off");
+            None
+        }
     }
 }
 
@@ -570,10 +589,6 @@ fn apply_notifications(conn: &mut PgConnection, c: &ThreadCache) -> QueryResult<
 /// dead peer is noticed in seconds, and a name that shows in `pg_stat_activity`. Settings
 /// already in the URL win.
 fn listener_url(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        return url.to_owned();
-    };
-    let present: Vec<String> = parsed.query_pairs().map(|(k, _)| k.into_owned()).collect();
     let wanted = [
         ("application_name", "afterword-listener"),
         ("connect_timeout", "5"),
@@ -585,19 +600,8 @@ fn listener_url(url: &str) -> String {
         ("tcp_user_timeout", "5000"),
         ("options", "-c statement_timeout=5000"),
     ];
-    // Written by hand: libpq reads `%20` as a space but not the `+` of form encoding.
-    let mut query = parsed.query().unwrap_or("").to_owned();
-    for (k, v) in wanted {
-        if !present.iter().any(|p| p == k) {
-            if !query.is_empty() {
-                query.push('&');
-            }
-            let v = percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC);
-            query.push_str(&format!("{k}={v}"));
-        }
-    }
-    parsed.set_query(Some(&query));
-    parsed.to_string()
+    let wanted: Vec<(&str, String)> = wanted.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+    crate::db::with_params(url, &wanted)
 }
 
 #[cfg(test)]

@@ -44,6 +44,7 @@ struct RawSettings {
     privacy: Option<RawPrivacy>,
     spam: Option<RawSpam>,
     metrics: Option<RawMetrics>,
+    database: Option<RawDatabase>,
     outbound: Option<RawOutbound>,
 }
 
@@ -73,6 +74,17 @@ pub struct MetricsSettings {
     /// Asked as `Authorization: Bearer …` on the main listener; without it (and without
     /// `listen`) only loopback clients may read the metrics.
     pub token: Option<Secret>,
+}
+
+/// `[database]`: how long Afterword waits on the database before it answers anyway.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    write_timeout: Option<String>,
+    connect_timeout: Option<String>,
+    network_timeout: Option<String>,
+    statement_timeout: Option<String>,
+    idle_in_transaction_timeout: Option<String>,
 }
 
 /// `[spam]` (defaults for every site) and a site's `spam = { … }` (overrides per key).
@@ -488,7 +500,86 @@ pub struct Settings {
     pub client_data_days: u32,
     pub log_format: crate::telemetry::LogFormat,
     pub metrics: MetricsSettings,
+    pub database: DatabaseSettings,
     pub outbound: crate::outbound::OutboundSettings,
+}
+
+/// `[database]`: the bounds on waiting for the database (see docs/configuration.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatabaseSettings {
+    /// A write not answered by the database within this is answered 503 (or, if its
+    /// COMMIT was already sent, `write_outcome_unknown`).
+    pub write_timeout: Duration,
+    /// PostgreSQL: opening a connection, all of it.
+    pub connect_timeout: Duration,
+    /// PostgreSQL: data unacknowledged for this long, or an idle peer silent for this
+    /// long, breaks the connection (TCP user timeout and keepalives).
+    pub network_timeout: Duration,
+    /// PostgreSQL: the server cancels a statement that runs longer.
+    pub statement_timeout: Duration,
+    /// PostgreSQL: the server ends a session left idle inside a transaction this long.
+    pub idle_in_transaction_timeout: Duration,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            write_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            network_timeout: Duration::from_secs(10),
+            statement_timeout: Duration::from_secs(8),
+            idle_in_transaction_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+impl DatabaseSettings {
+    fn parse(raw: Option<RawDatabase>) -> Result<Self, ConfigError> {
+        let raw = raw.unwrap_or_default();
+        let d = DatabaseSettings::default();
+        // Whole seconds: libpq takes connect_timeout in seconds, and 2 s at least.
+        let get = |key: &str, raw: Option<String>, default: Duration, min: u64, max: u64| {
+            let Some(raw) = raw else { return Ok(default) };
+            match humantime::parse_duration(raw.trim()) {
+                Ok(v) if v >= Duration::from_secs(min) && v <= Duration::from_secs(max) => Ok(v),
+                _ => Err(err(
+                    format!("database.{key}"),
+                    format!("`{raw}` must be a duration like \"10s\", from {min} s to {max} s"),
+                )),
+            }
+        };
+        Ok(DatabaseSettings {
+            write_timeout: get("write_timeout", raw.write_timeout, d.write_timeout, 1, 300)?,
+            connect_timeout: get(
+                "connect_timeout",
+                raw.connect_timeout,
+                d.connect_timeout,
+                2,
+                300,
+            )?,
+            network_timeout: get(
+                "network_timeout",
+                raw.network_timeout,
+                d.network_timeout,
+                2,
+                3600,
+            )?,
+            statement_timeout: get(
+                "statement_timeout",
+                raw.statement_timeout,
+                d.statement_timeout,
+                1,
+                3600,
+            )?,
+            idle_in_transaction_timeout: get(
+                "idle_in_transaction_timeout",
+                raw.idle_in_transaction_timeout,
+                d.idle_in_transaction_timeout,
+                1,
+                3600,
+            )?,
+        })
+    }
 }
 
 impl Settings {
@@ -640,6 +731,7 @@ impl Settings {
             }
         };
 
+        let database = DatabaseSettings::parse(raw.database)?;
         let client_data_days = raw.privacy.and_then(|p| p.client_data_days).unwrap_or(30);
         if client_data_days > 36_500 {
             return Err(err(
@@ -790,6 +882,7 @@ impl Settings {
             client_data_days,
             log_format,
             metrics,
+            database,
             outbound,
         })
     }
@@ -1256,6 +1349,19 @@ YmRJQ7bTiP7Gyt0h1IphLsVuxfjjnTzKMrVTPfAZjGACIH97oaKyvDC0HCAXAEF/\n\
                 "site[0].language",
             ),
             ("[[site]]\nid = \"a\"\nlanguage = 7", "site[0].language"),
+            (
+                "[database]\nwrite_timeout = \"0s\"",
+                "database.write_timeout",
+            ),
+            (
+                "[database]\nconnect_timeout = \"1s\"",
+                "database.connect_timeout",
+            ),
+            (
+                "[database]\nnetwork_timeout = 5",
+                "database.network_timeout",
+            ),
+            ("[database]\nwrite_timout = \"5s\"", "database.write_timout"),
         ];
         for (text, key) in cases {
             let e = Settings::from_toml(text, &no_env).unwrap_err();

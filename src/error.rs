@@ -183,14 +183,47 @@ impl From<diesel::result::Error> for ApiError {
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
                 ApiError::conflict("conflict", "This conflicts with data already stored.")
             }
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-                ApiError::unavailable(e)
-            }
+            e if is_transient(&e) => ApiError::unavailable(e),
             other => {
                 crate::metrics::database_error("error");
                 ApiError::internal(other)
             }
         }
+    }
+}
+
+/// Errors that say nothing about the request, only that the database could not do it
+/// now: the same request may well succeed in a moment (503 with `Retry-After`).
+/// PostgreSQL's deadlocks and cancelled statements have no kind of their own in diesel,
+/// so their (English) messages are matched.
+pub fn is_transient(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    const MESSAGES: [&str; 9] = [
+        // PostgreSQL 40P01, 57014 (statement_timeout), 55P03, 57P01-57P03, 53300.
+        "deadlock detected",
+        "canceling statement due to",
+        "could not obtain lock",
+        "terminating connection",
+        "the database system is",
+        "too many clients",
+        // A connection lost mid-statement, in libpq's words.
+        "server closed the connection",
+        // SQLite, busy past busy_timeout.
+        "database is locked",
+        "database table is locked",
+    ];
+    match e {
+        Error::DatabaseError(
+            DatabaseErrorKind::SerializationFailure
+            | DatabaseErrorKind::ClosedConnection
+            | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
+        Error::DatabaseError(_, info) => {
+            let m = info.message();
+            MESSAGES.iter().any(|t| m.contains(t))
+        }
+        _ => false,
     }
 }
 
@@ -222,4 +255,53 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    fn db(kind: DatabaseErrorKind, message: &str) -> Error {
+        Error::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn transient_database_errors_are_503() {
+        for e in [
+            db(
+                DatabaseErrorKind::SerializationFailure,
+                "could not serialize access",
+            ),
+            db(DatabaseErrorKind::ClosedConnection, "closed"),
+            db(
+                DatabaseErrorKind::UnableToSendCommand,
+                "no connection to the server",
+            ),
+            db(DatabaseErrorKind::Unknown, "deadlock detected"),
+            db(
+                DatabaseErrorKind::Unknown,
+                "canceling statement due to statement timeout",
+            ),
+            db(DatabaseErrorKind::Unknown, "database is locked"),
+            db(
+                DatabaseErrorKind::Unknown,
+                "terminating connection due to administrator command",
+            ),
+        ] {
+            let api = ApiError::from(e);
+            assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE, "{api}");
+            assert_eq!(api.retry_after, Some(1));
+        }
+        for e in [
+            db(DatabaseErrorKind::Unknown, "relation \"x\" does not exist"),
+            db(DatabaseErrorKind::CheckViolation, "check"),
+        ] {
+            assert_eq!(ApiError::from(e).status, StatusCode::INTERNAL_SERVER_ERROR);
+        }
+        assert_eq!(
+            ApiError::from(Error::NotFound).status,
+            StatusCode::NOT_FOUND
+        );
+    }
 }

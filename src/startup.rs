@@ -22,11 +22,27 @@ pub struct Application {
     port: u16,
     server: Server,
     pool: Pool,
-    /// Stops the mail worker and the privacy purge once the server has stopped.
-    mail_stop: crate::email::worker::Stop,
+    background: Background,
     /// `/metrics` on `[metrics] listen`, stopped with the main server.
     metrics_server: Option<Server>,
 }
+
+/// What runs beside the server, stopped after it.
+struct Background {
+    pool: Pool,
+    /// Stops the mail worker and the privacy purge.
+    mail_stop: crate::email::worker::Stop,
+    mail_worker: Option<std::thread::JoinHandle<()>>,
+    /// Stops the PostgreSQL listener.
+    listener_stop: Arc<std::sync::atomic::AtomicBool>,
+    pg_listener: Option<std::thread::JoinHandle<()>>,
+}
+
+/// How long in-flight requests may take to finish once the server is told to stop.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+/// Then how long the writer's queue, the mail being sent and the listener may take, all
+/// told: the whole stop stays within what service managers wait (40 s is usual).
+const WIND_DOWN: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Application {
     /// Opens (and migrates) the database and binds the listener; `listen` port 0 picks a free port.
@@ -38,10 +54,11 @@ impl Application {
         } else {
             6
         };
-        let pool = Pool::connect(
+        let pool = Pool::for_server(
             &settings.database_url,
             settings.sqlite_synchronous,
             pool_size,
+            &settings.database,
         )?;
         let ran = pool.migrate().context("database migration failed")?;
         if ran > 0 {
@@ -69,11 +86,17 @@ impl Application {
                 invalidate.invalidate(t);
             }
         }));
-        if let Some(url) = pool.postgres_url() {
-            cache::listen_postgres(url.to_owned(), Arc::downgrade(&cache));
+        let listener_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let pg_listener = if let Some(url) = pool.postgres_url() {
+            cache::listen_postgres(
+                url.to_owned(),
+                Arc::downgrade(&cache),
+                Arc::clone(&listener_stop),
+            )
         } else {
             watch_change_epoch(&pool, Arc::downgrade(&cache))?;
-        }
+            None
+        };
         crate::api::assets::warm_up();
         crate::auth::password::warm_up();
         let listener = TcpListener::bind(settings.listen)
@@ -89,9 +112,9 @@ impl Application {
         }
         let mail_stop = crate::email::worker::Stop::default();
         start_privacy_purge(&settings, &pool, &mail_stop)?;
-        let (mailer, smtp) = match start_mail(&settings, &pool, &key, &mail_stop)? {
-            Some((m, t)) => (Some(m), Some(t)),
-            None => (None, None),
+        let (mailer, smtp, mail_worker) = match start_mail(&settings, &pool, &key, &mail_stop)? {
+            Some((m, t, w)) => (Some(m), Some(t), Some(w)),
+            None => (None, None, None),
         };
         let state = web::Data::new(AppState {
             mailer,
@@ -129,15 +152,23 @@ impl Application {
         .client_disconnect_timeout(std::time::Duration::from_secs(2))
         .keep_alive(std::time::Duration::from_secs(15))
         .max_connections(5_000)
-        .shutdown_timeout(30)
+        .shutdown_timeout(GRACE.as_secs())
+        // Our own: Ctrl-C stops as gently as SIGTERM (see `stop_on_signals`).
+        .disable_signals()
         .listen(listener)?
         .run();
         tracing::info!(%addr, "Afterword is listening");
         Ok(Application {
             port: addr.port(),
             server,
+            background: Background {
+                pool: pool.clone(),
+                mail_stop,
+                mail_worker,
+                listener_stop,
+                pg_listener,
+            },
             pool,
-            mail_stop,
             metrics_server,
         })
     }
@@ -155,22 +186,28 @@ impl Application {
         Arc::clone(self.pool.faults())
     }
 
-    /// Serves until stopped; SIGTERM finishes in-flight requests first (up to 30 s).
+    /// Serves until stopped. SIGTERM or Ctrl-C (SIGINT) stop it cleanly: no new
+    /// connection is taken, requests in flight finish (up to 30 s), the writer runs the
+    /// writes queued and answers them, the mail worker finishes or gives back the message
+    /// it holds, the PostgreSQL listener closes; then it returns `Ok`. SIGQUIT, or a
+    /// second signal, stops at once.
     /// If the database writer dies, stops at once and returns an error: every write would
     /// fail, so the process should exit and be restarted.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         use futures_util::future::{select, Either};
         let handle = self.server.handle();
+        let signals = tokio::spawn(stop_on_signals(
+            handle.clone(),
+            self.background.mail_stop.clone(),
+        ));
         let writer_stopped = std::pin::pin!(self.pool.writer_stopped());
         let mut server = self.server;
-        // No mail goes out from a stopped instance: its claims come back to the others.
-        let _stop_mail = StopOnDrop(self.mail_stop);
         let _stop_metrics = self.metrics_server.map(|s| {
             let handle = s.handle();
             tokio::spawn(s);
             StopServerOnDrop(handle)
         });
-        match select(&mut server, writer_stopped).await {
+        let result = match select(&mut server, writer_stopped).await {
             Either::Left((result, _)) => result,
             Either::Right(((), _)) => {
                 // Not gracefully: every write would fail meanwhile, and a restart is quick.
@@ -180,7 +217,104 @@ impl Application {
                 let _ = server.await;
                 Err(std::io::Error::other("the database writer stopped"))
             }
+        };
+        signals.abort();
+        self.background.shut_down().await;
+        result
+    }
+}
+
+/// `/metrics` alone on `[metrics] listen`, for a scraper on a private network.
+fn metrics_listener(state: &web::Data<AppState>) -> anyhow::Result<Option<Server>> {
+    let m = &state.settings.metrics;
+    let Some(addr) = m.listen.filter(|_| m.enabled) else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr)
+        .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?;
+    let state = state.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(crate::api::metrics::render))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    // Not as an `addr` field: that one names the main listener.
+    tracing::info!("metrics are served at http://{addr}/metrics");
+    Ok(Some(server))
+}
+
+struct StopServerOnDrop(ServerHandle);
+
+impl Drop for StopServerOnDrop {
+    fn drop(&mut self) {
+        // The command is sent at once; the returned future only waits for it to finish.
+        drop(self.0.stop(true));
+    }
+}
+
+impl Background {
+    /// Once the server has stopped: drains the writer, stops the mail worker and the
+    /// listener, each within a bound.
+    async fn shut_down(mut self) {
+        self.mail_stop.stop();
+        self.pool.close_writer();
+        let deadline = tokio::time::Instant::now() + WIND_DOWN;
+        if tokio::time::timeout_at(deadline, self.pool.writer_stopped())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the database writer did not finish its queue in time");
         }
+        self.listener_stop
+            .store(true, std::sync::atomic::Ordering::Release);
+        let threads: Vec<_> = [self.mail_worker.take(), self.pg_listener.take()]
+            .into_iter()
+            .flatten()
+            .collect();
+        let joined = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        });
+        if tokio::time::timeout_at(deadline, joined).await.is_err() {
+            // A send still running is cut off: its claim runs out and it is sent again.
+            tracing::warn!("the mail worker or the listener did not stop in time");
+        }
+    }
+}
+
+/// The first SIGTERM or SIGINT stops the server gracefully (and the mail worker at once:
+/// it takes no new message); SIGQUIT, or a second signal, at once.
+async fn stop_on_signals(handle: ServerHandle, mail: crate::email::worker::Stop) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int), Ok(mut quit)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::quit()),
+    ) else {
+        tracing::warn!("cannot listen for signals; stop the server with SIGKILL");
+        return;
+    };
+    let graceful = tokio::select! {
+        _ = term.recv() => true,
+        _ = int.recv() => true,
+        _ = quit.recv() => false,
+    };
+    tracing::info!(graceful, "stopping");
+    mail.stop();
+    drop(handle.stop(graceful));
+    if graceful {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+            _ = quit.recv() => {}
+        }
+        tracing::info!("stopping at once");
+        drop(handle.stop(false));
     }
 }
 
@@ -219,46 +353,6 @@ fn watch_change_epoch(pool: &Pool, cache: std::sync::Weak<ThreadCache>) -> anyho
     Ok(())
 }
 
-/// `/metrics` alone on `[metrics] listen`, for a scraper on a private network.
-fn metrics_listener(state: &web::Data<AppState>) -> anyhow::Result<Option<Server>> {
-    let m = &state.settings.metrics;
-    let Some(addr) = m.listen.filter(|_| m.enabled) else {
-        return Ok(None);
-    };
-    let listener = TcpListener::bind(addr)
-        .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?;
-    let state = state.clone();
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .route("/metrics", web::get().to(crate::api::metrics::render))
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)?
-    .run();
-    // Not as an `addr` field: that one names the main listener.
-    tracing::info!("metrics are served at http://{addr}/metrics");
-    Ok(Some(server))
-}
-
-struct StopServerOnDrop(ServerHandle);
-
-impl Drop for StopServerOnDrop {
-    fn drop(&mut self) {
-        // The command is sent at once; the returned future only waits for it to finish.
-        drop(self.0.stop(true));
-    }
-}
-
-struct StopOnDrop(crate::email::worker::Stop);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.stop();
-    }
-}
-
 /// Drops old client data (`[privacy] client_data_days`) now, then every hour until the
 /// server stops. On its own connection: one short UPDATE, not worth the writer's queue.
 fn start_privacy_purge(
@@ -292,13 +386,21 @@ fn start_privacy_purge(
     Ok(())
 }
 
+/// What email needs once on: the mailer requests queue mail with, the transport the
+/// admin page's test mail goes through, and the worker's thread.
+type Mail = (
+    Arc<crate::email::Mailer>,
+    lettre::SmtpTransport,
+    std::thread::JoinHandle<()>,
+);
+
 /// Email is on with `[smtp]`: starts the outbox worker. Says once at start which it is.
 fn start_mail(
     settings: &Settings,
     pool: &Pool,
     key: &crate::security::ServerKey,
     stop: &crate::email::worker::Stop,
-) -> anyhow::Result<Option<(Arc<crate::email::Mailer>, lettre::SmtpTransport)>> {
+) -> anyhow::Result<Option<Mail>> {
     let Some(smtp) = &settings.smtp else {
         tracing::info!("email is off (no [smtp] section): no mail is queued or sent");
         return Ok(None);
@@ -313,10 +415,11 @@ fn start_mail(
     }
     let transport = crate::email::transport(smtp)?;
     let mailer = Arc::new(mailer);
-    crate::email::worker::Worker {
+    let worker = crate::email::worker::Worker {
         pool: pool.clone(),
         transport: transport.clone(),
         retry_after: smtp.retry_after,
+        timeout: smtp.timeout,
         stop: stop.clone(),
         mailer: Arc::clone(&mailer),
         settings: Arc::new(settings.clone()),
@@ -325,5 +428,5 @@ fn start_mail(
     .start()
     .context("cannot start the mail worker")?;
     tracing::info!(smtp = %crate::email::describe(smtp), from = %mailer.from, "email is on");
-    Ok(Some((mailer, transport)))
+    Ok(Some((mailer, transport, worker)))
 }

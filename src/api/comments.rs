@@ -215,17 +215,17 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         settings,
         service::reply_notifications(state.mailer.is_some()),
     );
-    let st = state.clone();
-    let body = web::block(move || -> Result<Bytes, ApiError> {
-        let mut conn = st.pool.get()?;
-        let page = with_conn!(conn, |c| service::read_thread(
-            c, site_info, &site, &slug, sort, limit, after
-        ))?;
-        serde_json::to_vec(&page)
-            .map(Bytes::from)
-            .map_err(ApiError::internal)
-    })
-    .await??;
+    let body = state
+        .pool
+        .read(move |conn| -> Result<Bytes, ApiError> {
+            let page = with_conn!(conn, |c| service::read_thread(
+                c, site_info, &site, &slug, sort, limit, after
+            ))?;
+            serde_json::to_vec(&page)
+                .map(Bytes::from)
+                .map_err(ApiError::internal)
+        })
+        .await?;
     let page = state.cache.insert(key, generation, body);
     drop(guard);
     Ok(page_response(&req, &page, false, form_token.as_deref()))
@@ -360,9 +360,11 @@ pub async fn create(
     }
     input.html = render_markdown(&input.body).await?;
     let key = state.key.clone();
+    // What the queue holds for it: the text twice (Markdown and HTML) and the rest.
+    let bytes = input.body.as_str().len() + input.html.len() + 1024;
     let created = state
         .pool
-        .write(ThreadKey::new(&site_id, &slug), move |conn| {
+        .write_sized(ThreadKey::new(&site_id, &slug), bytes, move |conn| {
             on_conn!(conn, |c| service::create_comment(c, &site, &key, &input))
         })
         .await?;
@@ -535,9 +537,10 @@ pub async fn edit(
     let new_body = CommentBody::parse(&body.0.body, request.site.max_comment_length)?;
     let html = render_markdown(&new_body).await?;
     let key = state.key.clone();
+    let bytes = new_body.as_str().len() + html.len();
     let comment = state
         .pool
-        .write(request.thread(), move |conn| {
+        .write_sized(request.thread(), bytes, move |conn| {
             let action = request.action(&key);
             on_conn!(conn, |c| service::edit_comment(
                 c, &action, &new_body, &html

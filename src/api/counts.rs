@@ -204,16 +204,16 @@ async fn tally(
         }
     }
     if !wanted.is_empty() {
-        let st = state.clone();
         let site = site.clone();
-        let found = web::block(move || {
-            let mut conn = st.pool.get()?;
-            with_conn!(conn, |c| match what {
-                Tally::Comments => service::counts(c, &site, &wanted),
-                Tally::Reactions => service::reactions::reaction_totals(c, &site, &wanted),
+        let found = state
+            .pool
+            .read(move |conn| {
+                with_conn!(conn, |c| match what {
+                    Tally::Comments => service::counts(c, &site, &wanted),
+                    Tally::Reactions => service::reactions::reaction_totals(c, &site, &wanted),
+                })
             })
-        })
-        .await??;
+            .await?;
         for (asked, key, generation) in pending {
             let n = found.get(&asked).copied().unwrap_or(0);
             state.cache.insert_tally(what, key, generation, n);

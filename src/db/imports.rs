@@ -240,8 +240,15 @@ impl ImportStore for PgConnection {
         self.transaction(f)
     }
 
-    fn import_cache(&mut self, _on: bool) -> QueryResult<()> {
-        Ok(())
+    fn import_cache(&mut self, on: bool) -> QueryResult<()> {
+        // An import's statements (and its pauses inside a transaction, while it reads and
+        // renders) may outlast a server's session timeouts; RESET brings those back.
+        use diesel::connection::SimpleConnection;
+        self.batch_execute(if on {
+            super::LIFT_TIMEOUTS
+        } else {
+            super::RESTORE_TIMEOUTS
+        })
     }
 
     // PostgreSQL logs index entries, not every changed page at each commit: the index

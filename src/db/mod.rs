@@ -48,7 +48,7 @@ impl<C: Store + AdminStore + ModerationStore + MailStore + PrivacyStore + Subscr
 pub use writer::{OnCommit, Writer, WriterConn, WriterTarget};
 
 use crate::cache::ThreadKey;
-use crate::config::{DatabaseUrl, SqliteSync};
+use crate::config::{DatabaseSettings, DatabaseUrl, SqliteSync};
 use crate::error::ApiError;
 use crate::security::ServerKey;
 
@@ -131,6 +131,96 @@ fn sqlite_pragmas(conn: &mut SqliteConnection, synchronous: SqliteSync) -> Query
         .map(|_| ())
 }
 
+/// The server cancels what runs too long, and ends a session left idle in a transaction
+/// (whose locks would otherwise hold every other instance's writes). Sent as the session's
+/// start-up options, so that `RESET` (after an import or a migration lifted them) brings
+/// them back.
+fn session_options(t: &DatabaseSettings) -> String {
+    format!(
+        "-c statement_timeout={} -c idle_in_transaction_session_timeout={}",
+        t.statement_timeout.as_millis(),
+        t.idle_in_transaction_timeout.as_millis()
+    )
+}
+
+/// Runs `f` with no statement or idle timeout on this PostgreSQL session (a migration, an
+/// import, a purge of a large backlog may run long), then restores the session's own.
+pub fn without_timeouts<T>(
+    conn: &mut PgConnection,
+    f: impl FnOnce(&mut PgConnection) -> T,
+) -> QueryResult<T> {
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute(LIFT_TIMEOUTS)?;
+    let out = f(conn);
+    conn.batch_execute(RESTORE_TIMEOUTS)?;
+    Ok(out)
+}
+
+pub(crate) const LIFT_TIMEOUTS: &str =
+    "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0";
+pub(crate) const RESTORE_TIMEOUTS: &str =
+    "RESET statement_timeout; RESET idle_in_transaction_session_timeout";
+
+/// `url` with libpq parameters added, unless the URL sets them already (the operator's
+/// choice wins). `options` (settings sent to the server) is the exception: ours are added
+/// after the URL's own, which win where both set the same.
+pub fn with_params(url: &str, wanted: &[(&str, String)]) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    // Written by hand, the URL's own part left as it is: libpq reads `%20` as a space but
+    // not the `+` of form encoding.
+    let enc = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let mut raw: Vec<String> = parsed
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for (k, v) in wanted {
+        let key_of = |p: &String| p.split('=').next().unwrap_or("").to_owned();
+        match raw.iter_mut().find(|p| key_of(p) == *k) {
+            Some(theirs) if *k == "options" => {
+                let value = theirs.split_once('=').map_or("", |(_, v)| v);
+                *theirs = format!("options={}%20{value}", enc(v));
+            }
+            Some(_) => {}
+            None => raw.push(format!("{k}={}", enc(v))),
+        }
+    }
+    parsed.set_query(Some(&raw.join("&")));
+    parsed.to_string()
+}
+
+/// The server's connection string: a connect that hangs, data the network never
+/// acknowledges and a peer gone silent all fail within the configured bounds, rather than
+/// when the kernel gives up (minutes).
+pub fn server_url(url: &str, name: &str, t: &DatabaseSettings) -> String {
+    let net = t.network_timeout.as_secs().max(2);
+    with_params(
+        url,
+        &[
+            ("options", session_options(t)),
+            ("application_name", name.to_owned()),
+            (
+                "connect_timeout",
+                t.connect_timeout.as_secs().max(2).to_string(),
+            ),
+            ("keepalives", "1".into()),
+            ("keepalives_idle", (net / 2).to_string()),
+            ("keepalives_interval", (net / 6).max(1).to_string()),
+            ("keepalives_count", "3".into()),
+            (
+                "tcp_user_timeout",
+                t.network_timeout.as_millis().to_string(),
+            ),
+        ],
+    )
+}
+
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         sqlite_pragmas(conn, self.synchronous).map_err(diesel::r2d2::Error::QueryError)
@@ -162,10 +252,13 @@ impl WriterConn for PgConnection {
     fn open(target: &WriterTarget) -> anyhow::Result<Self> {
         let mut conn = PgConnection::establish(&target.url)?;
         // A statement stuck on a lock must not hold every write of the instance forever.
-        diesel::connection::SimpleConnection::batch_execute(
-            &mut conn,
-            "SET statement_timeout = '15s'",
-        )?;
+        // The server's timeouts come with its URL (see `server_url`).
+        if target.timeouts.is_none() {
+            diesel::connection::SimpleConnection::batch_execute(
+                &mut conn,
+                "SET statement_timeout = '15s'",
+            )?;
+        }
         Ok(conn)
     }
 
@@ -215,7 +308,27 @@ impl WriterConn for PgConnection {
 }
 
 impl Pool {
+    /// For commands: no session timeouts (an import's statements may run long).
     pub fn connect(url: &DatabaseUrl, sync: SqliteSync, max_size: u32) -> anyhow::Result<Pool> {
+        Self::open(url, sync, max_size, None)
+    }
+
+    /// For the server: every wait on the database is bounded by `timeouts`.
+    pub fn for_server(
+        url: &DatabaseUrl,
+        sync: SqliteSync,
+        max_size: u32,
+        timeouts: &DatabaseSettings,
+    ) -> anyhow::Result<Pool> {
+        Self::open(url, sync, max_size, Some(timeouts))
+    }
+
+    fn open(
+        url: &DatabaseUrl,
+        sync: SqliteSync,
+        max_size: u32,
+        timeouts: Option<&DatabaseSettings>,
+    ) -> anyhow::Result<Pool> {
         match url {
             DatabaseUrl::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -236,13 +349,21 @@ impl Pool {
                 let target = WriterTarget {
                     url: path.to_string_lossy().into_owned(),
                     sqlite_sync: sync,
+                    timeouts: timeouts.cloned(),
                 };
                 let writer = Writer::start(target, Arc::default())
                     .context("cannot start the database writer")?;
                 Ok(Pool::Sqlite(pool, writer))
             }
             DatabaseUrl::Postgres(secret) => {
-                let manager = ConnectionManager::<PgConnection>::new(secret.expose());
+                let (pool_url, writer_url) = match timeouts {
+                    Some(t) => (
+                        server_url(secret.expose(), "afterword", t),
+                        server_url(secret.expose(), "afterword-writer", t),
+                    ),
+                    None => (secret.expose().to_owned(), secret.expose().to_owned()),
+                };
+                let manager = ConnectionManager::<PgConnection>::new(pool_url);
                 let pool = r2d2::Pool::builder()
                     .max_size(max_size)
                     .min_idle(Some(1))
@@ -250,8 +371,9 @@ impl Pool {
                     .build(manager)
                     .context("cannot connect to the PostgreSQL database")?;
                 let target = WriterTarget {
-                    url: secret.expose().to_owned(),
+                    url: writer_url,
                     sqlite_sync: sync,
+                    timeouts: timeouts.cloned(),
                 };
                 let writer = Writer::start(target, Arc::default())
                     .context("cannot start the database writer")?;
@@ -267,6 +389,29 @@ impl Pool {
         }
     }
 
+    /// Runs `read` on a pooled connection, off the async workers. A database that has not
+    /// answered within the write timeout is answered 503 (the connection stays busy until
+    /// it answers or its network timeout breaks it).
+    pub async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let within = match self {
+            Pool::Sqlite(_, w) => w.timeout(),
+            Pool::Pg(_, w, _) => w.timeout(),
+        };
+        let pool = self.clone();
+        let task = tokio::task::spawn_blocking(move || read(&mut pool.get()?));
+        match tokio::time::timeout(within, task).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) => Err(ApiError::internal(anyhow::anyhow!("a read failed: {e}"))),
+            Err(_) => Err(ApiError::unavailable(anyhow::anyhow!(
+                "the database did not answer a read within {} ms",
+                within.as_millis()
+            ))),
+        }
+    }
+
     /// Runs a write through the writer thread, batched with the writes waiting with it.
     /// `thread` is the thread it changes: other instances hear of it when it commits.
     pub async fn write<T: Send + 'static>(
@@ -274,13 +419,28 @@ impl Pool {
         thread: ThreadKey,
         work: impl FnOnce(ConnRef<'_>) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
+        self.write_sized(thread, 0, work).await
+    }
+
+    /// `write` for a write that carries `bytes` of input (a comment's text): the writer's
+    /// queue is bounded in bytes as well as in writes.
+    pub async fn write_sized<T: Send + 'static>(
+        &self,
+        thread: ThreadKey,
+        bytes: usize,
+        work: impl FnOnce(ConnRef<'_>) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
         match self {
             Pool::Sqlite(_, writer) => {
                 writer
-                    .write(thread, move |c| work(ConnRef::Sqlite(c)))
+                    .write(thread, bytes, move |c| work(ConnRef::Sqlite(c)))
                     .await
             }
-            Pool::Pg(_, writer, _) => writer.write(thread, move |c| work(ConnRef::Pg(c))).await,
+            Pool::Pg(_, writer, _) => {
+                writer
+                    .write(thread, bytes, move |c| work(ConnRef::Pg(c)))
+                    .await
+            }
         }
     }
 
@@ -294,12 +454,12 @@ impl Pool {
         match self {
             Pool::Sqlite(_, writer) => {
                 writer
-                    .write_changing(thread, move |c| work(ConnRef::Sqlite(c)))
+                    .write_changing(thread, 0, move |c| work(ConnRef::Sqlite(c)))
                     .await
             }
             Pool::Pg(_, writer, _) => {
                 writer
-                    .write_changing(thread, move |c| work(ConnRef::Pg(c)))
+                    .write_changing(thread, 0, move |c| work(ConnRef::Pg(c)))
                     .await
             }
         }
@@ -318,6 +478,22 @@ impl Pool {
         match self {
             Pool::Sqlite(_, w) => w.is_alive(),
             Pool::Pg(_, w, _) => w.is_alive(),
+        }
+    }
+
+    /// Why writes cannot be made right now, if they cannot (for `/healthz`).
+    pub fn writer_health(&self) -> Result<(), String> {
+        match self {
+            Pool::Sqlite(_, w) => w.health(),
+            Pool::Pg(_, w, _) => w.health(),
+        }
+    }
+
+    /// The writer takes no new write, runs those queued and ends (`writer_stopped`).
+    pub fn close_writer(&self) {
+        match self {
+            Pool::Sqlite(_, w) => w.close(),
+            Pool::Pg(_, w, _) => w.close(),
         }
     }
 
@@ -369,9 +545,10 @@ impl Pool {
                     .context("rebuilding the index of commenters' addresses")?;
                 ran
             }
-            DbConn::Pg(c) => {
+            // Waiting for another instance's migration, or a long one, must not time out.
+            DbConn::Pg(c) => without_timeouts(c, |c| -> anyhow::Result<usize> {
                 // Several instances may start at once; one migrates, the others wait.
-                diesel::sql_query("SELECT pg_advisory_lock(7261830471)").execute(&mut **c)?;
+                diesel::sql_query("SELECT pg_advisory_lock(7261830471)").execute(c)?;
                 let r = c
                     .repair()
                     .context("repairing a database of an earlier release")
@@ -380,9 +557,9 @@ impl Pool {
                             .map(|v| v.len())
                             .map_err(|e| anyhow::anyhow!("{e}"))
                     });
-                diesel::sql_query("SELECT pg_advisory_unlock(7261830471)").execute(&mut **c)?;
-                r?
-            }
+                diesel::sql_query("SELECT pg_advisory_unlock(7261830471)").execute(c)?;
+                r
+            })??,
         };
         Ok(ran)
     }
@@ -439,7 +616,11 @@ impl Pool {
     pub fn forget_client_data(&self, days: u32) -> anyhow::Result<usize> {
         let before = crate::view::now_micros() - i64::from(days) * 86_400_000_000;
         let mut conn = self.get()?;
-        Ok(with_conn!(conn, |c| c.forget_client_data(before))?)
+        // The first purge of a large database may take a while.
+        Ok(match &mut conn {
+            DbConn::Sqlite(c) => c.forget_client_data(before)?,
+            DbConn::Pg(c) => without_timeouts(c, |c| c.forget_client_data(before))??,
+        })
     }
 
     /// The server key shared by every instance: created once, on first start.
@@ -454,5 +635,43 @@ impl Pool {
             .as_deref()
             .and_then(ServerKey::from_hex)
             .context("the stored server key is damaged (table server_secrets)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_url_bounds_every_wait_and_the_operator_wins() {
+        let t = DatabaseSettings::default();
+        let url = server_url(
+            "postgres://u:p@db:5432/x?connect_timeout=3&options=-c%20search_path%3Dblog&sslmode=require",
+            "afterword",
+            &t,
+        );
+        let q: Vec<(String, String)> = url::Url::parse(&url)
+            .unwrap()
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let get = |k: &str| q.iter().find(|(p, _)| p == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("connect_timeout"), Some("3"));
+        assert_eq!(get("sslmode"), Some("require"));
+        assert_eq!(get("tcp_user_timeout"), Some("10000"));
+        assert_eq!(get("keepalives"), Some("1"));
+        assert_eq!(get("application_name"), Some("afterword"));
+        // Ours first, the operator's after: a setting in both is the operator's.
+        assert_eq!(
+            get("options"),
+            Some(
+                "-c statement_timeout=8000 -c idle_in_transaction_session_timeout=15000 \
+                 -c search_path=blog"
+            )
+        );
+        assert!(
+            url.starts_with("postgres://u:p@db:5432/x?connect_timeout=3&"),
+            "{url}"
+        );
     }
 }

@@ -49,15 +49,25 @@ pub struct OutboxRow {
 
 pub trait MailStore: Sized {
     fn enqueue_mail(&mut self, m: &NewMail<'_>) -> QueryResult<()>;
-    /// Claims up to `n` due messages for `worker` until `lease_until`: queued, due, and
-    /// not claimed by anyone whose lease still runs.
+    /// Claims up to `n` messages for `worker` until `lease_until`: queued, due by
+    /// `due_by` (`now`, or later to try one ahead of its time), and not claimed by anyone
+    /// whose lease still runs. Earliest due first.
     fn claim_mail(
         &mut self,
         worker: &str,
+        due_by: i64,
         now: i64,
         lease_until: i64,
         n: i64,
     ) -> QueryResult<Vec<MailRow>>;
+    /// Extends `worker`'s claim on a message it is still sending. False if it has none.
+    fn renew_mail(&mut self, id: i64, worker: &str, lease_until: i64) -> QueryResult<bool>;
+    /// Records that the SMTP server accepted a message, whoever holds it now: a message
+    /// answered 250 must never be sent again.
+    fn mark_sent(&mut self, id: i64, answer: &str, now: i64) -> QueryResult<()>;
+    /// Makes every message waiting for a retry due now (the SMTP server is back); returns
+    /// how many.
+    fn wake_mail(&mut self, now: i64) -> QueryResult<usize>;
     /// Records an attempt on a message this worker holds: `status` `sent`, `queued` (again
     /// at `next_at`) or `failed`. Returns false if the claim was lost meanwhile.
     fn finish_mail(
@@ -104,6 +114,7 @@ macro_rules! mail_store_fns {
         fn claim_mail(
             &mut self,
             worker: &str,
+            due_by: i64,
             now: i64,
             lease_until: i64,
             n: i64,
@@ -111,10 +122,49 @@ macro_rules! mail_store_fns {
             diesel::sql_query($claim)
                 .bind::<Text, _>(worker)
                 .bind::<BigInt, _>(lease_until)
-                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(due_by)
                 .bind::<BigInt, _>(now)
                 .bind::<BigInt, _>(n)
                 .load(self)
+        }
+
+        fn renew_mail(&mut self, id: i64, worker: &str, lease_until: i64) -> QueryResult<bool> {
+            let n = diesel::update(
+                outbox::table
+                    .filter(outbox::id.eq(id))
+                    .filter(outbox::claimed_by.eq(worker))
+                    .filter(outbox::status.eq("queued")),
+            )
+            .set(outbox::lease_until.eq(lease_until))
+            .execute(self)?;
+            Ok(n == 1)
+        }
+
+        fn mark_sent(&mut self, id: i64, answer: &str, now: i64) -> QueryResult<()> {
+            diesel::update(outbox::table.filter(outbox::id.eq(id)))
+                .set((
+                    outbox::status.eq("sent"),
+                    outbox::attempts.eq(outbox::attempts + 1),
+                    outbox::next_attempt_at.eq(now),
+                    outbox::last_answer.eq(answer),
+                    outbox::claimed_by.eq(None::<String>),
+                    outbox::lease_until.eq(None::<i64>),
+                    outbox::sent_at.eq(Some(now)),
+                ))
+                .execute(self)
+                .map(|_| ())
+        }
+
+        fn wake_mail(&mut self, now: i64) -> QueryResult<usize> {
+            diesel::update(
+                outbox::table
+                    .filter(outbox::status.eq("queued"))
+                    .filter(outbox::claimed_by.is_null())
+                    .filter(outbox::attempts.gt(0))
+                    .filter(outbox::next_attempt_at.gt(now)),
+            )
+            .set(outbox::next_attempt_at.eq(now))
+            .execute(self)
         }
 
         fn finish_mail(

@@ -20,6 +20,7 @@
 
 use std::num::NonZeroU32;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,17 @@ use crate::error::ApiError;
 const MAX_BATCH: usize = 64;
 /// Writes waiting beyond this are refused with 503 rather than queued without bound.
 const MAX_QUEUE: usize = 8192;
+/// Nor may the writes waiting hold more than this much input (comment texts, mostly).
+const MAX_QUEUE_BYTES: usize = 32 << 20;
+/// What a write costs in the queue besides the input its caller declares.
+const JOB_BYTES: usize = 512;
+/// How often the idle writer looks whether it should reconnect or stop.
+const IDLE_TICK: Duration = Duration::from_millis(250);
+/// A write whose COMMIT was sent when its time ran out waits this much longer for the
+/// outcome before it is answered `write_outcome_unknown`.
+const COMMIT_GRACE: Duration = Duration::from_secs(1);
+/// A batch running longer than this makes `/healthz` say the database is not answering.
+const HEALTH_STALL: Duration = Duration::from_secs(2);
 /// While the database is unreachable, the writer tries to reconnect this often; writes in
 /// between are answered 503 at once.
 const RECONNECT_EVERY: Duration = Duration::from_millis(250);
@@ -66,6 +78,42 @@ pub trait WriterConn:
 pub struct WriterTarget {
     pub url: String,
     pub sqlite_sync: crate::config::SqliteSync,
+    /// The server's bounds; `None` for commands (the defaults, no session timeouts).
+    pub timeouts: Option<crate::config::DatabaseSettings>,
+}
+
+/// Where a queued write is, shared by the writer and the request waiting for it. A request
+/// that stops waiting may answer "not stored" only if it moves its ticket out of `QUEUED`
+/// or `RUNNING` before the writer moves it to `COMMITTING`: a batch holding an abandoned
+/// write is never committed.
+struct Ticket(AtomicU8);
+
+const QUEUED: u8 = 0;
+const RUNNING: u8 = 1;
+const COMMITTING: u8 = 2;
+const DONE: u8 = 3;
+const ABANDONED: u8 = 4;
+
+impl Ticket {
+    fn advance(&self, from: u8, to: u8) -> bool {
+        self.0
+            .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+/// The bytes a queued write holds; given back when it leaves the queue.
+struct Held {
+    shared: Arc<Shared>,
+    bytes: usize,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.shared
+            .queued_bytes
+            .fetch_sub(self.bytes, Ordering::AcqRel);
+    }
 }
 
 /// What became of one write.
@@ -94,11 +142,38 @@ struct Job<C> {
     /// The thread it was queued for, if known in advance (test faults are keyed on it).
     thread: Option<ThreadKey>,
     run: RunJob<C>,
+    ticket: Arc<Ticket>,
+    _held: Held,
 }
 
 struct Shared {
     on_commit: OnceLock<OnCommit>,
     faults: Arc<Faults>,
+    /// Bytes of input the waiting writes hold.
+    queued_bytes: AtomicUsize,
+    /// How long a request waits for its write.
+    write_timeout: Duration,
+    /// Set when the server stops: no new write is taken, the queue is drained.
+    closed: AtomicBool,
+    /// When the running batch started (ms since `epoch`, plus one), 0 while idle.
+    busy_since: AtomicU64,
+    epoch: Instant,
+    /// Why the writer has no connection, while it has none.
+    unreachable: parking_lot::Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1
+    }
+
+    /// How long the running batch has run, if one is running.
+    fn busy_for(&self) -> Option<Duration> {
+        match self.busy_since.load(Ordering::Acquire) {
+            0 => None,
+            since => Some(Duration::from_millis(self.now_ms().saturating_sub(since))),
+        }
+    }
 }
 
 pub struct Writer<C: 'static> {
@@ -125,9 +200,19 @@ impl<C: WriterConn> Writer<C> {
         let conn = C::open(&target)?;
         let (tx, rx) = mpsc::sync_channel::<Job<C>>(MAX_QUEUE);
         let (alive_tx, alive) = tokio::sync::watch::channel(());
+        let write_timeout = target.timeouts.as_ref().map_or_else(
+            || crate::config::DatabaseSettings::default().write_timeout,
+            |t| t.write_timeout,
+        );
         let shared = Arc::new(Shared {
             on_commit: OnceLock::new(),
             faults,
+            queued_bytes: AtomicUsize::new(0),
+            write_timeout,
+            closed: AtomicBool::new(false),
+            busy_since: AtomicU64::new(0),
+            epoch: Instant::now(),
+            unreachable: parking_lot::Mutex::new(None),
         });
         let mut state = WriterState {
             target,
@@ -140,7 +225,18 @@ impl<C: WriterConn> Writer<C> {
             .name("afterword-writer".into())
             .spawn(move || {
                 let _alive = alive_tx;
-                while let Ok(first) = rx.recv() {
+                loop {
+                    let first = match rx.recv_timeout(IDLE_TICK) {
+                        Ok(job) => job,
+                        Err(mpsc::RecvTimeoutError::Timeout) => {
+                            if state.shared.closed.load(Ordering::Acquire) {
+                                break;
+                            }
+                            state.idle();
+                            continue;
+                        }
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    };
                     let mut batch = vec![first];
                     while batch.len() < MAX_BATCH {
                         match rx.try_recv() {
@@ -151,6 +247,8 @@ impl<C: WriterConn> Writer<C> {
                     crate::metrics::writer_batch(batch.len());
                     state.run_batch(batch);
                 }
+                // The connection closes here, before the thread is known to have ended.
+                state.discard();
             })?;
         Ok(Writer {
             queue: tx,
@@ -171,8 +269,38 @@ impl<C: WriterConn> Writer<C> {
         &self.shared.faults
     }
 
+    /// How long a request waits for the database.
+    pub fn timeout(&self) -> Duration {
+        self.shared.write_timeout
+    }
+
     pub fn is_alive(&self) -> bool {
         self.alive.has_changed().is_ok()
+    }
+
+    /// Why writes cannot be made right now, if they cannot.
+    pub fn health(&self) -> Result<(), String> {
+        if !self.is_alive() {
+            return Err("the database writer has stopped".into());
+        }
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err("the server is stopping".into());
+        }
+        if let Some(busy) = self.shared.busy_for().filter(|b| *b >= HEALTH_STALL) {
+            return Err(format!(
+                "the database has not answered the writer for {} s",
+                busy.as_secs()
+            ));
+        }
+        match self.shared.unreachable.lock().as_ref() {
+            Some(why) => Err(format!("the writer cannot reach the database: {why}")),
+            None => Ok(()),
+        }
+    }
+
+    /// Takes no new write; the writer runs those queued, then ends (see `stopped`).
+    pub fn close(&self) {
+        self.shared.closed.store(true, Ordering::Release);
     }
 
     /// Resolves when the writer thread has ended.
@@ -186,20 +314,53 @@ impl<C: WriterConn> Writer<C> {
     pub async fn write<T: Send + 'static>(
         &self,
         thread: ThreadKey,
+        bytes: usize,
         work: impl FnOnce(&mut C) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        self.write_changing(Some(thread), move |c| work(c).map(|t| (t, Vec::new())))
-            .await
+        self.write_changing(Some(thread), bytes, move |c| {
+            work(c).map(|t| (t, Vec::new()))
+        })
+        .await
     }
 
     /// A write that learns as it runs which threads it changes (a moderator's action on
     /// comments by id, say) and returns them with its result; `thread`, if known, is
     /// changed too.
+    ///
+    /// `bytes` is the size of the input the write carries (a comment's text, say), which
+    /// the queue's byte bound counts. The answer comes within the write timeout: a write
+    /// not stored by then is answered 503 and never stored later.
     pub async fn write_changing<T: Send + 'static>(
         &self,
         thread: Option<ThreadKey>,
+        bytes: usize,
         work: impl FnOnce(&mut C) -> Result<(T, Vec<ThreadKey>), ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
+        let shared = &self.shared;
+        if shared.closed.load(Ordering::Acquire) {
+            return Err(ApiError::unavailable(anyhow::anyhow!(
+                "the server is stopping"
+            )));
+        }
+        // A batch that has outlived the write timeout is stuck on the database: a write
+        // queued behind it could only wait out its own time.
+        if let Some(busy) = shared.busy_for().filter(|b| *b >= shared.write_timeout) {
+            return Err(ApiError::unavailable(anyhow::anyhow!(
+                "the database has not answered the writer for {} ms",
+                busy.as_millis()
+            )));
+        }
+        let bytes = bytes.saturating_add(JOB_BYTES);
+        let held = Held {
+            shared: Arc::clone(shared),
+            bytes,
+        };
+        if shared.queued_bytes.fetch_add(bytes, Ordering::AcqRel) + bytes > MAX_QUEUE_BYTES {
+            return Err(ApiError::unavailable(anyhow::anyhow!(
+                "the write queue holds too many bytes"
+            )));
+        }
+        let ticket = Arc::new(Ticket(AtomicU8::new(QUEUED)));
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, ApiError>>();
         let run = Box::new(move |conn: &mut C, fault: Option<Fault>| {
             let result = catch_unwind(AssertUnwindSafe(|| {
@@ -230,7 +391,12 @@ impl<C: WriterConn> Writer<C> {
             }
         });
         self.queue
-            .try_send(Job { thread, run })
+            .try_send(Job {
+                thread,
+                run,
+                ticket: Arc::clone(&ticket),
+                _held: held,
+            })
             .map_err(|e| match e {
                 mpsc::TrySendError::Full(_) => {
                     ApiError::unavailable(anyhow::anyhow!("the write queue is full"))
@@ -241,10 +407,34 @@ impl<C: WriterConn> Writer<C> {
             })?;
         crate::metrics::write_queued();
         // A job dropped unrun (its batch could not start) closes the channel: 503.
-        rx.await.map_err(|_| {
-            ApiError::unavailable(anyhow::anyhow!("the writer could not run this write"))
-        })?
+        let unrun =
+            |_| ApiError::unavailable(anyhow::anyhow!("the writer could not run this write"));
+        let mut rx = rx;
+        if let Ok(answer) = tokio::time::timeout(shared.write_timeout, &mut rx).await {
+            return answer.map_err(unrun)?;
+        }
+        if ticket.advance(QUEUED, ABANDONED) || ticket.advance(RUNNING, ABANDONED) {
+            return Err(ApiError::unavailable(anyhow::anyhow!(
+                "the database did not answer this write within {} ms; it will not be stored",
+                shared.write_timeout.as_millis()
+            )));
+        }
+        // Its COMMIT is on the way: only the database knows.
+        match tokio::time::timeout(COMMIT_GRACE, rx).await {
+            Ok(answer) => answer.map_err(unrun)?,
+            Err(_) => Err(outcome_unknown()),
+        }
     }
+}
+
+/// The one answer that cannot say whether the write is stored: it says so.
+fn outcome_unknown() -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "write_outcome_unknown",
+        "The database connection broke while this write was committed: it may \
+         or may not be stored. Reload the page before sending it again.",
+    )
 }
 
 fn job_fault<C>(faults: &Faults, job: &Job<C>) -> Option<Fault> {
@@ -306,9 +496,11 @@ impl<C: WriterConn> WriterState<C> {
                 now || Instant::now() >= self.next_connect,
                 "the database is unreachable; the writer retries shortly"
             );
-            let c = C::open(&self.target).inspect_err(|_| {
+            let c = C::open(&self.target).inspect_err(|e| {
                 self.next_connect = Instant::now() + RECONNECT_EVERY;
+                *self.shared.unreachable.lock() = Some(format!("{e:#}"));
             })?;
+            *self.shared.unreachable.lock() = None;
             tracing::info!("the writer reconnected to the database");
             self.conn = Some(c);
             self.fresh = true;
@@ -329,6 +521,16 @@ impl<C: WriterConn> WriterState<C> {
     /// PostgreSQL when the session ends).
     fn discard(&mut self) {
         self.conn = None;
+    }
+
+    /// Between writes: reconnects a lost connection, so that `/healthz` knows when the
+    /// database is back before the next write has to find out.
+    fn idle(&mut self) {
+        if self.conn.is_none() && Instant::now() >= self.next_connect {
+            if let Err(e) = self.connect(false) {
+                tracing::debug!(error = %format!("{e:#}"), "the writer cannot reconnect yet");
+            }
+        }
     }
 
     /// After a batch that did not commit: rolls back whatever is still open, or drops the
@@ -372,6 +574,22 @@ impl<C: WriterConn> WriterState<C> {
     }
 
     fn run_batch(&mut self, batch: Vec<Job<C>>) {
+        // Writes whose requests stopped waiting while queued are not run at all.
+        let batch: Vec<Job<C>> = batch
+            .into_iter()
+            .filter(|j| j.ticket.0.load(Ordering::Acquire) == QUEUED)
+            .collect();
+        if batch.is_empty() {
+            return;
+        }
+        self.shared
+            .busy_since
+            .store(self.shared.now_ms(), Ordering::Release);
+        self.run_jobs(batch);
+        self.shared.busy_since.store(0, Ordering::Release);
+    }
+
+    fn run_jobs(&mut self, batch: Vec<Job<C>>) {
         let started = Instant::now();
         let size = batch.len();
         let faults = Arc::clone(&self.shared.faults);
@@ -386,7 +604,7 @@ impl<C: WriterConn> WriterState<C> {
             // Dropping the jobs unrun answers them 503.
             return;
         }
-        let mut ran: Vec<(Ran, Option<ApiError>)> = Vec::with_capacity(size);
+        let mut ran: Vec<(Ran, Option<ApiError>, Arc<Ticket>)> = Vec::with_capacity(size);
         let mut changed: Vec<ThreadKey> = Vec::new();
         let mut commit_fault = false;
         let mut broken = None;
@@ -397,6 +615,9 @@ impl<C: WriterConn> WriterState<C> {
                 unrun.push(job);
                 break;
             };
+            if !job.ticket.advance(QUEUED, RUNNING) {
+                continue;
+            }
             let fault = job_fault(&faults, &job);
             commit_fault |= fault == Some(Fault::CommitFails);
             if let Err(e) =
@@ -407,6 +628,7 @@ impl<C: WriterConn> WriterState<C> {
                 break;
             }
             let mut r = (job.run)(conn, fault);
+            let ticket = job.ticket;
             match close_savepoint(conn, r.ok) {
                 Ok(None) => {
                     if r.ok {
@@ -416,20 +638,26 @@ impl<C: WriterConn> WriterState<C> {
                             }
                         }
                     }
-                    ran.push((r, None));
+                    ran.push((r, None, ticket));
                 }
-                Ok(Some(why)) => ran.push((r, Some(why))),
+                Ok(Some(why)) => ran.push((r, Some(why), ticket)),
                 Err(e) => {
-                    ran.push((r, None));
+                    ran.push((r, None, ticket));
                     broken = Some(e);
                     break;
                 }
             }
         }
         unrun.extend(jobs);
+        // Those whose requests wait to hear "stored": none may have stopped waiting.
+        let kept: Vec<&Ticket> = ran
+            .iter()
+            .filter(|(r, why, _)| r.ok && why.is_none())
+            .map(|(_, _, t)| &**t)
+            .collect();
         let outcome = match broken {
             Some(e) => Outcome::NotStored(e),
-            None => self.commit(&changed, commit_fault),
+            None => self.commit(&changed, commit_fault, &kept),
         };
         let committed = match &outcome {
             Outcome::Committed => true,
@@ -456,28 +684,23 @@ impl<C: WriterConn> WriterState<C> {
             elapsed_us = started.elapsed().as_micros() as u64,
             "write batch"
         );
-        for (r, rolled_back) in ran {
+        for (r, rolled_back, ticket) in ran {
             let verdict = match (&outcome, rolled_back) {
                 (Outcome::Committed, None) => Verdict::Stored,
                 (Outcome::Committed, Some(why)) => Verdict::RolledBack(why),
                 (Outcome::NotStored(_), _) => Verdict::Lost(ApiError::unavailable(
                     anyhow::anyhow!("the batch this write was in did not commit"),
                 )),
-                // The only answer that cannot say whether the write is stored: it says so.
-                (Outcome::Unknown(_), _) => Verdict::Lost(ApiError::new(
-                    actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-                    "write_outcome_unknown",
-                    "The database connection broke while this write was committed: it may \
-                     or may not be stored. Reload the page before sending it again.",
-                )),
+                (Outcome::Unknown(_), _) => Verdict::Lost(outcome_unknown()),
             };
+            ticket.0.store(DONE, Ordering::Release);
             (r.answer)(verdict);
         }
         drop(unrun);
     }
 
     /// Commits the batch and learns whether it really did.
-    fn commit(&mut self, changed: &[ThreadKey], commit_fault: bool) -> Outcome {
+    fn commit(&mut self, changed: &[ThreadKey], commit_fault: bool, kept: &[&Ticket]) -> Outcome {
         let Some(conn) = self.conn.as_mut() else {
             return Outcome::NotStored(anyhow::anyhow!("the writer lost its connection"));
         };
@@ -489,6 +712,13 @@ impl<C: WriterConn> WriterState<C> {
             if let Err(e) = conn.deferred_violation() {
                 return Outcome::NotStored(e.into());
             }
+        }
+        // Last moment to abandon: past this, a request that stops waiting cannot say "not
+        // stored".
+        if !kept.iter().all(|t| t.advance(RUNNING, COMMITTING)) {
+            return Outcome::NotStored(anyhow::anyhow!(
+                "a write of this batch was answered 503 when its time ran out"
+            ));
         }
         let result = <AnsiTransactionManager as TransactionManager<C>>::commit_transaction(conn);
         match (result, txid) {
@@ -557,4 +787,72 @@ fn close_savepoint<C: WriterConn>(conn: &mut C, ok: bool) -> anyhow::Result<Opti
     }
     expect_depth(conn, 1)?;
     Ok(why)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::SqliteConnection;
+
+    fn thread(slug: &str) -> ThreadKey {
+        ThreadKey {
+            site: "s".into(),
+            slug: slug.into(),
+        }
+    }
+
+    /// The queue refuses what would take it past its byte bound, however few the writes,
+    /// and takes writes again once those waiting have run.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_queue_is_bounded_in_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = WriterTarget {
+            url: dir.path().join("w.db").to_string_lossy().into_owned(),
+            sqlite_sync: crate::config::SqliteSync::Normal,
+            timeouts: None,
+        };
+        let writer = Writer::<SqliteConnection>::start(target, Arc::default()).unwrap();
+        // A write that holds the writer until told to go on.
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let blocker = tokio::spawn({
+            let w = writer.clone();
+            async move {
+                w.write(thread("/block/"), 0, move |_| {
+                    let _ = wait.recv();
+                    Ok(())
+                })
+                .await
+            }
+        });
+        while writer.shared.busy_for().is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let big = MAX_QUEUE_BYTES / 4;
+        let queued: Vec<_> = (0..3)
+            .map(|i| {
+                let w = writer.clone();
+                tokio::spawn(async move {
+                    w.write(thread(&format!("/{i}/")), big, move |_| Ok(i))
+                        .await
+                })
+            })
+            .collect();
+        while writer.shared.queued_bytes.load(Ordering::Acquire) < 3 * big {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let refused = writer.write(thread("/over/"), big, |_| Ok(())).await;
+        let e = refused.unwrap_err();
+        assert_eq!(e.status, actix_web::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert!(format!("{e}").contains("too many bytes"), "{e}");
+        go.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        for (i, q) in queued.into_iter().enumerate() {
+            assert_eq!(q.await.unwrap().unwrap(), i);
+        }
+        assert_eq!(writer.shared.queued_bytes.load(Ordering::Acquire), 0);
+        writer
+            .write(thread("/after/"), big, |_| Ok(()))
+            .await
+            .unwrap();
+    }
 }

@@ -23,9 +23,12 @@ use crate::security::ServerKey;
 /// How long a form token works: a tab left open over a weekend still posts.
 pub const FORM_TOKEN_VALID_SECS: i64 = 7 * 24 * 3600;
 const FORM_TOKEN_DOMAIN: &str = "form-token";
-/// How many recent texts an instance remembers for the duplicate check (about 64 bytes
-/// each), and for how long at most (the longest `duplicates` window allowed).
+/// How many recent texts an instance remembers for the duplicate check (at most two keys
+/// of 16 bytes each in a queue and a map: about 70 bytes, 7 MB in all), and for how long
+/// at most (the longest `duplicates` window allowed).
 const RECENT_TEXTS: usize = 100_000;
+/// The memory is split by key, each part under its own lock.
+const SHARDS: usize = 16;
 const RECENT_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Who the audit log names for what the checks caught.
@@ -152,33 +155,26 @@ pub fn count_links(body: &str) -> usize {
 
 /// The texts this instance stored lately, for the duplicate check: the same text again
 /// on the same thread, or from the same client anywhere, within a site's window. Kept as
-/// keyed hashes in memory (never written anywhere), so the check costs a hash lookup.
+/// keyed hashes in memory (never written anywhere), so the check costs two hash lookups.
 /// Each instance remembers its own, as rate limits do.
 pub struct RecentTexts {
     hasher: RandomState,
-    seen: Mutex<Recent>,
+    shards: Box<[Mutex<Recent>]>,
 }
 
+/// One part of the memory: when each key (a text on a thread, or a text from a client)
+/// was last posted, and the keys in the order they were posted, to forget the oldest.
 #[derive(Default)]
 struct Recent {
-    by_text: HashMap<u64, Vec<Seen>>,
-    /// Oldest first, to forget in order.
+    last: HashMap<u64, i64>,
     order: VecDeque<(u64, i64)>,
-}
-
-#[derive(Clone, Copy)]
-struct Seen {
-    thread: u64,
-    client: Option<u64>,
-    /// Unix microseconds.
-    at: i64,
 }
 
 impl Default for RecentTexts {
     fn default() -> Self {
         RecentTexts {
             hasher: RandomState::new(),
-            seen: Mutex::new(Recent::default()),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
         }
     }
 }
@@ -196,18 +192,26 @@ pub struct Posted<'a> {
 /// after it.
 #[derive(Clone, Copy)]
 pub struct TextKey {
-    text: u64,
-    thread: u64,
-    client: Option<u64>,
+    on_thread: u64,
+    by_client: Option<u64>,
 }
 
 impl RecentTexts {
     pub fn key(&self, p: &Posted<'_>) -> TextKey {
         TextKey {
-            text: self.hasher.hash_one((p.site, p.body)),
-            thread: self.hasher.hash_one((p.site, p.slug)),
-            client: p.client.map(|c| self.hasher.hash_one(c)),
+            on_thread: self.hasher.hash_one(("thread", p.site, p.slug, p.body)),
+            by_client: p
+                .client
+                .map(|c| self.hasher.hash_one(("client", p.site, c, p.body))),
         }
+    }
+
+    fn shard(&self, key: u64) -> &Mutex<Recent> {
+        &self.shards[(key % SHARDS as u64) as usize]
+    }
+
+    fn keys(key: &TextKey) -> impl Iterator<Item = u64> {
+        std::iter::once(key.on_thread).chain(key.by_client)
     }
 
     /// Spam if the text was posted within `window` on the same thread or by the same client.
@@ -217,16 +221,10 @@ impl RecentTexts {
         }
         let since =
             now_micros.saturating_sub(i64::try_from(window.as_micros()).unwrap_or(i64::MAX));
-        let seen = self.seen.lock();
-        let earlier = seen.by_text.get(&here.text).and_then(|all| {
-            all.iter()
-                .filter(|s| s.at >= since)
-                .filter(|s| {
-                    s.thread == here.thread || (here.client.is_some() && s.client == here.client)
-                })
-                .map(|s| s.at)
-                .max()
-        });
+        let earlier = Self::keys(here)
+            .filter_map(|k| self.shard(k).lock().last.get(&k).copied())
+            .filter(|at| *at >= since)
+            .max();
         match earlier {
             Some(at) => Verdict::Spam(format!(
                 "the same text was posted {} s earlier",
@@ -239,27 +237,20 @@ impl RecentTexts {
     /// Remembers a stored comment's text; forgets the oldest beyond the cap or the longest
     /// window.
     pub fn record(&self, key: TextKey, now_micros: i64) {
-        let here = Seen {
-            thread: key.thread,
-            client: key.client,
-            at: now_micros,
-        };
-        let text = key.text;
         let oldest = now_micros.saturating_sub(RECENT_FOR.as_micros() as i64);
-        let mut seen = self.seen.lock();
-        seen.by_text.entry(text).or_default().push(here);
-        seen.order.push_back((text, now_micros));
-        while let Some(&(t, at)) = seen.order.front() {
-            if seen.order.len() <= RECENT_TEXTS && at >= oldest {
-                break;
-            }
-            seen.order.pop_front();
-            if let Some(all) = seen.by_text.get_mut(&t) {
-                if let Some(i) = all.iter().position(|s| s.at == at) {
-                    all.remove(i);
+        for k in Self::keys(&key) {
+            let mut seen = self.shard(k).lock();
+            let at = seen.last.entry(k).or_insert(now_micros);
+            *at = (*at).max(now_micros);
+            seen.order.push_back((k, now_micros));
+            while let Some(&(k, at)) = seen.order.front() {
+                if seen.order.len() <= RECENT_TEXTS / SHARDS && at >= oldest {
+                    break;
                 }
-                if all.is_empty() {
-                    seen.by_text.remove(&t);
+                seen.order.pop_front();
+                // Posted again since: that later entry forgets it in its turn.
+                if seen.last.get(&k) == Some(&at) {
+                    seen.last.remove(&k);
                 }
             }
         }
@@ -443,9 +434,55 @@ mod tests {
             });
             recent.record(key, i as i64);
         }
-        let seen = recent.seen.lock();
-        assert_eq!(seen.order.len(), RECENT_TEXTS);
-        assert_eq!(seen.by_text.len(), RECENT_TEXTS);
+        let (order, last): (usize, usize) = recent
+            .shards
+            .iter()
+            .map(|s| {
+                let s = s.lock();
+                (s.order.len(), s.last.len())
+            })
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        assert!(
+            order <= RECENT_TEXTS && order > RECENT_TEXTS / 100 * 98,
+            "{order}"
+        );
+        assert_eq!(last, order);
+    }
+
+    #[test]
+    fn a_text_posted_everywhere_is_checked_in_constant_time() {
+        // Once a linear scan of every thread the text was posted on, under one lock.
+        let recent = RecentTexts::default();
+        let key = |slug: &str| {
+            recent.key(&Posted {
+                site: "s",
+                slug,
+                client: None,
+                body: "+1",
+            })
+        };
+        for i in 0..50_000 {
+            recent.record(key(&format!("/{i}/")), i);
+        }
+        let started = std::time::Instant::now();
+        for i in 0..50_000 {
+            let k = key(&format!("/new/{i}/"));
+            assert_eq!(
+                recent.check(Duration::from_secs(60), &k, 50_000),
+                Verdict::Clean
+            );
+        }
+        // 50,000 checks against 50,000 copies: a scan would take minutes.
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        let again = key("/7/");
+        assert!(matches!(
+            recent.check(Duration::from_secs(60), &again, 50_000),
+            Verdict::Spam(_)
+        ));
     }
 
     #[test]

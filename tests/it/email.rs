@@ -21,6 +21,8 @@ pub(crate) enum Mode {
     Temporary,
     /// `550` at RCPT TO.
     Permanent,
+    /// Accepts, but takes this long over each of MAIL, RCPT, DATA and the end of data.
+    Slow(Duration),
 }
 
 #[derive(Default)]
@@ -50,10 +52,20 @@ struct SmtpHandler {
     data: Vec<u8>,
 }
 
+impl SmtpHandler {
+    fn dawdle(&self) {
+        let mode = self.inbox.lock().unwrap().mode;
+        if let Some(Mode::Slow(d)) = mode {
+            std::thread::sleep(d);
+        }
+    }
+}
+
 impl Handler for SmtpHandler {
     fn mail(&mut self, _ip: std::net::IpAddr, _domain: &str, _from: &str) -> Response {
         self.to.clear();
         self.data.clear();
+        self.dawdle();
         match self.inbox.lock().unwrap().mode {
             Some(Mode::Temporary) => Response::custom(451, "4.3.0 Try again later".into()),
             _ => response::OK,
@@ -63,7 +75,18 @@ impl Handler for SmtpHandler {
         if self.inbox.lock().unwrap().mode == Some(Mode::Permanent) {
             return Response::custom(550, "5.1.1 No such mailbox here".into());
         }
+        self.dawdle();
         self.to.push(to.to_owned());
+        response::OK
+    }
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        _to: &[String],
+    ) -> Response {
+        self.dawdle();
         response::OK
     }
     fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
@@ -71,6 +94,7 @@ impl Handler for SmtpHandler {
         Ok(())
     }
     fn data_end(&mut self) -> Response {
+        self.dawdle();
         let r = Received {
             to: std::mem::take(&mut self.to),
             data: String::from_utf8_lossy(&std::mem::take(&mut self.data)).into_owned(),
@@ -114,7 +138,7 @@ impl Smtp {
         });
     }
 
-    fn set_mode(&self, mode: Mode) {
+    pub(crate) fn set_mode(&self, mode: Mode) {
         self.inbox.lock().unwrap().mode = Some(mode);
     }
 
@@ -144,7 +168,7 @@ async fn wait(what: &str, mut done: impl FnMut() -> bool) {
 
 const MODERATOR: &str = "mod@example.com";
 
-fn config(smtp: Option<&Smtp>) -> String {
+pub(crate) fn config(smtp: Option<&Smtp>) -> String {
     let mut c = format!(
         r#"
 public_url = "https://comments.example"
@@ -208,7 +232,7 @@ async fn spawn(backend: Backend, smtp: Option<&Smtp>) -> Option<TestApp> {
 }
 
 /// A header's value (unfolded), from the message's header section.
-fn header(msg: &str, name: &str) -> Option<String> {
+pub(crate) fn header(msg: &str, name: &str) -> Option<String> {
     let head = msg.split("\r\n\r\n").next().unwrap_or("");
     let mut value: Option<String> = None;
     let mut found = None;
@@ -641,8 +665,184 @@ mod up {
 mod down {
     with_smtp!(
         crate::email::Smtp::down(),
-        smtp_down_then_back_delivers_once
+        smtp_down_then_back_delivers_once,
+        mail_waiting_long_goes_out_soon_after_smtp_is_back,
     );
+}
+
+mod once {
+    with_smtp!(
+        crate::email::Smtp::up(crate::email::Mode::Accept),
+        accepted_mail_is_marked_sent_once_the_database_takes_it,
+    );
+}
+
+mod slow {
+    with_smtp!(
+        crate::email::Smtp::up(crate::email::Mode::Slow(std::time::Duration::from_millis(
+            1200
+        ))),
+        a_send_longer_than_the_lease_keeps_its_claim,
+    );
+}
+
+/// Makes the database refuse to mark any message sent (a trigger), as a database that
+/// fails just after the SMTP server said 250 would.
+fn refuse_marking_sent(app: &TestApp) {
+    match app.backend() {
+        Backend::Sqlite => app.db.exec(
+            "CREATE TRIGGER refuse_sent BEFORE UPDATE ON outbox WHEN NEW.status = 'sent' \
+             BEGIN SELECT RAISE(ABORT, 'test: the database refuses'); END",
+        ),
+        Backend::Postgres => {
+            app.db.exec(
+                "CREATE FUNCTION refuse_sent() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'test: the database refuses'; END $$",
+            );
+            app.db.exec(
+                "CREATE TRIGGER refuse_sent BEFORE UPDATE ON outbox FOR EACH ROW \
+                 WHEN (NEW.status = 'sent') EXECUTE FUNCTION refuse_sent()",
+            );
+        }
+    }
+}
+
+fn allow_marking_sent(app: &TestApp) {
+    match app.backend() {
+        Backend::Sqlite => app.db.exec("DROP TRIGGER refuse_sent"),
+        Backend::Postgres => app.db.exec("DROP TRIGGER refuse_sent ON outbox"),
+    }
+}
+
+/// The SMTP server accepts a message but the database will not record it: the worker
+/// keeps its claim and retries the record, never the send; once the database takes it,
+/// the message is sent, once.
+async fn accepted_mail_is_marked_sent_once_the_database_takes_it(app: TestApp, smtp: Smtp) {
+    refuse_marking_sent(&app);
+    app.comment("held", "/once/", json!({"body": "mail me once"}))
+        .await;
+    smtp.wait_for(1).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(smtp.received().len(), 1);
+    let now = afterword::view::now_micros();
+    assert_eq!(
+        outbox_number(
+            &app,
+            &format!(
+                "SELECT COUNT(*) AS n FROM outbox WHERE status = 'queued' \
+                 AND claimed_by IS NOT NULL AND lease_until > {now}"
+            )
+        ),
+        1,
+        "the message stays claimed while its record is retried"
+    );
+    allow_marking_sent(&app);
+    wait("the message marked sent", || {
+        outbox_number(
+            &app,
+            "SELECT COUNT(*) AS n FROM outbox WHERE status = 'sent' AND attempts = 1 \
+             AND claimed_by IS NULL AND last_answer LIKE '250%'",
+        ) == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(smtp.received().len(), 1);
+}
+
+/// A send that takes longer than a claim lasts (each SMTP step within the timeout) keeps
+/// its claim all along: a second instance never sends the message too.
+async fn a_send_longer_than_the_lease_keeps_its_claim(mut app: TestApp, smtp: Smtp) {
+    // A 2 s timeout makes a 4 s lease; the server takes 4.8 s.
+    let config = config(Some(&smtp)).replace("timeout = \"5s\"", "timeout = \"2s\"");
+    let db = Arc::clone(&app.db);
+    let server = app.server.take().unwrap();
+    drop(app);
+    let _ = server.await;
+    let first = common::spawn_on(Arc::clone(&db), &config).await;
+    let second = common::spawn_on(db, &config).await;
+    first
+        .comment("held", "/slow/", json!({"body": "a slow one"}))
+        .await;
+    let start = Instant::now();
+    while smtp.received().is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(30), "never sent");
+        let now = afterword::view::now_micros();
+        assert_eq!(
+            outbox_number(
+                &first,
+                &format!(
+                    "SELECT COUNT(*) AS n FROM outbox WHERE claimed_by IS NOT NULL \
+                     AND lease_until <= {now}"
+                )
+            ),
+            0,
+            "a claim ran out while its message was being sent"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        start.elapsed() > Duration::from_secs(4),
+        "slower than the lease"
+    );
+    wait("the message marked sent", || {
+        outbox_number(
+            &second,
+            "SELECT COUNT(*) AS n FROM outbox WHERE status = 'sent'",
+        ) == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(smtp.received().len(), 1);
+}
+
+/// Mail that waits for a retry an hour away goes out within seconds once the SMTP server
+/// is back: the workers try one early now and then, and when one passes, the rest is
+/// sent, each message once though two instances wake it.
+async fn mail_waiting_long_goes_out_soon_after_smtp_is_back(app: TestApp, smtp: Smtp) {
+    let _second = common::spawn_on(Arc::clone(&app.db), &config(Some(&smtp))).await;
+    for body in ["one", "two", "three", "four"] {
+        app.comment("held", "/wait/", json!({ "body": body })).await;
+    }
+    wait("an attempt on each", || {
+        outbox_number(&app, "SELECT MIN(attempts) AS n FROM outbox") >= 1
+    })
+    .await;
+    // As after many failed attempts: the next is an hour away.
+    let hour_on = afterword::view::now_micros() + 3_600_000_000;
+    app.db.exec(&format!(
+        "UPDATE outbox SET attempts = 12, next_attempt_at = {hour_on}"
+    ));
+    smtp.start(Mode::Accept);
+    let start = Instant::now();
+    smtp.wait_for(4).await;
+    eprintln!(
+        "delivered {:?} after the SMTP server came back",
+        start.elapsed()
+    );
+    assert!(start.elapsed() < Duration::from_secs(20));
+    wait("all marked sent", || {
+        outbox_number(
+            &app,
+            "SELECT COUNT(*) AS n FROM outbox WHERE status = 'sent'",
+        ) == 4
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(message_ids(&smtp).len(), 4);
+}
+
+/// The Message-IDs the SMTP server received, each once (it panics on a duplicate).
+pub(crate) fn message_ids(smtp: &Smtp) -> Vec<String> {
+    let mut ids: Vec<String> = smtp
+        .received()
+        .iter()
+        .map(|m| header(&m.data, "Message-ID").unwrap())
+        .collect();
+    ids.sort();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "a mail arrived twice");
+    ids
 }
 
 async fn without_smtp_nothing_is_queued(backend: Backend) {

@@ -49,9 +49,10 @@ async fn post(
     let html = web::block(move || markdown::render(&source)).await?;
     let key = state.key.clone();
     let thread = ThreadKey::new(&site.id, &slug);
+    let bytes = body.as_str().len() + html.len();
     let comment = state
         .pool
-        .write(thread, move |conn| {
+        .write_sized(thread, bytes, move |conn| {
             let poster = Poster {
                 id: moderator.id,
                 username: &moderator.username,

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod admin;
+pub mod proxy;
 pub mod writes;
 
 use std::time::Duration;
@@ -338,9 +339,14 @@ pub async fn spawn_with(backend: Backend, config: &str) -> Option<TestApp> {
 
 /// Another instance on the same database (for several instances behind a load balancer).
 pub async fn spawn_on(db: std::sync::Arc<TestDb>, config: &str) -> TestApp {
+    let url = db.url().to_owned();
+    spawn_via(db, &url, config).await
+}
+
+/// An instance on `db` that reaches it at `url` (through a proxy, say).
+pub async fn spawn_via(db: std::sync::Arc<TestDb>, url: &str, config: &str) -> TestApp {
     let text = format!(
-        "listen = \"127.0.0.1:0\"\ndatabase_url = \"{}\"\n{config}{}",
-        db.url(),
+        "listen = \"127.0.0.1:0\"\ndatabase_url = \"{url}\"\n{config}{}",
         spam_checks_off(config)
     );
     let settings = Settings::from_toml(&text, &|_| None).expect("test settings");

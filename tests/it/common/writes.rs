@@ -13,6 +13,8 @@ pub struct Answer {
     pub status: u16,
     pub retry_after: Option<String>,
     pub body: Value,
+    /// How long the answer took.
+    pub elapsed: std::time::Duration,
 }
 
 /// Posts one comment per slug, all at once so that they share commit batches. Each body
@@ -34,6 +36,7 @@ pub async fn post_padded(
         let key = format!("{tag}-{i}");
         tasks.push(tokio::spawn(async move {
             let body = format!("{key} .{}", "x".repeat(pad));
+            let started = std::time::Instant::now();
             let r = app
                 .post_comment("open", &slug, json!({ "body": body }))
                 .await;
@@ -49,6 +52,7 @@ pub async fn post_padded(
                 status,
                 retry_after,
                 body,
+                elapsed: started.elapsed(),
             }
         }));
     }

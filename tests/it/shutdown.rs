@@ -1,0 +1,179 @@
+//! The real binary stopped with SIGTERM or Ctrl-C in the middle of a burst of posts and
+//! mails: it exits 0 within the grace period, every comment answered 201 is stored, and
+//! every mail is either sent once (and marked so) or back in the queue, unclaimed.
+
+use crate::cli::{command, Server};
+use crate::common::{self, Backend, TestDb};
+use crate::email::{config, message_ids, Mode, Smtp};
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What one post was answered: its key and status (0: no answer).
+type Answers = Arc<Mutex<Vec<(String, u16)>>>;
+
+fn stop_under_load(backend: Backend, signal: i32) {
+    let Some(db) = TestDb::new(backend) else {
+        eprintln!("skipped: AFTERWORD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    // Slow enough that a mail is being sent when the signal comes.
+    let smtp = Smtp::up(Mode::Slow(Duration::from_millis(150)));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("afterword.toml");
+    let mail = config(Some(&smtp));
+    std::fs::write(
+        &file,
+        format!(
+            "database_url = \"{}\"\n{mail}{}",
+            db.url(),
+            common::spam_checks_off(&mail)
+        ),
+    )
+    .unwrap();
+    let start = || {
+        let mut cmd = command(dir.path());
+        cmd.env("AFTERWORD_CONFIG", &file);
+        Server::start(cmd)
+    };
+    let server = start();
+    let answers: Answers = Arc::default();
+    let running = Arc::new(AtomicBool::new(true));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let posters: Vec<_> = (0..8)
+        .map(|w| {
+            let (addr, answers, running, answered) = (
+                server.addr.clone(),
+                answers.clone(),
+                running.clone(),
+                answered.clone(),
+            );
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(40))
+                    .build()
+                    .unwrap();
+                let mut i = 0;
+                while running.load(Ordering::Acquire) {
+                    let key = format!("stop-{w}-{i}");
+                    i += 1;
+                    let r = client
+                        .post(format!(
+                            "http://{addr}/api/v1/comments?site=held&slug=/stop/{w}/"
+                        ))
+                        .json(&serde_json::json!({ "body": format!("{key} .") }))
+                        .send();
+                    let status = r.map_or(0, |r| r.status().as_u16());
+                    answers.lock().unwrap().push((key, status));
+                    answered.fetch_add(1, Ordering::AcqRel);
+                    if status == 0 {
+                        // The server no longer takes connections.
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    // Stopped while comments are posted and a mail is being sent.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while answered.load(Ordering::Acquire) < 40
+        || db.number("SELECT COUNT(*) AS n FROM outbox WHERE claimed_by IS NOT NULL") == 0
+    {
+        assert!(Instant::now() < deadline, "no mail was ever being sent");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stopped_at = Instant::now();
+    server.signal(signal);
+    let (status, log) = server.wait();
+    let took = stopped_at.elapsed();
+    running.store(false, Ordering::Release);
+    for p in posters {
+        p.join().unwrap();
+    }
+    assert!(status.success(), "{status}: {log:#?}");
+    assert!(took < Duration::from_secs(30), "stopped in {took:?}");
+    eprintln!("stopped in {took:?}");
+
+    // Every 201 is stored, once; every other answer stored nothing, or (no answer) at
+    // most once.
+    let answers = answers.lock().unwrap().clone();
+    let mut created = 0;
+    for (key, status) in &answers {
+        let stored = db.number(&format!(
+            "SELECT COUNT(*) AS n FROM comments WHERE body LIKE '{key} .%'"
+        ));
+        match status {
+            201 => {
+                assert_eq!(stored, 1, "{key} was answered 201");
+                created += 1;
+            }
+            0 => assert!(stored <= 1, "{key}"),
+            s => assert_eq!(stored, 0, "{key} was answered {s}"),
+        }
+    }
+    assert!(created >= 40, "{created} of {} stored", answers.len());
+
+    // Every mail that reached the SMTP server is marked sent, none arrived twice, and no
+    // message is left claimed.
+    let sent = db.number("SELECT COUNT(*) AS n FROM outbox WHERE status = 'sent'");
+    let claimed = db.number("SELECT COUNT(*) AS n FROM outbox WHERE claimed_by IS NOT NULL");
+    let received = message_ids(&smtp);
+    assert_eq!(received.len() as i64, sent, "received = marked sent");
+    assert_eq!(claimed, 0, "no claim left behind");
+    let queued = db.number("SELECT COUNT(*) AS n FROM outbox WHERE status = 'queued'");
+    eprintln!("{created} comments; at the stop {sent} mails sent, {queued} queued");
+
+    // The next start sends the rest, each once.
+    smtp.set_mode(Mode::Accept);
+    let server = start();
+    let total = db.count("outbox");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while db.number("SELECT COUNT(*) AS n FROM outbox WHERE status = 'sent'") < total {
+        assert!(Instant::now() < deadline, "the rest was never sent");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(message_ids(&smtp).len() as i64, total);
+    server.signal(libc::SIGTERM);
+    assert!(server.wait().0.success());
+}
+
+#[test]
+fn sigterm_under_load_loses_nothing_sqlite() {
+    stop_under_load(Backend::Sqlite, libc::SIGTERM);
+}
+
+#[test]
+fn sigterm_under_load_loses_nothing_postgres() {
+    stop_under_load(Backend::Postgres, libc::SIGTERM);
+}
+
+#[test]
+fn ctrl_c_under_load_loses_nothing_sqlite() {
+    stop_under_load(Backend::Sqlite, libc::SIGINT);
+}
+
+/// Once stopped, an instance holds no connection to PostgreSQL: not its writer's, nor its
+/// pool's, nor its listener's (checked in this process, where no exit closes them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_instance_closes_its_connections_postgres() {
+    let Some(mut app) = common::spawn(Backend::Postgres).await else {
+        eprintln!("skipped: AFTERWORD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    app.comment("open", "/bye/", serde_json::json!({"body": "bye"}))
+        .await;
+    let open = "SELECT COUNT(*) AS n FROM pg_stat_activity \
+                WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    assert!(app.db.number(open) >= 3, "writer, pool and listener");
+    let db = Arc::clone(&app.db);
+    let server = app.server.take().unwrap();
+    drop(app);
+    server.await.unwrap().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while db.number(open) > 0 {
+        assert!(Instant::now() < deadline, "connections left open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
