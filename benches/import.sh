@@ -8,11 +8,16 @@
 #   benches/import.sh [path-to-afterword-binary]
 #
 # Without an argument it runs `cargo build --release`. Environment: COMMENTS (1000000),
-# KEEP_TMP (0). Needs python3 and /usr/bin/time (apt-get install -y time).
+# KEEP_TMP (0), LATENCY (0; 1: a server runs on the same database during the first
+# import, and a comment is posted to it every 200 ms from a new address on a site with
+# first-time moderation, which looks up the address's earlier comments: the time each
+# POST takes is reported before and during the import). Needs python3 and /usr/bin/time
+# (apt-get install -y time).
 set -euo pipefail
 export LC_ALL=C
 COMMENTS="${COMMENTS:-1000000}"
 KEEP_TMP="${KEEP_TMP:-0}"
+LATENCY="${LATENCY:-0}"
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 die() { echo "import.sh: $*" >&2; exit 1; }
 command -v python3 >/dev/null 2>&1 || die "python3 is required"
@@ -30,10 +35,18 @@ TMP="$(mktemp -d)"
 cleanup() { [ "$KEEP_TMP" = 1 ] && echo "kept $TMP" >&2 || rm -rf "$TMP"; }
 trap cleanup EXIT
 cat >"$TMP/afterword.toml" <<CONF
+listen = "127.0.0.1:18089"
 database_url = "sqlite://$TMP/bench.db"
 [[site]]
 id = "bench"
 origins = ["*"]
+moderation = "first-time"
+[limits]
+comments_per_ip_per_minute = 1000000
+[spam]
+honeypot = false
+form_token = false
+duplicates = "0s"
 CONF
 
 echo "generating $COMMENTS comments…" >&2
@@ -81,5 +94,44 @@ run() {
   echo "$1: $secs s, $(python3 -c "print(f'{$COMMENTS / ($end - $start):,.0f}')") comments/s, peak RSS $rss MB"
   sed 's/^/  /' "$TMP/summary.txt"
 }
-run "first import"
+# Posts a comment every 200 ms until $TMP/stop exists; prints the POST times (ms).
+poster() {
+  python3 - "$TMP" <<'PY'
+import json, os, sys, time, urllib.request
+tmp = sys.argv[1]
+lat, n = [], 0
+while not os.path.exists(f"{tmp}/stop"):
+    n += 1
+    body = json.dumps({"body": f"posted during the import {n}", "author": f"Poster {n}",
+                       "email": f"poster{n}@example.org"}).encode()
+    req = urllib.request.Request("http://127.0.0.1:18089/api/v1/comments?site=bench&slug=/live/",
+                                 data=body, headers={"Content-Type": "application/json"})
+    t = time.monotonic()
+    with urllib.request.urlopen(req, timeout=60) as r:
+        r.read()
+    lat.append((time.monotonic() - t) * 1000)
+    time.sleep(0.2)
+lat.sort()
+pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+print(f"{len(lat)} posts: median {pick(0.5):.0f} ms, p95 {pick(0.95):.0f} ms, max {lat[-1]:.0f} ms")
+PY
+}
+
+if [ "$LATENCY" = 1 ]; then
+  "$BIN" serve --config "$TMP/afterword.toml" 2>"$TMP/serve.txt" &
+  SERVER=$!
+  trap 'kill $SERVER 2>/dev/null; cleanup' EXIT
+  for _ in $(seq 100); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', 18089), 1)" 2>/dev/null && break
+    sleep 0.2
+  done
+  poster >"$TMP/idle.txt" & P=$!; sleep 10; touch "$TMP/stop"; wait $P; rm "$TMP/stop"
+  echo "POST /comments with no import running: $(cat "$TMP/idle.txt")"
+  poster >"$TMP/during.txt" & P=$!
+  run "first import"
+  touch "$TMP/stop"; wait $P
+  echo "POST /comments during the first import: $(cat "$TMP/during.txt")"
+else
+  run "first import"
+fi
 run "second import (nothing new)"

@@ -46,6 +46,7 @@ struct RawSettings {
     metrics: Option<RawMetrics>,
     database: Option<RawDatabase>,
     outbound: Option<RawOutbound>,
+    import: Option<RawImport>,
 }
 
 /// `[outbound]`: every request the server makes to elsewhere (crate::outbound).
@@ -74,6 +75,17 @@ pub struct MetricsSettings {
     /// Asked as `Authorization: Bearer …` on the main listener; without it (and without
     /// `listen`) only loopback clients may read the metrics.
     pub token: Option<Secret>,
+}
+
+/// `[import]`: caps on what one import file may hold (see [`ImportCaps`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImport {
+    max_input_bytes: Option<u64>,
+    max_line_bytes: Option<u64>,
+    max_record_bytes: Option<u64>,
+    max_body_bytes: Option<u64>,
+    max_thread_comments: Option<u64>,
 }
 
 /// `[database]`: how long Afterword waits on the database before it answers anyway.
@@ -420,6 +432,35 @@ pub struct Limits {
     pub proxy_header: ProxyHeader,
 }
 
+/// Caps on an import file (`[import]`): a file from elsewhere must not cost the server its
+/// memory or disk. Each error that hits one names its key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportCaps {
+    /// Bytes read from the file, after gunzipping: the scratch file holds no more.
+    pub max_input_bytes: u64,
+    /// One line of a JSON Lines file (Remark42, our export).
+    pub max_line_bytes: u64,
+    /// One record of an XML or JSON file (a Disqus post, a WordPress post with its
+    /// comments, one comment of a JSON export).
+    pub max_record_bytes: u64,
+    /// One comment's text.
+    pub max_body_bytes: u64,
+    /// Comments of one thread (a thread is imported whole or not at all).
+    pub max_thread_comments: u64,
+}
+
+impl Default for ImportCaps {
+    fn default() -> Self {
+        ImportCaps {
+            max_input_bytes: 4 << 30,
+            max_line_bytes: 64 << 20,
+            max_record_bytes: 64 << 20,
+            max_body_bytes: 1 << 20,
+            max_thread_comments: 100_000,
+        }
+    }
+}
+
 /// The header a reverse proxy records the client's address in. Only one is read: reading
 /// both would let a client forge the one the proxy does not set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -502,6 +543,7 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub database: DatabaseSettings,
     pub outbound: crate::outbound::OutboundSettings,
+    pub import: ImportCaps,
 }
 
 /// `[database]`: the bounds on waiting for the database (see docs/configuration.md).
@@ -731,6 +773,7 @@ impl Settings {
             }
         };
 
+        let import = parse_import_caps(raw.import.unwrap_or_default())?;
         let database = DatabaseSettings::parse(raw.database)?;
         let client_data_days = raw.privacy.and_then(|p| p.client_data_days).unwrap_or(30);
         if client_data_days > 36_500 {
@@ -884,12 +927,51 @@ impl Settings {
             metrics,
             database,
             outbound,
+            import,
         })
     }
 
     pub fn site(&self, id: &SiteId) -> Option<&SiteSettings> {
         self.sites.get(id.as_str())
     }
+}
+
+fn parse_import_caps(raw: RawImport) -> Result<ImportCaps, ConfigError> {
+    let mut caps = ImportCaps::default();
+    for (key, value, cap) in [
+        (
+            "import.max_input_bytes",
+            raw.max_input_bytes,
+            &mut caps.max_input_bytes,
+        ),
+        (
+            "import.max_line_bytes",
+            raw.max_line_bytes,
+            &mut caps.max_line_bytes,
+        ),
+        (
+            "import.max_record_bytes",
+            raw.max_record_bytes,
+            &mut caps.max_record_bytes,
+        ),
+        (
+            "import.max_body_bytes",
+            raw.max_body_bytes,
+            &mut caps.max_body_bytes,
+        ),
+        (
+            "import.max_thread_comments",
+            raw.max_thread_comments,
+            &mut caps.max_thread_comments,
+        ),
+    ] {
+        match value {
+            Some(0) => return Err(err(key, "must be at least 1")),
+            Some(n) => *cap = n,
+            None => {}
+        }
+    }
+    Ok(caps)
 }
 
 /// serde names an unknown key inside its message; pull it out so the error leads with it.

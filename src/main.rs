@@ -73,11 +73,17 @@ enum Command {
         #[arg(long, env = "AFTERWORD_CONFIG")]
         config: Option<PathBuf>,
     },
-    /// Import comments from Isso, Disqus, WordPress, Remark42 or an Afterword export
-    /// (see docs/import.md). Safe to run again: what is already here is not added twice.
+    /// Import comments from Isso, Disqus, WordPress, Remark42, Commento/Comentario, Artalk,
+    /// Waline, Cusdis or an Afterword export (see docs/import.md). Safe to run again: what
+    /// is already here is not added twice.
+    ///
+    /// Exit status: 0 when everything was imported; 3 when some records could not be
+    /// (the summary lists them); 4 when nothing could be read; 1 when the import failed
+    /// or stopped (the message says why and what was kept).
     Import {
         format: afterword::import::Format,
-        /// The export file (for Isso: its SQLite database). Gzipped files are read as such.
+        /// The export file (for Isso and Cusdis: their SQLite database). Gzipped files are
+        /// read as such.
         file: PathBuf,
         /// The site (from the config) the comments belong to.
         #[arg(long)]
@@ -89,6 +95,9 @@ enum Command {
         /// Show the slugs and counts, write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Write nothing if any record cannot be read (the whole file is read first).
+        #[arg(long)]
+        strict: bool,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
@@ -227,9 +236,14 @@ fn main() -> ExitCode {
             site,
             slug_from,
             dry_run,
+            strict,
             json,
             config,
-        } => import(config, format, &file, &site, slug_from, dry_run, json),
+        } => {
+            return import(
+                config, format, &file, &site, slug_from, dry_run, strict, json,
+            )
+        }
         Command::Export {
             site,
             output,
@@ -347,6 +361,8 @@ fn email(config: Option<PathBuf>, command: EmailCommand) -> anyhow::Result<()> {
     }
 }
 
+/// Runs `afterword import`; its exit status tells scripts how it went (see its help).
+#[allow(clippy::too_many_arguments)]
 fn import(
     config: Option<PathBuf>,
     format: afterword::import::Format,
@@ -354,19 +370,37 @@ fn import(
     site: &str,
     slug_from: Option<afterword::import::SlugRule>,
     dry_run: bool,
+    strict: bool,
     json: bool,
-) -> anyhow::Result<()> {
-    let settings = Settings::load(config.as_deref())?;
-    let progress = afterword::import::progress::Progress::new(json);
-    let summary = afterword::import::import_file(
-        &settings, format, file, site, slug_from, dry_run, &progress,
-    )?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
-        print!("{}", summary.render());
+) -> ExitCode {
+    let run = || -> anyhow::Result<u8> {
+        let settings = Settings::load(config.as_deref())?;
+        let progress = afterword::import::progress::Progress::new(json);
+        let choices = afterword::import::Choices {
+            slug_from,
+            dry_run,
+            strict,
+        };
+        let summary =
+            afterword::import::import_file(&settings, format, file, site, choices, &progress)?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        } else {
+            print!("{}", summary.render());
+        }
+        Ok(summary.exit_status())
+    };
+    match run() {
+        Ok(status) => ExitCode::from(status),
+        Err(e) => {
+            eprintln!("afterword: {e:#}");
+            if e.downcast_ref::<afterword::import::Unreadable>().is_some() {
+                ExitCode::from(afterword::import::EXIT_UNREADABLE)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
     }
-    Ok(())
 }
 
 fn export(

@@ -158,6 +158,13 @@ function describe(s) {
   const skipped = Object.values(s.skipped).reduce((a, b) => a + b, 0);
   lines.push(`skipped: ${skipped}`);
   for (const [why, n] of Object.entries(s.skipped)) lines.push(`  ${n} × ${why}`);
+  if (s.addresses_dropped) lines.push(`thread addresses not on the site's origins, not kept: ${s.addresses_dropped}`);
+  if (s.problem_count) {
+    lines.push(`records that could not be imported: ${s.problem_count}`);
+    for (const p of s.problems) lines.push(`  ${p.record}: ${p.reason}`);
+  }
+  if (!s.records_read) lines.push('Nothing could be read: the file holds no record of this format.');
+  if (s.strict_stopped) lines.push('Strict: nothing was written, since some records could not be read.');
   return lines.join('\n');
 }
 
@@ -170,6 +177,7 @@ document.addEventListener('submit', async (event) => {
   const q = new URLSearchParams({ site: form.elements.site.value, format: form.elements.format.value });
   if (form.elements.slug_from.value.trim()) q.set('slug_from', form.elements.slug_from.value.trim());
   if (form.elements.dry_run.checked) q.set('dry_run', '1');
+  if (form.elements.strict.checked) q.set('strict', '1');
   const submit = form.querySelector('[type="submit"]');
   const out = document.getElementById('import-summary');
   submit.disabled = true;
@@ -185,7 +193,7 @@ document.addEventListener('submit', async (event) => {
     if (!res.ok) throw new Error((data && data.error && data.error.message) || `The server answered ${res.status}.`);
     out.textContent = describe(data);
     out.hidden = false;
-    say(data.dry_run ? 'Dry run done: nothing was written.' : 'Imported.', true);
+    say(data.dry_run || data.strict_stopped ? 'Nothing was written.' : 'Imported.', true);
   } catch (err) {
     say(err.message, false);
   } finally {

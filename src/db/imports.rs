@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 
 use super::models::ThreadRow;
-use super::schema::{change_epoch, comments, threads};
+use super::schema::{change_epoch, comments, import_tombstones, threads};
 
 diesel::define_sql_function!(fn last_insert_rowid() -> diesel::sql_types::BigInt);
 
@@ -18,6 +18,13 @@ diesel::define_sql_function!(fn last_insert_rowid() -> diesel::sql_types::BigInt
 /// stopped before it could.
 pub const SQLITE_ADDRESS_INDEX: &str =
     "CREATE INDEX comments_email_key_idx ON comments (email_key, status)";
+
+/// Keeps the source id of an imported comment about to be removed for good (bound: the
+/// time, the comment's id), so that importing the same file again does not bring it back.
+/// Both backends read it alike.
+pub const TOMBSTONE_SQL: &str = "INSERT INTO import_tombstones (site, source_key, removed_at) \
+     SELECT t.site, c.source_key, $1 FROM comments c JOIN threads t ON t.id = c.thread_id \
+     WHERE c.id = $2 AND c.source_key IS NOT NULL ON CONFLICT DO NOTHING";
 
 /// A comment as an import stores it: with its source id, and dates from the source.
 #[derive(Debug)]
@@ -74,6 +81,9 @@ pub trait ImportStore: Sized {
     where
         F: FnOnce(&mut Self) -> Result<T, E>,
         E: From<diesel::result::Error>;
+    /// The source ids of a site's imported comments removed here for good (see
+    /// [`TOMBSTONE_SQL`]).
+    fn removed_sources(&mut self, site: &str) -> QueryResult<std::collections::HashSet<String>>;
     /// Every comment of a thread: its id, root and source key.
     fn known_comments(&mut self, thread_id: i64) -> QueryResult<Vec<KnownComment>>;
     /// Stores one comment; returns its id.
@@ -141,6 +151,17 @@ macro_rules! common_import_fns {
                     source_key,
                 })
                 .collect())
+        }
+
+        fn removed_sources(
+            &mut self,
+            site: &str,
+        ) -> QueryResult<std::collections::HashSet<String>> {
+            import_tombstones::table
+                .filter(import_tombstones::site.eq(site))
+                .select(import_tombstones::source_key)
+                .load::<String>(self)
+                .map(|keys| keys.into_iter().collect())
         }
 
         fn change_epoch(&mut self) -> QueryResult<i64> {

@@ -122,7 +122,8 @@ pub trait ModerationStore: Sized {
         now: i64,
     ) -> QueryResult<()>;
     fn has_replies(&mut self, id: i64) -> QueryResult<bool>;
-    /// Removes the row, its reactions and their counters.
+    /// Removes the row, its reactions and their counters; an imported comment leaves its
+    /// source id behind (`import_tombstones`), so a re-import does not bring it back.
     fn purge_comment(&mut self, id: i64) -> QueryResult<()>;
     /// Threads of a site (or all), newest first, before the cursor id; `text` matches the
     /// slug or the title.
@@ -301,6 +302,10 @@ macro_rules! moderation_store_fns {
             // Its reactions go by cascade; their counters (keyed by id, 0 for the post,
             // so without a foreign key) by hand.
             diesel::delete(reaction_counts::table.filter(reaction_counts::comment_key.eq(id)))
+                .execute(self)?;
+            diesel::sql_query(super::imports::TOMBSTONE_SQL)
+                .bind::<diesel::sql_types::BigInt, _>(crate::view::now_micros())
+                .bind::<diesel::sql_types::BigInt, _>(id)
                 .execute(self)?;
             diesel::delete(comments::table.find(id))
                 .execute(self)

@@ -178,6 +178,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Source ids of imported comments removed for good here: an import skips them.
+    import_tombstones (site, source_key) {
+        site -> Text,
+        source_key -> Text,
+        removed_at -> BigInt,
+    }
+}
+
 diesel::joinable!(comments -> threads (thread_id));
 diesel::joinable!(reply_digests -> subscribers (subscriber_id));
 diesel::joinable!(thread_subscriptions -> subscribers (subscriber_id));

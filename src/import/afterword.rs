@@ -1,21 +1,24 @@
 //! Reads our own export (see [`super::export`]), line by line.
 
-use std::io::BufRead;
-
-use anyhow::Context;
-
 use super::export::{CommentLine, Header, Line, ThreadLine, FORMAT, VERSION};
-use super::{micros_from_date, Body, Item, Source, SourceComment, SourceThread, Status};
+use super::input::{self, Lines};
+use super::{
+    json_line_error, micros_from_date, Body, Item, Source, SourceComment, SourceThread, Status,
+};
 
-pub fn read(input: Box<dyn BufRead + Send>) -> Source {
-    let mut lines = input.lines().enumerate();
+pub fn read(mut lines: Lines) -> Source {
     let mut header_seen = false;
     let mut thread: Option<String> = None;
     Box::new(std::iter::from_fn(move || loop {
-        let (n, line) = lines.next()?;
-        let line = match line.with_context(|| format!("cannot read line {}", n + 1)) {
-            Ok(l) => l,
-            Err(e) => return Some(Err(e)),
+        let (n, line, ended) = match lines.next()? {
+            Ok(input::Line::Text(n, l, ended)) => (n, l, ended),
+            Ok(input::Line::Bad(n, why)) if header_seen => {
+                return Some(Ok(Item::skip(format!("line {n}"), why)))
+            }
+            Ok(input::Line::Bad(_, why)) => {
+                return Some(Err(anyhow::anyhow!("cannot read the header line: {why}")))
+            }
+            Err(e) => return Some(Err(anyhow::Error::from(e).context("cannot read the export"))),
         };
         if line.trim().is_empty() {
             continue;
@@ -40,9 +43,9 @@ pub fn read(input: Box<dyn BufRead + Send>) -> Source {
             }
             Ok(Line::Comment(c)) => match &thread {
                 Some(slug) => to_comment(slug, c),
-                None => Item::Skip("comment before any thread".into()),
+                None => Item::skip(c.id, "comment before any thread"),
             },
-            Err(_) => Item::Skip("line that is not an export record".into()),
+            Err(e) => json_line_error(n, ended, "line that is not an export record", &e),
         }));
     }))
 }
@@ -61,10 +64,10 @@ fn to_thread(t: ThreadLine) -> SourceThread {
 
 fn to_comment(slug: &str, c: CommentLine) -> Item {
     let Some(status) = Status::parse(&c.status) else {
-        return Item::Skip("comment with an unknown status".into());
+        return Item::skip(c.id, "comment with an unknown status");
     };
     let Some(created_at) = micros_from_date(&c.created_at) else {
-        return Item::Skip("comment without a readable date".into());
+        return Item::skip(c.id, "comment without a readable date");
     };
     Item::Comment(SourceComment {
         thread: slug.to_owned(),

@@ -4,17 +4,26 @@
 
 use std::io::BufRead;
 
-use super::xml::{Elem, Records};
+use super::input::Window;
+use super::xml::{Record, Records};
 use super::{micros_from_date, Body, Item, Source, SourceComment, SourceThread, Status};
 
-pub fn read(input: Box<dyn BufRead + Send>) -> Source {
-    Box::new(Records::new(input, &["thread", "post"]).map(|r| r.map(|e| record(&e))))
+pub fn read(input: Box<dyn BufRead + Send>, window: Window) -> Source {
+    Box::new(Records::new(input, &["thread", "post"], window).map(|r| r.map(record)))
 }
 
-fn record(e: &Elem) -> Item {
+fn record(r: Record) -> Item {
+    let e = match r.elem {
+        Ok(e) => e,
+        Err(why) => return Item::skip(format!("record {}", r.n), why),
+    };
+    let place = || match e.attr("id") {
+        Some(id) => format!("disqus:{id}"),
+        None => format!("record {}", r.n),
+    };
     if e.name == "thread" {
         let Some(id) = e.attr("id") else {
-            return Item::Skip("disqus thread without a dsq:id".into());
+            return Item::skip(place(), "disqus thread without a dsq:id");
         };
         return Item::Thread(SourceThread {
             key: format!("disqus:thread:{id}"),
@@ -26,13 +35,13 @@ fn record(e: &Elem) -> Item {
         });
     }
     let Some(id) = e.attr("id") else {
-        return Item::Skip("disqus post without a dsq:id".into());
+        return Item::skip(place(), "disqus post without a dsq:id");
     };
     let Some(thread) = e.child("thread").and_then(|t| t.attr("id")) else {
-        return Item::Skip("disqus post without a thread".into());
+        return Item::skip(place(), "disqus post without a thread");
     };
     let Some(created_at) = e.text_of("createdAt").and_then(micros_from_date) else {
-        return Item::Skip("disqus post without a readable createdAt".into());
+        return Item::skip(place(), "disqus post without a readable createdAt");
     };
     let flag = |name: &str| e.text_of(name) == Some("true");
     let status = if flag("isDeleted") {

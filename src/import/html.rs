@@ -86,6 +86,10 @@ fn dropped(name: &str) -> Option<(&'static str, RawKind)> {
     })
 }
 
+/// How deep elements may nest: deeper ones are read as their text. It bounds the
+/// recursion that writes the Markdown (and that drops the tree), whatever the input.
+const MAX_DEPTH: usize = 64;
+
 /// Builds the tree from html5ever's tokens. Tags are read as browsers read them (quotes,
 /// entities, comments, broken markup); the tree is simpler than a browser's: an end tag
 /// closes up to its element, or nothing when it is not open; a block closes an open
@@ -182,6 +186,8 @@ impl Builder {
         );
         if matches!(tag, "br" | "hr") {
             push(&mut stack, node);
+        } else if stack.len() > MAX_DEPTH {
+            return TokenSinkResult::Continue;
         } else {
             stack.push(node);
         }
@@ -261,49 +267,10 @@ fn parse(html: &str) -> Vec<Node> {
     }
 }
 
-/// The entities the cleaner writes, and numeric ones.
+/// Decodes HTML entities (named and numeric) in text that was HTML-escaped when saved, such
+/// as Isso's and WordPress's author names. `&` not starting an entity stays as it is.
 pub fn unescape(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('&') {
-        out.push_str(&rest[..i]);
-        rest = &rest[i..];
-        let Some(semi) = rest[..rest.len().min(12)].find(';') else {
-            out.push('&');
-            rest = &rest[1..];
-            continue;
-        };
-        let name = &rest[1..semi];
-        let ch = match name {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            "nbsp" => Some('\u{a0}'),
-            _ => name
-                .strip_prefix("#x")
-                .or_else(|| name.strip_prefix("#X"))
-                .and_then(|h| u32::from_str_radix(h, 16).ok())
-                .or_else(|| name.strip_prefix('#').and_then(|d| d.parse().ok()))
-                .and_then(char::from_u32),
-        };
-        match ch {
-            Some(c) => {
-                out.push(c);
-                rest = &rest[semi + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    html_escape::decode_html_entities(s).into_owned()
 }
 
 fn is_block(tag: &str) -> bool {
@@ -664,12 +631,47 @@ mod tests {
         assert_eq!(convert(""), (String::new(), String::new()));
     }
 
+    #[test]
+    fn entities_next_to_multibyte_characters() {
+        // The shape that crashed a real Isso import: a bare `&` before typographic quotes.
+        assert_eq!(unescape("Tom & “Quotes”"), "Tom & “Quotes”");
+        assert_eq!(
+            unescape("&amp; “Quotes” &#8220;x&#x201D; &eacute;"),
+            "& “Quotes” “x” é"
+        );
+        assert_eq!(unescape("&“;&"), "&“;&");
+        assert_eq!(to_markdown("a & “b” &é;"), "a & “b” &é;");
+    }
+
+    #[test]
+    fn deep_nesting_is_bounded() {
+        // A few MiB of unclosed elements: no stack overflow, the text stays.
+        for open in ["<b>", "<blockquote>", "<ul><li>", "<a href=x>", "<pre>"] {
+            let html = format!("{}deep", open.repeat((1 << 20) / open.len()));
+            let md = to_markdown(&html);
+            assert!(md.contains("deep"), "{open}");
+        }
+    }
+
     mod props {
         use super::super::*;
         use proptest::prelude::*;
 
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            /// Arbitrary Unicode, with multi-byte characters next to `&`, `<` and `;`.
+            #[test]
+            fn any_text_converts_and_unescapes(
+                s in r"(\PC|[&<>;#]|&#?[a-zA-Z0-9]{0,8};?|“|”|é|😀|\u{0}){0,64}"
+            ) {
+                let _ = unescape(&s);
+                let (md, out) = convert(&s);
+                if !md.is_empty() {
+                    prop_assert_eq!(out, crate::markdown::render(&md));
+                }
+            }
+
 
             /// Any input converts without panicking, and the stored HTML is exactly what
             /// rendering the stored Markdown gives (an edit later renders the same way).

@@ -1,5 +1,5 @@
-//! `afterword import FORMAT FILE`: comments from Isso, Disqus, WordPress, Remark42 or our
-//! own export, into one site.
+//! `afterword import FORMAT FILE`: comments from Isso, Disqus, WordPress, Remark42,
+//! Commento or Comentario, Artalk, Waline, Cusdis or our own export, into one site.
 //!
 //! Each format's reader turns its file into one stream of [`Item`]s (threads and comments
 //! with their source ids), read as it goes, never whole. The stream is first spooled into
@@ -9,14 +9,21 @@
 //! (`comments.source_key`), so running the same import again adds nothing.
 
 pub mod afterword;
+pub mod artalk;
+pub mod commento;
+pub mod cusdis;
 pub mod disqus;
 pub mod export;
 pub mod html;
+pub mod input;
 pub mod isso;
+pub mod json_doc;
 pub mod progress;
 pub mod remark42;
 pub mod slug;
+pub mod sqlite_file;
 pub mod stage;
+pub mod waline;
 pub mod wordpress;
 pub mod write;
 pub mod xml;
@@ -25,16 +32,28 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::config::ImportCaps;
 pub use slug::SlugRule;
 pub use write::{Options, Summary};
 
 /// The formats `afterword import` reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// Isso's SQLite database.
     Isso,
     Disqus,
+    /// WordPress's WXR export.
     Wordpress,
+    /// Remark42's backup.
     Remark42,
+    /// Commento's export, and Comentario's (versions 1 and 3).
+    Commento,
+    /// Artalk's Artrans.
+    Artalk,
+    Waline,
+    /// Cusdis's SQLite database.
+    Cusdis,
+    /// Our own export.
     Afterword,
 }
 
@@ -117,18 +136,42 @@ pub struct SourceComment {
 pub enum Item {
     Thread(SourceThread),
     Comment(SourceComment),
-    /// A record that could not be read, and why; the import goes on without it.
-    Skip(String),
+    /// A record that could not be read; the import goes on without it, and the summary
+    /// lists it.
+    Skip(Skipped),
+    /// A record that is not for us (a pingback): counted under its reason, not a problem.
+    Pass(&'static str),
+}
+
+/// A record that could not be read: where it is and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    /// Its id in the source (`disqus:123`), else its place (`line 7`, `record 3`).
+    pub record: String,
+    pub reason: String,
+}
+
+impl Item {
+    pub fn skip(record: impl Into<String>, reason: impl Into<String>) -> Item {
+        Item::Skip(Skipped {
+            record: record.into(),
+            reason: reason.into(),
+        })
+    }
 }
 
 /// A reader of one format: items in file order. An `Err` is fatal (the file cannot be read
 /// on), a bad record is an [`Item::Skip`].
 pub type Source = Box<dyn Iterator<Item = anyhow::Result<Item>> + Send>;
 
-/// Opens `path` for reading, through gzip when it is gzipped (by its magic bytes).
+/// Opens `path` for reading, through gzip when it is gzipped (by its magic bytes), within
+/// the caps: the bytes after gunzipping, and those of one record (`window`, which the
+/// parser resets where each record ends).
 pub fn open_maybe_gzip(
     path: &std::path::Path,
     progress: &progress::Progress,
+    caps: &ImportCaps,
+    window: input::Window,
 ) -> anyhow::Result<Box<dyn std::io::BufRead + Send>> {
     use anyhow::Context;
     use std::io::{BufReader, Read};
@@ -138,15 +181,27 @@ pub fn open_maybe_gzip(
     let n = file.read(&mut magic)?;
     let file = std::io::Cursor::new(magic[..n].to_vec()).chain(file);
     let counted = progress.reader(file);
-    Ok(if n == 2 && magic == [0x1f, 0x8b] {
-        Box::new(BufReader::with_capacity(
-            1 << 16,
-            flate2::read::MultiGzDecoder::new(counted),
-        ))
+    let unpacked: Box<dyn Read + Send> = if n == 2 && magic == [0x1f, 0x8b] {
+        Box::new(flate2::read::MultiGzDecoder::new(counted))
     } else {
-        Box::new(BufReader::with_capacity(1 << 16, counted))
-    })
+        Box::new(counted)
+    };
+    Ok(Box::new(BufReader::with_capacity(
+        1 << 16,
+        input::Capped::new(unpacked, caps, window),
+    )))
 }
+
+/// A file that is not readable as its format at all: nothing was imported
+/// (`afterword import` exits with [`EXIT_UNREADABLE`]).
+#[derive(Debug, thiserror::Error)]
+#[error("nothing could be read")]
+pub struct Unreadable;
+
+/// `afterword import`'s exit statuses besides 0 (everything imported) and 1 (the import
+/// failed or stopped; see its message). 2 is a mistake on the command line.
+pub const EXIT_SKIPPED: u8 = 3;
+pub const EXIT_UNREADABLE: u8 = 4;
 
 impl Format {
     /// Whether each thread's comments come right after it in the file (so the file can be
@@ -161,14 +216,50 @@ pub fn source(
     format: Format,
     path: &std::path::Path,
     progress: &progress::Progress,
+    caps: &ImportCaps,
 ) -> anyhow::Result<Source> {
+    let window = input::Window::new(caps.max_record_bytes);
+    let unbounded = || input::Window::new(u64::MAX);
     Ok(match format {
-        Format::Isso => isso::read(path)?,
-        Format::Disqus => disqus::read(open_maybe_gzip(path, progress)?),
-        Format::Wordpress => wordpress::read(open_maybe_gzip(path, progress)?),
-        Format::Remark42 => remark42::read(open_maybe_gzip(path, progress)?),
-        Format::Afterword => afterword::read(open_maybe_gzip(path, progress)?),
+        Format::Isso => isso::read(path, caps)?,
+        Format::Disqus => disqus::read(
+            open_maybe_gzip(path, progress, caps, window.clone())?,
+            window,
+        ),
+        Format::Wordpress => wordpress::read(
+            open_maybe_gzip(path, progress, caps, window.clone())?,
+            window,
+        ),
+        // Line by line: each line is checked against its own cap.
+        Format::Remark42 => remark42::read(input::Lines::new(
+            open_maybe_gzip(path, progress, caps, unbounded())?,
+            caps,
+        )),
+        Format::Afterword => afterword::read(input::Lines::new(
+            open_maybe_gzip(path, progress, caps, unbounded())?,
+            caps,
+        )),
+        Format::Commento => commento::read(path, progress, caps)?,
+        Format::Artalk => artalk::read(
+            open_maybe_gzip(path, progress, caps, window.clone())?,
+            window,
+        ),
+        Format::Waline => waline::read(path, progress, caps)?,
+        Format::Cusdis => cusdis::read(path, caps)?,
     })
+}
+
+/// What a JSON Lines record that does not parse becomes: a record cut short when the
+/// file ends in it, otherwise `reason` (with serde's explanation).
+pub fn json_line_error(n: u64, ended: bool, reason: &str, e: &serde_json::Error) -> Item {
+    if !ended && e.is_eof() {
+        Item::skip(
+            format!("line {n}"),
+            "the file ends inside this record (cut short)",
+        )
+    } else {
+        Item::skip(format!("line {n} ({e})"), reason)
+    }
 }
 
 /// Seconds (with a fraction) since the epoch to microseconds.
@@ -192,13 +283,32 @@ pub fn micros_from_date(raw: &str) -> Option<i64> {
     let fmt = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]"
     );
-    PrimitiveDateTime::parse(&with_t, &fmt)
+    if let Ok(d) = PrimitiveDateTime::parse(&with_t, &fmt) {
+        return micros(d.assume_utc());
+    }
+    // Go's `Time.String()` (Artalk): `2021-05-01 12:34:56.789 +0800 CST`; the zone's
+    // name adds nothing to its offset.
+    let go = time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second][optional [.[subsecond]]] [offset_hour sign:mandatory][offset_minute]"
+    );
+    let without_name = match t.rsplit_once(' ') {
+        Some((rest, name)) if name.chars().all(|c| c.is_ascii_alphabetic()) => rest,
+        _ => t,
+    };
+    OffsetDateTime::parse(without_name, &go)
         .ok()
-        .and_then(|d| micros(d.assume_utc()))
+        .and_then(micros)
 }
 
 fn micros(d: time::OffsetDateTime) -> Option<i64> {
     i64::try_from(d.unix_timestamp_nanos() / 1000).ok()
+}
+
+/// What the command line chose for one import (see [`Options`]).
+pub struct Choices {
+    pub slug_from: Option<SlugRule>,
+    pub dry_run: bool,
+    pub strict: bool,
 }
 
 /// `afterword import`: opens the database and the file, imports, returns the summary.
@@ -207,8 +317,7 @@ pub fn import_file(
     format: Format,
     path: &std::path::Path,
     site: &str,
-    slug_from: Option<SlugRule>,
-    dry_run: bool,
+    choices: Choices,
     progress: &progress::Progress,
 ) -> anyhow::Result<Summary> {
     let site = site_settings(settings, site)?;
@@ -216,9 +325,11 @@ pub fn import_file(
     let key = pool.server_key()?;
     let opts = Options {
         site,
-        slug_from,
-        dry_run,
+        slug_from: choices.slug_from,
+        dry_run: choices.dry_run,
+        strict: choices.strict,
         key: &key,
+        caps: &settings.import,
     };
     import_with(&pool, format, path, &opts, progress)
 }
@@ -232,7 +343,7 @@ pub fn import_with(
     opts: &Options<'_>,
     progress: &progress::Progress,
 ) -> anyhow::Result<Summary> {
-    let source = source(format, path, progress)?;
+    let source = source(format, path, progress, opts.caps).map_err(|e| e.context(Unreadable))?;
     let size = std::fs::metadata(path).ok().map(|m| m.len());
     use crate::db::imports::ImportStore;
     let mut conn = pool.get()?;
@@ -320,6 +431,90 @@ fn open_db(settings: &crate::config::Settings) -> anyhow::Result<crate::db::Pool
 mod tests {
     use super::*;
 
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn reader(bytes: Vec<u8>) -> Box<dyn std::io::BufRead + Send> {
+            Box::new(std::io::Cursor::new(bytes))
+        }
+
+        /// Every reader over `bytes`, drained: it may refuse, never panic.
+        fn read_all(bytes: &[u8]) {
+            let caps = ImportCaps {
+                max_line_bytes: 512,
+                ..ImportCaps::default()
+            };
+            let window = || input::Window::new(4096);
+            let sources: Vec<Source> = vec![
+                disqus::read(reader(bytes.to_vec()), window()),
+                wordpress::read(reader(bytes.to_vec()), window()),
+                remark42::read(input::Lines::new(reader(bytes.to_vec()), &caps)),
+                afterword::read(input::Lines::new(reader(bytes.to_vec()), &caps)),
+                artalk::read(reader(bytes.to_vec()), window()),
+            ];
+            // Commento's and Waline's readers take a path: they read the file twice.
+            let mut sources = sources;
+            if let Ok(mut file) = tempfile::NamedTempFile::new() {
+                use std::io::Write;
+                if file.write_all(bytes).is_ok() {
+                    let quiet = progress::Progress::new(true);
+                    sources.extend(commento::read(file.path(), &quiet, &caps).ok());
+                    sources.extend(waline::read(file.path(), &quiet, &caps).ok());
+                }
+            }
+            for source in sources {
+                for item in source.take(10_000) {
+                    if let Ok(Item::Comment(c)) = item {
+                        if let Body::Html(h) = &c.body {
+                            let _ = html::convert(h);
+                        }
+                    }
+                }
+            }
+        }
+
+        /// Text with the characters parsers trip on: multi-byte ones next to `&`, `<`, `;`.
+        const NASTY: &str = r"(\PC|[&<>;#\\\]\[{}]|“|”|é|😀|&#?[a-z0-9]{0,6};?|\n){0,40}";
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            #[test]
+            fn readers_take_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+                read_all(&bytes);
+            }
+
+            #[test]
+            fn readers_take_any_text_in_their_records(text in NASTY, date in NASTY) {
+                let j = |s: &str| serde_json::to_string(s).unwrap_or_default();
+                let x = |s: &str| s.replace("]]>", "");
+                let files = [
+                    format!(r#"<disqus><thread dsq:id="1"><link>{t}</link></thread><post dsq:id="2"><message><![CDATA[{c}]]></message><createdAt>{d}</createdAt><thread dsq:id="1"/></post></disqus>"#,
+                        t = x(&text), c = x(&text), d = x(&date)),
+                    format!(r#"<rss><channel><item><link>https://a.example/{t}</link><wp:post_id>1</wp:post_id><wp:comment><wp:comment_id>{t}</wp:comment_id><wp:comment_author><![CDATA[{c}]]></wp:comment_author><wp:comment_content><![CDATA[{c}]]></wp:comment_content><wp:comment_date_gmt>{d}</wp:comment_date_gmt><wp:comment_approved>1</wp:comment_approved></wp:comment></item></channel></rss>"#,
+                        t = x(&text), c = x(&text), d = x(&date)),
+                    format!("{{\"id\":{t},\"pid\":{t},\"text\":{t},\"user\":{{\"name\":{t}}},\"locator\":{{\"url\":{t}}},\"time\":{d}}}\n",
+                        t = j(&text), d = j(&date)),
+                    format!("{{\"format\":\"afterword-export\",\"version\":1,\"site\":\"b\"}}\n{{\"type\":\"thread\",\"slug\":{t},\"created_at\":{d}}}\n{{\"type\":\"comment\",\"id\":{t},\"status\":\"approved\",\"created_at\":{d},\"body\":{t}}}\n",
+                        t = j(&text), d = j(&date)),
+                    format!(r#"[{{"id":{t},"rid":{t},"content":{t},"nick":{t},"page_key":{t},"site_urls":{t},"created_at":{d},"vote_up":{t}}}]"#,
+                        t = j(&text), d = j(&date)),
+                    format!(r#"{{"comments":[{{"commentHex":{t},"url":{t},"domain":{t},"commenterHex":{t},"markdown":{t},"parentHex":{t},"creationDate":{d},"state":{t},"score":{t}}}],"commenters":[{{"commenterHex":{t},"name":{t}}}]}}"#,
+                        t = j(&text), d = j(&date)),
+                    format!(r#"{{"data":{{"Comment":[{{"objectId":{t},"url":{t},"comment":{t},"nick":{t},"pid":{t},"insertedAt":{d},"status":{t},"user_id":{t}}}],"Users":[{{"objectId":{t},"display_name":{t}}}]}}}}"#,
+                        t = j(&text), d = j(&date)),
+                    text.clone(),
+                ];
+                for f in files {
+                    read_all(f.as_bytes());
+                }
+                let _ = micros_from_date(&date);
+                let _ = html::unescape(&text);
+            }
+        }
+    }
+
     #[test]
     fn dates_in_the_forms_sources_write() {
         let z = micros_from_date("2019-05-01T10:00:00Z").unwrap();
@@ -332,6 +527,11 @@ mod tests {
             Some(z + 500_000)
         );
         assert_eq!(micros_from_date("yesterday"), None);
+        assert_eq!(micros_from_date("2019-05-01 18:00:00 +0800 CST"), Some(z));
+        assert_eq!(
+            micros_from_date("2019-05-01 10:00:00.5 +0000 UTC"),
+            Some(z + 500_000)
+        );
         assert_eq!(micros_from_secs(1_556_704_800.25), Some(z + 250_000));
     }
 }

@@ -4,14 +4,16 @@
 //! header with users and posts) are passed over.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::BufRead;
 
 use serde::Deserialize;
 
-use super::{micros_from_date, Body, Item, Source, SourceComment, SourceThread, Status};
+use super::input::{Line, Lines};
+use super::{
+    json_line_error, micros_from_date, Body, Item, Source, SourceComment, SourceThread, Status,
+};
 
 #[derive(Deserialize)]
-struct Line {
+struct Record {
     id: Option<String>,
     #[serde(default)]
     pid: String,
@@ -47,29 +49,37 @@ struct Edit {
     time: Option<String>,
 }
 
-pub fn read(input: Box<dyn BufRead + Send>) -> Source {
-    let mut lines = input.lines();
+pub fn read(mut lines: Lines) -> Source {
     let mut seen: HashSet<String> = HashSet::new();
     let mut queued: Option<Item> = None;
     Box::new(std::iter::from_fn(move || loop {
         if let Some(item) = queued.take() {
             return Some(Ok(item));
         }
-        let line = match lines.next()? {
-            Ok(l) => l,
+        let (n, line, ended) = match lines.next()? {
+            Ok(Line::Text(n, l, ended)) => (n, l, ended),
+            Ok(Line::Bad(n, why)) => return Some(Ok(Item::skip(format!("line {n}"), why))),
             Err(e) => return Some(Err(anyhow::Error::from(e).context("cannot read the backup"))),
         };
         if line.trim().is_empty() {
             continue;
         }
-        let Ok(rec) = serde_json::from_str::<Line>(&line) else {
-            return Some(Ok(Item::Skip("remark42 line that is not JSON".into())));
+        let rec = match serde_json::from_str::<Record>(&line) {
+            Ok(rec) => rec,
+            Err(e) => {
+                return Some(Ok(json_line_error(
+                    n,
+                    ended,
+                    "remark42 line that is not JSON",
+                    &e,
+                )))
+            }
         };
         let Some(url) = rec.locator.as_ref().and_then(|l| l.url.clone()) else {
             // The header line (users, posts) and anything else without a locator.
             continue;
         };
-        let item = comment(&url, rec.title.clone(), rec);
+        let item = comment(&url, rec.title.clone(), rec, n);
         if seen.insert(url.clone()) {
             queued = Some(item.1);
             return Some(Ok(item.0));
@@ -78,7 +88,7 @@ pub fn read(input: Box<dyn BufRead + Send>) -> Source {
     }))
 }
 
-fn comment(url: &str, title: Option<String>, r: Line) -> (Item, Item) {
+fn comment(url: &str, title: Option<String>, r: Record, n: u64) -> (Item, Item) {
     let thread = Item::Thread(SourceThread {
         key: url.to_owned(),
         url: Some(url.to_owned()),
@@ -86,12 +96,18 @@ fn comment(url: &str, title: Option<String>, r: Line) -> (Item, Item) {
         ..SourceThread::default()
     });
     let Some(id) = r.id.filter(|i| !i.is_empty()) else {
-        return (thread, Item::Skip("remark42 comment without an id".into()));
+        return (
+            thread,
+            Item::skip(format!("line {n}"), "remark42 comment without an id"),
+        );
     };
     let Some(created_at) = r.time.as_deref().and_then(micros_from_date) else {
         return (
             thread,
-            Item::Skip("remark42 comment without a readable time".into()),
+            Item::skip(
+                format!("remark42:{id}"),
+                "remark42 comment without a readable time",
+            ),
         );
     };
     let mut reactions = BTreeMap::new();

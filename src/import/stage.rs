@@ -3,8 +3,6 @@
 //! then every post in any order, Remark42 writes comments in any order: grouping them in
 //! memory would cost as much as the file, grouping them on disk costs a few seconds.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use diesel::prelude::*;
 use diesel::SqliteConnection;
@@ -35,21 +33,22 @@ const STAGE_BATCH: usize = 20_000;
 
 pub struct Stage {
     conn: SqliteConnection,
-    path: PathBuf,
     pending: usize,
+    /// Bytes of records written, and how many may be (`max_input_bytes`): records take
+    /// more room than the file in the worst case (escaped control characters).
+    written: u64,
+    max: u64,
     pub threads: u64,
     pub comments: u64,
 }
 
 impl Stage {
-    pub fn create() -> anyhow::Result<Stage> {
-        let path = std::env::temp_dir().join(format!(
-            "afterword-import-{}-{}.db",
-            std::process::id(),
-            crate::security::new_token().replace(['-', '_'], "")
-        ));
-        let mut conn = SqliteConnection::establish(&path.to_string_lossy())
-            .with_context(|| format!("cannot create the scratch file {}", path.display()))?;
+    /// SQLite's own temporary database (an empty name): created `0600` in the temporary
+    /// directory (`SQLITE_TMPDIR`, else `TMPDIR`) and unlinked at once, so nothing is left
+    /// behind however the import ends, even killed.
+    pub fn create(max: u64) -> anyhow::Result<Stage> {
+        let mut conn = SqliteConnection::establish("")
+            .context("cannot create the scratch file in the temporary directory")?;
         // Scratch data: nothing to keep after a crash.
         diesel::connection::SimpleConnection::batch_execute(
             &mut conn,
@@ -60,11 +59,26 @@ impl Stage {
         )?;
         Ok(Stage {
             conn,
-            path,
             pending: 0,
+            written: 0,
+            max,
             threads: 0,
             comments: 0,
         })
+    }
+
+    /// A record to write, as long as the scratch file stays within its cap.
+    fn record<T: serde::Serialize>(&mut self, rec: &T) -> anyhow::Result<String> {
+        let text = serde_json::to_string(rec)?;
+        self.written += text.len() as u64;
+        if self.written > self.max {
+            anyhow::bail!(super::input::too_big(
+                "the scratch file",
+                self.max,
+                "max_input_bytes"
+            ));
+        }
+        Ok(text)
     }
 
     fn tick(&mut self) -> anyhow::Result<()> {
@@ -88,7 +102,7 @@ impl Stage {
                 diesel::insert_into(staged_threads::table)
                     .values((
                         staged_threads::key.eq(&t.key),
-                        staged_threads::rec.eq(serde_json::to_string(t)?),
+                        staged_threads::rec.eq(self.record(t)?),
                     ))
                     .execute(&mut self.conn)?;
                 self.threads += 1;
@@ -99,7 +113,7 @@ impl Stage {
                 old.title = old.title.or_else(|| t.title.clone());
                 old.slug = old.slug.or_else(|| t.slug.clone());
                 diesel::update(staged_threads::table.filter(staged_threads::key.eq(&t.key)))
-                    .set(staged_threads::rec.eq(serde_json::to_string(&old)?))
+                    .set(staged_threads::rec.eq(self.record(&old)?))
                     .execute(&mut self.conn)?;
             }
         }
@@ -110,7 +124,7 @@ impl Stage {
         diesel::insert_into(staged_comments::table)
             .values((
                 staged_comments::thread.eq(&c.thread),
-                staged_comments::rec.eq(serde_json::to_string(c)?),
+                staged_comments::rec.eq(self.record(c)?),
             ))
             .execute(&mut self.conn)?;
         self.comments += 1;
@@ -144,6 +158,15 @@ impl Stage {
             .collect()
     }
 
+    /// How many comments a thread has.
+    pub fn count_of(&mut self, key: &str) -> anyhow::Result<u64> {
+        let n: i64 = staged_comments::table
+            .filter(staged_comments::thread.eq(key))
+            .count()
+            .get_result(&mut self.conn)?;
+        Ok(n as u64)
+    }
+
     /// A thread's comments, in file order.
     pub fn comments_of(&mut self, key: &str) -> anyhow::Result<Vec<SourceComment>> {
         let recs: Vec<String> = staged_comments::table
@@ -163,11 +186,5 @@ impl Stage {
             .count()
             .get_result(&mut self.conn)
             .map_err(Into::into)
-    }
-}
-
-impl Drop for Stage {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
     }
 }

@@ -3,29 +3,34 @@
 
 use std::io::BufRead;
 
+use super::input::Window;
 use super::xml::{Elem, Records};
 use super::{micros_from_date, Body, Item, Source, SourceComment, SourceThread, Status};
 
-pub fn read(input: Box<dyn BufRead + Send>) -> Source {
+pub fn read(input: Box<dyn BufRead + Send>, window: Window) -> Source {
     Box::new(
-        Records::new(input, &["item"]).flat_map(|r| -> Vec<anyhow::Result<Item>> {
+        Records::new(input, &["item"], window).flat_map(|r| -> Vec<anyhow::Result<Item>> {
             match r {
-                Ok(e) => item(&e).into_iter().map(Ok).collect(),
+                Ok(r) => match r.elem {
+                    Ok(e) => item(&e, r.n).into_iter().map(Ok).collect(),
+                    Err(why) => vec![Ok(Item::skip(format!("item {}", r.n), why))],
+                },
                 Err(e) => vec![Err(e)],
             }
         }),
     )
 }
 
-fn item(e: &Elem) -> Vec<Item> {
+fn item(e: &Elem, n: u64) -> Vec<Item> {
     let comments: Vec<&Elem> = e.children("comment").collect();
     let Some(key) = e
         .text_of("post_id")
         .map(|id| format!("wordpress:post:{id}"))
         .or_else(|| e.text_of("link").map(str::to_owned))
     else {
-        return vec![Item::Skip(
-            "wordpress item without a post id or link".into(),
+        return vec![Item::skip(
+            format!("item {n}"),
+            "wordpress item without a post id or link",
         )];
     };
     if comments.is_empty() {
@@ -40,31 +45,35 @@ fn item(e: &Elem) -> Vec<Item> {
         locked: e.text_of("comment_status") == Some("closed"),
         ..SourceThread::default()
     }));
-    out.extend(comments.into_iter().map(|c| comment(&key, c)));
+    out.extend(comments.into_iter().map(|c| comment(&key, c, n)));
     out
 }
 
-fn comment(thread: &str, c: &Elem) -> Item {
+fn comment(thread: &str, c: &Elem, n: u64) -> Item {
     let Some(id) = c.text_of("comment_id") else {
-        return Item::Skip("wordpress comment without a comment_id".into());
+        return Item::skip(
+            format!("a comment of item {n}"),
+            "wordpress comment without a comment_id",
+        );
     };
     if matches!(c.text_of("comment_type"), Some("pingback" | "trackback")) {
-        return Item::Skip("pingback or trackback".into());
+        return Item::Pass("pingback or trackback");
     }
+    let place = format!("wordpress:{id}");
     // comment_date_gmt is 0000-00-00 00:00:00 on some old comments: then the local date.
     let Some(created_at) = c
         .text_of("comment_date_gmt")
         .and_then(micros_from_date)
         .or_else(|| c.text_of("comment_date").and_then(micros_from_date))
     else {
-        return Item::Skip("wordpress comment without a readable date".into());
+        return Item::skip(place, "wordpress comment without a readable date");
     };
     let status = match c.text_of("comment_approved").unwrap_or("") {
         "1" | "approve" => Status::Approved,
         "0" | "hold" => Status::Pending,
         "spam" => Status::Spam,
         "trash" | "post-trashed" => Status::Deleted,
-        _ => return Item::Skip("wordpress comment with an unknown comment_approved".into()),
+        _ => return Item::skip(place, "wordpress comment with an unknown comment_approved"),
     };
     Item::Comment(SourceComment {
         thread: thread.to_owned(),

@@ -2,14 +2,15 @@
 //! large transaction, so a thread is imported whole or not at all and a bad one costs only
 //! itself. Source ids already in a thread are skipped: the import can run again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use diesel::Connection;
 use serde::Serialize;
 
+use super::input::too_big;
 use super::progress::Progress;
 use super::stage::Stage;
-use super::{html, Body, Item, SlugRule, Source, SourceComment, SourceThread, Status};
+use super::{html, Body, ImportCaps, Item, SlugRule, Source, SourceComment, SourceThread, Status};
 use crate::config::SiteSettings;
 use crate::db::imports::{ImportStore, ImportedComment};
 use crate::db::models::NewThread;
@@ -33,6 +34,8 @@ const TXN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 const SET_ASIDE_AFTER: u64 = 50_000;
 /// Slug mappings a dry run prints.
 const DRY_RUN_SHOWN: usize = 20;
+/// Records the summary lists by name when they could not be imported (all are counted).
+const PROBLEMS_LISTED: usize = 100;
 
 pub struct Options<'a> {
     pub site: &'a SiteSettings,
@@ -40,7 +43,10 @@ pub struct Options<'a> {
     pub slug_from: Option<SlugRule>,
     /// Everything is done, then rolled back.
     pub dry_run: bool,
+    /// Nothing is written if any record cannot be read.
+    pub strict: bool,
     pub key: &'a ServerKey,
+    pub caps: &'a ImportCaps,
 }
 
 /// What an import did (or, dry, would do).
@@ -61,15 +67,48 @@ pub struct Summary {
     pub orphan_replies: u64,
     /// Records not imported, by reason.
     pub skipped: BTreeMap<String, u64>,
+    /// Records that could not be imported (unreadable, over a cap, refused), the first
+    /// [`PROBLEMS_LISTED`]: where each is in the file and why. Also counted in `skipped`.
+    pub problems: Vec<super::Skipped>,
+    /// All records that could not be imported, listed or not.
+    pub problem_count: u64,
+    /// Comments a moderator purged or a privacy request erased here since an earlier
+    /// import: not brought back. Also counted in `skipped`.
+    pub removed_here: u64,
+    /// Thread addresses not on one of the site's `origins`: not kept (the threads are).
+    pub addresses_dropped: u64,
+    /// `--strict` found records it could not read: nothing was written.
+    pub strict_stopped: bool,
+    /// Threads and comments read from the file (not counting those that could not be).
+    pub records_read: u64,
     /// `(source url or key, slug)` of the first threads (dry run).
     pub slugs: Vec<(String, String)>,
 }
+
+/// Why comments removed here are not imported again.
+const REMOVED_HERE: &str = "removed here before (purged by a moderator or erased on request)";
 
 impl Summary {
     fn skip(&mut self, reason: impl Into<String>, n: u64) {
         if n > 0 {
             *self.skipped.entry(reason.into()).or_default() += n;
         }
+    }
+
+    /// `n` records that could not be imported: counted by reason, and listed.
+    fn problem(&mut self, record: impl Into<String>, reason: impl Into<String>, n: u64) {
+        let reason = reason.into();
+        if n == 0 {
+            return;
+        }
+        if self.problems.len() < PROBLEMS_LISTED {
+            self.problems.push(super::Skipped {
+                record: record.into(),
+                reason: reason.clone(),
+            });
+        }
+        self.problem_count += n;
+        self.skip(reason, n);
     }
 
     pub fn comments_added(&self) -> u64 {
@@ -122,12 +161,55 @@ impl Summary {
                 self.orphan_replies
             );
         }
+        if self.addresses_dropped > 0 {
+            let _ = writeln!(
+                s,
+                "thread addresses not on the site's origins, not kept: {}",
+                self.addresses_dropped
+            );
+        }
         let skipped: u64 = self.skipped.values().sum();
         let _ = writeln!(s, "skipped: {skipped}");
         for (why, n) in &self.skipped {
             let _ = writeln!(s, "  {n} × {why}");
         }
+        if self.problem_count > 0 {
+            let _ = writeln!(
+                s,
+                "records that could not be imported: {}",
+                self.problem_count
+            );
+            for p in &self.problems {
+                let _ = writeln!(s, "  {}: {}", p.record, p.reason);
+            }
+            if self.problem_count > self.problems.len() as u64 {
+                let _ = writeln!(s, "  … (the first {} are listed)", self.problems.len());
+            }
+        }
+        if self.records_read == 0 {
+            let _ = writeln!(
+                s,
+                "Nothing could be read: the file holds no record of this format."
+            );
+        }
+        if self.strict_stopped {
+            let _ = writeln!(
+                s,
+                "--strict: nothing was written, since some records could not be read."
+            );
+        }
         s
+    }
+
+    /// `afterword import`'s exit status for an import that ran (see [`super::EXIT_SKIPPED`]).
+    pub fn exit_status(&self) -> u8 {
+        if self.records_read == 0 {
+            super::EXIT_UNREADABLE
+        } else if self.problem_count == 0 {
+            0
+        } else {
+            super::EXIT_SKIPPED
+        }
     }
 }
 
@@ -150,6 +232,10 @@ where
         dry_run: opts.dry_run,
         ..Summary::default()
     };
+    // `--strict` reads the whole file before it writes anything.
+    let grouped = grouped && !opts.strict;
+    let gone = conn.removed_sources(opts.site.id.as_str())?;
+    let gone = &gone;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Group>(1);
     let key = opts.key;
     std::thread::scope(|scope| -> anyhow::Result<Summary> {
@@ -159,9 +245,9 @@ where
             let send = |group: Raw| tx.send(prepare(group, key)).is_ok();
             if grouped {
                 progress.phase("importing", file_size, "bytes");
-                read_grouped(source, send)
+                read_grouped(source, opts.caps, send)
             } else {
-                read_staged(source, progress, file_size, send)
+                read_staged(source, opts.caps, opts.strict, progress, file_size, send)
             }
         });
         let mut done = 0u64;
@@ -196,7 +282,7 @@ where
                         size += comments.len().max(1);
                         done += comments.len() as u64;
                     }
-                    import_group(c, group, opts, &mut batch);
+                    import_group(c, group, opts, gone, &mut batch);
                     if grouped {
                         progress.set(progress.bytes_read(), "bytes");
                     } else {
@@ -277,7 +363,7 @@ where
             Ok(skipped) => skipped.merge_into(&mut summary),
             // A file that cannot be read to its end is found before anything is written,
             // unless it is imported as it is read.
-            Err(e) if !grouped => return Err(e),
+            Err(e) if !grouped => return Err(e.context(super::Unreadable)),
             Err(e) => return Err(stopped(e)),
         }
         Ok(summary)
@@ -289,12 +375,38 @@ type Raw = Vec<(SourceThread, Vec<SourceComment>)>;
 /// Threads with their comments, ready to write.
 type Group = Vec<(SourceThread, Vec<Prepared>)>;
 
+/// Why a thread over the cap on comments is not imported.
+fn thread_too_big(caps: &ImportCaps) -> String {
+    format!(
+        "thread with more than {} comments (import.max_thread_comments in the config raises \
+         the cap)",
+        caps.max_thread_comments
+    )
+}
+
+/// Why a comment cannot be imported before it is even staged: a text over the cap.
+fn comment_problem(c: &SourceComment, caps: &ImportCaps) -> Option<String> {
+    let len = match &c.body {
+        Body::Markdown(t) | Body::Html(t) => t.len() as u64,
+    };
+    (len > caps.max_body_bytes)
+        .then(|| too_big("the comment's text", caps.max_body_bytes, "max_body_bytes"))
+}
+
+const NO_THREAD: &str = "comment of a thread the file does not describe";
+
 /// Reads a grouped source, sending about [`GROUP_COMMENTS`] comments' worth of threads at
 /// a time; returns what it skipped.
-fn read_grouped(source: Source, mut send: impl FnMut(Raw) -> bool) -> anyhow::Result<Summary> {
+fn read_grouped(
+    source: Source,
+    caps: &ImportCaps,
+    mut send: impl FnMut(Raw) -> bool,
+) -> anyhow::Result<Summary> {
     let mut skipped = Summary::default();
     let mut group: Raw = Vec::new();
     let mut size = 0;
+    // The thread being read went over the cap: its key, and its comments so far.
+    let mut over: Option<(String, u64)> = None;
     for item in source {
         let item = match item {
             Ok(item) => item,
@@ -307,24 +419,60 @@ fn read_grouped(source: Source, mut send: impl FnMut(Raw) -> bool) -> anyhow::Re
         };
         match item {
             Item::Thread(t) => {
+                if let Some((key, n)) = over.take() {
+                    skipped.problem(key, thread_too_big(caps), n);
+                }
                 if size >= GROUP_COMMENTS {
                     if !send(std::mem::take(&mut group)) {
                         return Ok(skipped);
                     }
                     size = 0;
                 }
+                skipped.records_read += 1;
                 size += 1;
                 group.push((t, Vec::new()));
             }
-            Item::Comment(c) => match group.last_mut() {
-                Some((t, comments)) if t.key == c.thread => {
-                    size += 1;
-                    comments.push(c);
+            Item::Comment(c) => {
+                skipped.records_read += 1;
+                if let Some((key, n)) = &mut over {
+                    if *key == c.thread {
+                        *n += 1;
+                        continue;
+                    }
                 }
-                _ => skipped.skip("comment of a thread the file does not describe", 1),
-            },
-            Item::Skip(why) => skipped.skip(why, 1),
+                if let Some(why) = comment_problem(&c, caps) {
+                    skipped.problem(c.id, why, 1);
+                    continue;
+                }
+                let full = match group.last_mut() {
+                    Some((t, comments)) if t.key == c.thread => {
+                        if (comments.len() as u64) < caps.max_thread_comments {
+                            size += 1;
+                            comments.push(c);
+                            false
+                        } else {
+                            true
+                        }
+                    }
+                    _ => {
+                        skipped.problem(c.id, NO_THREAD, 1);
+                        false
+                    }
+                };
+                if full {
+                    // The whole thread is passed over: it is imported whole or not at all.
+                    if let Some((t, comments)) = group.pop() {
+                        size = size.saturating_sub(comments.len() + 1);
+                        over = Some((t.key, comments.len() as u64 + 1));
+                    }
+                }
+            }
+            Item::Skip(why) => skipped.problem(why.record, why.reason, 1),
+            Item::Pass(why) => skipped.skip(why, 1),
         }
+    }
+    if let Some((key, n)) = over.take() {
+        skipped.problem(key, thread_too_big(caps), n);
     }
     if !group.is_empty() {
         send(group);
@@ -333,21 +481,34 @@ fn read_grouped(source: Source, mut send: impl FnMut(Raw) -> bool) -> anyhow::Re
 }
 
 /// Reads the whole source into the scratch file, then sends its threads, about
-/// [`GROUP_COMMENTS`] comments' worth at a time; returns what it skipped.
+/// [`GROUP_COMMENTS`] comments' worth at a time; returns what it skipped. `strict`: if
+/// any record could not be read, nothing is sent.
 fn read_staged(
     source: Source,
+    caps: &ImportCaps,
+    strict: bool,
     progress: &Progress,
     file_size: Option<u64>,
     mut send: impl FnMut(Raw) -> bool,
 ) -> anyhow::Result<Summary> {
     let mut skipped = Summary::default();
-    let mut stage = Stage::create()?;
+    let mut stage = Stage::create(caps.max_input_bytes)?;
     progress.phase("reading", file_size, "bytes");
     for item in source {
         match item? {
-            Item::Thread(t) => stage.thread(&t)?,
-            Item::Comment(c) => stage.comment(&c)?,
-            Item::Skip(why) => skipped.skip(why, 1),
+            Item::Thread(t) => {
+                skipped.records_read += 1;
+                stage.thread(&t)?
+            }
+            Item::Comment(c) => {
+                skipped.records_read += 1;
+                match comment_problem(&c, caps) {
+                    Some(why) => skipped.problem(c.id, why, 1),
+                    None => stage.comment(&c)?,
+                }
+            }
+            Item::Skip(why) => skipped.problem(why.record, why.reason, 1),
+            Item::Pass(why) => skipped.skip(why, 1),
         }
         if (stage.threads + stage.comments) % 1024 == 0 {
             progress.set(progress.bytes_read(), "bytes read");
@@ -355,10 +516,11 @@ fn read_staged(
     }
     stage.seal()?;
     let orphans = stage.orphans()?;
-    skipped.skip(
-        "comment of a thread the file does not describe",
-        orphans as u64,
-    );
+    skipped.problem(format!("{orphans} comment(s)"), NO_THREAD, orphans as u64);
+    if strict && skipped.problem_count > 0 {
+        skipped.strict_stopped = true;
+        return Ok(skipped);
+    }
     progress.phase("importing", Some(stage.comments), "comments");
     let mut after = 0;
     let mut group: Raw = Vec::new();
@@ -368,6 +530,11 @@ fn read_staged(
         let Some(last) = threads.last() else { break };
         after = last.0;
         for (_, thread) in threads {
+            let n = stage.count_of(&thread.key)?;
+            if n > caps.max_thread_comments {
+                skipped.problem(thread.key, thread_too_big(caps), n);
+                continue;
+            }
             let comments = stage.comments_of(&thread.key)?;
             size += comments.len().max(1);
             group.push((thread, comments));
@@ -463,6 +630,13 @@ impl Summary {
         for (k, v) in self.skipped {
             into.skip(k, v);
         }
+        let room = PROBLEMS_LISTED.saturating_sub(into.problems.len());
+        into.problems.extend(self.problems.into_iter().take(room));
+        into.problem_count += self.problem_count;
+        into.removed_here += self.removed_here;
+        into.addresses_dropped += self.addresses_dropped;
+        into.strict_stopped |= self.strict_stopped;
+        into.records_read += self.records_read;
         let room = DRY_RUN_SHOWN.saturating_sub(into.slugs.len());
         into.slugs.extend(self.slugs.into_iter().take(room));
     }
@@ -472,14 +646,19 @@ impl Summary {
 /// group is rolled back and written again thread by thread, each in a savepoint of its
 /// own, so that only the thread refused is skipped. (A savepoint for every thread from the
 /// start would have SQLite copy each existing page every thread changes.)
-fn import_group<C>(conn: &mut C, mut group: Group, opts: &Options<'_>, batch: &mut Batch)
-where
+fn import_group<C>(
+    conn: &mut C,
+    mut group: Group,
+    opts: &Options<'_>,
+    gone: &HashSet<String>,
+    batch: &mut Batch,
+) where
     C: Connection + Store + ImportStore,
 {
     let mut tried = Batch::default();
     let whole = conn.transaction::<_, diesel::result::Error, _>(|c| {
         for (thread, comments) in &mut group {
-            import_thread(c, thread, comments, opts, &mut tried, false)?;
+            import_thread(c, thread, comments, opts, gone, &mut tried, false)?;
         }
         Ok(())
     });
@@ -489,7 +668,7 @@ where
             tracing::debug!(error = %e, "a group was refused: importing its threads one by one");
             for (thread, comments) in &mut group {
                 // Refusals are tallied: nothing is returned.
-                let _ = import_thread(conn, thread, comments, opts, batch, true);
+                let _ = import_thread(conn, thread, comments, opts, gone, batch, true);
             }
         }
     }
@@ -502,6 +681,7 @@ fn import_thread<C>(
     thread: &SourceThread,
     comments: &mut Vec<Prepared>,
     opts: &Options<'_>,
+    gone: &HashSet<String>,
     batch: &mut Batch,
     alone: bool,
 ) -> diesel::QueryResult<()>
@@ -521,7 +701,8 @@ where
     let slug = match slug {
         Ok(s) => s,
         Err(why) => {
-            batch.tally.skip(
+            batch.tally.problem(
+                &thread.key,
                 format!("comment of a thread without a usable slug ({why})"),
                 comments.len() as u64,
             );
@@ -532,10 +713,18 @@ where
     let count = comments.len() as u64;
     let result = if alone {
         conn.transaction::<_, diesel::result::Error, _>(|c| {
-            write_thread(c, thread, slug.as_str(), comments, opts, &mut tally)
+            write_thread(c, thread, slug.as_str(), comments, opts, gone, &mut tally)
         })
     } else {
-        write_thread(conn, thread, slug.as_str(), comments, opts, &mut tally)
+        write_thread(
+            conn,
+            thread,
+            slug.as_str(),
+            comments,
+            opts,
+            gone,
+            &mut tally,
+        )
     };
     match result {
         Ok(()) => {
@@ -550,7 +739,8 @@ where
         Err(e) if !alone => return Err(e),
         Err(e) => {
             tracing::warn!(thread = %thread.key, error = %e, "thread not imported");
-            batch.tally.skip(
+            batch.tally.problem(
+                &thread.key,
                 "comment of a thread the database refused (see the log)",
                 count,
             );
@@ -565,6 +755,7 @@ fn write_thread<C>(
     slug: &str,
     comments: &mut Vec<Prepared>,
     opts: &Options<'_>,
+    gone: &HashSet<String>,
     tally: &mut Summary,
 ) -> diesel::QueryResult<()>
 where
@@ -580,10 +771,18 @@ where
         .title
         .as_deref()
         .and_then(|t| Title::parse(t).ok().flatten());
-    let url = thread
+    // The same rule as a moderator's edit: an address off the site's origins is not kept.
+    let url = match thread
         .url
         .as_deref()
-        .and_then(|u| PageUrl::parse(u).ok().flatten());
+        .and_then(|u| PageUrl::parse(u).ok().flatten())
+    {
+        Some(u) if !opts.site.origins.allows_url(u.as_str()) => {
+            tally.addresses_dropped += 1;
+            None
+        }
+        u => u,
+    };
     let row = c.upsert_thread(
         &NewThread {
             site,
@@ -616,9 +815,16 @@ where
     let with_replies: std::collections::HashSet<String> =
         comments.iter().filter_map(|c| c.0.parent.clone()).collect();
     let mut approved = 0i64;
+    // Ids of this installation's own comments (from its export) that are not here any more.
+    let own = format!("afterword:{tag}:");
     for (sc, fields) in comments.iter() {
         if known.contains_key(&sc.id) {
             tally.already_present += 1;
+            continue;
+        }
+        if gone.contains(&sc.id) || sc.id.starts_with(&own) {
+            tally.removed_here += 1;
+            tally.skip(REMOVED_HERE, 1);
             continue;
         }
         if sc.status == Status::Deleted && !with_replies.contains(&sc.id) {

@@ -7,6 +7,12 @@ use std::io::BufRead;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
+use super::input::Window;
+
+/// How deep a record's elements may nest (Disqus and WordPress need four or five): a
+/// deeper record is passed over, so the tree (and dropping it) stays shallow.
+const MAX_DEPTH: usize = 32;
+
 /// An element of one record: local names only (`wp:comment` is `comment`).
 #[derive(Debug, Default)]
 pub struct Elem {
@@ -41,16 +47,28 @@ impl Elem {
     }
 }
 
+/// One record: its place in the file (from 1), and its tree or why it cannot be read.
+pub struct Record {
+    pub n: u64,
+    pub elem: Result<Elem, String>,
+}
+
 /// The records named `targets`, wherever they are, in file order.
 pub struct Records {
     reader: Reader<Box<dyn BufRead + Send>>,
     buf: Vec<u8>,
     targets: &'static [&'static str],
     done: bool,
+    n: u64,
+    window: Window,
 }
 
 impl Records {
-    pub fn new(input: Box<dyn BufRead + Send>, targets: &'static [&'static str]) -> Records {
+    pub fn new(
+        input: Box<dyn BufRead + Send>,
+        targets: &'static [&'static str],
+        window: Window,
+    ) -> Records {
         let mut reader = Reader::from_reader(input);
         reader.config_mut().trim_text(false);
         Records {
@@ -58,10 +76,22 @@ impl Records {
             buf: Vec::with_capacity(1 << 14),
             targets,
             done: false,
+            n: 0,
+            window,
         }
     }
 
-    fn next_record(&mut self) -> anyhow::Result<Option<Elem>> {
+    fn next_record(&mut self) -> anyhow::Result<Option<Record>> {
+        let found = self.next_elem()?;
+        // What is buffered of the next record is counted to it again: slack of one buffer.
+        self.window.reset();
+        Ok(found.map(|elem| {
+            self.n += 1;
+            Record { n: self.n, elem }
+        }))
+    }
+
+    fn next_elem(&mut self) -> anyhow::Result<Option<Result<Elem, String>>> {
         loop {
             self.buf.clear();
             let pos = self.reader.buffer_position();
@@ -80,7 +110,7 @@ impl Records {
                 Event::Empty(e) => {
                     let name = local(&e);
                     if self.targets.contains(&name.as_str()) {
-                        return Ok(Some(elem_of(&e)));
+                        return Ok(Some(Ok(elem_of(&e))));
                     }
                 }
                 Event::Eof => return Ok(None),
@@ -91,23 +121,14 @@ impl Records {
 }
 
 impl Iterator for Records {
-    type Item = anyhow::Result<Elem>;
+    type Item = anyhow::Result<Record>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;
         }
-        match self.next_record() {
-            Ok(Some(e)) => Some(Ok(e)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        let next = self.next_record();
+        super::input::fused(&mut self.done, next)
     }
 }
 
@@ -135,10 +156,17 @@ fn elem_of(e: &BytesStart<'_>) -> Elem {
     }
 }
 
-/// Reads the rest of an element whose start was just read.
-fn read_tree(reader: &mut Reader<Box<dyn BufRead + Send>>, root: Elem) -> anyhow::Result<Elem> {
+/// Reads the rest of an element whose start was just read; a record nested deeper than
+/// [`MAX_DEPTH`] is read to its end and refused.
+fn read_tree(
+    reader: &mut Reader<Box<dyn BufRead + Send>>,
+    root: Elem,
+) -> anyhow::Result<Result<Elem, String>> {
     let mut stack = vec![root];
     let mut buf = Vec::new();
+    // Elements open below the deepest kept one.
+    let mut deeper = 0usize;
+    let mut too_deep = false;
     loop {
         buf.clear();
         let pos = reader.buffer_position();
@@ -146,6 +174,12 @@ fn read_tree(reader: &mut Reader<Box<dyn BufRead + Send>>, root: Elem) -> anyhow
             .read_event_into(&mut buf)
             .map_err(|e| anyhow::anyhow!("the XML is broken near byte {pos}: {e}"))?;
         match ev {
+            Event::Start(_) if deeper > 0 || stack.len() >= MAX_DEPTH => {
+                deeper += 1;
+                too_deep = true;
+            }
+            Event::End(_) if deeper > 0 => deeper -= 1,
+            _ if deeper > 0 => {}
             Event::Start(e) => stack.push(elem_of(&e)),
             Event::Empty(e) => {
                 let el = elem_of(&e);
@@ -157,7 +191,12 @@ fn read_tree(reader: &mut Reader<Box<dyn BufRead + Send>>, root: Elem) -> anyhow
                 let done = stack.pop().unwrap_or_default();
                 match stack.last_mut() {
                     Some(top) => top.kids.push(done),
-                    None => return Ok(done),
+                    None if too_deep => {
+                        return Ok(Err(format!(
+                            "record nested deeper than {MAX_DEPTH} elements"
+                        )))
+                    }
+                    None => return Ok(Ok(done)),
                 }
             }
             Event::Text(t) => {

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use std::collections::HashMap;
+
 use common::{TestApp, SITES};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_afterword");
 
@@ -27,9 +29,18 @@ struct Cli {
 
 impl Cli {
     fn for_db(url: &str) -> Cli {
+        Cli::with_config(url, "")
+    }
+
+    /// With more config (an `[import]` section, say).
+    fn with_config(url: &str, extra: &str) -> Cli {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("afterword.toml");
-        std::fs::write(&config, format!("database_url = \"{url}\"\n{SITES}")).unwrap();
+        std::fs::write(
+            &config,
+            format!("database_url = \"{url}\"\n{extra}\n{SITES}"),
+        )
+        .unwrap();
         Cli { dir, config }
     }
 
@@ -54,17 +65,17 @@ impl Cli {
             .expect("run afterword")
     }
 
-    /// Imports and returns the JSON summary, asserting success.
+    /// Imports and returns the JSON summary, asserting that it ran: exit status 0, or 3
+    /// when the summary lists records it could not import.
     fn import(&self, format: &str, file: &Path, extra: &[&str]) -> Value {
         let mut args = import_args(format, file);
         args.extend_from_slice(extra);
         let out = self.run(&args);
-        assert!(
-            out.status.success(),
-            "import failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("a JSON summary")
+        let summary: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("import failed: {}", String::from_utf8_lossy(&out.stderr)));
+        let expected = if summary["problem_count"] == 0 { 0 } else { 3 };
+        assert_eq!(out.status.code(), Some(expected), "{summary:#}");
+        summary
     }
 
     /// Exports site `blog` to a file and returns its text.
@@ -125,8 +136,8 @@ fn by_author<'a>(page: &'a Value, author: &str) -> &'a Value {
 async fn isso_from_a_real_isso_database(app: TestApp) {
     let cli = Cli::for_app(&app);
     let s = cli.import("isso", &fixture("isso.db"), &[]);
-    assert_eq!(s["threads_created"], 2, "{s:#}");
-    assert_eq!(added(&s, "approved"), 5, "{s:#}");
+    assert_eq!(s["threads_created"], 3, "{s:#}");
+    assert_eq!(added(&s, "approved"), 6, "{s:#}");
     assert_eq!(added(&s, "pending"), 1);
     assert_eq!(
         added(&s, "deleted"),
@@ -169,10 +180,20 @@ async fn isso_from_a_real_isso_database(app: TestApp) {
     );
     let cafe = page(&app, "/café/").await;
     assert_eq!(cafe["comments"][0]["author"], "Zoë");
+    // The shape that once crashed the import: a bare `&` before typographic quotes (the
+    // title as Isso 0.14 stored it), and the same escaped in a name.
+    let quotes = page(&app, "/quotes/").await;
+    assert_eq!(quotes["thread"]["title"], "Fish & “Chips”");
+    let ann = by_author(&quotes, "Ann & “Quotes”");
+    assert_eq!(ann["html"], "<p>Fish &amp; “Chips” — <em>yes</em></p>\n");
+    assert_eq!(
+        ann["website"],
+        "https://example.org/?q=%E2%80%9Cx%E2%80%9D&y"
+    );
 
     let again = cli.import("isso", &fixture("isso.db"), &[]);
     assert_eq!(again["comments"], serde_json::json!({}), "{again:#}");
-    assert_eq!(again["already_present"], 7);
+    assert_eq!(again["already_present"], 8);
     assert_eq!(again["reactions"], 0);
     assert_eq!(
         page(&app, "/blog/hello/").await["thread"]["comment_count"],
@@ -312,9 +333,10 @@ async fn dry_run_writes_nothing_and_shows_the_slugs(app: TestApp) {
         r"regex:^https://blog\.example/(\d+)/(.*)$=/posts/$2",
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "records were skipped: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("Dry run"), "{text}");
@@ -688,6 +710,29 @@ async fn import_and_export_from_the_admin_page(app: TestApp) {
         "import_failed",
     )
     .await;
+    let not_isso = common::expect_error(
+        send("site=blog&format=isso", true).await.unwrap(),
+        422,
+        "import_failed",
+    )
+    .await;
+    assert!(
+        not_isso
+            .to_string()
+            .contains("this is not an Isso database: expected the tables"),
+        "{not_isso}"
+    );
+    // Strict: the file has records that cannot be read, so nothing is written.
+    let before = app.db.count("comments");
+    let strict: Value = send("site=open&format=disqus&strict=1", true)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(strict["strict_stopped"], true, "{strict:#}");
+    assert_eq!(strict["problems"][0]["record"], "disqus:5006", "{strict:#}");
+    assert_eq!(app.db.count("comments"), before);
 
     let r = admin
         .request(Method::GET, "/api/v1/admin/export?site=blog")
@@ -842,7 +887,703 @@ async fn a_thread_the_database_refuses_is_skipped_whole(app: TestApp) {
     assert_eq!(app.db.count("comments"), 9);
 }
 
+/// Runs an import that may fail; returns its exit status, its JSON summary (if it printed
+/// one) and its standard error. A panic or an abort fails the test.
+fn run_import(cli: &Cli, format: &str, file: &Path, extra: &[&str]) -> (i32, Value, String) {
+    let mut args = import_args(format, file);
+    args.extend_from_slice(extra);
+    let out = cli.run(&args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let code = out.status.code();
+    assert!(
+        matches!(code, Some(0 | 1 | 3 | 4)) && !err.contains("panicked"),
+        "{format} {}: status {:?}\n{err}",
+        file.display(),
+        out.status
+    );
+    let summary = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (code.unwrap_or(-1), summary, err)
+}
+
+fn problems(summary: &Value) -> String {
+    summary["problems"].to_string()
+}
+
+/// Makes the Isso databases of the corpus too large to keep in the repository: texts of
+/// about 1 MiB of nesting Markdown and HTML (just under the default cap on a text), and
+/// one of 3 MiB (over it).
+fn large_isso_files(dir: &Path) -> Vec<PathBuf> {
+    let under = (1 << 20) - 64;
+    let texts: [(&str, Vec<String>); 2] = [
+        (
+            "deep-markdown.db",
+            vec![
+                format!("{}Hello", "<b>".repeat(under / 3)),
+                format!("{}quote", "> ".repeat(under / 2)),
+                "[".repeat(under),
+                format!("{}x{}", "*".repeat(under / 2), "*".repeat(under / 2)),
+                format!("{}item", "- ".repeat(under / 2)),
+                format!("{}deep", "<blockquote><ul><li>".repeat(under / 20)),
+            ],
+        ),
+        ("huge-text.db", vec!["x".repeat(3 << 20), "fine".into()]),
+    ];
+    texts
+        .into_iter()
+        .map(|(name, texts)| {
+            let path = dir.join(name);
+            let db = rusqlite::Connection::open(&path).unwrap();
+            db.execute_batch(
+                "CREATE TABLE threads (id INTEGER PRIMARY KEY, uri VARCHAR(256) UNIQUE, \
+                 title VARCHAR(256)); \
+                 CREATE TABLE comments (tid REFERENCES threads(id), id INTEGER PRIMARY KEY, \
+                 parent INTEGER, created FLOAT NOT NULL, modified FLOAT, mode INTEGER, \
+                 remote_addr VARCHAR, text VARCHAR NOT NULL, author VARCHAR, email VARCHAR, \
+                 website VARCHAR, likes INTEGER DEFAULT 0, dislikes INTEGER DEFAULT 0, \
+                 voters BLOB NOT NULL, notification INTEGER DEFAULT 0); \
+                 INSERT INTO threads VALUES (1, '/big/', 'Big');",
+            )
+            .unwrap();
+            for (i, t) in texts.iter().enumerate() {
+                db.execute(
+                    "INSERT INTO comments (tid, id, created, mode, text, voters) \
+                     VALUES (1, ?1, 1556704800.0, 1, ?2, x'')",
+                    rusqlite::params![i as i64 + 1, t],
+                )
+                .unwrap();
+            }
+            path
+        })
+        .collect()
+}
+
+/// Every importer reads every file of its nasty corpus (tests/fixtures/import/nasty, made
+/// by make_nasty.py) without a panic or an abort: deep nesting of a few MiB, files cut
+/// short, invalid UTF-8, lines over the cap, unreadable dates, parents in cycles and
+/// self-parents, ids twice, values of the wrong type, files of another kind. Each ends
+/// with a documented exit status, and the database stays sound.
+async fn every_importer_survives_its_nasty_files(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    let root = fixture("nasty");
+    let mut seen = 0;
+    for format in [
+        "disqus",
+        "wordpress",
+        "remark42",
+        "afterword",
+        "isso",
+        "commento",
+        "artalk",
+        "waline",
+        "cusdis",
+    ] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(format))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        if format == "isso" {
+            files.extend(large_isso_files(cli.dir.path()));
+        }
+        files.sort();
+        for file in files {
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            let (code, s, err) = run_import(&cli, format, &file, &[]);
+            seen += 1;
+            // What some files must say.
+            match (format, name.as_str()) {
+                (_, "empty" | "binary" | "deep-unclosed.gz" | "unclosed") => {
+                    assert_ne!(code, 0, "{format}/{name}")
+                }
+                ("remark42" | "afterword", "last-line-cut") => {
+                    assert_eq!(code, 3, "{format}/{name}: {err}");
+                    assert!(problems(&s).contains("cut short"), "{s:#}");
+                }
+                ("remark42" | "afterword", "long-line.gz") => {
+                    assert_eq!(code, 3, "{format}/{name}: {err}");
+                    assert!(problems(&s).contains("import.max_line_bytes"), "{s:#}");
+                }
+                ("remark42" | "afterword", "invalid-utf8") => {
+                    assert!(problems(&s).contains("UTF-8"), "{s:#}")
+                }
+                ("disqus" | "wordpress", "deep-elements.gz") => {
+                    // 4 when that was the file's only record.
+                    assert!(matches!(code, 3 | 4), "{format}/{name}: {err}");
+                    assert!(problems(&s).contains("nested deeper"), "{s:#}");
+                }
+                (_, "multibyte-entities" | "deep-html.gz") => {
+                    assert_eq!(code, 0, "{format}/{name}: {err}")
+                }
+                (_, "parents-and-dates" | "parents-dates-types.db") => {
+                    assert_eq!(code, 3, "{format}/{name}: {err}");
+                    assert!(problems(&s).contains("without a readable"), "{s:#}");
+                }
+                ("isso", "not-isso.db" | "wrong-columns.db") => {
+                    assert_eq!(code, 4, "{err}");
+                    assert!(
+                        err.contains("this is not an Isso database: expected the tables threads (id, uri, title)"),
+                        "{err}"
+                    );
+                }
+                ("isso", "deep-markdown.db") => assert_eq!(code, 0, "{err}"),
+                (_, "huge-text.db" | "huge-text.gz") => {
+                    assert_eq!(code, 3, "{format}/{name}: {err}");
+                    assert!(problems(&s).contains("import.max_body_bytes"), "{s:#}");
+                }
+                ("commento" | "artalk" | "waline", "deep-json.gz" | "truncated") => {
+                    assert_eq!(code, 4, "{format}/{name}: {err}");
+                    assert!(err.contains("the JSON is broken"), "{err}");
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(seen >= 80, "{seen} files");
+    // The server still answers, and what was imported reads back.
+    let p = page(&app, "/a/").await;
+    assert!(
+        p["comments"].as_array().is_some_and(|c| !c.is_empty()),
+        "{p:#}"
+    );
+    if let common::TestDb::Sqlite { path, .. } = &*app.db {
+        let db = rusqlite::Connection::open(path).unwrap();
+        let ok: String = db
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
+    }
+}
+
+/// One bad record costs only itself, and the summary names it; `--strict` writes nothing
+/// then (a WordPress file, otherwise imported as it is read, is read whole first).
+async fn bad_records_are_listed_and_strict_writes_nothing(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    let nasty = fixture("nasty");
+    for format in ["remark42", "wordpress"] {
+        let file = nasty.join(format).join("parents-and-dates");
+        let (code, s, err) = run_import(&cli, format, &file, &["--strict"]);
+        assert_eq!(code, 3, "{err}");
+        assert_eq!(s["strict_stopped"], true, "{s:#}");
+        assert_eq!(s["comments"], serde_json::json!({}), "{s:#}");
+        assert_eq!(app.db.count("comments"), 0, "{format}: --strict wrote");
+    }
+    let file = nasty.join("remark42").join("parents-and-dates");
+    let (code, s, _) = run_import(&cli, "remark42", &file, &[]);
+    assert_eq!(code, 3);
+    assert_eq!(s["strict_stopped"], false);
+    assert_eq!(s["problem_count"], 2, "{s:#}");
+    let listed: Vec<(String, String)> = s["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["record"].as_str().unwrap().to_owned(),
+                p["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        listed.contains(&(
+            "remark42:5".into(),
+            "remark42 comment without a readable time".into()
+        )),
+        "{listed:?}"
+    );
+    assert!(listed.iter().any(|(r, _)| r == "remark42:6"), "{listed:?}");
+    // The rest is in: a cycle, a self-parent and a reply to a missing comment become
+    // top-level comments, the id given twice is kept once.
+    assert_eq!(added(&s, "approved"), 5, "{s:#}");
+    assert_eq!(s["already_present"], 1, "{s:#}");
+}
+
+/// Caps from `[import]`: each error names its key. A gzip of about 10 MB that would
+/// inflate to 10 GiB is refused once the cap is read, in seconds, and leaves nothing in
+/// the temporary directory.
+async fn caps_refuse_hostile_files_by_name(app: TestApp) {
+    let cli = Cli::with_config(
+        app.db.url(),
+        "[import]\nmax_input_bytes = 33554432\nmax_line_bytes = 300\n\
+         max_record_bytes = 2000\nmax_body_bytes = 100\nmax_thread_comments = 3",
+    );
+    let dir = cli.dir.path();
+    // The bomb: one gzip member of 16 MiB of comment lines, written 640 times.
+    let line = r#"{"id":"b","pid":"","text":"<p>bomb</p>","user":{"name":"B"},"locator":{"url":"https://blog.example/b/"},"time":"2021-01-02T03:04:05Z"}"#;
+    let mut member = Vec::new();
+    {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(&mut member, flate2::Compression::best());
+        let block = format!("{line}\n").repeat(1 << 10);
+        for _ in 0..(16 << 20) / block.len() {
+            gz.write_all(block.as_bytes()).unwrap();
+        }
+        gz.finish().unwrap();
+    }
+    let bomb = dir.join("bomb.jsonl.gz");
+    std::fs::write(&bomb, member.repeat(640)).unwrap();
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 40 << 20);
+    let tmp = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let out = cli.run_with(
+        &import_args("remark42", &bomb),
+        &[("TMPDIR", tmp.path().to_str().unwrap())],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("larger than the cap of 33554432 bytes (import.max_input_bytes"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "scratch left behind"
+    );
+    assert_eq!(app.db.count("comments"), 0);
+
+    // A line, a comment's text, a thread's comments over their caps: only those are left
+    // out, each named.
+    let file = dir.join("caps.jsonl");
+    let c = |id: &str, url: &str, text: &str| {
+        format!(
+            r#"{{"id":"{id}","pid":"","text":"<p>{text}</p>","user":{{"name":"N"}},"locator":{{"url":"https://blog.example/{url}/"}},"time":"2021-01-02T03:04:05Z"}}"#
+        )
+    };
+    let lines = [
+        c("1", "small", "fine"),
+        c("2", "small", &"long ".repeat(30)),
+        c("3", "small", &"x".repeat(400)),
+        c("4", "big", "a"),
+        c("5", "big", "b"),
+        c("6", "big", "c"),
+        c("7", "big", "d"),
+    ];
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let (code, s, err) = run_import(&cli, "remark42", &file, &[]);
+    assert_eq!(code, 3, "{err}");
+    let p = problems(&s);
+    for key in ["max_line_bytes", "max_body_bytes", "max_thread_comments"] {
+        assert!(
+            p.contains(&format!("import.{key} in the config")),
+            "{key}: {s:#}"
+        );
+    }
+    assert_eq!(added(&s, "approved"), 1, "{s:#}");
+    assert_eq!(skipped(&s, "thread with more than 3 comments (import.max_thread_comments in the config raises the cap)"), 4);
+
+    // Records may take more room in the scratch file than in the file (a control
+    // character is one byte in XML, six escaped): the scratch file has the same cap.
+    let small = Cli::with_config(app.db.url(), "[import]\nmax_input_bytes = 60000");
+    let ctl = std::fs::read_to_string(fixture("disqus.xml"))
+        .unwrap()
+        .replace("Second paragraph", &"\u{1}".repeat(20_000));
+    let file = dir.join("controls.xml");
+    std::fs::write(&file, ctl).unwrap();
+    let (code, _, err) = run_import(&small, "disqus", &file, &[]);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains(
+            "the scratch file is larger than the cap of 60000 bytes (import.max_input_bytes"
+        ),
+        "{err}"
+    );
+
+    // One XML record over the cap stops the file: it cannot be read past it.
+    let big = std::fs::read_to_string(fixture("disqus.xml"))
+        .unwrap()
+        .replace("Second paragraph", &"y".repeat(3000));
+    let file = dir.join("big.xml");
+    std::fs::write(&file, big).unwrap();
+    let (code, _, err) = run_import(&cli, "disqus", &file, &[]);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("one record is larger than the cap of 2000 bytes (import.max_record_bytes"),
+        "{err}"
+    );
+}
+
+/// Thread addresses from a file are kept only on one of the site's origins, as a
+/// moderator's edit would be: the others are dropped (the threads stay) and counted.
+async fn addresses_off_the_sites_origins_are_dropped(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    let file = cli.dir.path().join("origins.jsonl");
+    let c = |id: &str, url: &str| {
+        format!(
+            r#"{{"id":"{id}","pid":"","text":"<p>hi</p>","user":{{"name":"N"}},"locator":{{"url":"{url}"}},"time":"2021-01-02T03:04:05Z"}}"#
+        )
+    };
+    std::fs::write(
+        &file,
+        [
+            c("1", "https://blog.example/ours/"),
+            c("2", "https://elsewhere.example/theirs/"),
+            c("3", "javascript:alert(1)//x/"),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let (code, s, err) = run_import(&cli, "remark42", &file, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(s["addresses_dropped"], 1, "{s:#}");
+    assert_eq!(added(&s, "approved"), 3, "{s:#}");
+    assert_eq!(
+        page(&app, "/ours/").await["thread"]["url"],
+        "https://blog.example/ours/"
+    );
+    let theirs = page(&app, "/theirs/").await;
+    assert_eq!(theirs["thread"]["url"], Value::Null, "{theirs:#}");
+    assert_eq!(theirs["comments"].as_array().unwrap().len(), 1);
+}
+
+/// A comment a moderator purged, or a privacy request erased, is not brought back by
+/// importing the same file again: its source id stays behind, and the summary counts it.
+async fn reimport_respects_purges_and_erasures(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    let file = cli.dir.path().join("ours.jsonl");
+    let lines = [
+        r#"{"format":"afterword-export","version":1,"site":"blog"}"#,
+        r#"{"type":"thread","slug":"/t/","title":"T","url":null,"locked":false,"created_at":"2019-05-01T10:00:00Z","reactions":{}}"#,
+        r#"{"type":"comment","id":"old:1","parent":null,"status":"approved","author":"Ann","email":"ann@example.org","website":null,"created_at":"2019-05-01T11:00:00Z","edited_at":null,"body":"purged by a moderator","reactions":{}}"#,
+        r#"{"type":"comment","id":"old:2","parent":null,"status":"approved","author":"Bob","email":"bob@example.org","website":null,"created_at":"2019-05-01T12:00:00Z","edited_at":null,"body":"erased on request","reactions":{}}"#,
+        r#"{"type":"comment","id":"old:3","parent":null,"status":"approved","author":"Cy","email":null,"website":null,"created_at":"2019-05-01T13:00:00Z","edited_at":null,"body":"stays","reactions":{}}"#,
+    ];
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let s = cli.import("afterword", &file, &[]);
+    assert_eq!(added(&s, "approved"), 3, "{s:#}");
+    let id = app
+        .db
+        .number("SELECT id AS n FROM comments WHERE source_key = 'old:1'");
+    let admin = app.admin().await;
+    admin.act(id, "purge").await;
+    let out = cli.run(&[
+        "privacy",
+        "erase",
+        "bob@example.org",
+        "--comments",
+        "delete",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(app.db.count("comments"), 1);
+
+    let again = cli.import("afterword", &file, &[]);
+    assert_eq!(again["comments"], serde_json::json!({}), "{again:#}");
+    assert_eq!(again["removed_here"], 2, "{again:#}");
+    assert_eq!(again["already_present"], 1);
+    assert_eq!(
+        skipped(
+            &again,
+            "removed here before (purged by a moderator or erased on request)"
+        ),
+        2
+    );
+    assert_eq!(app.db.count("comments"), 1);
+    assert_eq!(app.db.count("import_tombstones"), 2);
+}
+
+/// The site's export, by slug (threads) and by id (comments): every stored field of an
+/// import, whatever the backend.
+fn exported(cli: &Cli) -> (HashMap<String, Value>, HashMap<String, Value>) {
+    let mut threads = HashMap::new();
+    let mut comments = HashMap::new();
+    for line in cli.export(&["--include-emails"]).lines().skip(1) {
+        let v: Value = serde_json::from_str(line).unwrap();
+        if v["type"] == "thread" {
+            threads.insert(v["slug"].as_str().unwrap().to_owned(), v);
+        } else {
+            comments.insert(v["id"].as_str().unwrap().to_owned(), v);
+        }
+    }
+    (threads, comments)
+}
+
+/// Checks the fields of an exported comment: `(field, value)` pairs.
+fn has(comments: &HashMap<String, Value>, id: &str, fields: &[(&str, Value)]) {
+    let c = comments
+        .get(id)
+        .unwrap_or_else(|| panic!("no comment {id} in {comments:#?}"));
+    for (field, want) in fields {
+        assert_eq!(&c[*field], want, "{id}.{field} in {c:#}");
+    }
+}
+
+/// Imports a new format's fixture twice (the second adds nothing), after a dry run that
+/// counts the same; returns the first summary.
+fn import_new(cli: &Cli, format: &str, file: &str, comments: u64) -> Value {
+    let dry = cli.import(format, &fixture(file), &["--dry-run"]);
+    let s = cli.import(format, &fixture(file), &[]);
+    assert_eq!(s["problem_count"], 0, "{s:#}");
+    let added = s["comments"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(added, comments, "{s:#}");
+    assert_eq!(
+        dry["comments"], s["comments"],
+        "the dry run counts the same"
+    );
+    let again = cli.import(format, &fixture(file), &[]);
+    assert_eq!(again["comments"], json!({}), "{again:#}");
+    assert_eq!(again["already_present"], comments, "{again:#}");
+    s
+}
+
+/// Commento's export and Comentario's (version 3, gzipped as Comentario writes it),
+/// field for field: author, email, website from the commenters listed after the
+/// comments, dates, parents, states, scores as 👍, page address and title.
+async fn commento_and_comentario_field_for_field(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    import_new(&cli, "commento", "commento.json", 4);
+    import_new(&cli, "commento", "comentario-v3.json.gz", 3);
+    let (threads, c) = exported(&cli);
+    let t = &threads["/posts/commento/"];
+    assert_eq!(t["url"], "https://blog.example/posts/commento/");
+    has(
+        &c,
+        "commento:c0ffee01",
+        &[
+            ("status", json!("approved")),
+            ("author", json!("Ada")),
+            ("email", json!("ada@example.org")),
+            ("website", json!("https://ada.example/")),
+            ("created_at", json!("2020-01-02T03:04:05.123456Z")),
+            ("parent", Value::Null),
+            ("body", json!("First, with **bold** & “quotes”")),
+            ("reactions", json!({"👍": 3})),
+        ],
+    );
+    has(
+        &c,
+        "commento:c0ffee02",
+        &[
+            ("status", json!("pending")),
+            ("author", Value::Null),
+            ("parent", json!("commento:c0ffee01")),
+        ],
+    );
+    has(
+        &c,
+        "commento:c0ffee03",
+        &[("status", json!("deleted")), ("author", Value::Null)],
+    );
+    has(
+        &c,
+        "commento:c0ffee04",
+        &[
+            ("status", json!("spam")),
+            ("author", json!("Bo")),
+            ("email", json!("bo@example.org")),
+            ("website", Value::Null),
+            ("parent", json!("commento:c0ffee03")),
+            ("created_at", json!("2020-01-02T23:00:00Z")),
+            ("reactions", json!({})),
+        ],
+    );
+    let t = &threads["/posts/comentario/"];
+    assert_eq!(t["title"], "Comentario & “friends”");
+    let id = |n: u32| format!("commento:11111111-0000-0000-0000-00000000000{n}");
+    has(
+        &c,
+        &id(1),
+        &[
+            ("status", json!("approved")),
+            ("author", json!("Cy")),
+            ("email", json!("cy@example.org")),
+            ("website", json!("https://cy.example/")),
+            ("created_at", json!("2023-02-01T10:00:00Z")),
+            ("body", json!("Top *level*")),
+            ("reactions", json!({"👍": 2})),
+        ],
+    );
+    has(
+        &c,
+        &id(2),
+        &[
+            ("status", json!("pending")),
+            ("author", json!("Guest Gil")),
+            ("parent", json!(id(1))),
+        ],
+    );
+    has(&c, &id(3), &[("status", json!("spam"))]);
+}
+
+/// Artalk's Artrans, field for field: Go's dates with their offsets, votes as 👍 and 👎,
+/// pending, a page key that is a path on the site's first address or an address itself.
+async fn artalk_artrans_field_for_field(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    let s = import_new(&cli, "artalk", "artalk.artrans", 3);
+    assert_eq!(s["reactions_not_imported"]["👎"], 1, "{s:#}");
+    let (threads, c) = exported(&cli);
+    let t = &threads["/posts/artalk/"];
+    assert_eq!(
+        (&t["url"], &t["title"]),
+        (
+            &json!("https://blog.example/posts/artalk/"),
+            &json!("Artalk post")
+        )
+    );
+    assert_eq!(threads["/posts/other/"]["title"], "Other");
+    has(
+        &c,
+        "artalk:1",
+        &[
+            ("status", json!("approved")),
+            ("author", json!("Ari")),
+            ("email", json!("ari@example.org")),
+            ("website", json!("https://ari.example/")),
+            ("created_at", json!("2022-03-04T05:14:15.123Z")),
+            ("body", json!("Hello from **Artalk** & “co”")),
+            ("reactions", json!({"👍": 4})),
+            ("parent", Value::Null),
+        ],
+    );
+    has(
+        &c,
+        "artalk:2",
+        &[
+            ("status", json!("pending")),
+            ("author", json!("Bea")),
+            ("email", Value::Null),
+            ("parent", json!("artalk:1")),
+            ("created_at", json!("2022-03-04T14:00:00Z")),
+        ],
+    );
+    // `--slug-from url` keeps the whole address.
+    let other = Cli::for_db(app.db.url());
+    let s = other.import(
+        "artalk",
+        &fixture("artalk.artrans"),
+        &["--dry-run", "--slug-from", "url"],
+    );
+    assert!(
+        s["slugs"]
+            .to_string()
+            .contains("https://blog.example/posts/other/"),
+        "{s:#}"
+    );
+}
+
+/// Waline's export, field for field: a logged-in commenter's name, address and website
+/// from the users listed after the comments, LeanCloud's date objects, likes as 👍.
+async fn waline_field_for_field(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    import_new(&cli, "waline", "waline.json", 3);
+    let (threads, c) = exported(&cli);
+    assert!(threads.contains_key("/posts/waline/"), "{threads:#?}");
+    has(
+        &c,
+        "waline:w1",
+        &[
+            ("status", json!("approved")),
+            ("author", json!("Guest")),
+            ("email", json!("guest@example.org")),
+            ("website", json!("https://guest.example/")),
+            ("created_at", json!("2023-05-06T07:08:09Z")),
+            ("body", json!("Hi from *Waline* & “you”")),
+            ("reactions", json!({"👍": 5})),
+            ("parent", Value::Null),
+            ("edited_at", Value::Null),
+        ],
+    );
+    has(
+        &c,
+        "waline:w2",
+        &[
+            ("status", json!("pending")),
+            ("author", json!("Wren")),
+            ("email", json!("wren@example.org")),
+            ("website", json!("https://wren.example/")),
+            ("parent", json!("waline:w1")),
+            ("created_at", json!("2023-05-06T08:00:00Z")),
+        ],
+    );
+    has(
+        &c,
+        "waline:w3",
+        &[
+            ("status", json!("spam")),
+            ("created_at", json!("2023-05-06T09:00:00Z")),
+        ],
+    );
+}
+
+/// Cusdis's SQLite database (Prisma's tables), field for field, opened as safely as
+/// Isso's; a file that is not one is refused naming what was expected.
+async fn cusdis_field_for_field(app: TestApp) {
+    let cli = Cli::for_app(&app);
+    import_new(&cli, "cusdis", "cusdis.db", 5);
+    let (threads, c) = exported(&cli);
+    let t = &threads["/posts/cusdis/"];
+    assert_eq!(
+        (&t["url"], &t["title"]),
+        (
+            &json!("https://blog.example/posts/cusdis/"),
+            &json!("Cusdis & “co”")
+        )
+    );
+    has(
+        &c,
+        "cusdis:c1",
+        &[
+            ("status", json!("approved")),
+            ("author", json!("Dee")),
+            ("email", json!("dee@example.org")),
+            ("created_at", json!("2022-05-01T12:00:00Z")),
+            ("body", json!("Plain *text* & “quotes”")),
+            ("parent", Value::Null),
+        ],
+    );
+    has(
+        &c,
+        "cusdis:c2",
+        &[
+            ("author", json!("The Owner")),
+            ("parent", json!("cusdis:c1")),
+        ],
+    );
+    has(&c, "cusdis:c3", &[("status", json!("pending"))]);
+    has(
+        &c,
+        "cusdis:c4",
+        &[("status", json!("deleted")), ("author", Value::Null)],
+    );
+    has(
+        &c,
+        "cusdis:c5",
+        &[
+            ("status", json!("approved")),
+            ("parent", json!("cusdis:c4")),
+        ],
+    );
+    let (code, _, err) = run_import(&cli, "cusdis", &fixture("isso.db"), &[]);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains(
+            "this is not a Cusdis database: expected the tables pages (id, slug, url, title)"
+        ),
+        "{err}"
+    );
+}
+
 on_both_backends!(
+    commento_and_comentario_field_for_field,
+    artalk_artrans_field_for_field,
+    waline_field_for_field,
+    cusdis_field_for_field,
+    every_importer_survives_its_nasty_files,
+    bad_records_are_listed_and_strict_writes_nothing,
+    caps_refuse_hostile_files_by_name,
+    addresses_off_the_sites_origins_are_dropped,
+    reimport_respects_purges_and_erasures,
     a_thread_the_database_refuses_is_skipped_whole,
     a_large_import_builds_the_address_index_again,
     import_and_export_from_the_admin_page,

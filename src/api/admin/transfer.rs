@@ -31,12 +31,15 @@ pub struct ImportQuery {
     /// The site the comments belong to.
     #[param(pattern = r"^[a-z0-9-]{1,64}$")]
     site: String,
-    /// `isso`, `disqus`, `wordpress`, `remark42` or `afterword`.
+    /// `isso`, `disqus`, `wordpress`, `remark42`, `commento`, `artalk`, `waline`, `cusdis` or
+    /// `afterword`.
     format: String,
     /// `path` (the default), `url` or `regex:PATTERN=REPLACEMENT`.
     slug_from: Option<String>,
     /// `1`: count and show the slugs, write nothing.
     dry_run: Option<String>,
+    /// `1`: write nothing if any record cannot be read.
+    strict: Option<String>,
 }
 
 #[derive(serde::Deserialize, IntoParams)]
@@ -64,13 +67,13 @@ fn flag(q: &QueryParams, name: &str) -> bool {
     matches!(q.get(name), Some("1" | "true" | "on"))
 }
 
-/// Releases the one-import claim, and removes the uploaded file, however the import ends.
-struct Running(std::path::PathBuf, web::Data<ImportLock>);
+/// Releases the one-import claim, however the import ends. (The uploaded file, a
+/// `NamedTempFile`, removes itself when dropped.)
+struct Running(web::Data<ImportLock>);
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-        self.1 .0.store(false, Ordering::Release);
+        self.0 .0.store(false, Ordering::Release);
     }
 }
 
@@ -85,7 +88,7 @@ impl Drop for Running {
         (status = 403, description = "No or a wrong CSRF token", body = crate::api::openapi::ErrorBody),
         (status = 409, description = "Another import is running", body = crate::api::openapi::ErrorBody),
         (status = 413, description = "The file is larger than 512 MiB", body = crate::api::openapi::ErrorBody),
-        (status = 422, description = "A bad parameter, or a file that cannot be read as that format", body = crate::api::openapi::ErrorBody)))]
+        (status = 422, description = "A bad parameter, or a file that cannot be read as that format or is over a cap of [import]", body = crate::api::openapi::ErrorBody)))]
 pub async fn import(
     req: HttpRequest,
     moderator: Moderator,
@@ -99,7 +102,7 @@ pub async fn import(
         <Format as clap::ValueEnum>::from_str(q.require("format")?, true).map_err(|_| {
             ApiError::unprocessable(
                 "invalid_format",
-                "format must be isso, disqus, wordpress, remark42 or afterword.",
+                "format must be isso, disqus, wordpress, remark42, commento, artalk, waline, cusdis or afterword.",
             )
             .with_field("format")
         })?;
@@ -111,6 +114,7 @@ pub async fn import(
         })?),
     };
     let dry_run = flag(&q, "dry_run");
+    let strict = flag(&q, "strict");
     if lock
         .0
         .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
@@ -121,12 +125,14 @@ pub async fn import(
             "Another import is running on this server; try again when it has finished.",
         ));
     }
-    let path = std::env::temp_dir().join(format!(
-        "afterword-upload-{}",
-        crate::security::new_token().replace(['-', '_'], "")
-    ));
-    let running = Running(path.clone(), lock);
-    let mut file = std::fs::File::create(&path).map_err(ApiError::internal)?;
+    let running = Running(lock);
+    // Created 0600 in the temporary directory, removed when dropped (the upload fails, the
+    // import ends, or the task panics).
+    let upload = tempfile::Builder::new()
+        .prefix("afterword-upload-")
+        .tempfile()
+        .map_err(ApiError::internal)?;
+    let mut file = upload.as_file();
     let mut size = 0usize;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| {
@@ -142,11 +148,11 @@ pub async fn import(
         }
         file.write_all(&chunk).map_err(ApiError::internal)?;
     }
-    file.sync_all().map_err(ApiError::internal)?;
-    drop(file);
+    file.flush().map_err(ApiError::internal)?;
     let st = state.clone();
     let summary = web::block(move || {
         let _running = running;
+        let path = upload.path();
         let site = st
             .settings
             .site(&site_id)
@@ -155,9 +161,11 @@ pub async fn import(
             site,
             slug_from,
             dry_run,
+            strict,
             key: &st.key,
+            caps: &st.settings.import,
         };
-        import::import_with(&st.pool, format, &path, &opts, &Progress::new(true))
+        import::import_with(&st.pool, format, path, &opts, &Progress::new(true))
     })
     .await?
     .map_err(import_error)?;
