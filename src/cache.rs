@@ -298,12 +298,24 @@ impl ThreadCache {
         self.generations.lock().of_thread(thread)
     }
 
+    /// What the cached pages, counts and answers hold, roughly, in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.pages.weight()
+            + self.counts.weight()
+            + self.reaction_totals.weight()
+            + self.count_answers.weight()
+    }
+
     pub fn get(&self, key: &PageKey) -> Option<Arc<CachedPage>> {
         if !self.is_enabled() {
             return None;
         }
-        let page = self.pages.get(key)?;
-        (page.generation == self.generation(&key.thread)).then_some(page)
+        let page = self
+            .pages
+            .get(key)
+            .filter(|page| page.generation == self.generation(&key.thread));
+        crate::metrics::cache_lookup(page.is_some());
+        page
     }
 
     /// Stores a page built from data read at `generation`, unless the thread changed since.

@@ -36,12 +36,14 @@ struct RawSettings {
     public_url: Option<String>,
     sqlite_synchronous: Option<String>,
     demo: Option<bool>,
+    log_format: Option<String>,
     #[serde(default)]
     site: Vec<RawSite>,
     limits: Option<RawLimits>,
     smtp: Option<RawSmtp>,
     privacy: Option<RawPrivacy>,
     spam: Option<RawSpam>,
+    metrics: Option<RawMetrics>,
     database: Option<RawDatabase>,
     outbound: Option<RawOutbound>,
     import: Option<RawImport>,
@@ -54,6 +56,25 @@ struct RawOutbound {
     allow_private_addresses: Option<bool>,
     connect_timeout: Option<String>,
     timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    enabled: Option<bool>,
+    listen: Option<String>,
+    token: Option<String>,
+}
+
+/// `[metrics]`: `/metrics` in the Prometheus text format.
+#[derive(Clone, Debug, Default)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    /// Served on its own listener at this address instead of the main one.
+    pub listen: Option<SocketAddr>,
+    /// Asked as `Authorization: Bearer …` on the main listener; without it (and without
+    /// `listen`) only loopback clients may read the metrics.
+    pub token: Option<Secret>,
 }
 
 /// `[import]`: caps on what one import file may hold (see [`ImportCaps`]).
@@ -521,6 +542,8 @@ pub struct Settings {
     pub client_data_days: u32,
     /// What a reader's own erasure request (`/privacy`) does with their comments.
     pub reader_erase: ReaderErase,
+    pub log_format: crate::telemetry::LogFormat,
+    pub metrics: MetricsSettings,
     pub database: DatabaseSettings,
     pub outbound: crate::outbound::OutboundSettings,
     pub import: ImportCaps,
@@ -780,6 +803,46 @@ impl Settings {
                 "must be 0 (keep) to 36500 days",
             ));
         }
+        let log_raw = env("AFTERWORD_LOG_FORMAT")
+            .map(|v| ("AFTERWORD_LOG_FORMAT", v))
+            .or_else(|| raw.log_format.clone().map(|v| ("log_format", v)));
+        let log_format = match log_raw {
+            None => crate::telemetry::LogFormat::Text,
+            Some((_, v)) if v.trim() == "text" => crate::telemetry::LogFormat::Text,
+            Some((_, v)) if v.trim() == "json" => crate::telemetry::LogFormat::Json,
+            Some((key, v)) => return Err(err(key, format!("`{v}` must be \"text\" or \"json\""))),
+        };
+        let metrics = match raw.metrics {
+            None => MetricsSettings::default(),
+            Some(m) => {
+                let listen = m
+                    .listen
+                    .map(|v| {
+                        v.trim().parse::<SocketAddr>().map_err(|_| {
+                            err(
+                                "metrics.listen",
+                                format!("`{v}` is not an address like 127.0.0.1:9100"),
+                            )
+                        })
+                    })
+                    .transpose()?;
+                let token = match m.token {
+                    Some(t) if t.trim().len() < 16 => {
+                        return Err(err(
+                            "metrics.token",
+                            "must be at least 16 characters (a random string)",
+                        ))
+                    }
+                    Some(t) => Some(Secret::new(t.trim())),
+                    None => None,
+                };
+                MetricsSettings {
+                    enabled: m.enabled.unwrap_or(false),
+                    listen,
+                    token,
+                }
+            }
+        };
         let smtp = match raw.smtp {
             None => None,
             Some(s) => {
@@ -882,6 +945,8 @@ impl Settings {
             smtp,
             client_data_days,
             reader_erase,
+            log_format,
+            metrics,
             database,
             outbound,
             import,

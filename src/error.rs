@@ -29,6 +29,9 @@ struct Inner<'a> {
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    /// The id of the request in the server's log (an extension of API.md's shape).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
 }
 
 impl ApiError {
@@ -102,6 +105,7 @@ impl ApiError {
     }
 
     pub fn unavailable(source: impl Into<anyhow::Error>) -> Self {
+        crate::metrics::database_error("unavailable");
         let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "database_unavailable",
@@ -119,6 +123,7 @@ impl ApiError {
                 code: self.code,
                 message: &self.message,
                 field: self.field.as_deref(),
+                request_id: crate::telemetry::current_request_id(),
             },
         };
         serde_json::to_vec(&body).unwrap_or_else(|_| {
@@ -179,7 +184,10 @@ impl From<diesel::result::Error> for ApiError {
                 ApiError::conflict("conflict", "This conflicts with data already stored.")
             }
             e if is_transient(&e) => ApiError::unavailable(e),
-            other => ApiError::internal(other),
+            other => {
+                crate::metrics::database_error("error");
+                ApiError::internal(other)
+            }
         }
     }
 }

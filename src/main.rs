@@ -23,8 +23,43 @@ enum Command {
         #[arg(long, env = "AFTERWORD_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Ask the running server's /healthz (at its listen address); exit 0 if it is well.
+    /// The container image's HEALTHCHECK.
+    Healthcheck {
+        /// A TOML config file.
+        #[arg(long, env = "AFTERWORD_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Check a setup as the server would use it: config, database, sites, reverse proxy,
+    /// SMTP, server key. Says what is wrong and how to fix it. Exits 0 when all is well,
+    /// 1 when something is wrong, 2 when there are only warnings.
+    Doctor {
+        /// A TOML config file.
+        #[arg(long, env = "AFTERWORD_CONFIG")]
+        config: Option<PathBuf>,
+        /// Also load this blog page and check its embed script against the config
+        /// (may be given several times).
+        #[arg(long, value_name = "URL")]
+        fetch: Vec<String>,
+        /// Also send a test message to this address through [smtp].
+        #[arg(long, value_name = "ADDRESS")]
+        send_to: Option<String>,
+        /// The address your reverse proxy connects from: checks that `trusted_proxies`
+        /// lets its X-Forwarded-For (or Forwarded) header through.
+        #[arg(long, value_name = "IP")]
+        proxy_from: Option<std::net::IpAddr>,
+        /// What that proxy sends in the header (default: a sample client address).
+        #[arg(long, value_name = "VALUE", requires = "proxy_from")]
+        forwarded: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Apply database migrations, then exit.
     Migrate {
+        /// List what would be applied; change nothing.
+        #[arg(long)]
+        dry_run: bool,
         /// A TOML config file.
         #[arg(long, env = "AFTERWORD_CONFIG")]
         config: Option<PathBuf>,
@@ -164,10 +199,33 @@ fn main() -> ExitCode {
     if !matches!(cli.command, Command::Import { .. }) {
         limit_malloc_arenas();
     }
-    afterword::telemetry::init();
+    // The server logs as its config says; other commands log as text.
+    if !matches!(cli.command, Command::Serve { .. }) {
+        afterword::telemetry::init(Default::default());
+    }
     let result = match cli.command {
         Command::Serve { config } => serve(config),
-        Command::Migrate { config } => migrate(config),
+        Command::Migrate { config, dry_run } => migrate(config, dry_run),
+        Command::Doctor {
+            config,
+            fetch,
+            send_to,
+            proxy_from,
+            forwarded,
+            json,
+        } => {
+            let options = afterword::doctor::Options {
+                config,
+                fetch,
+                send_to,
+                proxy_from,
+                forwarded,
+            };
+            return doctor(&options, json);
+        }
+        Command::Healthcheck { config } => Settings::load(config.as_deref())
+            .map_err(Into::into)
+            .and_then(|s| afterword::doctor::healthcheck(&s)),
         Command::Admin { config, command } => admin(config, command),
         Command::Backup { file, config } => backup(config, &file),
         Command::Privacy { config, command } => privacy(config, command),
@@ -202,6 +260,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints the report; the exit status says how it went (see `Report::exit_code`).
+fn doctor(options: &afterword::doctor::Options, json: bool) -> ExitCode {
+    let report = afterword::doctor::run(options);
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    ExitCode::from(report.exit_code())
+}
+
 /// glibc gives each thread that allocates its own arena, up to 8 per core, and keeps
 /// what they free: with many short blocking tasks that is most of the memory we use.
 /// Two arenas keep the footprint small at no measurable cost in speed.
@@ -215,6 +284,7 @@ fn limit_malloc_arenas() {
 
 fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     let settings = Settings::load(config.as_deref())?;
+    afterword::telemetry::init(settings.log_format);
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings)?;
         app.run_until_stopped().await?;
@@ -223,9 +293,38 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     })
 }
 
-fn migrate(config: Option<PathBuf>) -> anyhow::Result<()> {
+fn migrate(config: Option<PathBuf>, dry_run: bool) -> anyhow::Result<()> {
     let settings = Settings::load(config.as_deref())?;
+    if dry_run {
+        if let afterword::config::DatabaseUrl::Sqlite(path) = &settings.database_url {
+            if !path.exists() {
+                println!(
+                    "{} does not exist yet: every migration would run, creating it",
+                    path.display()
+                );
+                return Ok(());
+            }
+        }
+    }
     let pool = Pool::connect(&settings.database_url, settings.sqlite_synchronous, 1)?;
+    if dry_run {
+        let (repairs, pending) = pool.pending_migrations()?;
+        for r in &repairs {
+            println!("repair: {r}");
+        }
+        for name in &pending {
+            println!("pending: {name}");
+        }
+        if repairs.is_empty() && pending.is_empty() {
+            println!("the database is up to date: nothing to apply");
+        } else {
+            println!(
+                "{} migration(s) would be applied; back up the database first (docs/operations.md)",
+                pending.len()
+            );
+        }
+        return Ok(());
+    }
     let ran = pool.migrate()?;
     println!("{ran} migration(s) applied");
     Ok(())

@@ -23,6 +23,8 @@ pub struct Application {
     server: Server,
     pool: Pool,
     background: Background,
+    /// `/metrics` on `[metrics] listen`, stopped with the main server.
+    metrics_server: Option<Server>,
 }
 
 /// What runs beside the server, stopped after it.
@@ -127,6 +129,10 @@ impl Application {
             cache,
             key,
         });
+        if state.settings.metrics.enabled {
+            crate::metrics::enable()?;
+        }
+        let metrics_server = metrics_listener(&state)?;
         let import_lock = web::Data::new(crate::api::admin::transfer::ImportLock::default());
         let server = HttpServer::new(move || {
             App::new()
@@ -134,6 +140,8 @@ impl Application {
                 .app_data(import_lock.clone())
                 .wrap(from_fn(crate::api::cors))
                 .wrap(from_fn(crate::api::hardening))
+                .wrap(from_fn(crate::telemetry::request_id))
+                .wrap(from_fn(crate::api::metrics::record))
                 .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                 .configure(crate::api::routes)
         })
@@ -160,6 +168,7 @@ impl Application {
                 pg_listener,
             },
             pool,
+            metrics_server,
         })
     }
 
@@ -192,6 +201,11 @@ impl Application {
         ));
         let writer_stopped = std::pin::pin!(self.pool.writer_stopped());
         let mut server = self.server;
+        let _stop_metrics = self.metrics_server.map(|s| {
+            let handle = s.handle();
+            tokio::spawn(s);
+            StopServerOnDrop(handle)
+        });
         let result = match select(&mut server, writer_stopped).await {
             Either::Left((result, _)) => result,
             Either::Right(((), _)) => {
@@ -206,6 +220,38 @@ impl Application {
         signals.abort();
         self.background.shut_down().await;
         result
+    }
+}
+
+/// `/metrics` alone on `[metrics] listen`, for a scraper on a private network.
+fn metrics_listener(state: &web::Data<AppState>) -> anyhow::Result<Option<Server>> {
+    let m = &state.settings.metrics;
+    let Some(addr) = m.listen.filter(|_| m.enabled) else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr)
+        .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?;
+    let state = state.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(crate::api::metrics::render))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    // Not as an `addr` field: that one names the main listener.
+    tracing::info!("metrics are served at http://{addr}/metrics");
+    Ok(Some(server))
+}
+
+struct StopServerOnDrop(ServerHandle);
+
+impl Drop for StopServerOnDrop {
+    fn drop(&mut self) {
+        // The command is sent at once; the returned future only waits for it to finish.
+        drop(self.0.stop(true));
     }
 }
 

@@ -1,16 +1,69 @@
-//! Logs: `tracing` to stderr, filtered by `RUST_LOG` (default `info`).
+//! Logs: `tracing` to stderr, filtered by `RUST_LOG` (default `info`), as text or as JSON
+//! lines (`log_format`). Each request gets an id, in its log lines, in the `X-Request-Id`
+//! header and in error answers, so a reader's report can be matched to a log line.
 
 use std::io::IsTerminal;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::HttpMessage;
+use tracing_actix_web::RequestId;
 use tracing_subscriber::EnvFilter;
 
-pub fn init() {
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    /// One JSON object per line, with the request's fields.
+    Json,
+}
+
+pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+}
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being answered, if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Makes the id the tracing middleware gave the request known to what answers it (error
+/// bodies) and to the client (`X-Request-Id`). Inside `TracingLogger`.
+pub async fn request_id(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let mut res = REQUEST_ID.scope(id.clone(), next.call(req)).await?;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    Ok(res)
 }
 
 /// The span of each request. Unlike tracing-actix-web's default, which believes any
@@ -19,13 +72,19 @@ pub fn init() {
 pub struct RequestSpan;
 
 impl tracing_actix_web::RootSpanBuilder for RequestSpan {
-    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
+    fn on_request_start(request: &ServiceRequest) -> tracing::Span {
         let peer = request
             .peer_addr()
             .map(|a| a.ip().to_string())
             .unwrap_or_default();
+        let id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         tracing::info_span!(
             "request",
+            request_id = %id,
             method = %request.method(),
             path = %request.path(),
             peer = %peer,
@@ -33,12 +92,20 @@ impl tracing_actix_web::RootSpanBuilder for RequestSpan {
         )
     }
 
-    fn on_request_end<B: actix_web::body::MessageBody>(
+    fn on_request_end<B: MessageBody>(
         span: tracing::Span,
-        outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
+        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
     ) {
         if let Ok(response) = outcome {
-            span.record("status", response.status().as_u16());
+            let status = response.status().as_u16();
+            span.record("status", status);
+            // Every error answer gets a line a report can be matched to (a 5xx's cause is
+            // logged where it happened); the others only at debug level.
+            span.in_scope(|| match status {
+                500.. => tracing::warn!(status, "failed"),
+                400.. => tracing::info!(status, "refused"),
+                _ => tracing::debug!(status, "answered"),
+            });
         }
     }
 }

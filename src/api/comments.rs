@@ -329,6 +329,7 @@ pub async fn create(
             .recent_texts
             .check(site.spam.duplicates, &text_key, now);
     }
+    crate::metrics::spam_verdict(&verdict);
     let mut input = NewCommentInput {
         slug: slug.clone(),
         html: String::new(),

@@ -8,6 +8,7 @@ pub mod counts;
 pub mod extract;
 pub mod feeds;
 pub mod health;
+pub mod metrics;
 pub mod openapi;
 pub mod privacy;
 pub mod reactions;
@@ -325,6 +326,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .default_service(method_not_allowed("POST")),
             )
             .default_service(web::to(not_found)),
+    )
+    .service(
+        web::resource("/metrics")
+            .route(web::get().to(metrics::metrics))
+            .default_service(method_not_allowed("GET")),
     )
     .service(
         web::resource("/healthz")

@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-/// Every error: `{"error": {"code", "message", "field"?}}`.
+/// Every error: `{"error": {"code", "message", "field"?, "request_id"?}}`.
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
@@ -22,6 +22,9 @@ pub struct ErrorDetail {
     pub message: String,
     /// The field at fault, when there is one.
     pub field: Option<String>,
+    /// The request's id in the server's log (also in the `X-Request-Id` header): quote it
+    /// when reporting a problem.
+    pub request_id: Option<String>,
 }
 
 struct EditToken;

@@ -14,8 +14,10 @@ pub mod moderation;
 pub mod outbox;
 pub mod privacy;
 pub mod schema;
+pub mod stats;
 mod store;
 pub mod subscriptions;
+pub mod upgrade;
 mod writer;
 
 use std::sync::Arc;
@@ -526,13 +528,17 @@ impl Pool {
         }
     }
 
-    /// Applies pending migrations; returns how many ran.
+    /// Applies pending migrations (after the repairs earlier releases' databases need);
+    /// returns how many ran.
     pub fn migrate(&self) -> anyhow::Result<usize> {
+        use upgrade::Repairs;
         let mut conn = self
             .get()
             .context("no database connection for migrations")?;
         let ran = match &mut conn {
             DbConn::Sqlite(c) => {
+                c.repair()
+                    .context("repairing a database of an earlier release")?;
                 let ran = c
                     .run_pending_migrations(SQLITE_MIGRATIONS)
                     .map(|v| v.len())
@@ -547,14 +553,45 @@ impl Pool {
                 // Several instances may start at once; one migrates, the others wait.
                 diesel::sql_query("SELECT pg_advisory_lock(7261830471)").execute(c)?;
                 let r = c
-                    .run_pending_migrations(POSTGRES_MIGRATIONS)
-                    .map(|v| v.len())
-                    .map_err(|e| anyhow::anyhow!("{e}"));
+                    .repair()
+                    .context("repairing a database of an earlier release")
+                    .and_then(|_| {
+                        c.run_pending_migrations(POSTGRES_MIGRATIONS)
+                            .map(|v| v.len())
+                            .map_err(|e| anyhow::anyhow!("{e}"))
+                    });
                 diesel::sql_query("SELECT pg_advisory_unlock(7261830471)").execute(c)?;
                 r
             })??,
         };
         Ok(ran)
+    }
+
+    /// What `migrate` would do, without doing it: the repairs, then the migrations' names.
+    pub fn pending_migrations(&self) -> anyhow::Result<(Vec<&'static str>, Vec<String>)> {
+        use upgrade::Repairs;
+        let mut conn = self.get().context("no database connection")?;
+        fn names<DB: diesel::backend::Backend>(
+            list: Vec<Box<dyn diesel::migration::Migration<DB> + '_>>,
+        ) -> Vec<String> {
+            list.iter().map(|m| m.name().to_string()).collect()
+        }
+        Ok(match &mut conn {
+            DbConn::Sqlite(c) => (
+                c.needed_repairs()?,
+                names(
+                    c.pending_migrations(SQLITE_MIGRATIONS)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                ),
+            ),
+            DbConn::Pg(c) => (
+                c.needed_repairs()?,
+                names(
+                    c.pending_migrations(POSTGRES_MIGRATIONS)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                ),
+            ),
+        })
     }
 
     /// Replaces addresses stored in clear by older versions with their keyed hash; returns

@@ -244,6 +244,7 @@ impl<C: WriterConn> Writer<C> {
                             Err(_) => break,
                         }
                     }
+                    crate::metrics::writer_batch(batch.len());
                     state.run_batch(batch);
                 }
                 // The connection closes here, before the thread is known to have ended.
@@ -404,6 +405,7 @@ impl<C: WriterConn> Writer<C> {
                     ApiError::unavailable(anyhow::anyhow!("the writer thread has stopped"))
                 }
             })?;
+        crate::metrics::write_queued();
         // A job dropped unrun (its batch could not start) closes the channel: 503.
         let unrun =
             |_| ApiError::unavailable(anyhow::anyhow!("the writer could not run this write"));

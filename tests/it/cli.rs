@@ -23,7 +23,7 @@ pub(crate) fn command(dir: &Path) -> Command {
 pub(crate) struct Server {
     child: Child,
     pub(crate) addr: String,
-    stderr: mpsc::Receiver<String>,
+    pub(crate) stderr: mpsc::Receiver<String>,
 }
 
 /// Talks HTTP/1.1 to a server by address.
@@ -53,8 +53,16 @@ impl Server {
         loop {
             match rx.recv_timeout(Duration::from_secs(30)) {
                 Ok(line) => {
-                    if let Some(rest) = line.split("addr=").nth(1) {
-                        let addr = rest.split_whitespace().next().unwrap().to_owned();
+                    // The text log's `addr=…`, or the JSON log's field.
+                    let addr = line
+                        .split("addr=")
+                        .nth(1)
+                        .map(|rest| rest.split_whitespace().next().unwrap().to_owned())
+                        .or_else(|| {
+                            let v: serde_json::Value = serde_json::from_str(&line).ok()?;
+                            Some(v["fields"]["addr"].as_str()?.to_owned())
+                        });
+                    if let Some(addr) = addr {
                         return Server {
                             child,
                             addr,
@@ -83,7 +91,7 @@ impl Server {
         .post(slug, body)
     }
 
-    fn get(&self, path: &str) -> String {
+    pub(crate) fn get(&self, path: &str) -> String {
         Client {
             addr: self.addr.clone(),
         }

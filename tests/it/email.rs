@@ -106,7 +106,7 @@ impl Handler for SmtpHandler {
 
 impl Smtp {
     /// A port with nothing listening yet.
-    fn down() -> Smtp {
+    pub(crate) fn down() -> Smtp {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

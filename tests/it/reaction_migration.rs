@@ -24,7 +24,8 @@ struct Text {
 const SQLITE_SCHEMA: &str = "SELECT COALESCE(group_concat(line, char(10)), '') AS t FROM \
     (SELECT type || ' ' || name || ' ' || COALESCE(sql, '') AS line FROM sqlite_master \
      WHERE name NOT LIKE 'sqlite_%' AND name != '__diesel_schema_migrations' ORDER BY type, name)";
-const PG_SCHEMA: &str = "SELECT COALESCE(string_agg(line, E'\\n' ORDER BY line), '') AS t FROM ( \
+pub(crate) const PG_SCHEMA: &str =
+    "SELECT COALESCE(string_agg(line, E'\\n' ORDER BY line), '') AS t FROM ( \
     SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' \
         || COALESCE(column_default, '') AS line \
     FROM information_schema.columns WHERE table_schema = 'public' \

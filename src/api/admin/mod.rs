@@ -6,6 +6,7 @@ pub mod bans;
 pub mod comments;
 pub mod mail;
 pub mod outbox;
+pub mod overview;
 pub mod page;
 pub mod replies;
 pub mod session;

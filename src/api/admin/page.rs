@@ -68,6 +68,8 @@ struct CommentsPage {
     filter_thread: Option<i64>,
     comments: Vec<AdminComment>,
     next: Option<String>,
+    /// On the queue tab only.
+    overview: Option<super::overview::Overview>,
 }
 framed!(CommentsPage);
 
@@ -296,6 +298,11 @@ async fn comments_page(
         filter_thread: filter.thread_id,
         comments,
         next: next_link(here, &pairs, next),
+        overview: if queue {
+            Some(super::overview::load(&state).await?)
+        } else {
+            None
+        },
     };
     ok(&page)
 }

@@ -1,0 +1,44 @@
+#!/bin/sh
+# The Dockerfile's build steps, run by its RUN lines and replayed by .ci/docker-steps.sh
+# outside a container: one source of truth for how the image's binary is built.
+#
+#   docker/build.sh deps   with only Cargo.toml and Cargo.lock copied: builds the
+#                          dependencies, so a change in src/ does not rebuild them
+#   docker/build.sh app    with the sources copied: builds the binary into ./bin/afterword
+set -eu
+
+target_dir=${CARGO_TARGET_DIR:-target}
+
+# A `main` for each bench the manifest names and that is not here: cargo reads every
+# target it declares before it builds anything, and the image has no benches.
+stub_benches() {
+    mkdir -p benches
+    for bench in $(sed -n '/^\[\[bench\]\]/,/^name/s/^name = "\(.*\)"/\1/p' Cargo.toml); do
+        [ -e "benches/$bench.rs" ] || echo 'fn main() {}' >"benches/$bench.rs"
+    done
+}
+
+case "${1:-}" in
+deps)
+    mkdir -p src
+    : >src/lib.rs
+    echo 'fn main() {}' >src/main.rs
+    stub_benches
+    cargo build --release --locked
+    # The placeholders' build of this crate must not pass for the real one: cargo
+    # compares file times, and COPY keeps the sources' (older) ones.
+    cargo clean --release --locked --package afterword
+    rm -rf src benches
+    ;;
+app)
+    stub_benches
+    cargo build --release --locked --bin afterword
+    mkdir -p bin
+    cp "$target_dir/release/afterword" bin/afterword
+    ./bin/afterword --version
+    ;;
+*)
+    echo "usage: docker/build.sh deps|app" >&2
+    exit 2
+    ;;
+esac
