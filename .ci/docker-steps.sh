@@ -6,6 +6,8 @@
 #
 #   .ci/docker-steps.sh            uses target/docker-steps as CARGO_TARGET_DIR
 #   DOCKER_STEPS_TARGET=dir …      another one (kept between runs: only changes rebuild)
+#   AFTERWORD_BUILD_PROFILE=dev …  the same steps on cargo's dev profile (CI, on the tests'
+#                                  target folder: only this crate is compiled again)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
