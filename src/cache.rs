@@ -150,11 +150,19 @@ pub struct ThreadCache {
     /// in milliseconds since `started`. Older than [`LISTENER_TRUST`] turns the cache off
     /// by itself, even if the listener is stuck somewhere and cannot say so.
     confirmed_ms: Option<AtomicU64>,
+    /// With other instances: false from the moment the listener knows it lost PostgreSQL
+    /// until it listens again (what was kept stays, for stale answers; see `get_stale`).
+    listening: AtomicBool,
     started: Instant,
 }
 
 /// How long the cache trusts a listener that has not confirmed it still listens.
 pub const LISTENER_TRUST: Duration = Duration::from_secs(3);
+/// While the database cannot be reached, pages and counts answers kept from before are
+/// served as they were (marked stale) for at most this long after the listener last heard
+/// PostgreSQL: no other instance can write meanwhile unless only this one is cut off, and
+/// a load balancer takes a degraded instance out within seconds.
+pub const STALE_FOR: Duration = Duration::from_secs(600);
 /// How often the listener confirms, with a round trip to PostgreSQL.
 const LISTENER_PING: Duration = Duration::from_millis(750);
 
@@ -202,6 +210,7 @@ impl ThreadCache {
             generations: Mutex::new(Generations::default()),
             enabled: AtomicBool::new(enabled),
             confirmed_ms: listened.then(|| AtomicU64::new(0)),
+            listening: AtomicBool::new(!listened),
             started: Instant::now(),
         }
     }
@@ -216,9 +225,48 @@ impl ThreadCache {
             None => true,
             Some(at) => {
                 let at = at.load(Ordering::Acquire);
-                at > 0 && self.now_ms().saturating_sub(at) < LISTENER_TRUST.as_millis() as u64
+                self.listening.load(Ordering::Acquire)
+                    && at > 0
+                    && self.now_ms().saturating_sub(at) < LISTENER_TRUST.as_millis() as u64
             }
         }
+    }
+
+    /// May what was kept before the listener went quiet still be served, marked stale,
+    /// while the database cannot answer? Only for a cache that is on by configuration,
+    /// and only within [`STALE_FOR`] of the listener's last confirmation.
+    fn stale_allowed(&self) -> bool {
+        if !self.enabled.load(Ordering::Acquire) {
+            return false;
+        }
+        match &self.confirmed_ms {
+            None => true,
+            Some(at) => {
+                let at = at.load(Ordering::Acquire);
+                at > 0 && self.now_ms().saturating_sub(at) < STALE_FOR.as_millis() as u64
+            }
+        }
+    }
+
+    /// A page kept from before, for when the database cannot answer: current as far as
+    /// this instance knows (no change made through it since), possibly missing changes
+    /// other instances made while the listener could not hear them.
+    pub fn get_stale(&self, key: &PageKey) -> Option<Arc<CachedPage>> {
+        if !self.stale_allowed() {
+            return None;
+        }
+        self.pages
+            .get(key)
+            .filter(|page| page.generation == self.generation(&key.thread))
+    }
+
+    /// [`ThreadCache::get_stale`] for a counts answer.
+    pub fn counts_answer_stale(&self, key: &str) -> Option<Arc<CachedCountsAnswer>> {
+        if !self.stale_allowed() {
+            return None;
+        }
+        let a = self.count_answers.get(key)?;
+        (a.generation == self.site_generation(&a.site)).then_some(a)
     }
 
     /// The listener is listening: keep the cache on. After a lapse, changes may have gone
@@ -446,7 +494,14 @@ impl ThreadCache {
         if let (true, Some(at)) = (on, &self.confirmed_ms) {
             at.store(self.now_ms().max(1), Ordering::Release);
         }
+        self.listening.store(on, Ordering::Release);
         self.enabled.store(on, Ordering::Release);
+    }
+
+    /// The listener lost PostgreSQL: nothing is answered from memory as current any more,
+    /// but what was kept stays for stale answers until the listener is back (which wipes it).
+    fn lost_listener(&self) {
+        self.listening.store(false, Ordering::Release);
     }
 }
 
@@ -512,7 +567,7 @@ pub fn listen_postgres(
                     return;
                 }
                 let Some(c) = cache.upgrade() else { return };
-                c.set_enabled(false);
+                c.lost_listener();
                 drop(c);
                 let mut conn = match PgConnection::establish(&url) {
                     Ok(conn) => conn,
@@ -799,6 +854,55 @@ mod tests {
         c.confirm_listening();
         assert!(c.is_enabled());
         assert!(c.get(&k).is_none(), "pages from before the lapse are gone");
+    }
+
+    #[test]
+    fn kept_pages_are_served_stale_while_the_listener_is_lost_and_never_after_it_is_back() {
+        let c = ThreadCache::for_listener(1 << 20);
+        let k = key("/a/");
+        c.insert(k.clone(), 0, Bytes::from_static(b"x"));
+        assert!(
+            c.get_stale(&k).is_none(),
+            "nothing before the listener ever connected"
+        );
+        c.set_enabled(true);
+        for k in [key("/a/"), key("/c/")] {
+            let g = c.generation(&k.thread);
+            c.insert(k, g, Bytes::from_static(b"x"));
+        }
+        let g = c.site_generation("s");
+        c.insert_counts_answer("q".into(), "s", g, Bytes::from_static(b"{}"));
+        c.lost_listener();
+        assert!(
+            !c.is_enabled(),
+            "a lost listener turns the cache off at once"
+        );
+        assert!(c.get(&k).is_none());
+        assert!(c.counts_answer("q").is_none());
+        assert!(c.get_stale(&k).is_some());
+        assert!(c.counts_answer_stale("q").is_some());
+        // A change made through this instance still makes its pages stale for good.
+        c.invalidate(&k.thread);
+        assert!(c.get_stale(&k).is_none());
+        assert!(c.counts_answer_stale("q").is_none());
+        assert!(c.get_stale(&key("/c/")).is_some());
+        // Back: what was kept from before is gone, stale or not.
+        c.set_enabled(true);
+        assert!(c.get(&key("/c/")).is_none());
+        assert!(c.get_stale(&key("/c/")).is_none());
+    }
+
+    #[test]
+    fn stale_pages_are_not_served_past_their_bound() {
+        let mut c = ThreadCache::for_listener(1 << 20);
+        c.set_enabled(true);
+        let k = key("/a/");
+        let g = c.generation(&k.thread);
+        c.insert(k.clone(), g, Bytes::from_static(b"x"));
+        c.lost_listener();
+        assert!(c.get_stale(&k).is_some());
+        c.started -= STALE_FOR + Duration::from_secs(1);
+        assert!(c.get_stale(&k).is_none());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `/api/v1/comments`: read a thread, post, edit and delete.
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -204,7 +204,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let rounds = if state.cache.is_enabled() { 3 } else { 0 };
     for _ in 0..rounds {
         if let Some(page) = state.cache.get(&key) {
-            return Ok(page_response(&req, &page, true, form_token.as_deref()));
+            return Ok(page_response(&req, &page, "hit", form_token.as_deref()));
         }
         match state.cache.begin_build(&key) {
             Build::Mine(g) => {
@@ -216,12 +216,19 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             }
         }
     }
+    // The database cannot be reached: what was kept is answered at once, marked stale,
+    // rather than after the read's timeout (see `ThreadCache::get_stale`).
+    if state.pool.writer_health().is_err() {
+        if let Some(page) = state.cache.get_stale(&key) {
+            return Ok(page_response(&req, &page, "stale", form_token.as_deref()));
+        }
+    }
     let generation = state.cache.generation(&key.thread);
     let site_info = view::site_json(
         settings,
         service::reply_notifications(state.mailer.is_some()),
     );
-    let body = state
+    let read = state
         .pool
         .read(move |conn| -> Result<Bytes, ApiError> {
             let page = with_conn!(conn, |c| service::read_thread(
@@ -231,26 +238,37 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
                 .map(Bytes::from)
                 .map_err(ApiError::internal)
         })
-        .await?;
+        .await;
+    let body = match read {
+        Ok(body) => body,
+        Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => {
+            return match state.cache.get_stale(&key) {
+                Some(page) => Ok(page_response(&req, &page, "stale", form_token.as_deref())),
+                None => Err(e),
+            };
+        }
+        Err(e) => return Err(e),
+    };
     let page = state.cache.insert(key, generation, body);
     drop(guard);
-    Ok(page_response(&req, &page, false, form_token.as_deref()))
+    Ok(page_response(&req, &page, "miss", form_token.as_deref()))
 }
 
-/// `X-Afterword-Cache` tells operators (and the benchmark) whether memory answered.
+/// `X-Afterword-Cache` tells operators (and the benchmark) whether memory answered:
+/// `hit`, `miss`, or `stale` (kept from before the database became unreachable).
 /// Each answer, cached page or not, carries a fresh form token for the spam checks (when
 /// the site checks it).
 fn page_response(
     req: &HttpRequest,
     page: &CachedPage,
-    hit: bool,
+    cache: &'static str,
     form_token: Option<&str>,
 ) -> HttpResponse {
     let mut res = respond::cached(req, &page.content, "application/json", "no-cache");
     let headers = res.headers_mut();
     headers.insert(
         header::HeaderName::from_static("x-afterword-cache"),
-        header::HeaderValue::from_static(if hit { "hit" } else { "miss" }),
+        header::HeaderValue::from_static(cache),
     );
     if let Some(Ok(v)) = form_token.map(header::HeaderValue::from_str) {
         headers.insert(header::HeaderName::from_static(spam::FORM_TOKEN_HEADER), v);

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -71,6 +72,22 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     if let Some(answer) = state.cache.counts_answer(raw) {
         return Ok(counts_response(&req, &answer.content));
     }
+    // The database cannot be reached: the answer kept from before, marked stale, at once.
+    let stale = || {
+        state.cache.counts_answer_stale(raw).map(|answer| {
+            let mut res = counts_response(&req, &answer.content);
+            res.headers_mut().insert(
+                header::HeaderName::from_static("x-afterword-cache"),
+                header::HeaderValue::from_static("stale"),
+            );
+            res
+        })
+    };
+    if state.pool.writer_health().is_err() {
+        if let Some(res) = stale() {
+            return Ok(res);
+        }
+    }
     let q = QueryParams::parse(&req)?;
     let site = q.require("site")?.to_owned();
     let generation = state.cache.site_generation(&site);
@@ -86,7 +103,11 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
             .with_field("reactions"))
         }
     };
-    let counts = answer(&state, &site, slugs, "slug", reactions).await?;
+    let counts = match answer(&state, &site, slugs, "slug", reactions).await {
+        Ok(counts) => counts,
+        Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => return stale().ok_or(e),
+        Err(e) => return Err(e),
+    };
     let body = serialize(&counts)?;
     let answer = state
         .cache

@@ -162,6 +162,19 @@ async fn postgres_frozen_network_answers_within_the_bound_and_recovers() {
     app.comment("open", "/before/", json!({"body": "before the freeze"}))
         .await;
     assert_eq!(health(&app).await, (200, json!({"status": "ok"})));
+    // Read before the freeze until memory answers (the cache is on once the listener
+    // listens): this page is kept, and served stale during the freeze.
+    let before_page = "/api/v1/comments?site=open&slug=%2Fbefore%2F";
+    let started = Instant::now();
+    let fresh_etag = loop {
+        let fresh = app.get(before_page).await;
+        assert_eq!(fresh.status(), 200);
+        if fresh.headers()["x-afterword-cache"] == "hit" {
+            break fresh.headers()["etag"].to_str().unwrap().to_owned();
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "never cached");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
 
     let running = Arc::new(AtomicBool::new(true));
     let load = spawn_load(app.clone(), running.clone());
@@ -190,6 +203,18 @@ async fn postgres_frozen_network_answers_within_the_bound_and_recovers() {
             r.status()
         );
     }
+    // The page read before the freeze is answered from memory, marked stale, at once.
+    let r = app.get(before_page).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-afterword-cache"], "stale");
+    assert_eq!(r.headers()["etag"].to_str().unwrap(), fresh_etag);
+    let page: Value = r.json().await.unwrap();
+    assert!(
+        page["comments"][0]["html"]
+            .as_str()
+            .is_some_and(|h| h.contains("before the freeze")),
+        "{page}"
+    );
     assert_eq!(degraded["status"], "degraded", "{degraded}");
     assert!(
         degraded["reason"].as_str().is_some_and(|r| r.len() > 10),
