@@ -122,6 +122,9 @@ pub trait EventStore: Sized {
     fn retry_delivery(&mut self, id: i64, now: i64) -> QueryResult<bool>;
     /// Deletes a delivery not being sent right now. False if there was none.
     fn drop_delivery(&mut self, id: i64) -> QueryResult<bool>;
+    /// Forgets what events said about a comment whose text is gone for good (erased, or
+    /// deleted by its author): its events and their deliveries, sent or not.
+    fn forget_comment_events(&mut self, comment_id: i64) -> QueryResult<usize>;
     /// Deletes dispatched events and delivered deliveries older than `before`.
     fn prune_events(&mut self, before: i64) -> QueryResult<(usize, usize)>;
 }
@@ -267,6 +270,18 @@ macro_rules! event_store_fns {
             )
             .execute(self)?;
             Ok(n == 1)
+        }
+
+        fn forget_comment_events(&mut self, comment_id: i64) -> QueryResult<usize> {
+            use webhook_deliveries as d;
+            let ids = events::table
+                .filter(events::comment_id.eq(comment_id))
+                .select(events::id);
+            let n = diesel::delete(d::table.filter(d::event_id.eq_any(ids.nullable())))
+                .execute(self)?;
+            let e = diesel::delete(events::table.filter(events::comment_id.eq(comment_id)))
+                .execute(self)?;
+            Ok(n + e)
         }
 
         fn prune_events(&mut self, before: i64) -> QueryResult<(usize, usize)> {

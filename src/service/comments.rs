@@ -522,6 +522,8 @@ pub fn delete_comment<C: Db>(c: &mut C, action: &AuthorAction<'_>) -> Result<(),
     if auth.status == "approved" {
         c.add_comment_count(auth.thread_id, -1)?;
     }
+    // Its text is gone: so is what earlier events said of it.
+    c.forget_comment_events(id.0)?;
     super::events::record(
         c,
         EventKind::CommentDeleted,

@@ -210,14 +210,17 @@ pub fn act<C: Db>(
             }
         }
         Action::Purge => {
-            if c.has_replies(row.id)? {
+            let purged = if c.has_replies(row.id)? {
                 // Replies hang under it: keep an empty placeholder.
                 c.scrub_comment(row.id, now, ERASED)?;
                 Some("deleted")
             } else {
                 c.purge_comment(row.id)?;
                 None
-            }
+            };
+            // What earlier events said of it (its text, its author) goes too.
+            c.forget_comment_events(row.id)?;
+            purged
         }
     };
     let now_approved = to == Some("approved");

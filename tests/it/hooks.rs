@@ -24,6 +24,7 @@ on_both_backends!(
     events_wait_across_a_restart_and_arrive_once,
     chat_formats_carry_what_each_service_expects,
     the_docs_receiver_example_verifies_real_deliveries,
+    a_comment_deleted_by_its_author_leaves_no_text_in_events,
 );
 
 /// The secret of the tests' signed endpoints (32 bytes of key).
@@ -684,4 +685,102 @@ async fn the_docs_receiver_example_verifies_real_deliveries(app: TestApp) {
     drop(child);
     let printed = std::fs::read_to_string(&printed_to).unwrap();
     assert!(printed.contains("comment.created"), "{printed}");
+}
+
+/// Two instances on one PostgreSQL: each event is dispatched by one of them and each
+/// delivery sent by one of them, also while retries go on at a receiver that fails first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_postgres_deliver_each_event_once() {
+    let Some(db) = common::TestDb::new(common::Backend::Postgres) else {
+        eprintln!("skipped: AFTERWORD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let db = Arc::new(db);
+    let steady = Receiver::start(200).await;
+    let flaky = Receiver::start(500).await;
+    let config = config(
+        &format!(
+            "{}{}",
+            hook(&steady.url("/steady"), &format!("secret = \"{SECRET}\"")),
+            hook(&flaky.url("/flaky"), &format!("secret = \"{SECRET}\"")),
+        ),
+        "5s",
+    );
+    let a = common::spawn_on(Arc::clone(&db), &config).await;
+    let b = common::spawn_on(db, &config).await;
+    for i in 0..20 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        post(app, "/two/", &format!("comment {i}")).await;
+    }
+    until(
+        "twenty at the steady endpoint",
+        Duration::from_secs(20),
+        || steady.accepted().len() >= 20,
+    )
+    .await;
+    until("retries at the flaky one", Duration::from_secs(10), || {
+        flaky.all().len() >= 30
+    })
+    .await;
+    flaky.answer(200);
+    until(
+        "twenty at the flaky endpoint",
+        Duration::from_secs(30),
+        || flaky.accepted().len() >= 20,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for r in [&steady, &flaky] {
+        assert_eq!(r.verify_once(SECRET).get("comment.created"), Some(&20));
+        assert_eq!(r.accepted().len(), 20);
+    }
+    // Every delivery is recorded as delivered, once.
+    let delivered =
+        a.db.number("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'delivered'");
+    assert_eq!(delivered, 40);
+    assert_eq!(
+        a.db.number("SELECT COUNT(*) AS n FROM events WHERE dispatched_at IS NULL"),
+        0
+    );
+}
+
+/// An author's delete takes the text out of the event stream too: the events and
+/// deliveries that quoted it go, and the deletion's own event quotes nothing.
+async fn a_comment_deleted_by_its_author_leaves_no_text_in_events(app: TestApp) {
+    let r = Receiver::start(200).await;
+    let app = respawn(
+        app,
+        &config(&hook(&r.url("/r"), &format!("secret = \"{SECRET}\"")), "5s"),
+    )
+    .await;
+    let (c, token) = post(&app, "/gone/", "a secret recipe").await;
+    until("the created event", Duration::from_secs(10), || {
+        r.accepted().len() == 1
+    })
+    .await;
+    let id = c["id"].as_i64().unwrap();
+    let gone = app
+        .remove(app.url(&format!("/api/v1/comments/{id}")), &token)
+        .await;
+    assert_eq!(gone.status(), 204);
+    until("the deleted event", Duration::from_secs(10), || {
+        r.accepted().len() == 2
+    })
+    .await;
+    let deleted = &r.accepted()[1].body;
+    assert_eq!(deleted["type"], "comment.deleted");
+    assert_eq!(deleted["data"]["comment"]["excerpt"], "");
+    assert!(!deleted.to_string().contains("secret recipe"));
+    assert_eq!(
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM events WHERE comment_id = {id} AND kind = 'comment.created'"
+        )),
+        0
+    );
+    assert_eq!(
+        app.db.number(
+            "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE body LIKE '%secret recipe%'"
+        ),
+        0
+    );
 }
