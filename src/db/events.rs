@@ -17,7 +17,7 @@ pub struct NewEvent<'a> {
     pub detail: &'a str,
 }
 
-/// An event taken for dispatching.
+/// An event to dispatch.
 #[derive(Debug, Clone, QueryableByName)]
 #[diesel(table_name = events)]
 pub struct EventRow {
@@ -82,20 +82,23 @@ pub struct DeliveryRow {
 
 pub trait EventStore: Sized {
     fn insert_event(&mut self, e: &NewEvent<'_>) -> QueryResult<()>;
-    /// Marks up to `n` pending events dispatched at `now` and returns them, oldest first.
-    /// Run it in the transaction that handles them: a rollback hands them back. Instances
-    /// taking events at once take disjoint ones.
-    fn take_events(&mut self, now: i64, n: i64) -> QueryResult<Vec<EventRow>>;
+    /// Up to `n` events not dispatched yet, oldest first (read only: see `take_event`).
+    fn pending_events(&mut self, n: i64) -> QueryResult<Vec<EventRow>>;
+    /// Marks event `id` dispatched at `now`; false if it was already (another instance
+    /// took it). Run it in the transaction that handles it: a rollback hands it back.
+    fn take_event(&mut self, id: i64, now: i64) -> QueryResult<bool>;
     /// Queues a delivery; false if this event already has one for this endpoint.
     fn insert_delivery(&mut self, d: &NewDelivery<'_>) -> QueryResult<bool>;
-    /// Claims the earliest due delivery to `endpoint` for `worker` until `lease_until`.
-    fn claim_delivery(
+    /// Claims the `n` earliest due deliveries to `endpoint` for `worker` until
+    /// `lease_until`, earliest first.
+    fn claim_deliveries(
         &mut self,
         endpoint: &str,
         worker: &str,
         now: i64,
         lease_until: i64,
-    ) -> QueryResult<Option<ClaimedDelivery>>;
+        n: i64,
+    ) -> QueryResult<Vec<ClaimedDelivery>>;
     /// Records an attempt on a delivery this worker holds: `status` `delivered`, `queued`
     /// (again at `next_at`) or `failed`. False if the claim was lost meanwhile.
     fn finish_delivery(
@@ -107,7 +110,8 @@ pub trait EventStore: Sized {
         answer: &str,
         now: i64,
     ) -> QueryResult<bool>;
-    /// Gives back what `worker` claimed and has not sent (it is stopping).
+    /// Gives back what `worker` claimed and has not sent (it is stopping, or stopped a
+    /// batch early).
     fn release_deliveries(&mut self, worker: &str) -> QueryResult<usize>;
     /// Newest first, optionally of one status, below the id `before`.
     fn deliveries_page(
@@ -138,13 +142,19 @@ macro_rules! event_store_fns {
                 .map(|_| ())
         }
 
-        fn take_events(&mut self, now: i64, n: i64) -> QueryResult<Vec<EventRow>> {
-            let mut rows: Vec<EventRow> = diesel::sql_query($take)
-                .bind::<BigInt, _>(now)
-                .bind::<BigInt, _>(n)
-                .load(self)?;
-            rows.sort_by_key(|r| r.id);
-            Ok(rows)
+        fn pending_events(&mut self, n: i64) -> QueryResult<Vec<EventRow>> {
+            diesel::sql_query($take).bind::<BigInt, _>(n).load(self)
+        }
+
+        fn take_event(&mut self, id: i64, now: i64) -> QueryResult<bool> {
+            let n = diesel::update(
+                events::table
+                    .filter(events::id.eq(id))
+                    .filter(events::dispatched_at.is_null()),
+            )
+            .set(events::dispatched_at.eq(now))
+            .execute(self)?;
+            Ok(n == 1)
         }
 
         fn insert_delivery(&mut self, d: &NewDelivery<'_>) -> QueryResult<bool> {
@@ -155,21 +165,24 @@ macro_rules! event_store_fns {
             Ok(n == 1)
         }
 
-        fn claim_delivery(
+        fn claim_deliveries(
             &mut self,
             endpoint: &str,
             worker: &str,
             now: i64,
             lease_until: i64,
-        ) -> QueryResult<Option<ClaimedDelivery>> {
-            let rows: Vec<ClaimedDelivery> = diesel::sql_query($claim)
+            n: i64,
+        ) -> QueryResult<Vec<ClaimedDelivery>> {
+            let mut rows: Vec<ClaimedDelivery> = diesel::sql_query($claim)
                 .bind::<Text, _>(worker)
                 .bind::<BigInt, _>(lease_until)
                 .bind::<Text, _>(endpoint)
                 .bind::<BigInt, _>(now)
                 .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(n)
                 .load(self)?;
-            Ok(rows.into_iter().next())
+            rows.sort_by_key(|r| r.id);
+            Ok(rows)
         }
 
         fn finish_delivery(
@@ -306,28 +319,26 @@ macro_rules! event_store_fns {
 impl EventStore for SqliteConnection {
     // One process per SQLite file, one dispatcher and one worker per endpoint in it.
     event_store_fns!(
-        "UPDATE events SET dispatched_at = ? WHERE id IN (SELECT id FROM events \
-         WHERE dispatched_at IS NULL ORDER BY id LIMIT ?) \
-         RETURNING id, at, kind, site, thread_id, comment_id, detail",
+        "SELECT id, at, kind, site, thread_id, comment_id, detail FROM events \
+         WHERE dispatched_at IS NULL ORDER BY id LIMIT ?",
         "UPDATE webhook_deliveries SET claimed_by = ?, lease_until = ? WHERE id IN (SELECT id \
          FROM webhook_deliveries WHERE endpoint = ? AND status = 'queued' AND \
          next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?) \
-         ORDER BY next_attempt_at, id LIMIT 1) \
+         ORDER BY next_attempt_at, id LIMIT ?) \
          RETURNING id, message_id, site, endpoint, kind, format, body, attempts, created_at"
     );
 }
 
 impl EventStore for PgConnection {
-    // Instances taking at once skip each other's rows instead of waiting, and never take
-    // the same row.
+    // Instances claiming deliveries at once skip each other's rows instead of waiting,
+    // and never claim the same row; an event is taken by a conditional update, once.
     event_store_fns!(
-        "UPDATE events SET dispatched_at = $1 WHERE id IN (SELECT id FROM events \
-         WHERE dispatched_at IS NULL ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) \
-         RETURNING id, at, kind, site, thread_id, comment_id, detail",
+        "SELECT id, at, kind, site, thread_id, comment_id, detail FROM events \
+         WHERE dispatched_at IS NULL ORDER BY id LIMIT $1",
         "UPDATE webhook_deliveries SET claimed_by = $1, lease_until = $2 WHERE id IN (SELECT id \
          FROM webhook_deliveries WHERE endpoint = $3 AND status = 'queued' AND \
          next_attempt_at <= $4 AND (lease_until IS NULL OR lease_until < $5) \
-         ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+         ORDER BY next_attempt_at, id LIMIT $6 FOR UPDATE SKIP LOCKED) \
          RETURNING id, message_id, site, endpoint, kind, format, body, attempts, created_at"
     );
 }

@@ -15,12 +15,13 @@ use crate::email::links::ActionToken;
 use crate::email::worker::Stop;
 use crate::error::ApiError;
 use crate::security::ServerKey;
-use crate::with_conn;
+use crate::{on_conn, with_conn};
 
 /// How often the dispatcher looks for events when there were none.
 const POLL: Duration = Duration::from_millis(200);
-/// Events handled per transaction.
-const BATCH: i64 = 100;
+/// Events handled per write: each is a few statements in the writer's batch, beside the
+/// comments.
+const BATCH: i64 = 25;
 /// Dispatched events and delivered deliveries stay this long, then are pruned.
 pub const KEEP: Duration = Duration::from_secs(7 * 86_400);
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -129,54 +130,97 @@ pub fn message<C: Db>(
     })
 }
 
-/// Takes up to `n` pending events and hands each to its consumers: reply mail, then the
-/// site's webhooks. Run it in one transaction. Returns how many it took.
-pub fn dispatch<C: Db>(
+/// A delivery rendered before it is queued.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub endpoint: String,
+    pub format: &'static str,
+    pub body: String,
+}
+
+/// A pending event made ready to hand over: whether it makes reply mail, and its
+/// deliveries' bodies.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub event: EventRow,
+    pub mail: bool,
+    pub deliveries: Vec<Rendered>,
+}
+
+/// Reads up to `n` pending events and renders what each is to become: work done before
+/// the write, on a read connection, so that the write is short.
+pub fn prepare<C: Db>(
     c: &mut C,
     settings: &Settings,
     key: &ServerKey,
     now: i64,
     n: i64,
-) -> Result<usize, ApiError> {
-    let events = c.take_events(now, n)?;
-    for ev in &events {
+) -> Result<Vec<Prepared>, ApiError> {
+    let mut out = Vec::new();
+    for ev in c.pending_events(n)? {
         let detail: Value = serde_json::from_str(&ev.detail).unwrap_or_else(|_| json!({}));
-        if first_seen(&ev.kind, &detail) {
-            if let Some(id) = ev.comment_id {
-                crate::email::replies::comment_approved(c, id, ev.at)?;
+        let mail = first_seen(&ev.kind, &detail) && ev.comment_id.is_some();
+        let mut deliveries = Vec::new();
+        let site = SiteId::parse(&ev.site)
+            .ok()
+            .and_then(|id| settings.site(&id));
+        if let Some(site) = site {
+            let hooks: Vec<&WebhookSettings> = site
+                .webhooks
+                .iter()
+                .filter(|w| w.events.iter().any(|k| k.as_str() == ev.kind))
+                .collect();
+            if !hooks.is_empty() {
+                let m = message(c, settings, site, key, &ev, detail, now)?;
+                deliveries = hooks
+                    .into_iter()
+                    .map(|w| Rendered {
+                        endpoint: w.url.clone(),
+                        format: w.format.as_str(),
+                        body: format::render(w.format, &w.url, &m),
+                    })
+                    .collect();
             }
         }
-        let Some(site) = SiteId::parse(&ev.site)
-            .ok()
-            .and_then(|id| settings.site(&id))
-        else {
-            continue;
-        };
-        let hooks: Vec<&WebhookSettings> = site
-            .webhooks
-            .iter()
-            .filter(|w| w.events.iter().any(|k| k.as_str() == ev.kind))
-            .collect();
-        if hooks.is_empty() {
+        out.push(Prepared {
+            event: ev,
+            mail,
+            deliveries,
+        });
+    }
+    Ok(out)
+}
+
+/// Hands each prepared event to its consumers, unless another instance took it first:
+/// reply mail, then the site's webhooks. Run it in one transaction (or savepoint), which
+/// marks them dispatched. Returns how many it took.
+pub fn hand_over<C: Db>(c: &mut C, prepared: &[Prepared], now: i64) -> Result<usize, ApiError> {
+    let mut taken = 0;
+    for p in prepared {
+        let ev = &p.event;
+        if !c.take_event(ev.id, now)? {
             continue;
         }
-        let m = message(c, settings, site, key, ev, detail, now)?;
+        taken += 1;
+        if let (true, Some(id)) = (p.mail, ev.comment_id) {
+            crate::email::replies::comment_approved(c, id, ev.at)?;
+        }
         let id = message_id(ev.id);
-        for w in hooks {
+        for d in &p.deliveries {
             c.insert_delivery(&NewDelivery {
                 event_id: Some(ev.id),
                 message_id: &id,
                 site: &ev.site,
-                endpoint: &w.url,
+                endpoint: &d.endpoint,
                 kind: &ev.kind,
-                format: w.format.as_str(),
-                body: &format::render(w.format, &w.url, &m),
+                format: d.format,
+                body: &d.body,
                 created_at: now,
                 next_attempt_at: now,
             })?;
         }
     }
-    Ok(events.len())
+    Ok(taken)
 }
 
 /// Runs the dispatcher until `stop`.
@@ -195,14 +239,24 @@ impl Dispatcher {
     }
 
     fn run(self) {
+        super::background_priority();
+        let rt = match super::runtime() {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!(error = %e, "events: cannot start the dispatcher");
+                return;
+            }
+        };
         let mut pruned: Option<Instant> = None;
         while !self.stop.stopped() {
             if pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
                 self.prune();
                 pruned = Some(Instant::now());
             }
-            match self.round() {
-                Ok(0) => self.sleep(POLL),
+            match self.round(&rt) {
+                // A full batch means more wait: go on at once. Otherwise let some gather
+                // (fewer, larger transactions beside the comments' writes).
+                Ok(n) if n < BATCH as usize => self.sleep(POLL),
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %format!("{e:#}"), "events: cannot dispatch; trying again");
@@ -212,14 +266,25 @@ impl Dispatcher {
         }
     }
 
-    fn round(&self) -> anyhow::Result<usize> {
-        let mut conn = self.pool.get()?;
+    /// Prepares pending events on a read connection, then hands them over in one write.
+    /// Returns how many were pending.
+    fn round(&self, rt: &tokio::runtime::Runtime) -> anyhow::Result<usize> {
         let now = crate::view::now_micros();
-        let n = with_conn!(conn, |c| diesel::Connection::transaction(c, |c| {
-            dispatch(c, &self.settings, &self.key, now, BATCH)
-        }))
+        let prepared = {
+            let mut conn = self.pool.get()?;
+            with_conn!(conn, |c| prepare(c, &self.settings, &self.key, now, BATCH))
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?
+        };
+        let pending = prepared.len();
+        if pending == 0 {
+            return Ok(0);
+        }
+        super::write(rt, &self.pool, move |conn| {
+            let now = crate::view::now_micros();
+            on_conn!(conn, |c| hand_over(c, &prepared, now))
+        })
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        Ok(n)
+        Ok(pending)
     }
 
     fn prune(&self) {
@@ -281,10 +346,13 @@ pub fn start(
     // The blocking client runs a runtime of its own, which must not be made (or dropped)
     // on the async runtime this is called from.
     let outbound_settings = settings.outbound.clone();
-    let outbound =
-        std::thread::spawn(move || crate::outbound::Outbound::new(outbound_settings, &user_agent))
-            .join()
-            .map_err(|_| anyhow::anyhow!("cannot make the webhooks' HTTP client"))??;
+    // Made on a background thread, so the client's own thread inherits its priority.
+    let outbound = std::thread::spawn(move || {
+        super::background_priority();
+        crate::outbound::Outbound::new(outbound_settings, &user_agent)
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("cannot make the webhooks' HTTP client"))??;
     for endpoint in endpoints {
         threads.push(
             super::delivery::EndpointWorker {
