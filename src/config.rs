@@ -1741,4 +1741,68 @@ YmRJQ7bTiP7Gyt0h1IphLsVuxfjjnTzKMrVTPfAZjGACIH97oaKyvDC0HCAXAEF/\n\
             }
         }
     }
+
+    #[test]
+    fn webhooks_parse_and_refuse_clearly() {
+        let site = "[[site]]\nid = \"a\"\n[[site.webhook]]\n";
+        let secret = "secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"";
+        let s = Settings::from_toml(
+            &format!(
+                "{site}url = \"https://h.example/x\"\n{secret}\n\
+                 [[site.webhook]]\nurl = \"https://ntfy.sh/t\"\nformat = \"ntfy\"\n\
+                 events = [\"comment.created\"]\nretry_after = \"1s\""
+            ),
+            &no_env,
+        )
+        .unwrap();
+        let hooks = &s.sites["a"].webhooks;
+        assert_eq!(hooks.len(), 2);
+        assert_eq!(hooks[0].format, WebhookFormat::Standard);
+        assert_eq!(hooks[0].events.len(), crate::domain::EventKind::ALL.len());
+        assert_eq!(hooks[0].secret.as_ref().unwrap().0.len(), 24);
+        assert!(!format!("{:?}", hooks[0]).contains("MfKQ"));
+        assert_eq!(hooks[1].events, [crate::domain::EventKind::CommentCreated]);
+        assert!(hooks[1].secret.is_none());
+        assert_eq!(hooks[1].retry_after, Duration::from_secs(1));
+        for (text, key) in [
+            ("url = \"ftp://h.example/\"", "site[0].webhook[0].url"),
+            ("url = \"https://u:p@h.example/\"", "site[0].webhook[0].url"),
+            ("url = \"https://h.example/\"", "site[0].webhook[0].secret"),
+            (
+                "url = \"https://h.example/\"\nsecret = \"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"",
+                "site[0].webhook[0].secret",
+            ),
+            (
+                "url = \"https://h.example/\"\nsecret = \"whsec_c2hvcnQ=\"",
+                "site[0].webhook[0].secret",
+            ),
+            (
+                "url = \"https://h.example/\"\nformat = \"teams\"",
+                "site[0].webhook[0].format",
+            ),
+            (
+                "url = \"https://h.example/\"\nformat = \"slack\"\nevents = [\"comment.nope\"]",
+                "site[0].webhook[0].events[0]",
+            ),
+            (
+                "url = \"https://h.example/\"\nformat = \"slack\"\nevents = []",
+                "site[0].webhook[0].events",
+            ),
+            (
+                "url = \"https://ntfy.sh/\"\nformat = \"ntfy\"",
+                "site[0].webhook[0].url",
+            ),
+            (
+                "url = \"https://h.example/\"\nformat = \"slack\"\nretry_after = \"2h\"",
+                "site[0].webhook[0].retry_after",
+            ),
+            (
+                "url = \"https://h.example/\"\nformat = \"slack\"\nsecrets = 1",
+                "secrets",
+            ),
+        ] {
+            let e = Settings::from_toml(&format!("{site}{text}"), &no_env).unwrap_err();
+            assert!(e.key.contains(key), "{text}: {e:?}");
+        }
+    }
 }
