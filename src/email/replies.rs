@@ -8,7 +8,9 @@
 //! many comments they post meanwhile. Its link confirms on a POST (mail scanners follow
 //! GETs). Once confirmed, each approved reply to one of their comments (not their own,
 //! not to a comment since deleted or refused) joins a digest row per subscriber and
-//! thread, written in the approval's transaction. The mail worker turns a digest into one
+//! thread, written from the approval's event (see `crate::events`: the change records it
+//! in its own transaction, the dispatcher hands it over a moment later, once, in a
+//! transaction of its own). The mail worker turns a digest into one
 //! message once it is [`crate::config::SmtpSettings::reply_delay`] old, deleting the row
 //! in the same transaction, so several quick replies make one mail, sent once even with
 //! several instances. What the mail says is decided then: a reply deleted meanwhile or an
