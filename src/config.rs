@@ -146,6 +146,18 @@ struct RawSite {
     notify_moderators: Option<String>,
     language: Option<String>,
     spam: Option<RawSpam>,
+    webhook: Option<Vec<RawWebhook>>,
+}
+
+/// `[[site.webhook]]`: one endpoint that is sent the site's events (see `crate::events`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    url: String,
+    events: Option<Vec<String>>,
+    secret: Option<String>,
+    format: Option<String>,
+    retry_after: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -289,6 +301,188 @@ pub struct SiteSettings {
     pub language: &'static str,
     /// The spam checks new comments go through (see `service::spam`).
     pub spam: SpamSettings,
+    /// Where the site's events are sent (`[[site.webhook]]`).
+    pub webhooks: Vec<WebhookSettings>,
+}
+
+/// One webhook endpoint of a site.
+#[derive(Clone, Debug)]
+pub struct WebhookSettings {
+    pub url: String,
+    /// The events it is sent; all by default.
+    pub events: Vec<crate::domain::EventKind>,
+    /// The signing key (`whsec_` + base64 in the file, decoded); `None`: unsigned (chat
+    /// formats only: their URL is the secret).
+    pub secret: Option<WebhookSecret>,
+    pub format: WebhookFormat,
+    /// The first retry waits this long, each next one twice as long (at most 2 hours),
+    /// for 48 hours.
+    pub retry_after: Duration,
+}
+
+/// A webhook signing key, never printed.
+#[derive(Clone)]
+pub struct WebhookSecret(pub Vec<u8>);
+
+impl fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WebhookSecret(<redacted>)")
+    }
+}
+
+/// The body a webhook endpoint expects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WebhookFormat {
+    /// Standard Webhooks: `{"type", "timestamp", "data"}`.
+    Standard,
+    Slack,
+    Discord,
+    Matrix,
+    Ntfy,
+}
+
+impl WebhookFormat {
+    pub const ALL: [WebhookFormat; 5] = [
+        WebhookFormat::Standard,
+        WebhookFormat::Slack,
+        WebhookFormat::Discord,
+        WebhookFormat::Matrix,
+        WebhookFormat::Ntfy,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::Standard => "standard",
+            WebhookFormat::Slack => "slack",
+            WebhookFormat::Discord => "discord",
+            WebhookFormat::Matrix => "matrix",
+            WebhookFormat::Ntfy => "ntfy",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<WebhookFormat> {
+        WebhookFormat::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+/// Reads a Standard Webhooks secret: `whsec_` and the base64 of 24 to 64 random bytes.
+pub fn parse_webhook_secret(s: &str) -> Result<WebhookSecret, String> {
+    use base64::Engine;
+    let b64 = s
+        .strip_prefix("whsec_")
+        .ok_or("must start with `whsec_` (followed by base64)")?;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|_| "after `whsec_` must come base64")?;
+    if !(24..=64).contains(&key.len()) {
+        return Err(format!(
+            "must hold 24 to 64 bytes of key ({} here); make one with `echo whsec_$(head -c 32 /dev/urandom | base64)`",
+            key.len()
+        ));
+    }
+    Ok(WebhookSecret(key))
+}
+
+fn parse_webhooks(i: usize, raw: Vec<RawWebhook>) -> Result<Vec<WebhookSettings>, ConfigError> {
+    let mut out: Vec<WebhookSettings> = Vec::new();
+    if raw.len() > 20 {
+        return Err(err(
+            format!("site[{i}].webhook"),
+            "at most 20 webhooks per site",
+        ));
+    }
+    for (j, w) in raw.into_iter().enumerate() {
+        let key = |k: &str| format!("site[{i}].webhook[{j}].{k}");
+        let url = url::Url::parse(&w.url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .filter(|u| u.username().is_empty() && u.password().is_none())
+            .ok_or_else(|| {
+                err(
+                    key("url"),
+                    format!(
+                        "`{}` must be an http or https URL without credentials",
+                        w.url
+                    ),
+                )
+            })?;
+        if out.iter().any(|o| o.url == url.as_str()) {
+            return Err(err(key("url"), format!("`{url}` is listed twice")));
+        }
+        let format = match w.format.as_deref() {
+            None => WebhookFormat::Standard,
+            Some(f) => WebhookFormat::parse(f).ok_or_else(|| {
+                err(
+                    key("format"),
+                    format!("`{f}` must be one of standard, slack, discord, matrix, ntfy"),
+                )
+            })?,
+        };
+        if format == WebhookFormat::Ntfy && url.path().trim_matches('/').is_empty() {
+            return Err(err(
+                key("url"),
+                format!("`{url}` must name the ntfy topic, like https://ntfy.sh/my-topic"),
+            ));
+        }
+        let events = match w.events {
+            None => crate::domain::EventKind::ALL.to_vec(),
+            Some(list) if list.iter().any(|e| e == "*") => crate::domain::EventKind::ALL.to_vec(),
+            Some(list) => {
+                let mut kinds = Vec::new();
+                for (n, e) in list.iter().enumerate() {
+                    let k = crate::domain::EventKind::parse(e).ok_or_else(|| {
+                        err(
+                            format!("site[{i}].webhook[{j}].events[{n}]"),
+                            format!(
+                                "`{e}` must be one of {}",
+                                crate::domain::EventKind::ALL.map(|k| k.as_str()).join(", ")
+                            ),
+                        )
+                    })?;
+                    if !kinds.contains(&k) {
+                        kinds.push(k);
+                    }
+                }
+                if kinds.is_empty() {
+                    return Err(err(key("events"), "must name at least one event"));
+                }
+                kinds
+            }
+        };
+        let secret = match w.secret {
+            Some(s) => Some(parse_webhook_secret(&s).map_err(|m| err(key("secret"), m))?),
+            None if format == WebhookFormat::Standard => {
+                return Err(err(
+                    key("secret"),
+                    "is needed for format = \"standard\" (receivers check the signature); \
+                     make one with `echo whsec_$(head -c 32 /dev/urandom | base64)`",
+                ))
+            }
+            None => None,
+        };
+        let retry_after = match w.retry_after {
+            None => Duration::from_secs(30),
+            Some(r) => {
+                let d = humantime::parse_duration(&r).ok().filter(|d| {
+                    *d >= Duration::from_millis(100) && *d <= Duration::from_secs(3600)
+                });
+                d.ok_or_else(|| {
+                    err(
+                        key("retry_after"),
+                        format!("`{r}` must be a duration from 100ms to 1h, like \"30s\""),
+                    )
+                })?
+            }
+        };
+        out.push(WebhookSettings {
+            url: url.to_string(),
+            events,
+            secret,
+            format,
+            retry_after,
+        });
+    }
+    Ok(out)
 }
 
 /// The spam checks of one site. Each can be turned off on its own.
@@ -418,6 +612,7 @@ impl SiteSettings {
             notify_moderators: NotifyModerators::Pending,
             language: "en",
             spam: SpamSettings::default(),
+            webhooks: Vec::new(),
         }
     }
 }
@@ -1147,6 +1342,7 @@ fn parse_site(i: usize, s: RawSite, spam: &RawSpam) -> Result<SiteSettings, Conf
         notify_moderators,
         language,
         spam: parse_spam(&key("spam"), &spam.overlay(&s.spam.unwrap_or_default()))?,
+        webhooks: parse_webhooks(i, s.webhook.unwrap_or_default())?,
     })
 }
 
@@ -1543,6 +1739,70 @@ YmRJQ7bTiP7Gyt0h1IphLsVuxfjjnTzKMrVTPfAZjGACIH97oaKyvDC0HCAXAEF/\n\
                     prop_assert!(!e.message.is_empty());
                 }
             }
+        }
+    }
+
+    #[test]
+    fn webhooks_parse_and_refuse_clearly() {
+        let site = "[[site]]\nid = \"a\"\n[[site.webhook]]\n";
+        let secret = "secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"";
+        let s = Settings::from_toml(
+            &format!(
+                "{site}url = \"https://h.example/x\"\n{secret}\n\
+                 [[site.webhook]]\nurl = \"https://ntfy.sh/t\"\nformat = \"ntfy\"\n\
+                 events = [\"comment.created\"]\nretry_after = \"1s\""
+            ),
+            &no_env,
+        )
+        .unwrap();
+        let hooks = &s.sites["a"].webhooks;
+        assert_eq!(hooks.len(), 2);
+        assert_eq!(hooks[0].format, WebhookFormat::Standard);
+        assert_eq!(hooks[0].events.len(), crate::domain::EventKind::ALL.len());
+        assert_eq!(hooks[0].secret.as_ref().unwrap().0.len(), 24);
+        assert!(!format!("{:?}", hooks[0]).contains("MfKQ"));
+        assert_eq!(hooks[1].events, [crate::domain::EventKind::CommentCreated]);
+        assert!(hooks[1].secret.is_none());
+        assert_eq!(hooks[1].retry_after, Duration::from_secs(1));
+        for (text, key) in [
+            ("url = \"ftp://h.example/\"", "site[0].webhook[0].url"),
+            ("url = \"https://u:p@h.example/\"", "site[0].webhook[0].url"),
+            ("url = \"https://h.example/\"", "site[0].webhook[0].secret"),
+            (
+                "url = \"https://h.example/\"\nsecret = \"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"",
+                "site[0].webhook[0].secret",
+            ),
+            (
+                "url = \"https://h.example/\"\nsecret = \"whsec_c2hvcnQ=\"",
+                "site[0].webhook[0].secret",
+            ),
+            (
+                "url = \"https://h.example/\"\nformat = \"teams\"",
+                "site[0].webhook[0].format",
+            ),
+            (
+                "url = \"https://h.example/\"\nformat = \"slack\"\nevents = [\"comment.nope\"]",
+                "site[0].webhook[0].events[0]",
+            ),
+            (
+                "url = \"https://h.example/\"\nformat = \"slack\"\nevents = []",
+                "site[0].webhook[0].events",
+            ),
+            (
+                "url = \"https://ntfy.sh/\"\nformat = \"ntfy\"",
+                "site[0].webhook[0].url",
+            ),
+            (
+                "url = \"https://h.example/\"\nformat = \"slack\"\nretry_after = \"2h\"",
+                "site[0].webhook[0].retry_after",
+            ),
+            (
+                "url = \"https://h.example/\"\nformat = \"slack\"\nsecrets = 1",
+                "secrets",
+            ),
+        ] {
+            let e = Settings::from_toml(&format!("{site}{text}"), &no_env).unwrap_err();
+            assert!(e.key.contains(key), "{text}: {e:?}");
         }
     }
 }

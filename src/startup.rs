@@ -33,6 +33,8 @@ struct Background {
     /// Stops the mail worker and the privacy purge.
     mail_stop: crate::email::worker::Stop,
     mail_worker: Option<std::thread::JoinHandle<()>>,
+    /// The event dispatcher and the webhook workers (stopped with `mail_stop`).
+    event_threads: Vec<std::thread::JoinHandle<()>>,
     /// Stops the PostgreSQL listener.
     listener_stop: Arc<std::sync::atomic::AtomicBool>,
     pg_listener: Option<std::thread::JoinHandle<()>>,
@@ -115,6 +117,13 @@ impl Application {
             Some((m, t, w)) => (Some(m), Some(t), Some(w)),
             None => (None, None, None),
         };
+        // Links in webhook messages point at the address actually bound when there is no
+        // public_url (the configured port may be 0).
+        let mut event_settings = settings.clone();
+        event_settings.listen = addr;
+        let event_threads =
+            crate::events::dispatch::start(&Arc::new(event_settings), &pool, &key, &mail_stop)
+                .context("cannot start the event dispatcher")?;
         let state = web::Data::new(AppState {
             mailer,
             smtp,
@@ -164,6 +173,7 @@ impl Application {
                 pool: pool.clone(),
                 mail_stop,
                 mail_worker,
+                event_threads,
                 listener_stop,
                 pg_listener,
             },
@@ -270,10 +280,11 @@ impl Background {
         }
         self.listener_stop
             .store(true, std::sync::atomic::Ordering::Release);
-        let threads: Vec<_> = [self.mail_worker.take(), self.pg_listener.take()]
+        let mut threads: Vec<_> = [self.mail_worker.take(), self.pg_listener.take()]
             .into_iter()
             .flatten()
             .collect();
+        threads.append(&mut self.event_threads);
         let joined = tokio::task::spawn_blocking(move || {
             for t in threads {
                 let _ = t.join();

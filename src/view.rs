@@ -265,6 +265,21 @@ pub fn page(
     (post_reactions, comments, next)
 }
 
+/// Where a thread's comments are on the blog: its recorded address, or the site's one
+/// origin and the slug when the slug is a path.
+pub fn thread_link(site: Option<&SiteSettings>, slug: &str, url: Option<&str>) -> Option<String> {
+    if let Some(u) = url {
+        return Some(u.to_owned());
+    }
+    let site = site?;
+    match &site.origins {
+        crate::config::Origins::List(l) if l.len() == 1 && slug.starts_with('/') => {
+            l.iter().next().map(|o| format!("{o}{slug}"))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -131,6 +131,7 @@ document.addEventListener('submit', async (event) => {
     const data = await call(form.dataset.method || 'POST', url, body);
     const failed = bulk ? data.results.filter((r) => r.error).length : 0;
     if (data && data.answer) done(`The SMTP server accepted it: ${data.answer}`);
+    else if (data && data.delivery && data.delivery.kind === 'webhook.test') done('Test event queued: it goes out now; its answer shows below.');
     else done(failed ? `Done, except for ${failed} comment(s) that could not take it.` : 'Saved.');
   } catch (err) {
     say(err.message, false);

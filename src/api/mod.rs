@@ -165,6 +165,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .default_service(method_not_allowed("GET")),
             )
             .service(
+                web::resource("/hooks")
+                    .route(web::get().to(admin::page::hooks))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
                 web::resource("/feeds/{file}")
                     .route(web::get().to(feeds::moderators))
                     .default_service(method_not_allowed("GET")),
@@ -323,6 +328,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/outbox/{id}/retry")
                     .route(web::post().to(admin::outbox::retry))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/hooks")
+                    .route(web::get().to(admin::hooks::list))
+                    .default_service(method_not_allowed("GET")),
+            )
+            // Before `{id}`, which would otherwise take `test` for an id.
+            .service(
+                web::resource("/hooks/test")
+                    .route(web::post().to(admin::hooks::test))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/hooks/{id}")
+                    .route(web::delete().to(admin::hooks::drop))
+                    .default_service(method_not_allowed("DELETE")),
+            )
+            .service(
+                web::resource("/hooks/{id}/retry")
+                    .route(web::post().to(admin::hooks::retry))
                     .default_service(method_not_allowed("POST")),
             )
             .default_service(web::to(not_found)),

@@ -6,6 +6,7 @@
 
 pub mod admins;
 pub mod backup;
+pub mod events;
 pub mod faults;
 pub mod feeds;
 pub mod imports;
@@ -29,6 +30,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, PooledConnection};
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+pub use events::EventStore;
 pub use faults::Faults;
 pub use moderation::ModerationStore;
 pub use outbox::MailStore;
@@ -38,11 +40,18 @@ pub use subscriptions::SubscriptionStore;
 
 /// Everything a service function may ask of a connection.
 pub trait Db:
-    Store + AdminStore + ModerationStore + MailStore + PrivacyStore + SubscriptionStore
+    Store + AdminStore + ModerationStore + MailStore + PrivacyStore + SubscriptionStore + EventStore
 {
 }
-impl<C: Store + AdminStore + ModerationStore + MailStore + PrivacyStore + SubscriptionStore> Db
-    for C
+impl<
+        C: Store
+            + AdminStore
+            + ModerationStore
+            + MailStore
+            + PrivacyStore
+            + SubscriptionStore
+            + EventStore,
+    > Db for C
 {
 }
 pub use writer::{OnCommit, Writer, WriterConn, WriterTarget};

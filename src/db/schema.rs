@@ -134,6 +134,40 @@ diesel::table! {
 }
 
 diesel::table! {
+    events (id) {
+        id -> BigInt,
+        at -> BigInt,
+        kind -> Text,
+        site -> Text,
+        thread_id -> Nullable<BigInt>,
+        comment_id -> Nullable<BigInt>,
+        detail -> Text,
+        dispatched_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        event_id -> Nullable<BigInt>,
+        message_id -> Text,
+        site -> Text,
+        endpoint -> Text,
+        kind -> Text,
+        format -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        created_at -> BigInt,
+        next_attempt_at -> BigInt,
+        last_answer -> Nullable<Text>,
+        claimed_by -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        delivered_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     used_tokens (nonce) {
         nonce -> Text,
         used_at -> BigInt,
@@ -206,6 +240,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     reaction_counts,
     outbox,
     used_tokens,
+    events,
+    webhook_deliveries,
     subscribers,
     thread_subscriptions,
     reply_digests,

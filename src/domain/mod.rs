@@ -1,11 +1,15 @@
 //! Value types parsed once at the edge. Inner code accepts only these.
 
+mod action;
 mod comment;
+mod event;
 pub mod names;
 mod reaction;
 mod thread;
 
+pub use action::Action;
 pub use comment::{AuthorName, CommentBody, CommentId, CommentStatus, Email, Website};
+pub use event::EventKind;
 pub use reaction::{ReactionKind, VisitorId};
 pub use thread::{Cursor, Limit, PageUrl, SiteId, Slug, Sort, Title};
 

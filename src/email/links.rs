@@ -8,9 +8,9 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
+use crate::domain::Action;
 use crate::domain::CommentId;
 use crate::security::ServerKey;
-use crate::service::moderation::Action;
 
 /// How long a mailed link works.
 pub const VALID_FOR_SECS: i64 = 7 * 24 * 3600;
@@ -102,6 +102,10 @@ impl ActionToken {
 
     /// Who acted, as the audit log shows it.
     pub fn moderator_label(&self) -> String {
+        // Links in webhook messages name the site's webhook, not an address.
+        if self.recipient.starts_with("webhook:") {
+            return self.recipient.clone();
+        }
         format!("email:{}", self.recipient)
     }
 }

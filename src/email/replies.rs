@@ -8,7 +8,9 @@
 //! many comments they post meanwhile. Its link confirms on a POST (mail scanners follow
 //! GETs). Once confirmed, each approved reply to one of their comments (not their own,
 //! not to a comment since deleted or refused) joins a digest row per subscriber and
-//! thread, written in the approval's transaction. The mail worker turns a digest into one
+//! thread, written from the approval's event (see `crate::events`: the change records it
+//! in its own transaction, the dispatcher hands it over a moment later, once, in a
+//! transaction of its own). The mail worker turns a digest into one
 //! message once it is [`crate::config::SmtpSettings::reply_delay`] old, deleting the row
 //! in the same transaction, so several quick replies make one mail, sent once even with
 //! several instances. What the mail says is decided then: a reply deleted meanwhile or an
@@ -254,10 +256,11 @@ fn wanted(parent: &NotifyRow, reply: &NotifyRow) -> bool {
         && reply.email_key != parent.email_key
 }
 
-/// A comment has just become visible (published at once, or approved by a moderator):
+/// A comment became visible at `now` (published at once, or approved by a moderator):
 /// it joins the digest of its parent's author, if they asked for replies and confirmed,
-/// and of each confirmed follower of the thread, never its own author's. In the
-/// transaction that made it visible.
+/// and of each confirmed follower of the thread, never its own author's. Run from the
+/// event of that change, a moment later (see `crate::events`): who had confirmed by
+/// `now` counts, not who confirmed since.
 pub fn comment_approved<C: Db>(c: &mut C, comment_id: i64, now: i64) -> Result<(), ApiError> {
     let Some(comment) = c.notify_comments(&[comment_id])?.pop() else {
         return Ok(());
@@ -271,14 +274,17 @@ pub fn comment_approved<C: Db>(c: &mut C, comment_id: i64, now: i64) -> Result<(
     if let Some(parent) = parent.filter(|p| wanted(p, &comment)) {
         let email = parent.email_key.as_deref().unwrap_or_default();
         if let Some(sub) = c.subscriber(&thread.site, email)? {
-            if sub.confirmed_at.is_some() {
+            if sub.confirmed_at.is_some_and(|t| t <= now) {
                 c.add_to_digest(sub.id, thread.id, comment.id, now)?;
                 done.push(sub.id);
             }
         }
     }
     for follower in c.thread_followers(thread.id)? {
-        if done.contains(&follower.id) || comment.email_key.as_deref() == Some(&follower.email) {
+        if done.contains(&follower.id)
+            || comment.email_key.as_deref() == Some(&follower.email)
+            || follower.confirmed_at.is_none_or(|t| t > now)
+        {
             continue;
         }
         c.add_to_digest(follower.id, thread.id, comment.id, now)?;
@@ -402,7 +408,7 @@ fn queue_digest<C: Db>(
     let site = crate::domain::SiteId::parse(&thread.site)
         .ok()
         .and_then(|id| settings.site(&id));
-    let post = crate::service::moderation::thread_link(site, &thread.slug, thread.url.as_deref())
+    let post = crate::view::thread_link(site, &thread.slug, thread.url.as_deref())
         .map(|l| l.split('#').next().unwrap_or(&l).to_owned());
     let shown = items
         .iter()

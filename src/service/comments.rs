@@ -11,8 +11,8 @@ use crate::config::{Moderation, SiteSettings};
 use crate::db::models::{CommentPatch, NewComment, NewThread};
 use crate::db::{Db, Store};
 use crate::domain::{
-    names, AuthorName, CommentBody, CommentId, CommentStatus, Cursor, Email, Limit, PageUrl,
-    SiteId, Slug, Sort, Title, Website,
+    names, AuthorName, CommentBody, CommentId, CommentStatus, Cursor, Email, EventKind, Limit,
+    PageUrl, SiteId, Slug, Sort, Title, Website,
 };
 use crate::error::ApiError;
 use crate::security::ServerKey;
@@ -360,8 +360,18 @@ pub fn create_comment<C: Db>(
             now,
         )?;
     }
-    if approved {
-        crate::email::replies::comment_approved(c, row.id, now)?;
+    // What the spam checks caught is no news: the moderators find it in the spam list.
+    if !is_spam {
+        let status = if approved { "approved" } else { "pending" };
+        super::events::record(
+            c,
+            EventKind::CommentCreated,
+            site_id,
+            Some(thread.id),
+            Some(row.id),
+            &serde_json::json!({ "status": status }),
+            now,
+        )?;
     }
     Ok(Created {
         comment: view::comment_json(row, BTreeMap::new()),
@@ -476,6 +486,15 @@ pub fn edit_comment<C: Db>(
             edited_at: Some(now),
         },
     )?;
+    super::events::record(
+        c,
+        EventKind::CommentEdited,
+        site.id.as_str(),
+        Some(auth.thread_id),
+        Some(id.0),
+        &serde_json::json!({ "by": "author", "status": row.status }),
+        now,
+    )?;
     let reactions = c
         .target_reaction_counts(owned.thread_id, id.0)?
         .into_iter()
@@ -483,7 +502,7 @@ pub fn edit_comment<C: Db>(
     Ok(view::comment_json(row, reactions))
 }
 
-pub fn delete_comment<C: Store>(c: &mut C, action: &AuthorAction<'_>) -> Result<(), ApiError> {
+pub fn delete_comment<C: Db>(c: &mut C, action: &AuthorAction<'_>) -> Result<(), ApiError> {
     let AuthorAction {
         key,
         site,
@@ -503,6 +522,17 @@ pub fn delete_comment<C: Store>(c: &mut C, action: &AuthorAction<'_>) -> Result<
     if auth.status == "approved" {
         c.add_comment_count(auth.thread_id, -1)?;
     }
+    // Its text is gone: so is what earlier events said of it.
+    c.forget_comment_events(id.0)?;
+    super::events::record(
+        c,
+        EventKind::CommentDeleted,
+        site.id.as_str(),
+        Some(auth.thread_id),
+        Some(id.0),
+        &serde_json::json!({ "by": "author", "from": auth.status }),
+        now,
+    )?;
     Ok(())
 }
 

@@ -2,7 +2,9 @@
 //! One file per capability.
 
 pub mod comments;
+pub mod events;
 pub mod feeds;
+pub mod hooks;
 pub mod moderation;
 pub mod outbox;
 pub mod privacy;

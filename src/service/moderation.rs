@@ -4,17 +4,17 @@
 //! The write functions run on the writer like the comment ones (one savepoint each) and
 //! return the threads they changed, so the caches of every instance drop them at commit.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::cache::ThreadKey;
-use crate::config::{Settings, SiteSettings};
+use crate::config::Settings;
 use crate::db::models::{CommentPatch, ThreadRow};
 use crate::db::moderation::{
     AuditRow, BanRow, CommentFilter, ModCommentRow, NewAudit, NewBan, ThreadRef,
 };
 use crate::db::Db;
-use crate::domain::{CommentId, PageUrl, Title};
+use crate::domain::{CommentId, EventKind, PageUrl, Title};
 use crate::error::ApiError;
 use crate::view;
 
@@ -27,44 +27,7 @@ pub const PAGE: i64 = 50;
 const BY_MODERATOR: &str = "moderator";
 const ERASED: &str = "erased";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// Publish it (from pending or spam).
-    Approve,
-    /// Refuse it as spam: never shown, never counted.
-    Spam,
-    /// Hide it; it can be restored. With replies it stays as a placeholder.
-    Delete,
-    /// Undo spam or delete: publish it again.
-    Restore,
-    /// Delete for good (erasure requests): the text and the author's details are gone;
-    /// with replies an empty placeholder stays so the thread keeps its shape.
-    Purge,
-}
-
-impl Action {
-    pub fn parse(s: &str) -> Option<Action> {
-        Some(match s {
-            "approve" => Action::Approve,
-            "spam" => Action::Spam,
-            "delete" => Action::Delete,
-            "restore" => Action::Restore,
-            "purge" => Action::Purge,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Approve => "approve",
-            Action::Spam => "spam",
-            Action::Delete => "delete",
-            Action::Restore => "restore",
-            Action::Purge => "purge",
-        }
-    }
-}
+pub use crate::domain::Action;
 
 /// A comment as moderators see it: with the email and a keyed hash of the address.
 #[derive(Debug, Serialize, ToSchema)]
@@ -93,20 +56,7 @@ pub struct AdminComment {
     pub deleted_by: Option<String>,
 }
 
-/// Where a thread's comments are on the blog: its recorded address, or the site's one
-/// origin and the slug when the slug is a path.
-pub fn thread_link(site: Option<&SiteSettings>, slug: &str, url: Option<&str>) -> Option<String> {
-    if let Some(u) = url {
-        return Some(u.to_owned());
-    }
-    let site = site?;
-    match &site.origins {
-        crate::config::Origins::List(l) if l.len() == 1 && slug.starts_with('/') => {
-            l.iter().next().map(|o| format!("{o}{slug}"))
-        }
-        _ => None,
-    }
-}
+pub use crate::view::thread_link;
 
 fn admin_comment(settings: &Settings, row: ModCommentRow, thread: ThreadRef) -> AdminComment {
     let (site, slug, title, url) = thread;
@@ -260,24 +210,42 @@ pub fn act<C: Db>(
             }
         }
         Action::Purge => {
-            if c.has_replies(row.id)? {
+            let purged = if c.has_replies(row.id)? {
                 // Replies hang under it: keep an empty placeholder.
                 c.scrub_comment(row.id, now, ERASED)?;
                 Some("deleted")
             } else {
                 c.purge_comment(row.id)?;
                 None
-            }
+            };
+            // What earlier events said of it (its text, its author) goes too.
+            c.forget_comment_events(row.id)?;
+            purged
         }
     };
     let now_approved = to == Some("approved");
     if was_approved != now_approved {
         c.add_comment_count(thread.id, if now_approved { 1 } else { -1 })?;
     }
-    // A reply seen for the first time is mailed to its parent's author (if they asked):
-    // not when a deleted one comes back, which was published, and mailed, before.
-    if now_approved && matches!(from, "pending" | "spam") {
-        crate::email::replies::comment_approved(c, row.id, now)?;
+    // Reply mail, webhooks and the like follow from the event (see `crate::events`): the
+    // `from` status tells a comment seen for the first time from one brought back.
+    let kind = match to {
+        Some("approved") if from != "approved" => Some(EventKind::CommentApproved),
+        Some("spam") if from != "spam" => Some(EventKind::CommentSpam),
+        Some("deleted") if from != "deleted" => Some(EventKind::CommentDeleted),
+        None => Some(EventKind::CommentDeleted),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        super::events::record(
+            c,
+            kind,
+            &thread.site,
+            Some(thread.id),
+            Some(row.id),
+            &serde_json::json!({ "by": "moderator", "from": from, "status": to }),
+            now,
+        )?;
     }
     let detail = format!("{from} → {}", to.unwrap_or("gone"));
     audit(
@@ -371,6 +339,15 @@ pub fn edit<C: Db>(
         },
     )?;
     audit(c, moderator, "edit", Some(row.id), Some(thread.id), None)?;
+    super::events::record(
+        c,
+        EventKind::CommentEdited,
+        &thread.site,
+        Some(thread.id),
+        Some(row.id),
+        &serde_json::json!({ "by": "moderator", "status": row.status }),
+        view::now_micros(),
+    )?;
     let updated = get_comment(c, settings, id)?;
     Ok((updated, key_of(&thread)))
 }

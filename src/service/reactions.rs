@@ -53,7 +53,7 @@ fn comment_not_found() -> ApiError {
 
 /// Sets the visitor's reaction as asked (idempotent) and answers the target's new state.
 /// The first reaction creates the thread.
-pub fn toggle<C: Store>(
+pub fn toggle<C: crate::db::Db>(
     c: &mut C,
     site: &SiteSettings,
     t: &Toggle,
@@ -98,6 +98,17 @@ pub fn toggle<C: Store>(
     };
     if changed {
         c.add_reaction_count(thread.id, key, kind, if t.active { 1 } else { -1 })?;
+    }
+    if changed && t.active {
+        super::events::record(
+            c,
+            crate::domain::EventKind::ReactionAdded,
+            site.id.as_str(),
+            Some(thread.id),
+            comment_id,
+            &serde_json::json!({ "reaction": kind }),
+            view::now_micros(),
+        )?;
     }
     let reactions = c
         .target_reaction_counts(thread.id, key)?

@@ -14,6 +14,7 @@ mod email;
 mod embed;
 mod faults;
 mod feeds;
+mod hooks;
 mod http;
 mod import;
 mod moderation_rules;

@@ -106,6 +106,10 @@ fn status_word(s: &Strings, status: &str) -> &'static str {
 fn still_moderator(state: &AppState, site: Option<&str>, recipient: &str) -> bool {
     site.and_then(|s| state.settings.sites.get(s))
         .is_some_and(|site| {
+            // A link from a webhook message: good while that site still has webhooks.
+            if let Some(hooked) = recipient.strip_prefix("webhook:") {
+                return hooked == site.id.as_str() && !site.webhooks.is_empty();
+            }
             site.moderators
                 .iter()
                 .any(|m| m.as_str().eq_ignore_ascii_case(recipient))

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod bans;
 pub mod comments;
+pub mod hooks;
 pub mod mail;
 pub mod outbox;
 pub mod overview;

@@ -115,6 +115,17 @@ struct OutboxPage {
 framed!(OutboxPage);
 
 #[derive(Template)]
+#[template(path = "hooks.html")]
+struct HooksPage {
+    chrome: Chrome,
+    status: String,
+    endpoints: Vec<crate::api::admin::hooks::Endpoint>,
+    deliveries: Vec<crate::service::hooks::Delivery>,
+    next: Option<String>,
+}
+framed!(HooksPage);
+
+#[derive(Template)]
 #[template(path = "transfer.html")]
 struct TransferPage {
     chrome: Chrome,
@@ -433,6 +444,40 @@ pub async fn outbox(
         next: next_link("/admin/mail", &[("status", status.clone())], next),
         status,
         messages,
+    })
+}
+
+/// `GET /admin/hooks`: the webhook deliveries, and a test event.
+pub async fn hooks(
+    req: HttpRequest,
+    moderator: Option<Moderator>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(m) = moderator else {
+        return Ok(see_other("/admin/login"));
+    };
+    let q = QueryParams::parse(&req)?;
+    let before = positive(&q, "before")?;
+    let status = q
+        .get("status")
+        .filter(|s| matches!(*s, "queued" | "delivered" | "failed"))
+        .unwrap_or("")
+        .to_owned();
+    let filter = (!status.is_empty()).then(|| status.clone());
+    let (deliveries, next) = read(&state, move |conn, _| {
+        with_conn!(conn, |c| crate::service::hooks::list(
+            c,
+            filter.as_deref(),
+            before
+        ))
+    })
+    .await?;
+    ok(&HooksPage {
+        chrome: chrome(&state, &m, "hooks").await?,
+        endpoints: crate::api::admin::hooks::endpoints(&state),
+        next: next_link("/admin/hooks", &[("status", status.clone())], next),
+        status,
+        deliveries,
     })
 }
 

@@ -1,0 +1,370 @@
+//! The dispatcher: takes pending events and hands them to their consumers, in one
+//! transaction per batch (see the module above).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::format::{self, ActionLink, CommentInfo, Message, ThreadInfo};
+use crate::config::{Settings, SiteSettings, WebhookSettings};
+use crate::db::events::{EventRow, NewDelivery};
+use crate::db::{Db, EventStore, Pool};
+use crate::domain::{CommentId, SiteId};
+use crate::email::links::ActionToken;
+use crate::email::worker::Stop;
+use crate::error::ApiError;
+use crate::security::ServerKey;
+use crate::{on_conn, with_conn};
+
+/// How often the dispatcher looks for events when there were none.
+const POLL: Duration = Duration::from_millis(200);
+/// Events handled per write: each is a few statements in the writer's batch, beside the
+/// comments.
+const BATCH: i64 = 25;
+/// Dispatched events and delivered deliveries stay this long, then are pruned.
+pub const KEEP: Duration = Duration::from_secs(7 * 86_400);
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Whether the event makes a comment visible for the first time: then its parent's
+/// author and the thread's followers may be mailed (a deleted comment brought back was
+/// seen, and mailed, before).
+fn first_seen(kind: &str, detail: &Value) -> bool {
+    match kind {
+        "comment.created" => detail["status"] == "approved",
+        "comment.approved" => matches!(detail["from"].as_str(), Some("pending" | "spam")),
+        _ => false,
+    }
+}
+
+/// The Standard Webhooks `webhook-id` of an event's deliveries: the same for every
+/// endpoint and every attempt.
+pub fn message_id(event_id: i64) -> String {
+    format!("msg_afterword_{event_id}")
+}
+
+fn not_found(e: diesel::result::Error) -> Result<(), ApiError> {
+    match e {
+        diesel::result::Error::NotFound => Ok(()),
+        other => Err(other.into()),
+    }
+}
+
+/// What a message says about an event, read now (a moment after the change): the thread,
+/// the comment as moderators may pass it on, and the approve and spam links when it waits
+/// for a moderator.
+pub fn message<C: Db>(
+    c: &mut C,
+    settings: &Settings,
+    site: &SiteSettings,
+    key: &ServerKey,
+    ev: &EventRow,
+    detail: Value,
+    now: i64,
+) -> Result<Message, ApiError> {
+    let base = super::base_url(settings);
+    let mut thread = None;
+    if let Some(tid) = ev.thread_id {
+        match c.thread_by_id(tid) {
+            Ok(t) => thread = Some(t),
+            Err(e) => not_found(e)?,
+        }
+    }
+    let post = thread
+        .as_ref()
+        .and_then(|t| crate::view::thread_link(Some(site), &t.slug, t.url.as_deref()))
+        .map(|l| l.split('#').next().unwrap_or(&l).to_owned());
+    let mut comment = None;
+    let mut actions = Vec::new();
+    // The comment as it was when the event was recorded.
+    let mut detail = detail;
+    let snapshot = match &mut detail {
+        Value::Object(d) => d.remove("comment").unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    if let Some(id) = ev.comment_id {
+        let text = |k: &str| snapshot[k].as_str().map(str::to_owned);
+        let status = text("status").unwrap_or_else(|| "deleted".to_owned());
+        let admin_link = match (status.as_str(), ev.thread_id) {
+            ("pending", _) | (_, None) => format!("{base}/admin#comment-{id}"),
+            (_, Some(t)) => format!("{base}/admin/comments?thread={t}#comment-{id}"),
+        };
+        if ev.kind == "comment.created" && status == "pending" {
+            let recipient = format!("webhook:{}", site.id.as_str());
+            for action in ["approve", "spam"] {
+                let token = ActionToken::new(CommentId(id), action, &recipient, now / 1_000_000);
+                actions.push(ActionLink {
+                    action,
+                    url: format!("{base}/admin/mail/action?t={}", token.encode(key)),
+                });
+            }
+        }
+        comment = Some(CommentInfo {
+            id,
+            parent_id: snapshot["parent_id"].as_i64(),
+            author: text("author"),
+            excerpt: text("excerpt").unwrap_or_default(),
+            link: post.as_ref().map(|p| format!("{p}#afterword-comment-{id}")),
+            admin_link,
+            created_at: text("created_at").unwrap_or_default(),
+            status,
+        });
+    }
+    Ok(Message {
+        kind: ev.kind.clone(),
+        at: ev.at,
+        site: ev.site.clone(),
+        thread: thread.map(|t| ThreadInfo {
+            id: t.id,
+            slug: t.slug,
+            title: t.title,
+            url: post,
+        }),
+        comment,
+        detail,
+        actions,
+    })
+}
+
+/// A delivery rendered before it is queued.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub endpoint: String,
+    pub format: &'static str,
+    pub body: String,
+}
+
+/// A pending event made ready to hand over: whether it makes reply mail, and its
+/// deliveries' bodies.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub event: EventRow,
+    pub mail: bool,
+    pub deliveries: Vec<Rendered>,
+}
+
+/// Reads up to `n` pending events and renders what each is to become: work done before
+/// the write, on a read connection, so that the write is short.
+pub fn prepare<C: Db>(
+    c: &mut C,
+    settings: &Settings,
+    key: &ServerKey,
+    now: i64,
+    n: i64,
+) -> Result<Vec<Prepared>, ApiError> {
+    let mut out = Vec::new();
+    for ev in c.pending_events(n)? {
+        let detail: Value = serde_json::from_str(&ev.detail).unwrap_or_else(|_| json!({}));
+        let mail = first_seen(&ev.kind, &detail) && ev.comment_id.is_some();
+        let mut deliveries = Vec::new();
+        let site = SiteId::parse(&ev.site)
+            .ok()
+            .and_then(|id| settings.site(&id));
+        if let Some(site) = site {
+            let hooks: Vec<&WebhookSettings> = site
+                .webhooks
+                .iter()
+                .filter(|w| w.events.iter().any(|k| k.as_str() == ev.kind))
+                .collect();
+            if !hooks.is_empty() {
+                let m = message(c, settings, site, key, &ev, detail, now)?;
+                deliveries = hooks
+                    .into_iter()
+                    .map(|w| Rendered {
+                        endpoint: w.url.clone(),
+                        format: w.format.as_str(),
+                        body: format::render(w.format, &w.url, &m),
+                    })
+                    .collect();
+            }
+        }
+        out.push(Prepared {
+            event: ev,
+            mail,
+            deliveries,
+        });
+    }
+    Ok(out)
+}
+
+/// Hands each prepared event to its consumers, unless another instance took it first:
+/// reply mail, then the site's webhooks. Run it in one transaction (or savepoint), which
+/// marks them dispatched. Returns how many it took.
+pub fn hand_over<C: Db>(c: &mut C, prepared: &[Prepared], now: i64) -> Result<usize, ApiError> {
+    let mut taken = 0;
+    for p in prepared {
+        let ev = &p.event;
+        if !c.take_event(ev.id, now)? {
+            continue;
+        }
+        taken += 1;
+        if let (true, Some(id)) = (p.mail, ev.comment_id) {
+            crate::email::replies::comment_approved(c, id, ev.at)?;
+        }
+        let id = message_id(ev.id);
+        for d in &p.deliveries {
+            c.insert_delivery(&NewDelivery {
+                event_id: Some(ev.id),
+                message_id: &id,
+                site: &ev.site,
+                endpoint: &d.endpoint,
+                kind: &ev.kind,
+                format: d.format,
+                body: &d.body,
+                created_at: now,
+                next_attempt_at: now,
+            })?;
+        }
+    }
+    Ok(taken)
+}
+
+/// Runs the dispatcher until `stop`.
+pub struct Dispatcher {
+    pub pool: Pool,
+    pub settings: Arc<Settings>,
+    pub key: ServerKey,
+    pub stop: Stop,
+}
+
+impl Dispatcher {
+    pub fn start(self) -> std::io::Result<std::thread::JoinHandle<()>> {
+        std::thread::Builder::new()
+            .name("afterword-events".into())
+            .spawn(move || self.run())
+    }
+
+    fn run(self) {
+        super::background_priority();
+        let rt = match super::runtime() {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!(error = %e, "events: cannot start the dispatcher");
+                return;
+            }
+        };
+        let mut pruned: Option<Instant> = None;
+        while !self.stop.stopped() {
+            if pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                self.prune();
+                pruned = Some(Instant::now());
+            }
+            match self.round(&rt) {
+                // A full batch means more wait: go on at once. Otherwise let some gather
+                // (fewer, larger transactions beside the comments' writes).
+                Ok(n) if n < BATCH as usize => self.sleep(POLL),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "events: cannot dispatch; trying again");
+                    self.sleep(POLL * 10);
+                }
+            }
+        }
+    }
+
+    /// Prepares pending events on a read connection, then hands them over in one write.
+    /// Returns how many were pending.
+    fn round(&self, rt: &tokio::runtime::Runtime) -> anyhow::Result<usize> {
+        let now = crate::view::now_micros();
+        let prepared = {
+            let mut conn = self.pool.get()?;
+            with_conn!(conn, |c| prepare(c, &self.settings, &self.key, now, BATCH))
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?
+        };
+        let pending = prepared.len();
+        if pending == 0 {
+            return Ok(0);
+        }
+        super::write(rt, &self.pool, move |conn| {
+            let now = crate::view::now_micros();
+            on_conn!(conn, |c| hand_over(c, &prepared, now))
+        })
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        Ok(pending)
+    }
+
+    fn prune(&self) {
+        let before = crate::view::now_micros() - micros(KEEP);
+        let pruned = self
+            .pool
+            .get()
+            .map_err(anyhow::Error::from)
+            .and_then(|mut conn| Ok(with_conn!(conn, |c| c.prune_events(before))?));
+        match pruned {
+            Ok((0, 0)) => {}
+            Ok((events, deliveries)) => {
+                tracing::info!(
+                    events,
+                    deliveries,
+                    "events: pruned old events and deliveries"
+                )
+            }
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "events: cannot prune"),
+        }
+    }
+
+    fn sleep(&self, d: Duration) {
+        let until = Instant::now() + d;
+        while !self.stop.stopped() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50).min(d));
+        }
+    }
+}
+
+/// Starts the dispatcher and one delivery worker per webhook endpoint.
+pub fn start(
+    settings: &Arc<Settings>,
+    pool: &Pool,
+    key: &ServerKey,
+    stop: &Stop,
+) -> anyhow::Result<Vec<std::thread::JoinHandle<()>>> {
+    let mut threads = vec![Dispatcher {
+        pool: pool.clone(),
+        settings: Arc::clone(settings),
+        key: key.clone(),
+        stop: stop.clone(),
+    }
+    .start()?];
+    let mut endpoints: Vec<&str> = settings
+        .sites
+        .values()
+        .flat_map(|s| s.webhooks.iter().map(|w| w.url.as_str()))
+        .collect();
+    endpoints.sort_unstable();
+    endpoints.dedup();
+    if endpoints.is_empty() {
+        return Ok(threads);
+    }
+    let user_agent = format!(
+        "Afterword/{} (webhooks; +https://www.standardwebhooks.com)",
+        env!("CARGO_PKG_VERSION")
+    );
+    // The blocking client runs a runtime of its own, which must not be made (or dropped)
+    // on the async runtime this is called from.
+    let outbound_settings = settings.outbound.clone();
+    // Made on a background thread, so the client's own thread inherits its priority.
+    let outbound = std::thread::spawn(move || {
+        super::background_priority();
+        crate::outbound::Outbound::new(outbound_settings, &user_agent)
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("cannot make the webhooks' HTTP client"))??;
+    for endpoint in endpoints {
+        threads.push(
+            super::delivery::EndpointWorker {
+                pool: pool.clone(),
+                settings: Arc::clone(settings),
+                outbound: outbound.clone(),
+                endpoint: endpoint.to_owned(),
+                stop: stop.clone(),
+            }
+            .start()?,
+        );
+    }
+    tracing::info!(endpoints = threads.len() - 1, "webhooks are on");
+    Ok(threads)
+}

@@ -1,0 +1,60 @@
+//! Recording what happened: one row in `events` per change, in the change's own
+//! transaction (see `crate::events` for who consumes them).
+
+use crate::db::events::NewEvent;
+use crate::db::Db;
+use crate::domain::EventKind;
+use crate::error::ApiError;
+
+/// The longest excerpt of a comment an event keeps, in characters.
+const EXCERPT_CHARS: usize = 300;
+
+/// Records `kind` on `site` (the thread and comment it is about, if any), with a small
+/// JSON `detail` (`{}` if nothing more). The comment as it is now (its status, author,
+/// the start of its text) goes with it under `comment`, so that what consumers say is
+/// what happened, however late they read it. Never its author's address.
+pub fn record<C: Db>(
+    c: &mut C,
+    kind: EventKind,
+    site: &str,
+    thread_id: Option<i64>,
+    comment_id: Option<i64>,
+    detail: &serde_json::Value,
+    at: i64,
+) -> Result<(), ApiError> {
+    let mut detail = detail.clone();
+    if let (Some(id), serde_json::Value::Object(d)) = (comment_id, &mut detail) {
+        let row = c.mod_comment(id)?;
+        let shown = row.as_ref().filter(|r| r.status != "deleted");
+        d.insert(
+            "comment".into(),
+            serde_json::json!({
+                "status": row.as_ref().map_or("deleted", |r| r.status.as_str()),
+                "parent_id": row.as_ref().and_then(|r| r.parent_id),
+                "author": shown.and_then(|r| r.author.as_deref()),
+                "excerpt": shown.map_or_else(String::new, |r| excerpt(&r.body)),
+                "created_at": row.as_ref().map(|r| crate::view::rfc3339(r.created_at)),
+            }),
+        );
+    }
+    c.insert_event(&NewEvent {
+        at,
+        kind: kind.as_str(),
+        site,
+        thread_id,
+        comment_id,
+        detail: &detail.to_string(),
+    })?;
+    Ok(())
+}
+
+/// The text on one line, at most [`EXCERPT_CHARS`] characters, with `…` where it was cut.
+pub fn excerpt(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= EXCERPT_CHARS {
+        return flat;
+    }
+    let mut cut: String = flat.chars().take(EXCERPT_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
