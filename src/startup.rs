@@ -33,6 +33,8 @@ struct Background {
     /// Stops the mail worker and the privacy purge.
     mail_stop: crate::email::worker::Stop,
     mail_worker: Option<std::thread::JoinHandle<()>>,
+    /// Polls linked posts elsewhere and verifies webmentions (stopped by `mail_stop`).
+    poller: Option<std::thread::JoinHandle<()>>,
     /// Stops the PostgreSQL listener.
     listener_stop: Arc<std::sync::atomic::AtomicBool>,
     pg_listener: Option<std::thread::JoinHandle<()>>,
@@ -115,6 +117,7 @@ impl Application {
             Some((m, t, w)) => (Some(m), Some(t), Some(w)),
             None => (None, None, None),
         };
+        let poller = start_federation(&settings, &pool, &key, &mail_stop)?;
         let state = web::Data::new(AppState {
             mailer,
             smtp,
@@ -164,6 +167,7 @@ impl Application {
                 pool: pool.clone(),
                 mail_stop,
                 mail_worker,
+                poller,
                 listener_stop,
                 pg_listener,
             },
@@ -270,10 +274,14 @@ impl Background {
         }
         self.listener_stop
             .store(true, std::sync::atomic::Ordering::Release);
-        let threads: Vec<_> = [self.mail_worker.take(), self.pg_listener.take()]
-            .into_iter()
-            .flatten()
-            .collect();
+        let threads: Vec<_> = [
+            self.mail_worker.take(),
+            self.pg_listener.take(),
+            self.poller.take(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let joined = tokio::task::spawn_blocking(move || {
             for t in threads {
                 let _ = t.join();
@@ -383,6 +391,30 @@ fn start_privacy_purge(
         })
         .context("cannot start the privacy purge")?;
     Ok(())
+}
+
+/// The background worker for replies from elsewhere (crate::federation): polls linked
+/// posts, verifies webmentions. Fetches only through the guarded client.
+fn start_federation(
+    settings: &Settings,
+    pool: &Pool,
+    key: &crate::security::ServerKey,
+    stop: &crate::email::worker::Stop,
+) -> anyhow::Result<Option<std::thread::JoinHandle<()>>> {
+    let agent = match &settings.public_url {
+        Some(u) => format!("Afterword/{} (+{u})", env!("CARGO_PKG_VERSION")),
+        None => format!("Afterword/{}", env!("CARGO_PKG_VERSION")),
+    };
+    let poller = crate::federation::PollerConfig {
+        pool: pool.clone(),
+        settings: Arc::new(settings.clone()),
+        key: key.clone(),
+        stop: stop.clone(),
+        agent,
+    }
+    .start()
+    .context("cannot start the federation worker")?;
+    Ok(Some(poller))
 }
 
 /// What email needs once on: the mailer requests queue mail with, the transport the

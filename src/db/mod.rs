@@ -7,6 +7,7 @@
 pub mod admins;
 pub mod backup;
 pub mod faults;
+pub mod federation;
 pub mod feeds;
 pub mod imports;
 pub mod models;
@@ -30,6 +31,7 @@ use diesel::r2d2::{ConnectionManager, CustomizeConnection, PooledConnection};
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 pub use faults::Faults;
+pub use federation::FederationStore;
 pub use moderation::ModerationStore;
 pub use outbox::MailStore;
 pub use privacy::PrivacyStore;
@@ -38,11 +40,24 @@ pub use subscriptions::SubscriptionStore;
 
 /// Everything a service function may ask of a connection.
 pub trait Db:
-    Store + AdminStore + ModerationStore + MailStore + PrivacyStore + SubscriptionStore
+    Store
+    + AdminStore
+    + ModerationStore
+    + MailStore
+    + PrivacyStore
+    + SubscriptionStore
+    + FederationStore
 {
 }
-impl<C: Store + AdminStore + ModerationStore + MailStore + PrivacyStore + SubscriptionStore> Db
-    for C
+impl<
+        C: Store
+            + AdminStore
+            + ModerationStore
+            + MailStore
+            + PrivacyStore
+            + SubscriptionStore
+            + FederationStore,
+    > Db for C
 {
 }
 pub use writer::{OnCommit, Writer, WriterConn, WriterTarget};

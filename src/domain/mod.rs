@@ -3,10 +3,12 @@
 mod comment;
 pub mod names;
 mod reaction;
+pub mod remote;
 mod thread;
 
 pub use comment::{AuthorName, CommentBody, CommentId, CommentStatus, Email, Website};
 pub use reaction::{ReactionKind, VisitorId};
+pub use remote::{RemoteKind, RemotePost};
 pub use thread::{Cursor, Limit, PageUrl, SiteId, Slug, Sort, Title};
 
 use std::fmt;

@@ -2,6 +2,7 @@
 //! One file per capability.
 
 pub mod comments;
+pub mod federation;
 pub mod feeds;
 pub mod moderation;
 pub mod outbox;

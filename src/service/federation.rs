@@ -1,0 +1,360 @@
+//! Replies from elsewhere, as comments: linking a thread to its announcement, and storing
+//! what a poll of it found, moderated like comments written here.
+//!
+//! Runs on the writer, like every write (see `service::comments`).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::cache::ThreadKey;
+use crate::config::{Moderation, SiteSettings};
+use crate::db::federation::{NewRemoteComment, NewRemotePost, PollOutcome, RemotePostRow};
+use crate::db::Db;
+use crate::domain::{CommentStatus, RemotePost};
+use crate::error::ApiError;
+use crate::security::ServerKey;
+use crate::view::{self, Origin};
+
+/// A thread's link elsewhere, as moderators see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkedPost {
+    /// `mastodon` or `bluesky`.
+    pub kind: String,
+    /// As given.
+    pub url: String,
+    pub likes: i64,
+    pub reposts: i64,
+    /// RFC 3339; absent until the first poll.
+    pub polled_at: Option<String>,
+    pub next_poll_at: String,
+    /// Polls that failed in a row (the next waits longer each time).
+    pub failures: i64,
+    /// Why the last poll failed.
+    pub last_error: Option<String>,
+}
+
+impl From<RemotePostRow> for LinkedPost {
+    fn from(r: RemotePostRow) -> Self {
+        LinkedPost {
+            kind: r.kind,
+            url: r.url,
+            likes: r.likes,
+            reposts: r.reposts,
+            polled_at: r.polled_at.map(view::rfc3339),
+            next_poll_at: view::rfc3339(r.next_poll_at),
+            failures: r.failures,
+            last_error: r.last_error,
+        }
+    }
+}
+
+/// Links a thread to its announcement (the first poll is due at once) or, with `None`,
+/// unlinks it. The replies already stored stay.
+pub fn link_thread<C: Db>(
+    c: &mut C,
+    moderator: &str,
+    thread_id: i64,
+    post: Option<&RemotePost>,
+    now: i64,
+) -> Result<(), ApiError> {
+    match c.thread_by_id(thread_id) {
+        Ok(_) => {}
+        Err(diesel::result::Error::NotFound) => {
+            return Err(ApiError::not_found(
+                "thread_not_found",
+                "There is no thread with this id.",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let same = c
+        .remote_post(thread_id)?
+        .is_some_and(|r| post.is_some_and(|p| p.url == r.url));
+    if same {
+        return Ok(());
+    }
+    let new = post.map(|p| NewRemotePost {
+        thread_id,
+        kind: p.kind.as_str(),
+        url: &p.url,
+        api_base: &p.api_base,
+        remote_id: &p.remote_id,
+        linked_at: now,
+        next_poll_at: now,
+        failures: 0,
+        likes: 0,
+        reposts: 0,
+    });
+    c.set_remote_post(thread_id, new.as_ref())?;
+    let detail = format!(
+        "fediverse_url: {}",
+        post.map_or("(none)", |p| p.url.as_str())
+    );
+    crate::service::moderation::audit(
+        c,
+        moderator,
+        "link_thread",
+        None,
+        Some(thread_id),
+        Some(&detail),
+    )?;
+    Ok(())
+}
+
+/// One reply found elsewhere, ready to be stored.
+#[derive(Debug, Clone)]
+pub struct RemoteReply {
+    /// Unique within the thread (`source_key`): the kind, the announcement, the reply.
+    pub key: String,
+    /// The key of the reply it answers; `None` when it answers the announcement.
+    pub parent_key: Option<String>,
+    /// Who wrote it, for first-time moderation and bans (`mastodon:ann@example.social`).
+    pub account: String,
+    /// Their instance or domain, for domain bans.
+    pub domain: String,
+    pub author: Option<String>,
+    /// Sanitized as a comment's HTML, and the Markdown it stands for.
+    pub body: String,
+    pub html: String,
+    pub origin: Origin,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+}
+
+/// What one poll of a linked post found.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    /// The remote id, resolved (a Bluesky handle becomes a DID).
+    pub remote_id: String,
+    /// Parents before their replies.
+    pub replies: Vec<RemoteReply>,
+    /// Stored replies whose absence is known to be a deletion.
+    pub gone: Vec<String>,
+    /// Every reply there is was fetched: a stored one missing from `replies` was deleted.
+    pub complete: bool,
+    /// The prefix of the keys of this post's replies.
+    pub prefix: String,
+    pub likes: i64,
+    pub reposts: i64,
+}
+
+/// What a poll changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub added: usize,
+    pub held: usize,
+    pub edited: usize,
+    pub deleted: usize,
+}
+
+/// The status a reply from elsewhere gets: the site's moderation mode, keyed on the remote
+/// account (first-time holds an account's first reply), and its bans. `None`: refused.
+fn status_for<C: Db>(
+    c: &mut C,
+    site: &SiteSettings,
+    account: &str,
+    domain: &str,
+) -> Result<Option<CommentStatus>, ApiError> {
+    let ban = c.remote_ban_action(site.id.as_str(), account, domain)?;
+    Ok(match (ban.as_deref(), site.moderation) {
+        (Some("refuse"), _) => None,
+        (Some(_), _) => Some(CommentStatus::Pending),
+        (None, Moderation::None) => Some(CommentStatus::Approved),
+        (None, Moderation::All) => Some(CommentStatus::Pending),
+        (None, Moderation::FirstTime) => {
+            Some(if c.remote_account_known(site.id.as_str(), account)? {
+                CommentStatus::Approved
+            } else {
+                CommentStatus::Pending
+            })
+        }
+    })
+}
+
+/// Adds a reply from elsewhere as a comment of the thread. Returns its id and whether it
+/// is published, or `None` when a ban refuses it.
+pub fn add_reply<C: Db>(
+    c: &mut C,
+    site: &SiteSettings,
+    key: &ServerKey,
+    thread_id: i64,
+    reply: &RemoteReply,
+    parent: Option<(i64, Option<i64>)>,
+) -> Result<Option<(i64, bool)>, ApiError> {
+    let Some(status) = status_for(c, site, &reply.account, &reply.domain)? else {
+        return Ok(None);
+    };
+    let origin = serde_json::to_string(&reply.origin)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("origin: {e}")))?;
+    let avatar = key.avatar(&format!("remote:{}", reply.account));
+    let row = c.insert_remote_comment(&NewRemoteComment {
+        thread_id,
+        parent_id: parent.map(|(id, _)| id),
+        root_id: parent.map(|(id, root)| root.unwrap_or(id)),
+        status: status.as_str(),
+        body: &reply.body,
+        html: &reply.html,
+        author: reply.author.as_deref(),
+        website: reply.origin.author_url.as_deref(),
+        avatar: &avatar,
+        notify_replies: false,
+        created_at: reply.created_at,
+        edited_at: reply.edited_at,
+        source_key: &reply.key,
+        origin: &origin,
+        remote_account: &reply.account,
+    })?;
+    let approved = status == CommentStatus::Approved;
+    if approved {
+        c.add_comment_count(thread_id, 1)?;
+        crate::email::replies::comment_approved(c, row.id, view::now_micros())?;
+    }
+    Ok(Some((row.id, approved)))
+}
+
+/// Removes a comment from elsewhere whose original was deleted: a placeholder stays if it
+/// has replies, as for an author's own delete. Its source key stays, so it never returns.
+pub fn remove_reply<C: Db>(
+    c: &mut C,
+    thread_id: i64,
+    id: i64,
+    status: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    if status == CommentStatus::Approved.as_str() {
+        c.add_comment_count(thread_id, -1)?;
+    }
+    c.scrub_comment(id, now, "author")?;
+    c.forget_origin(id)?;
+    Ok(())
+}
+
+/// Stores what a poll found: new replies (moderated), edits, deletions, the counts of the
+/// announcement, and when to poll next. Only while this poller still holds the claim.
+#[allow(clippy::too_many_arguments)]
+pub fn apply_poll<C: Db>(
+    c: &mut C,
+    site: &SiteSettings,
+    key: &ServerKey,
+    me: &str,
+    post: &RemotePostRow,
+    fetched: &Fetched,
+    next_poll_at: i64,
+    now: i64,
+) -> Result<Applied, ApiError> {
+    let mut applied = Applied::default();
+    let thread = c.thread_by_id(post.thread_id)?;
+    let outcome = PollOutcome {
+        remote_id: &fetched.remote_id,
+        next_poll_at,
+        polled_at: Some(now),
+        failures: 0,
+        last_error: None,
+        likes: fetched.likes,
+        reposts: fetched.reposts,
+        claimed_by: None,
+        lease_until: None,
+    };
+    // Unlinked, relinked or taken over meanwhile: what was fetched is not ours to store.
+    match c.remote_post(post.thread_id)? {
+        Some(now_row) if now_row.url == post.url => {}
+        _ => return Ok(applied),
+    }
+    if !c.finish_poll(post.thread_id, me, &outcome)? {
+        return Ok(applied);
+    }
+    let stored = c.remote_comments(post.thread_id, &fetched.prefix)?;
+    // key -> (id, root_id, status, body)
+    let mut known: HashMap<String, (i64, Option<i64>, String, String)> = stored
+        .into_iter()
+        .filter_map(|r| {
+            let k = r.source_key?;
+            Some((k, (r.id, r.root_id, r.status, r.body)))
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for reply in &fetched.replies {
+        seen.insert(reply.key.clone());
+        if let Some((id, _, status, body)) = known.get(&reply.key) {
+            if status != CommentStatus::Deleted.as_str() && *body != reply.body {
+                let origin = serde_json::to_string(&reply.origin)
+                    .map_err(|e| ApiError::internal(anyhow::anyhow!("origin: {e}")))?;
+                c.update_remote_comment(
+                    *id,
+                    &reply.body,
+                    &reply.html,
+                    &origin,
+                    Some(reply.edited_at.unwrap_or(now)),
+                )?;
+                applied.edited += 1;
+            }
+            continue;
+        }
+        // A locked thread takes no new comments, from here or from elsewhere.
+        if thread.locked {
+            continue;
+        }
+        let parent = reply
+            .parent_key
+            .as_ref()
+            .and_then(|k| known.get(k))
+            .filter(|(_, _, status, _)| status != CommentStatus::Deleted.as_str())
+            .map(|(id, root, _, _)| (*id, *root));
+        if let Some((id, approved)) = add_reply(c, site, key, post.thread_id, reply, parent)? {
+            if approved {
+                applied.added += 1;
+            } else {
+                applied.held += 1;
+            }
+            let root = parent.map(|(pid, root)| root.unwrap_or(pid));
+            let status = if approved { "approved" } else { "pending" };
+            known.insert(
+                reply.key.clone(),
+                (id, root, status.to_owned(), reply.body.clone()),
+            );
+        }
+    }
+    for (k, (id, _, status, _)) in &known {
+        if status == CommentStatus::Deleted.as_str() || seen.contains(k) {
+            continue;
+        }
+        if fetched.complete || fetched.gone.contains(k) {
+            remove_reply(c, post.thread_id, *id, status, now)?;
+            applied.deleted += 1;
+        }
+    }
+    Ok(applied)
+}
+
+/// The thread's key, for the cache.
+pub fn thread_key<C: Db>(c: &mut C, thread_id: i64) -> Result<ThreadKey, ApiError> {
+    let t = c.thread_by_id(thread_id)?;
+    Ok(ThreadKey {
+        site: t.site,
+        slug: t.slug,
+    })
+}
+
+/// The public `elsewhere` of a thread: its announcement and its webmentions' counts.
+pub fn elsewhere<C: crate::db::FederationStore>(
+    c: &mut C,
+    thread_id: i64,
+) -> Result<Option<view::Elsewhere>, ApiError> {
+    let announcement = c.remote_post(thread_id)?.map(|r| view::Announcement {
+        kind: r.kind,
+        url: r.url,
+        likes: r.likes,
+        reposts: r.reposts,
+    });
+    let webmentions: std::collections::BTreeMap<String, i64> =
+        c.webmention_counts(thread_id)?.into_iter().collect();
+    if announcement.is_none() && webmentions.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(view::Elsewhere {
+        announcement,
+        webmentions,
+    }))
+}
