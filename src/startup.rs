@@ -123,6 +123,7 @@ impl Application {
             smtp,
             comment_limiter: RateLimiter::new(settings.limits.comments_per_ip_per_minute),
             recent_texts: Arc::default(),
+            webmention_limiter: Default::default(),
             edit_limiter: RateLimiter::new(settings.limits.edits_per_ip_per_minute),
             hasher: Default::default(),
             login_limiter: Default::default(),

@@ -98,10 +98,12 @@ impl Modify for EditToken {
         crate::api::admin::outbox::retry,
         crate::api::admin::outbox::drop,
         crate::api::admin::outbox::test,
+        crate::api::webmention::receive,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&EditToken),
     tags((name = "comments"), (name = "counts"), (name = "reactions"), (name = "embed"), (name = "service"),
+        (name = "webmention", description = "The Webmention receiver (W3C Recommendation)"),
         (name = "admin", description = "Moderation: behind a session cookie and a CSRF token"))
 )]
 pub struct ApiDoc;

@@ -197,6 +197,17 @@ pub trait FederationStore {
         me: &str,
         outcome: &WebmentionOutcome<'_>,
     ) -> QueryResult<bool>;
+    /// A check that could not be made (the source did not answer): tried again later.
+    fn retry_webmention(
+        &mut self,
+        id: i64,
+        me: &str,
+        attempts: i64,
+        next_attempt_at: i64,
+        last_error: &str,
+    ) -> QueryResult<bool>;
+    /// A comment's status, if it exists.
+    fn comment_status(&mut self, id: i64) -> QueryResult<Option<String>>;
     /// Accepted webmentions other than replies, counted by kind.
     fn webmention_counts(&mut self, thread_id: i64) -> QueryResult<Vec<(String, i64)>>;
 }
@@ -458,6 +469,38 @@ macro_rules! federation_store_fns {
             .set(outcome)
             .execute(self)
             .map(|n| n == 1)
+        }
+
+        fn retry_webmention(
+            &mut self,
+            id: i64,
+            me: &str,
+            attempts: i64,
+            next_attempt_at: i64,
+            last_error: &str,
+        ) -> QueryResult<bool> {
+            diesel::update(
+                webmentions::table
+                    .find(id)
+                    .filter(webmentions::claimed_by.eq(me)),
+            )
+            .set((
+                webmentions::attempts.eq(attempts),
+                webmentions::next_attempt_at.eq(next_attempt_at),
+                webmentions::last_error.eq(last_error),
+                webmentions::claimed_by.eq(None::<String>),
+                webmentions::lease_until.eq(None::<i64>),
+            ))
+            .execute(self)
+            .map(|n| n == 1)
+        }
+
+        fn comment_status(&mut self, id: i64) -> QueryResult<Option<String>> {
+            comments::table
+                .find(id)
+                .select(comments::status)
+                .first(self)
+                .optional()
         }
 
         fn webmention_counts(&mut self, thread_id: i64) -> QueryResult<Vec<(String, i64)>> {

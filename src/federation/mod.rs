@@ -10,7 +10,9 @@
 
 pub mod bluesky;
 pub mod mastodon;
+pub mod mf2;
 pub mod richtext;
+pub mod webmention;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -171,6 +173,11 @@ impl Poller {
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "federation: cannot read linked posts"),
+            }
+            match webmention::round(&self, &runtime, me) {
+                Ok(true) => busy = true,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "webmentions: cannot verify"),
             }
             if !busy {
                 self.sleep(TICK);

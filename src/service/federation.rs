@@ -358,3 +358,167 @@ pub fn elsewhere<C: crate::db::FederationStore>(
         webmentions,
     }))
 }
+
+/// A webmention whose source was fetched and read.
+#[derive(Debug, Clone)]
+pub struct VerifiedMention {
+    /// `reply`, `like`, `repost`, `bookmark` or `mention`.
+    pub kind: &'static str,
+    pub source: String,
+    /// The source's host: the "account" moderation and bans key on, and its label.
+    pub host: String,
+    pub author_name: Option<String>,
+    pub author_url: Option<String>,
+    /// For a reply: its Markdown and sanitized HTML.
+    pub body: String,
+    pub html: String,
+    pub published: Option<i64>,
+}
+
+fn webmention_key(source: &str) -> String {
+    format!("webmention:{source}")
+}
+
+/// The live comment a webmention made, if any: `(id, status, body)`.
+fn mention_comment<C: Db>(
+    c: &mut C,
+    thread_id: i64,
+    source: &str,
+) -> Result<Option<(i64, String, String)>, ApiError> {
+    let key = webmention_key(source);
+    Ok(c.remote_comments(thread_id, &key)?
+        .into_iter()
+        .find(|r| r.source_key.as_deref() == Some(key.as_str()))
+        .map(|r| (r.id, r.status, r.body)))
+}
+
+/// Stores a verified webmention: a reply becomes (or updates) a comment of the target's
+/// thread, moderated; a like, repost or bookmark is counted (and a reply it was before is
+/// removed). Only while this worker still holds the claim.
+#[allow(clippy::too_many_arguments)]
+pub fn accept_webmention<C: Db>(
+    c: &mut C,
+    site: &SiteSettings,
+    key: &ServerKey,
+    me: &str,
+    row: &crate::db::federation::WebmentionRow,
+    slug: &crate::domain::Slug,
+    m: &VerifiedMention,
+    now: i64,
+) -> Result<(), ApiError> {
+    let thread = c.upsert_thread(
+        &crate::db::models::NewThread {
+            site: site.id.as_str(),
+            slug: slug.as_str(),
+            title: None,
+            url: None,
+            locked: false,
+            comment_count: 0,
+            created_at: now,
+        },
+        0,
+    )?;
+    let existing = mention_comment(c, thread.id, &m.source)?;
+    let live = existing
+        .as_ref()
+        .filter(|(_, status, _)| status != CommentStatus::Deleted.as_str());
+    let mut comment_id = live.map(|(id, _, _)| *id);
+    if m.kind == "reply" {
+        match live {
+            Some((id, _, body)) => {
+                if *body != m.body {
+                    let origin = serde_json::to_string(&mention_origin(m))
+                        .map_err(|e| ApiError::internal(anyhow::anyhow!("origin: {e}")))?;
+                    c.update_remote_comment(*id, &m.body, &m.html, &origin, Some(now))?;
+                }
+            }
+            // Removed before (by a moderator, or the source said 410): it stays removed.
+            None if existing.is_some() || thread.locked => {}
+            None => {
+                let reply = RemoteReply {
+                    key: webmention_key(&m.source),
+                    parent_key: None,
+                    account: format!("web:{}", m.host),
+                    domain: m.host.clone(),
+                    author: Some(m.author_name.clone().unwrap_or_else(|| m.host.clone())),
+                    body: m.body.clone(),
+                    html: m.html.clone(),
+                    origin: mention_origin(m),
+                    created_at: m.published.unwrap_or(now),
+                    edited_at: None,
+                };
+                comment_id = add_reply(c, site, key, thread.id, &reply, None)?.map(|(id, _)| id);
+            }
+        }
+    } else if let Some((id, status, _)) = live {
+        remove_reply(c, thread.id, *id, status, now)?;
+        comment_id = None;
+    }
+    c.finish_webmention(
+        row.id,
+        me,
+        &crate::db::federation::WebmentionOutcome {
+            status: "accepted",
+            kind: Some(m.kind),
+            thread_id: Some(thread.id),
+            comment_id,
+            author_name: m.author_name.as_deref(),
+            author_url: m.author_url.as_deref(),
+            verified_at: Some(now),
+            attempts: 0,
+            next_attempt_at: i64::MAX,
+            last_error: None,
+            claimed_by: None,
+            lease_until: None,
+        },
+    )?;
+    Ok(())
+}
+
+fn mention_origin(m: &VerifiedMention) -> Origin {
+    Origin {
+        kind: "webmention".into(),
+        label: m.host.clone(),
+        handle: None,
+        author_url: m.author_url.clone(),
+        url: m.source.clone(),
+        reply_url: None,
+    }
+}
+
+/// Refuses a webmention (its source is gone, no longer links, or cannot be read): what it
+/// made before is removed.
+pub fn reject_webmention<C: Db>(
+    c: &mut C,
+    me: &str,
+    row: &crate::db::federation::WebmentionRow,
+    reason: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    if let (Some(thread_id), Some(id)) = (row.thread_id, row.comment_id) {
+        if let Some(status) = c.comment_status(id)? {
+            if status != CommentStatus::Deleted.as_str() {
+                remove_reply(c, thread_id, id, &status, now)?;
+            }
+        }
+    }
+    c.finish_webmention(
+        row.id,
+        me,
+        &crate::db::federation::WebmentionOutcome {
+            status: "rejected",
+            kind: None,
+            thread_id: row.thread_id,
+            comment_id: None,
+            author_name: None,
+            author_url: None,
+            verified_at: Some(now),
+            attempts: row.attempts,
+            next_attempt_at: i64::MAX,
+            last_error: Some(reason),
+            claimed_by: None,
+            lease_until: None,
+        },
+    )?;
+    Ok(())
+}

@@ -88,7 +88,8 @@ impl Stand {
 /// The test sites, polled every second, the stand-ins on loopback allowed.
 fn config(appview: &str, allow_private: bool) -> String {
     format!(
-        "{}\n[outbound]\nallow_private_addresses = {allow_private}\ntimeout = \"2s\"\nconnect_timeout = \"1s\"\n\
+        "{}\n[[site]]\nid = \"indie\"\norigins = [\"https://indie.example\"]\nmoderation = \"first-time\"\n\
+         [outbound]\nallow_private_addresses = {allow_private}\ntimeout = \"2s\"\nconnect_timeout = \"1s\"\n\
          [federation]\npoll_interval = \"1s\"\nbluesky_appview = \"{appview}\"\n",
         common::SITES
     )
@@ -126,6 +127,7 @@ macro_rules! both {
 }
 
 both!(
+    webmention_replies_are_held_likes_counted_updates_and_deletes_followed,
     mastodon_replies_arrive_moderated_and_follow_edits_and_deletes,
     bluesky_replies_arrive_nested_with_their_links,
     a_dead_instance_is_retried_with_backoff_and_posting_goes_on,
@@ -152,6 +154,210 @@ async fn a_private_address_is_refused_unless_allowed() {
         stand.seen.lock().unwrap().is_empty(),
         "the stand-in was asked"
     );
+}
+
+/// A stand-in that serves HTML pages (webmention sources) by path.
+#[derive(Clone)]
+struct Pages(Stand);
+
+impl Pages {
+    fn set(&self, path: &str, status: u16, html: &str) {
+        self.0
+            .routes
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), (status, html.to_owned()));
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.0.base())
+    }
+}
+
+async fn send(app: &TestApp, source: &str, target: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/webmention"))
+        .form(&[("source", source), ("target", target)])
+        .send()
+        .await
+        .unwrap()
+}
+
+const TARGET: &str = "https://indie.example/notes/1/";
+
+fn reply_page(text: &str) -> String {
+    format!(
+        r#"<!doctype html><html><head><title>Re</title></head><body>
+        <article class="h-entry">
+          <a class="p-author h-card" href="https://carol.example/">Carol</a>
+          <p>In reply to <a class="u-in-reply-to" href="{TARGET}">the note</a></p>
+          <div class="e-content"><p>{text} <script>alert(1)</script></p></div>
+          <time class="dt-published" datetime="2026-11-30T09:00:00Z">Nov 30</time>
+        </article></body></html>"#
+    )
+}
+
+fn like_page() -> String {
+    format!(
+        r#"<div class="h-entry"><span class="p-author h-card"><a class="p-name u-url" href="https://dan.example/">Dan</a></span>
+           liked <a class="u-like-of" href="{TARGET}">this</a></div>"#
+    )
+}
+
+async fn webmention_replies_are_held_likes_counted_updates_and_deletes_followed(backend: Backend) {
+    let pages = Pages(Stand::start());
+    let Some(app) = spawn(backend, "http://127.0.0.1:9", true).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    pages.set("/reply", 200, &reply_page("Nice note"));
+    pages.set("/like", 200, &like_page());
+    pages.set("/unrelated", 200, "<p>No link here</p>");
+
+    // Bad requests say what is wrong; nothing is queued.
+    let r = send(&app, "", TARGET).await;
+    expect_error(r, 400, "missing_source").await;
+    let r = send(&app, "javascript:alert(1)", TARGET).await;
+    expect_error(r, 400, "invalid_source").await;
+    let r = send(&app, &pages.url("/reply"), "https://elsewhere.example/x").await;
+    expect_error(r, 400, "target_not_on_site").await;
+    let r = send(&app, TARGET, TARGET).await;
+    expect_error(r, 400, "same_source_and_target").await;
+    let r = app
+        .client
+        .post(app.url("/webmention"))
+        .json(&json!({"source": pages.url("/reply"), "target": TARGET}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 415, "unsupported_media_type").await;
+    assert_eq!(app.db.count("webmentions"), 0);
+
+    // A reply: 202 at once, then held (first-time), its source link shown to moderators.
+    let r = send(&app, &pages.url("/reply"), TARGET).await;
+    assert_eq!(r.status(), 202);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "queued");
+    let held = until_queue(&admin, |c| {
+        c.iter().any(|x| x["origin"]["kind"] == "webmention")
+    })
+    .await;
+    let reply = held
+        .iter()
+        .find(|x| x["origin"]["kind"] == "webmention")
+        .unwrap()
+        .clone();
+    assert_eq!(reply["status"], "pending");
+    assert_eq!(reply["site"], "indie");
+    assert_eq!(reply["slug"], "/notes/1/");
+    assert_eq!(reply["author"], "Carol");
+    assert_eq!(reply["origin"]["url"], pages.url("/reply"));
+    assert_eq!(reply["origin"]["label"], "127.0.0.1");
+    assert_eq!(reply["origin"]["author_url"], "https://carol.example/");
+    assert_eq!(reply["html"], "<p>Nice note</p>\n");
+    assert_eq!(reply["created_at"], "2026-11-30T09:00:00Z");
+    admin.act(reply["id"].as_i64().unwrap(), "approve").await;
+
+    // A like is counted, not a comment; a page that does not link is refused.
+    assert_eq!(send(&app, &pages.url("/like"), TARGET).await.status(), 202);
+    assert_eq!(
+        send(&app, &pages.url("/unrelated"), TARGET).await.status(),
+        202
+    );
+    let page = common::until_thread(&app, "indie", "/notes/1/", |p| {
+        p["thread"]["elsewhere"]["webmentions"]["like"] == 1
+    })
+    .await;
+    assert_eq!(page["comments"].as_array().unwrap().len(), 1);
+    assert_eq!(page["comments"][0]["origin"]["kind"], "webmention");
+    until_db(
+        &app,
+        "SELECT COUNT(*) AS n FROM webmentions WHERE status = 'rejected'",
+        1,
+    )
+    .await;
+
+    // Re-sent after an edit: updated.
+    pages.set("/reply", 200, &reply_page("Nice note, edited"));
+    assert_eq!(send(&app, &pages.url("/reply"), TARGET).await.status(), 202);
+    let page = common::until_thread(&app, "indie", "/notes/1/", |p| {
+        p["comments"][0]["html"] == "<p>Nice note, edited</p>\n"
+    })
+    .await;
+    assert!(page["comments"][0]["edited_at"].is_string());
+
+    // Re-sent once gone (410), or no longer linking: removed.
+    pages.set("/reply", 410, "<p>Gone</p>");
+    pages.set("/like", 200, "<p>Changed my mind</p>");
+    assert_eq!(send(&app, &pages.url("/reply"), TARGET).await.status(), 202);
+    assert_eq!(send(&app, &pages.url("/like"), TARGET).await.status(), 202);
+    let page = common::until_thread(&app, "indie", "/notes/1/", |p| {
+        p["comments"].as_array().unwrap().is_empty() && p["thread"].get("elsewhere").is_none()
+    })
+    .await;
+    assert_eq!(page["thread"]["comment_count"], 0);
+}
+
+async fn until_queue(
+    admin: &common::admin::Admin<'_>,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let mut last = Vec::new();
+    for _ in 0..200 {
+        let v = admin.get("/api/v1/admin/comments?status=pending").await;
+        last = v["comments"].as_array().unwrap().clone();
+        if done(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the queue did not get there: {last:#?}");
+}
+
+async fn until_db(app: &TestApp, sql: &str, want: i64) {
+    for _ in 0..200 {
+        if app.db.number(sql) == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{sql} never gave {want}: {}", app.db.number(sql));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webmention_source_on_a_private_address_is_refused_unless_allowed() {
+    let pages = Pages(Stand::start());
+    pages.set("/reply", 200, &reply_page("hi"));
+    let app = spawn(Backend::Sqlite, "http://127.0.0.1:9", false)
+        .await
+        .unwrap();
+    assert_eq!(send(&app, &pages.url("/reply"), TARGET).await.status(), 202);
+    until_db(
+        &app,
+        "SELECT COUNT(*) AS n FROM webmentions WHERE status = 'rejected' \
+         AND last_error LIKE '%allow_private_addresses%'",
+        1,
+    )
+    .await;
+    assert!(pages.0.seen.lock().unwrap().is_empty());
+    assert_eq!(app.db.count("comments"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webmentions_are_limited_per_source_domain() {
+    let app = spawn(Backend::Sqlite, "http://127.0.0.1:9", false)
+        .await
+        .unwrap();
+    for i in 0..20 {
+        let r = send(&app, &format!("https://flood.invalid/{i}"), TARGET).await;
+        assert_eq!(r.status(), 202);
+    }
+    let r = send(&app, "https://flood.invalid/21", TARGET).await;
+    let e = expect_error(r, 429, "rate_limited").await;
+    assert!(e["error"]["message"].is_string());
+    // Another domain is not held up.
+    let r = send(&app, "https://other.invalid/1", TARGET).await;
+    assert_eq!(r.status(), 202);
 }
 
 /// A Mastodon account as the API shows it.

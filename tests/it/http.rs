@@ -508,6 +508,7 @@ async fn openapi_describes_every_route(app: TestApp) {
         ("/api/v1/admin/outbox/{id}/retry", &["post"][..]),
         ("/api/v1/admin/import", &["post"][..]),
         ("/api/v1/admin/export", &["get"][..]),
+        ("/webmention", &["post"][..]),
     ] {
         for m in methods {
             assert!(paths[path][m].is_object(), "{m} {path} missing");
