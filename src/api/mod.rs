@@ -296,6 +296,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .default_service(method_not_allowed("GET, POST")),
             )
             .service(
+                web::resource("/remote-bans")
+                    .route(web::get().to(admin::remote_bans::list))
+                    .route(web::post().to(admin::remote_bans::create))
+                    .default_service(method_not_allowed("GET, POST")),
+            )
+            .service(
+                web::resource("/remote-bans/{id}")
+                    .route(web::delete().to(admin::remote_bans::delete))
+                    .default_service(method_not_allowed("DELETE")),
+            )
+            .service(
                 web::resource("/bans/{id}")
                     .route(web::delete().to(admin::bans::delete))
                     .default_service(method_not_allowed("DELETE")),

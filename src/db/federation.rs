@@ -124,7 +124,38 @@ pub struct WebmentionOutcome<'a> {
     pub lease_until: Option<i64>,
 }
 
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = remote_bans)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct RemoteBanRow {
+    pub id: i64,
+    pub kind: String,
+    pub value: String,
+    pub site: Option<String>,
+    pub action: String,
+    pub reason: Option<String>,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = remote_bans)]
+pub struct NewRemoteBan<'a> {
+    pub kind: &'a str,
+    pub value: &'a str,
+    pub site: Option<&'a str>,
+    pub action: &'a str,
+    pub reason: Option<&'a str>,
+    pub created_by: &'a str,
+    pub created_at: i64,
+}
+
 pub trait FederationStore {
+    fn remote_bans(&mut self) -> QueryResult<Vec<RemoteBanRow>>;
+    fn insert_remote_ban(&mut self, new: &NewRemoteBan<'_>) -> QueryResult<RemoteBanRow>;
+    fn delete_remote_ban(&mut self, id: i64) -> QueryResult<bool>;
+    /// The remote account of a comment: `None` if there is no such comment.
+    fn comment_remote_account(&mut self, id: i64) -> QueryResult<Option<Option<String>>>;
     fn remote_post(&mut self, thread_id: i64) -> QueryResult<Option<RemotePostRow>>;
     /// Links the thread to `new` (replacing any earlier link), or unlinks it.
     fn set_remote_post(
@@ -214,6 +245,34 @@ pub trait FederationStore {
 
 macro_rules! federation_store_fns {
     () => {
+        fn remote_bans(&mut self) -> QueryResult<Vec<RemoteBanRow>> {
+            remote_bans::table
+                .order(remote_bans::id.desc())
+                .select(RemoteBanRow::as_select())
+                .load(self)
+        }
+
+        fn insert_remote_ban(&mut self, new: &NewRemoteBan<'_>) -> QueryResult<RemoteBanRow> {
+            diesel::insert_into(remote_bans::table)
+                .values(new)
+                .returning(RemoteBanRow::as_returning())
+                .get_result(self)
+        }
+
+        fn delete_remote_ban(&mut self, id: i64) -> QueryResult<bool> {
+            diesel::delete(remote_bans::table.find(id))
+                .execute(self)
+                .map(|n| n == 1)
+        }
+
+        fn comment_remote_account(&mut self, id: i64) -> QueryResult<Option<Option<String>>> {
+            comments::table
+                .find(id)
+                .select(comments::remote_account)
+                .first(self)
+                .optional()
+        }
+
         fn remote_post(&mut self, thread_id: i64) -> QueryResult<Option<RemotePostRow>> {
             remote_posts::table
                 .find(thread_id)
@@ -365,22 +424,26 @@ macro_rules! federation_store_fns {
             account: &str,
             domain: &str,
         ) -> QueryResult<Option<String>> {
-            let matches = remote_bans::kind
-                .eq("account")
-                .and(remote_bans::value.eq(account))
-                .or(remote_bans::kind
-                    .eq("domain")
-                    .and(remote_bans::value.eq(domain)));
-            let actions: Vec<String> = remote_bans::table
-                .filter(matches)
+            let bans: Vec<(String, String, String)> = remote_bans::table
                 .filter(remote_bans::site.is_null().or(remote_bans::site.eq(site)))
-                .select(remote_bans::action)
+                .select((remote_bans::kind, remote_bans::value, remote_bans::action))
                 .load(self)?;
+            let domain = domain.to_lowercase();
+            // A domain ban holds its subdomains too (a ban of bsky.social, its handles).
+            let hits = |kind: &str, value: &str| match kind {
+                "account" => value == account,
+                _ => domain == value || domain.ends_with(&format!(".{value}")),
+            };
+            let actions: Vec<&String> = bans
+                .iter()
+                .filter(|(k, v, _)| hits(k, v))
+                .map(|(_, _, a)| a)
+                .collect();
             Ok(actions
                 .iter()
-                .find(|a| *a == "refuse")
+                .find(|a| a.as_str() == "refuse")
                 .or(actions.first())
-                .cloned())
+                .map(|a| (*a).clone()))
         }
 
         fn queue_webmention(

@@ -522,3 +522,135 @@ pub fn reject_webmention<C: Db>(
     )?;
     Ok(())
 }
+
+/// A ban of a remote account or of a whole instance or domain, as moderators see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RemoteBan {
+    pub id: i64,
+    /// `account` (e.g. `mastodon:ann@example.social`, `bluesky:did:plc:...`,
+    /// `web:example.org`) or `domain` (an instance or domain, its subdomains included).
+    pub kind: String,
+    pub value: String,
+    /// `null`: every site.
+    pub site: Option<String>,
+    /// `refuse` (replies from it are not stored) or `hold` (held for moderation).
+    pub action: String,
+    pub reason: Option<String>,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+impl From<crate::db::federation::RemoteBanRow> for RemoteBan {
+    fn from(b: crate::db::federation::RemoteBanRow) -> Self {
+        RemoteBan {
+            id: b.id,
+            kind: b.kind,
+            value: b.value,
+            site: b.site,
+            action: b.action,
+            reason: b.reason,
+            created_by: b.created_by,
+            created_at: view::rfc3339(b.created_at),
+        }
+    }
+}
+
+/// What a new remote ban is on: given outright, or the account of a comment from elsewhere.
+pub enum RemoteBanTarget {
+    Account(String),
+    Domain(String),
+    CommentAccount(i64),
+    CommentDomain(i64),
+}
+
+pub struct NewRemoteBanInput {
+    pub target: RemoteBanTarget,
+    pub site: Option<String>,
+    pub hold: bool,
+    pub reason: Option<String>,
+}
+
+pub fn remote_bans<C: Db>(c: &mut C) -> Result<Vec<RemoteBan>, ApiError> {
+    Ok(c.remote_bans()?.into_iter().map(RemoteBan::from).collect())
+}
+
+/// The domain part of a remote account: the instance of `mastodon:ann@example.social`,
+/// the host of `web:example.org`; a Bluesky DID has none.
+fn account_domain(account: &str) -> Option<String> {
+    if let Some(acct) = account.strip_prefix("mastodon:") {
+        return acct.rsplit_once('@').map(|(_, d)| d.to_owned());
+    }
+    account.strip_prefix("web:").map(str::to_owned)
+}
+
+pub fn add_remote_ban<C: Db>(
+    c: &mut C,
+    moderator: &str,
+    input: &NewRemoteBanInput,
+) -> Result<RemoteBan, ApiError> {
+    let account_of = |c: &mut C, id: i64| -> Result<String, ApiError> {
+        c.comment_remote_account(id)?
+            .ok_or_else(ApiError::comment_not_found)?
+            .ok_or_else(|| {
+                ApiError::unprocessable(
+                    "not_from_elsewhere",
+                    "This comment was written here: ban its email or address instead.",
+                )
+                .with_field("comment_id")
+            })
+    };
+    let (kind, value) = match &input.target {
+        RemoteBanTarget::Account(a) => ("account", a.clone()),
+        RemoteBanTarget::Domain(d) => ("domain", d.clone()),
+        RemoteBanTarget::CommentAccount(id) => ("account", account_of(c, *id)?),
+        RemoteBanTarget::CommentDomain(id) => {
+            let account = account_of(c, *id)?;
+            let domain = account_domain(&account).ok_or_else(|| {
+                ApiError::unprocessable(
+                    "no_domain",
+                    "This account has no domain of its own to ban (a Bluesky DID): ban the account.",
+                )
+                .with_field("comment_id")
+            })?;
+            ("domain", domain)
+        }
+    };
+    let row = c
+        .insert_remote_ban(&crate::db::federation::NewRemoteBan {
+            kind,
+            value: &value,
+            site: input.site.as_deref(),
+            action: if input.hold { "hold" } else { "refuse" },
+            reason: input.reason.as_deref(),
+            created_by: moderator,
+            created_at: view::now_micros(),
+        })
+        .map_err(|e| match e {
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ) => ApiError::conflict("already_banned", "This is already banned on this site."),
+            other => other.into(),
+        })?;
+    let detail = format!("{kind} {value} ({})", row.action);
+    crate::service::moderation::audit(c, moderator, "ban_remote", None, None, Some(&detail))?;
+    Ok(row.into())
+}
+
+pub fn delete_remote_ban<C: Db>(c: &mut C, moderator: &str, id: i64) -> Result<(), ApiError> {
+    if !c.delete_remote_ban(id)? {
+        return Err(ApiError::not_found(
+            "ban_not_found",
+            "There is no remote ban with this id.",
+        ));
+    }
+    crate::service::moderation::audit(
+        c,
+        moderator,
+        "unban_remote",
+        None,
+        None,
+        Some(&id.to_string()),
+    )?;
+    Ok(())
+}

@@ -127,6 +127,7 @@ macro_rules! both {
 }
 
 both!(
+    remote_bans_refuse_or_hold_by_account_and_domain,
     webmention_replies_are_held_likes_counted_updates_and_deletes_followed,
     mastodon_replies_arrive_moderated_and_follow_edits_and_deletes,
     bluesky_replies_arrive_nested_with_their_links,
@@ -358,6 +359,90 @@ async fn webmentions_are_limited_per_source_domain() {
     // Another domain is not held up.
     let r = send(&app, "https://other.invalid/1", TARGET).await;
     assert_eq!(r.status(), 202);
+}
+
+async fn remote_bans_refuse_or_hold_by_account_and_domain(backend: Backend) {
+    let m = Stand::start();
+    let Some(app) = spawn(backend, "http://127.0.0.1:9", true).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    let t = thread_of(&app, &admin, "open", "/banned/").await;
+    let ban = |body: Value| {
+        let admin = &admin;
+        async move { admin.post_raw("/api/v1/admin/remote-bans", body).await }
+    };
+    let r = ban(json!({"kind": "domain", "value": "Bad.Example", "reason": "spam"})).await;
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["ban"]["value"], "bad.example");
+    let r = ban(json!({"kind": "account", "value": "mastodon:eve@good.example", "action": "hold"}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = ban(json!({"kind": "domain", "value": "bad.example"})).await;
+    expect_error(r, 409, "already_banned").await;
+    let r = ban(json!({"kind": "account", "value": "eve"})).await;
+    expect_error(r, 422, "invalid_account").await;
+    let r = ban(json!({"kind": "domain", "value": "not a domain"})).await;
+    expect_error(r, 422, "invalid_domain").await;
+    let r = ban(json!({"kind": "instance", "value": "x.example"})).await;
+    expect_error(r, 422, "invalid_kind").await;
+    let r = ban(json!({"kind": "domain", "comment_id": 999999})).await;
+    expect_error(r, 404, "comment_not_found").await;
+
+    m.set(
+        "/api/v1/statuses/100",
+        200,
+        &status("100", None, "me", "<p>Post</p>"),
+    );
+    m.set(
+        "/api/v1/statuses/100/context",
+        200,
+        &json!({"ancestors": [], "descendants": [
+            status("201", Some("100"), "spam@sub.bad.example", "<p>Buy now</p>"),
+            status("202", Some("100"), "eve@good.example", "<p>Hmm</p>"),
+            status("203", Some("100"), "ann@good.example", "<p>Hello</p>"),
+        ]}),
+    );
+    link(&admin, t, &format!("{}/@me/100", m.base())).await;
+    let listed = until_comments(&admin, t, |c| c.len() >= 3).await;
+    assert_eq!(listed.len(), 3, "{listed:#?}");
+    assert!(
+        by_origin(&listed, "/201").is_none(),
+        "a banned domain's reply was stored"
+    );
+    assert_eq!(by_origin(&listed, "/202").unwrap()["status"], "pending");
+    let ann = by_origin(&listed, "/203").unwrap();
+    assert_eq!(ann["status"], "approved");
+    let native = listed.iter().find(|c| c["origin"].is_null()).unwrap();
+
+    // From a comment: its account, or its instance.
+    let r = ban(json!({"kind": "account", "comment_id": ann["id"]})).await;
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["ban"]["value"], "mastodon:ann@good.example");
+    let r = ban(json!({"kind": "account", "comment_id": native["id"]})).await;
+    expect_error(r, 422, "not_from_elsewhere").await;
+    let list = admin.get("/api/v1/admin/remote-bans").await;
+    assert_eq!(list["bans"].as_array().unwrap().len(), 3);
+    let id = v["ban"]["id"].as_i64().unwrap();
+    let r = admin
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/admin/remote-bans/{id}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = admin
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/admin/remote-bans/{id}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 404, "ban_not_found").await;
 }
 
 /// A Mastodon account as the API shows it.
