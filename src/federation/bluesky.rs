@@ -253,6 +253,11 @@ pub fn fetch(p: &Poller, post: &RemotePostRow) -> Result<Fetched, FetchError> {
         remote_id: uri,
         likes: root.like_count,
         reposts: root.repost_count,
+        posted_at: root
+            .record
+            .created_at
+            .as_deref()
+            .and_then(super::mastodon::parse_time),
         replies,
         gone,
         complete: false,

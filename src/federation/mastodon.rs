@@ -204,5 +204,6 @@ pub fn fetch(p: &Poller, post: &RemotePostRow) -> Result<Fetched, FetchError> {
         prefix,
         likes: status.favourites_count,
         reposts: status.reblogs_count,
+        posted_at: parse_time(&status.created_at),
     })
 }

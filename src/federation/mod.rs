@@ -271,7 +271,12 @@ impl Poller {
             .cloned()
             .ok_or_else(|| format!("the site {} is no longer configured", thread.site))?;
         let now = crate::view::now_micros();
-        let age = Duration::from_micros(u64::try_from(now - post.linked_at).unwrap_or(0));
+        // The announcement's age when it says (a post linked late is old already).
+        let born = fetched
+            .posted_at
+            .unwrap_or(post.linked_at)
+            .min(post.linked_at);
+        let age = Duration::from_micros(u64::try_from(now - born).unwrap_or(0));
         let next = now
             + micros(jitter(interval_for_age(
                 self.settings.federation.poll_interval,
@@ -302,5 +307,29 @@ impl Poller {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_thin_out_as_a_post_ages_and_back_off_when_they_fail() {
+        let base = Duration::from_secs(300);
+        let day = Duration::from_secs(86_400);
+        let at = |age: Duration| interval_for_age(base, age).as_secs();
+        assert_eq!(at(Duration::ZERO), 300);
+        assert_eq!(at(day / 2), 300);
+        assert_eq!(at(day * 2), 1200);
+        assert_eq!(at(day * 10), 3600);
+        assert_eq!(at(day * 365), 14_400);
+        assert_eq!(
+            interval_for_age(Duration::from_secs(3600), day * 365),
+            AT_MOST
+        );
+        let waits: Vec<u64> = (1..=4).map(|f| backoff(base, f).as_secs()).collect();
+        assert_eq!(waits, vec![600, 1200, 2400, 4800]);
+        assert_eq!(backoff(base, 40), AT_MOST);
     }
 }

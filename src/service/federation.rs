@@ -138,6 +138,8 @@ pub struct Fetched {
     pub prefix: String,
     pub likes: i64,
     pub reposts: i64,
+    /// When the announcement was posted, if it says: polls thin out as it ages.
+    pub posted_at: Option<i64>,
 }
 
 /// What a poll changed.

@@ -460,11 +460,17 @@ fn account(acct: &str) -> Value {
 
 /// A public status as `GET /api/v1/statuses/:id` shows it.
 fn status(id: &str, in_reply_to: Option<&str>, acct: &str, html: &str) -> Value {
+    // An announcement is fresh (polls thin out as it ages); replies keep a fixed date.
+    let created = if in_reply_to.is_none() {
+        now_rfc3339()
+    } else {
+        "2026-12-01T10:00:00.000Z".to_owned()
+    };
     json!({
         "id": id,
         "uri": format!("https://home.example/users/x/statuses/{id}"),
         "url": format!("https://home.example/@x/{id}"),
-        "created_at": "2026-12-01T10:00:00.000Z",
+        "created_at": created,
         "edited_at": null,
         "in_reply_to_id": in_reply_to,
         "in_reply_to_account_id": null,
@@ -719,6 +725,12 @@ async fn mastodon_replies_arrive_moderated_and_follow_edits_and_deletes(backend:
     assert_eq!(page["comments"].as_array().unwrap().len(), 2);
 }
 
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
 /// A post as the AppView's `#postView` shows it.
 fn post(uri: &str, did: &str, handle: &str, text: &str, facets: Value) -> Value {
     json!({
@@ -731,6 +743,12 @@ fn post(uri: &str, did: &str, handle: &str, text: &str, facets: Value) -> Value 
         "replyCount": 0, "repostCount": 4, "likeCount": 7, "quoteCount": 0,
         "indexedAt": "2026-12-01T11:00:01.000Z", "labels": []
     })
+}
+
+/// Posted just now.
+fn fresh(mut post: Value) -> Value {
+    post["record"]["createdAt"] = json!(now_rfc3339());
+    post
 }
 
 fn node(post: Value, replies: Vec<Value>) -> Value {
@@ -772,7 +790,7 @@ async fn bluesky_replies_arrive_nested_with_their_links(backend: Backend) {
         "/xrpc/app.bsky.feed.getPostThread",
         200,
         &json!({"thread": node(
-            post(root, "did:plc:me", "me.example.com", "New post", json!([])),
+            fresh(post(root, "did:plc:me", "me.example.com", "New post", json!([]))),
             vec![
                 node(reply1.clone(), vec![node(reply2.clone(), vec![])]),
                 json!({"$type": "app.bsky.feed.defs#notFoundPost", "uri": "at://did:plc:x/app.bsky.feed.post/gone", "notFound": true}),
@@ -833,7 +851,7 @@ async fn bluesky_replies_arrive_nested_with_their_links(backend: Backend) {
         "/xrpc/app.bsky.feed.getPostThread",
         200,
         &json!({"thread": node(
-            post(root, "did:plc:me", "me.example.com", "New post", json!([])),
+            fresh(post(root, "did:plc:me", "me.example.com", "New post", json!([]))),
             vec![node(reply1.clone(), vec![])],
         )}),
     );
