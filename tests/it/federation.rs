@@ -660,6 +660,19 @@ async fn mastodon_replies_arrive_moderated_and_follow_edits_and_deletes(backend:
     assert_eq!(bob["parent_id"], ann["id"]);
     assert_eq!(bob["origin"]["handle"], "@bob@127.0.0.1");
     assert_eq!(ann["created_at"], "2026-12-01T10:00:00Z");
+    // The admin page's queue says where they come from.
+    let html = admin
+        .request(reqwest::Method::GET, &format!("/admin/comments?thread={t}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("from Mastodon</span> @ann@remote.example"),
+        "{html}"
+    );
     let page = app.thread("firsttime", "/announced/", "").await;
     assert_eq!(page["comments"].as_array().unwrap().len(), 0);
     assert_eq!(page["thread"]["elsewhere"]["announcement"]["likes"], 3);
