@@ -212,6 +212,7 @@ struct RawSite {
     notify_moderators: Option<String>,
     language: Option<String>,
     spam: Option<RawSpam>,
+    fediverse_accounts: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -355,6 +356,9 @@ pub struct SiteSettings {
     pub language: &'static str,
     /// The spam checks new comments go through (see `service::spam`).
     pub spam: SpamSettings,
+    /// The blogger's own accounts on Mastodon or Bluesky: their posts that link to a page
+    /// of the site are linked to its thread by themselves (see crate::federation).
+    pub fediverse_accounts: Vec<crate::domain::RemoteAccount>,
 }
 
 /// The spam checks of one site. Each can be turned off on its own.
@@ -484,6 +488,7 @@ impl SiteSettings {
             notify_moderators: NotifyModerators::Pending,
             language: "en",
             spam: SpamSettings::default(),
+            fediverse_accounts: Vec::new(),
         }
     }
 }
@@ -1216,6 +1221,16 @@ fn parse_site(i: usize, s: RawSite, spam: &RawSpam) -> Result<SiteSettings, Conf
         notify_moderators,
         language,
         spam: parse_spam(&key("spam"), &spam.overlay(&s.spam.unwrap_or_default()))?,
+        fediverse_accounts: s
+            .fediverse_accounts
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(j, a)| {
+                crate::domain::RemoteAccount::parse(a)
+                    .map_err(|m| err(format!("{}[{j}]", key("fediverse_accounts")), m))
+            })
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -1494,6 +1509,10 @@ YmRJQ7bTiP7Gyt0h1IphLsVuxfjjnTzKMrVTPfAZjGACIH97oaKyvDC0HCAXAEF/\n\
                 "outbound.connect_timeout",
             ),
             ("[outbound]\nallow_private = true", "outbound.allow_private"),
+            (
+                "[[site]]\nid = \"a\"\nfediverse_accounts = [\"https://x.example/about\"]",
+                "site[0].fediverse_accounts[0]",
+            ),
             (
                 "[federation]\npoll_interval = \"0s\"",
                 "federation.poll_interval",

@@ -8,7 +8,7 @@ mod thread;
 
 pub use comment::{AuthorName, CommentBody, CommentId, CommentStatus, Email, Website};
 pub use reaction::{ReactionKind, VisitorId};
-pub use remote::{RemoteKind, RemotePost};
+pub use remote::{RemoteAccount, RemoteKind, RemotePost};
 pub use thread::{Cursor, Limit, PageUrl, SiteId, Slug, Sort, Title};
 
 use std::fmt;

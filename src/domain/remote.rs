@@ -139,9 +139,82 @@ impl RemotePost {
     }
 }
 
+/// One of the blogger's own accounts elsewhere (`[[site]] fediverse_accounts`), whose
+/// public posts that link to the site are linked to their threads by themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteAccount {
+    pub kind: RemoteKind,
+    /// Mastodon: the instance's origin; Bluesky: the web app's origin.
+    pub base: String,
+    /// Mastodon: the account's name there (`me`); Bluesky: the handle or DID.
+    pub name: String,
+}
+
+impl RemoteAccount {
+    /// `https://instance.example/@me` or `https://bsky.app/profile/me.example`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let expected = || {
+            format!(
+                "`{raw}` must be a Mastodon profile (https://instance.example/@name) or a \
+                 Bluesky profile (https://bsky.app/profile/name.example)"
+            )
+        };
+        let url = url::Url::parse(raw.trim()).map_err(|_| expected())?;
+        if !matches!(url.scheme(), "http" | "https")
+            || url.host_str().is_none()
+            || !url.username().is_empty()
+        {
+            return Err(expected());
+        }
+        let base = url.origin().ascii_serialization();
+        let segments: Vec<&str> = url
+            .path_segments()
+            .map(|s| s.filter(|p| !p.is_empty()).collect())
+            .unwrap_or_default();
+        match segments.as_slice() {
+            ["profile", actor] if is_actor(actor) => Ok(RemoteAccount {
+                kind: RemoteKind::Bluesky,
+                base,
+                name: (*actor).to_owned(),
+            }),
+            [name] if name.starts_with('@') && is_name(&name[1..]) && !name[1..].contains('@') => {
+                Ok(RemoteAccount {
+                    kind: RemoteKind::Mastodon,
+                    base,
+                    name: name[1..].to_owned(),
+                })
+            }
+            _ => Err(expected()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_accounts_are_mastodon_or_bluesky_profiles() {
+        let m = RemoteAccount::parse("https://mastodon.social/@me").unwrap();
+        assert_eq!(
+            (m.kind, m.base.as_str(), m.name.as_str()),
+            (RemoteKind::Mastodon, "https://mastodon.social", "me")
+        );
+        let b = RemoteAccount::parse("https://bsky.app/profile/me.example").unwrap();
+        assert_eq!(
+            (b.kind, b.base.as_str(), b.name.as_str()),
+            (RemoteKind::Bluesky, "https://bsky.app", "me.example")
+        );
+        for bad in [
+            "mastodon.social/@me",
+            "https://mastodon.social/@me/1",
+            "https://mastodon.social/@me@other.example",
+            "https://bsky.app/profile/me",
+            "ftp://x.example/@me",
+        ] {
+            assert!(RemoteAccount::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn mastodon_and_bluesky_addresses_are_recognized() {

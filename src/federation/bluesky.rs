@@ -38,6 +38,20 @@ pub struct Record {
     #[serde(default)]
     pub facets: Vec<Facet>,
     pub created_at: Option<String>,
+    pub embed: Option<serde_json::Value>,
+}
+
+impl Record {
+    /// The address of a link card (`app.bsky.embed.external`).
+    pub fn external_uri(&self) -> Option<String> {
+        let e = self.embed.as_ref()?;
+        let external = match e.get("$type").and_then(|t| t.as_str()) {
+            Some("app.bsky.embed.external") => e.get("external"),
+            Some("app.bsky.embed.recordWithMedia") => e.get("media")?.get("external"),
+            _ => None,
+        }?;
+        external.get("uri")?.as_str().map(str::to_owned)
+    }
 }
 
 #[derive(Debug, Deserialize)]

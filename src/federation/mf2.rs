@@ -380,6 +380,18 @@ pub fn read(html: &str, base: &Url, target: &Url) -> Option<Mention> {
     })
 }
 
+/// Every address a piece of HTML links to, resolved against `base`.
+pub fn links(html: &str, base: &Url) -> Vec<String> {
+    let doc = parse(html);
+    let mut out = Vec::new();
+    walk(&doc, &mut |e| {
+        if let Some(u) = e.attr("href").and_then(|h| base.join(h.trim()).ok()) {
+            out.push(u.to_string());
+        }
+    });
+    out
+}
+
 /// Two URLs name the same page: equal but for the fragment, `http` and `https` alike.
 fn same_resource(a: &Url, b: &Url) -> bool {
     let key = |u: &Url| {

@@ -8,6 +8,7 @@
 //! the writer, like every comment, so the caches of every instance follow. A slow or dead
 //! instance only ever holds this thread: posting comments never waits for it.
 
+pub mod accounts;
 pub mod bluesky;
 pub mod mastodon;
 pub mod mf2;
@@ -164,8 +165,14 @@ impl Poller {
                 return;
             }
         };
+        let mut scanned: Option<Instant> = None;
         while !self.stop.stopped() {
             let mut busy = false;
+            let every = self.settings.federation.poll_interval;
+            if scanned.is_none_or(|at| at.elapsed() >= every) {
+                accounts::scan(&self, &runtime);
+                scanned = Some(Instant::now());
+            }
             match self.claim_post(me) {
                 Ok(Some(post)) => {
                     self.poll(&runtime, me, post);

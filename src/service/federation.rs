@@ -103,6 +103,37 @@ pub fn link_thread<C: Db>(
     Ok(())
 }
 
+/// Links the thread of `slug` (made if need be) to `post`, found on one of the site's own
+/// accounts, unless it is linked already. True when it linked it.
+pub fn link_if_unlinked<C: Db>(
+    c: &mut C,
+    site: &SiteSettings,
+    slug: &crate::domain::Slug,
+    post: &RemotePost,
+    now: i64,
+) -> Result<bool, ApiError> {
+    let thread = c.upsert_thread(
+        &crate::db::models::NewThread {
+            site: site.id.as_str(),
+            slug: slug.as_str(),
+            title: None,
+            url: None,
+            locked: false,
+            comment_count: 0,
+            created_at: now,
+        },
+        0,
+    )?;
+    if c.remote_post(thread.id)?.is_some() {
+        return Ok(false);
+    }
+    link_thread(c, AUTO_LINKER, thread.id, Some(post), now)?;
+    Ok(true)
+}
+
+/// Who the audit log says linked a thread found on the site's own accounts.
+pub const AUTO_LINKER: &str = "fediverse_accounts";
+
 /// One reply found elsewhere, ready to be stored.
 #[derive(Debug, Clone)]
 pub struct RemoteReply {

@@ -127,6 +127,7 @@ macro_rules! both {
 }
 
 both!(
+    the_blogs_own_accounts_link_the_posts_they_announce,
     remote_bans_refuse_or_hold_by_account_and_domain,
     webmention_replies_are_held_likes_counted_updates_and_deletes_followed,
     mastodon_replies_arrive_moderated_and_follow_edits_and_deletes,
@@ -443,6 +444,126 @@ async fn remote_bans_refuse_or_hold_by_account_and_domain(backend: Backend) {
         .await
         .unwrap();
     expect_error(r, 404, "ban_not_found").await;
+}
+
+async fn the_blogs_own_accounts_link_the_posts_they_announce(backend: Backend) {
+    let m = Stand::start();
+    let appview = Stand::start();
+    m.set(
+        "/api/v1/accounts/lookup",
+        200,
+        &json!({"id": "7", "username": "me", "acct": "me", "display_name": "Me", "url": "https://home.example/@me"}),
+    );
+    let mut two = status("501", None, "me", "<p>Second post, see the card</p>");
+    two["card"] = json!({"url": "https://auto.example/posts/two/", "title": "Two", "type": "link"});
+    m.set(
+        "/api/v1/accounts/7/statuses",
+        200,
+        &json!([
+            status(
+                "502",
+                None,
+                "me",
+                "<p>Elsewhere: <a href=\"https://other.example/x/\">x</a></p>"
+            ),
+            two,
+            status(
+                "500",
+                None,
+                "me",
+                "<p>New: <a href=\"https://auto.example/posts/one/\">one</a></p>"
+            ),
+        ]),
+    );
+    // The first announcement is then polled for its replies like any linked post.
+    m.set(
+        "/api/v1/statuses/500",
+        200,
+        &status("500", None, "me", "<p>New</p>"),
+    );
+    m.set(
+        "/api/v1/statuses/500/context",
+        200,
+        &json!({"ancestors": [], "descendants": [
+            status("510", Some("500"), "ann@remote.example", "<p>Congrats</p>"),
+        ]}),
+    );
+    let mut three = fresh(post(
+        "at://did:plc:me/app.bsky.feed.post/3kthree",
+        "did:plc:me",
+        "me.example.com",
+        "Third post",
+        json!([]),
+    ));
+    three["record"]["embed"] = json!({"$type": "app.bsky.embed.external",
+        "external": {"uri": "https://auto.example/posts/three/", "title": "Three", "description": ""}});
+    let reposted = post(
+        "at://did:plc:x/app.bsky.feed.post/3kfour",
+        "did:plc:x",
+        "x.example.com",
+        "https://auto.example/posts/four/",
+        json!([{"index": {"byteStart": 0, "byteEnd": 32},
+                "features": [{"$type": "app.bsky.richtext.facet#link", "uri": "https://auto.example/posts/four/"}]}]),
+    );
+    appview.set(
+        "/xrpc/app.bsky.feed.getAuthorFeed",
+        200,
+        &json!({"feed": [
+            {"post": three},
+            {"post": reposted, "reason": {"$type": "app.bsky.feed.defs#reasonRepost"}},
+        ]}),
+    );
+    let text = format!(
+        "{}[[site]]\nid = \"auto\"\norigins = [\"https://auto.example\"]\n\
+         fediverse_accounts = [\"{}/@me\", \"https://bsky.app/profile/me.example.com\"]\n",
+        config(&appview.base(), true),
+        m.base()
+    );
+    let Some(app) = common::spawn_with(backend, &text).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    let mut threads = Vec::new();
+    for _ in 0..200 {
+        let v = admin.get("/api/v1/admin/threads?site=auto").await;
+        threads = v["threads"].as_array().unwrap().clone();
+        if threads.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let link_of = |slug: &str| {
+        threads
+            .iter()
+            .find(|t| t["slug"] == slug)
+            .map(|t| t["fediverse"]["url"].clone())
+    };
+    assert_eq!(threads.len(), 3, "{threads:#?}");
+    assert_eq!(
+        link_of("/posts/one/"),
+        Some(json!("https://home.example/@x/500"))
+    );
+    assert_eq!(
+        link_of("/posts/two/"),
+        Some(json!("https://home.example/@x/501"))
+    );
+    assert_eq!(
+        link_of("/posts/three/"),
+        Some(json!(
+            "https://bsky.app/profile/me.example.com/post/3kthree"
+        ))
+    );
+    assert_eq!(link_of("/posts/four/"), None);
+    let page = common::until_thread(&app, "auto", "/posts/one/", |p| {
+        p["comments"].as_array().unwrap().len() == 1
+    })
+    .await;
+    assert_eq!(
+        page["comments"][0]["origin"]["handle"],
+        "@ann@remote.example"
+    );
+    let audit = admin.get("/api/v1/admin/audit").await;
+    assert!(audit.to_string().contains("fediverse_accounts"), "{audit}");
 }
 
 /// A Mastodon account as the API shows it.
