@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 
 use super::models::PublicCommentRow;
-use super::schema::{comments, remote_bans, remote_posts, threads, webmentions};
+use super::schema::{comments, import_tombstones, remote_bans, remote_posts, threads, webmentions};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = remote_posts)]
@@ -228,6 +228,9 @@ pub trait FederationStore {
         me: &str,
         outcome: &WebmentionOutcome<'_>,
     ) -> QueryResult<bool>;
+    /// Whether a comment of this source key was deleted for good on the site (a moderator's
+    /// purge): it must not come back.
+    fn is_tombstoned(&mut self, site: &str, source_key: &str) -> QueryResult<bool>;
     /// A check that could not be made (the source did not answer): tried again later.
     fn retry_webmention(
         &mut self,
@@ -532,6 +535,16 @@ macro_rules! federation_store_fns {
             .set(outcome)
             .execute(self)
             .map(|n| n == 1)
+        }
+
+        fn is_tombstoned(&mut self, site: &str, source_key: &str) -> QueryResult<bool> {
+            let found: Option<i64> = import_tombstones::table
+                .filter(import_tombstones::site.eq(site))
+                .filter(import_tombstones::source_key.eq(source_key))
+                .select(import_tombstones::removed_at)
+                .first(self)
+                .optional()?;
+            Ok(found.is_some())
         }
 
         fn retry_webmention(

@@ -19,6 +19,8 @@ const SMALL_CAP: usize = 1 << 20;
 const DEPTH: u32 = 1000;
 /// Replies kept per poll, at most.
 const MAX_REPLIES: usize = 5000;
+/// Stored replies missing from the thread view are looked up, at most this many per poll.
+const CHECKS_PER_POLL: usize = 100;
 /// `getPosts` takes this many URIs at once.
 const POSTS_PER_CALL: usize = 25;
 
@@ -244,6 +246,7 @@ pub fn fetch(p: &Poller, post: &RemotePostRow) -> Result<Fetched, FetchError> {
         .filter_map(|r| r.source_key.as_deref())
         .filter(|k| !replies.iter().any(|r| r.key == *k))
         .filter_map(|k| k.strip_prefix(&prefix).map(str::to_owned))
+        .take(CHECKS_PER_POLL)
         .collect();
     let mut gone = Vec::new();
     for chunk in missing.chunks(POSTS_PER_CALL) {

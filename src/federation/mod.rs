@@ -34,7 +34,7 @@ use crate::{on_conn, with_conn};
 /// How often the worker looks for due work when it found none.
 const TICK: Duration = Duration::from_secs(1);
 /// A claim outlives any fetch: the client's timeout for each of a few requests.
-const LEASE_FETCHES: u32 = 8;
+const LEASE_FETCHES: u32 = 16;
 /// Polls of an old post, or failed ones, wait at most this long.
 const AT_MOST: Duration = Duration::from_secs(24 * 3600);
 

@@ -325,8 +325,9 @@ pub fn apply_poll<C: Db>(
             }
             continue;
         }
-        // A locked thread takes no new comments, from here or from elsewhere.
-        if thread.locked {
+        // A locked thread takes no new comments, from here or from elsewhere; a reply a
+        // moderator deleted for good stays deleted.
+        if thread.locked || c.is_tombstoned(site.id.as_str(), &reply.key)? {
             continue;
         }
         let parent = reply
@@ -466,7 +467,9 @@ pub fn accept_webmention<C: Db>(
                 }
             }
             // Removed before (by a moderator, or the source said 410): it stays removed.
-            None if existing.is_some() || thread.locked => {}
+            None if existing.is_some()
+                || thread.locked
+                || c.is_tombstoned(site.id.as_str(), &webmention_key(&m.source))? => {}
             None => {
                 let reply = RemoteReply {
                     key: webmention_key(&m.source),
