@@ -794,6 +794,26 @@ async fn mastodon_replies_arrive_moderated_and_follow_edits_and_deletes(backend:
         html.contains("from Mastodon</span> @ann@remote.example"),
         "{html}"
     );
+    // The Threads tab shows the link, its counts, and the field to change it.
+    let html = admin
+        .request(reqwest::Method::GET, "/admin/threads?site=firsttime")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let announced = format!("{}/@me/100", m.base());
+    assert!(
+        html.contains(&format!(
+            "announced on <a href=\"{announced}\">Mastodon</a> (3 likes, 2 reposts"
+        )),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("name=\"fediverse_url\" type=\"url\" placeholder=\"https://mastodon.social/@you/123…\" value=\"{announced}\"")),
+        "{html}"
+    );
     let page = app.thread("firsttime", "/announced/", "").await;
     assert_eq!(page["comments"].as_array().unwrap().len(), 0);
     assert_eq!(page["thread"]["elsewhere"]["announcement"]["likes"], 3);
