@@ -117,7 +117,7 @@ impl Application {
             Some((m, t, w)) => (Some(m), Some(t), Some(w)),
             None => (None, None, None),
         };
-        let poller = start_federation(&settings, &pool, &key, &mail_stop)?;
+        let poller = start_federation(&settings, &pool, &key, &mail_stop, mailer.clone())?;
         let state = web::Data::new(AppState {
             mailer,
             smtp,
@@ -401,6 +401,7 @@ fn start_federation(
     pool: &Pool,
     key: &crate::security::ServerKey,
     stop: &crate::email::worker::Stop,
+    mailer: Option<Arc<crate::email::Mailer>>,
 ) -> anyhow::Result<Option<std::thread::JoinHandle<()>>> {
     let agent = match &settings.public_url {
         Some(u) => format!("Afterword/{} (+{u})", env!("CARGO_PKG_VERSION")),
@@ -412,6 +413,7 @@ fn start_federation(
         key: key.clone(),
         stop: stop.clone(),
         agent,
+        mailer,
     }
     .start()
     .context("cannot start the federation worker")?;

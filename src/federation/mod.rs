@@ -113,6 +113,8 @@ pub struct PollerConfig {
     pub stop: Stop,
     /// The User-Agent of every request.
     pub agent: String,
+    /// Moderators are mailed about replies from elsewhere as about any comment.
+    pub mailer: Option<Arc<crate::email::Mailer>>,
 }
 
 impl PollerConfig {
@@ -134,6 +136,7 @@ impl PollerConfig {
                     settings: self.settings,
                     key: self.key,
                     stop: self.stop,
+                    mailer: self.mailer,
                 }
                 .run(&name)
             })
@@ -146,6 +149,7 @@ pub struct Poller {
     pub settings: Arc<Settings>,
     pub key: ServerKey,
     pub stop: Stop,
+    pub mailer: Option<Arc<crate::email::Mailer>>,
 }
 
 impl Poller {
@@ -296,10 +300,19 @@ impl Poller {
             site: thread.site.clone(),
             slug: thread.slug.clone(),
         };
+        let mailer = self.mailer.clone();
         let applied = runtime
             .block_on(self.pool.write(thread_key, move |conn| {
                 on_conn!(conn, |c| service::apply_poll(
-                    c, &site, &key, &me, &post, &fetched, next, now
+                    c,
+                    &site,
+                    &key,
+                    &me,
+                    &post,
+                    &fetched,
+                    next,
+                    now,
+                    mailer.as_deref()
                 ))
             }))
             .map_err(|e| format!("cannot store the replies: {e}"))?;

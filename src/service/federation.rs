@@ -215,6 +215,7 @@ pub fn add_reply<C: Db>(
     thread_id: i64,
     reply: &RemoteReply,
     parent: Option<(i64, Option<i64>)>,
+    mailer: Option<&crate::email::Mailer>,
 ) -> Result<Option<(i64, bool)>, ApiError> {
     let Some(status) = status_for(c, site, &reply.account, &reply.domain)? else {
         return Ok(None);
@@ -240,9 +241,23 @@ pub fn add_reply<C: Db>(
         remote_account: &reply.account,
     })?;
     let approved = status == CommentStatus::Approved;
+    let now = view::now_micros();
     if approved {
         c.add_comment_count(thread_id, 1)?;
-        crate::email::replies::comment_approved(c, row.id, view::now_micros())?;
+        crate::email::replies::comment_approved(c, row.id, now)?;
+    }
+    // The site's moderators hear of it as of any comment (`notify_moderators`).
+    if let Some(mailer) = mailer {
+        let thread = c.thread_by_id(thread_id)?;
+        let event = crate::email::compose::NewCommentEvent {
+            id: crate::domain::CommentId(row.id),
+            pending: !approved,
+            author: reply.author.as_deref(),
+            email: None,
+            body: &reply.body,
+            post_url: None,
+        };
+        crate::email::compose::queue_new_comment(c, mailer, site, &thread, &event, now)?;
     }
     Ok(Some((row.id, approved)))
 }
@@ -276,6 +291,7 @@ pub fn apply_poll<C: Db>(
     fetched: &Fetched,
     next_poll_at: i64,
     now: i64,
+    mailer: Option<&crate::email::Mailer>,
 ) -> Result<Applied, ApiError> {
     let mut applied = Applied::default();
     let thread = c.thread_by_id(post.thread_id)?;
@@ -336,7 +352,9 @@ pub fn apply_poll<C: Db>(
             .and_then(|k| known.get(k))
             .filter(|(_, _, status, _)| status != CommentStatus::Deleted.as_str())
             .map(|(id, root, _, _)| (*id, *root));
-        if let Some((id, approved)) = add_reply(c, site, key, post.thread_id, reply, parent)? {
+        if let Some((id, approved)) =
+            add_reply(c, site, key, post.thread_id, reply, parent, mailer)?
+        {
             if approved {
                 applied.added += 1;
             } else {
@@ -439,6 +457,7 @@ pub fn accept_webmention<C: Db>(
     slug: &crate::domain::Slug,
     m: &VerifiedMention,
     now: i64,
+    mailer: Option<&crate::email::Mailer>,
 ) -> Result<(), ApiError> {
     let thread = c.upsert_thread(
         &crate::db::models::NewThread {
@@ -483,7 +502,8 @@ pub fn accept_webmention<C: Db>(
                     created_at: m.published.unwrap_or(now),
                     edited_at: None,
                 };
-                comment_id = add_reply(c, site, key, thread.id, &reply, None)?.map(|(id, _)| id);
+                comment_id =
+                    add_reply(c, site, key, thread.id, &reply, None, mailer)?.map(|(id, _)| id);
             }
         }
     } else if let Some((id, status, _)) = live {

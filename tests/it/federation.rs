@@ -566,6 +566,42 @@ async fn the_blogs_own_accounts_link_the_posts_they_announce(backend: Backend) {
     assert!(audit.to_string().contains("fediverse_accounts"), "{audit}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderators_are_mailed_about_a_held_reply_from_elsewhere() {
+    let smtp = crate::email::Smtp::up(crate::email::Mode::Accept);
+    let m = Stand::start();
+    let text = format!(
+        "{}\n[outbound]\nallow_private_addresses = true\n[federation]\npoll_interval = \"1s\"\n",
+        crate::email::config(Some(&smtp))
+    );
+    let app = common::spawn_with(Backend::Sqlite, &text).await.unwrap();
+    let admin = app.admin().await;
+    app.comment("held", "/mailed/", json!({"body": "from here"}))
+        .await;
+    let before = smtp.wait_for(1).await.len();
+    let v = admin.get("/api/v1/admin/threads?site=held").await;
+    let t = v["threads"][0]["id"].as_i64().unwrap();
+    m.set(
+        "/api/v1/statuses/100",
+        200,
+        &status("100", None, "me", "<p>Post</p>"),
+    );
+    m.set(
+        "/api/v1/statuses/100/context",
+        200,
+        &json!({"ancestors": [], "descendants": [
+            status("101", Some("100"), "ann@remote.example", "<p>A remote thought</p>"),
+        ]}),
+    );
+    link(&admin, t, &format!("{}/@me/100", m.base())).await;
+    let got = smtp.wait_for(before + 1).await;
+    let mail = &got[before];
+    assert_eq!(mail.to, vec!["mod@example.com"]);
+    let text = crate::email::part(&mail.data, "text/plain");
+    assert!(text.contains("A remote thought"), "{text}");
+    assert!(text.contains("ann (display)"), "{text}");
+}
+
 /// A Mastodon account as the API shows it.
 fn account(acct: &str) -> Value {
     let username = acct.split('@').next().unwrap();
