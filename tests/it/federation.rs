@@ -425,6 +425,22 @@ async fn remote_bans_refuse_or_hold_by_account_and_domain(backend: Backend) {
     expect_error(r, 422, "not_from_elsewhere").await;
     let list = admin.get("/api/v1/admin/remote-bans").await;
     assert_eq!(list["bans"].as_array().unwrap().len(), 3);
+    let html = admin
+        .request(reqwest::Method::GET, "/admin/bans")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("<strong>domain</strong> <code>bad.example</code>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("data-url=\"/api/v1/admin/remote-bans\""),
+        "{html}"
+    );
     let id = v["ban"]["id"].as_i64().unwrap();
     let r = admin
         .request(
