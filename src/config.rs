@@ -47,6 +47,72 @@ struct RawSettings {
     database: Option<RawDatabase>,
     outbound: Option<RawOutbound>,
     import: Option<RawImport>,
+    federation: Option<RawFederation>,
+}
+
+/// `[federation]`: replies from the fediverse and Bluesky (crate::federation).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFederation {
+    poll_interval: Option<String>,
+    bluesky_appview: Option<String>,
+}
+
+/// `[federation]`: how often linked posts elsewhere are polled for replies, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FederationSettings {
+    /// The wait between two polls of a young post; older posts are polled less often.
+    pub poll_interval: Duration,
+    /// The public Bluesky AppView `app.bsky.feed.getPostThread` is asked on.
+    pub bluesky_appview: url::Url,
+}
+
+impl Default for FederationSettings {
+    fn default() -> Self {
+        FederationSettings {
+            poll_interval: Duration::from_secs(300),
+            bluesky_appview: url::Url::parse(DEFAULT_APPVIEW).unwrap_or_else(|_| unreachable!()),
+        }
+    }
+}
+
+/// Bluesky's public AppView: answers without an account.
+pub const DEFAULT_APPVIEW: &str = "https://public.api.bsky.app";
+
+fn federation_settings(raw: Option<RawFederation>) -> Result<FederationSettings, ConfigError> {
+    let mut settings = FederationSettings::default();
+    let Some(raw) = raw else {
+        return Ok(settings);
+    };
+    if let Some(text) = raw.poll_interval {
+        settings.poll_interval = match humantime::parse_duration(&text) {
+            Ok(d) if d >= Duration::from_secs(1) && d <= Duration::from_secs(86_400) => d,
+            _ => {
+                return Err(err(
+                    "federation.poll_interval",
+                    format!("`{text}` must be a duration like \"5m\", from 1 s to 24 h"),
+                ))
+            }
+        };
+    }
+    if let Some(text) = raw.bluesky_appview {
+        settings.bluesky_appview = match url::Url::parse(&text) {
+            Ok(u)
+                if matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.query().is_none() =>
+            {
+                u
+            }
+            _ => {
+                return Err(err(
+                    "federation.bluesky_appview",
+                    format!("`{text}` must be an http(s) URL like \"{DEFAULT_APPVIEW}\""),
+                ))
+            }
+        };
+    }
+    Ok(settings)
 }
 
 /// `[outbound]`: every request the server makes to elsewhere (crate::outbound).
@@ -146,6 +212,7 @@ struct RawSite {
     notify_moderators: Option<String>,
     language: Option<String>,
     spam: Option<RawSpam>,
+    fediverse_accounts: Option<Vec<String>>,
     webhook: Option<Vec<RawWebhook>>,
 }
 
@@ -303,6 +370,9 @@ pub struct SiteSettings {
     pub spam: SpamSettings,
     /// Where the site's events are sent (`[[site.webhook]]`).
     pub webhooks: Vec<WebhookSettings>,
+    /// The blogger's own accounts on Mastodon or Bluesky: their posts that link to a page
+    /// of the site are linked to its thread by themselves (see crate::federation).
+    pub fediverse_accounts: Vec<crate::domain::RemoteAccount>,
 }
 
 /// One webhook endpoint of a site.
@@ -613,6 +683,7 @@ impl SiteSettings {
             language: "en",
             spam: SpamSettings::default(),
             webhooks: Vec::new(),
+            fediverse_accounts: Vec::new(),
         }
     }
 }
@@ -742,6 +813,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub outbound: crate::outbound::OutboundSettings,
     pub import: ImportCaps,
+    pub federation: FederationSettings,
 }
 
 /// `[database]`: the bounds on waiting for the database (see docs/configuration.md).
@@ -1128,6 +1200,7 @@ impl Settings {
         };
 
         let outbound = outbound_settings(raw.outbound)?;
+        let federation = federation_settings(raw.federation)?;
 
         Ok(Settings {
             listen,
@@ -1145,6 +1218,7 @@ impl Settings {
             database,
             outbound,
             import,
+            federation,
         })
     }
 
@@ -1343,6 +1417,16 @@ fn parse_site(i: usize, s: RawSite, spam: &RawSpam) -> Result<SiteSettings, Conf
         language,
         spam: parse_spam(&key("spam"), &spam.overlay(&s.spam.unwrap_or_default()))?,
         webhooks: parse_webhooks(i, s.webhook.unwrap_or_default())?,
+        fediverse_accounts: s
+            .fediverse_accounts
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(j, a)| {
+                crate::domain::RemoteAccount::parse(a)
+                    .map_err(|m| err(format!("{}[{j}]", key("fediverse_accounts")), m))
+            })
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -1621,6 +1705,18 @@ YmRJQ7bTiP7Gyt0h1IphLsVuxfjjnTzKMrVTPfAZjGACIH97oaKyvDC0HCAXAEF/\n\
                 "outbound.connect_timeout",
             ),
             ("[outbound]\nallow_private = true", "outbound.allow_private"),
+            (
+                "[[site]]\nid = \"a\"\nfediverse_accounts = [\"https://x.example/about\"]",
+                "site[0].fediverse_accounts[0]",
+            ),
+            (
+                "[federation]\npoll_interval = \"0s\"",
+                "federation.poll_interval",
+            ),
+            (
+                "[federation]\nbluesky_appview = \"ftp://x\"",
+                "federation.bluesky_appview",
+            ),
             ("[smtp]\nurl = \"http://x\"\nfrom = \"a@b.c\"", "smtp.url"),
             ("[smtp]\nurl = \"smtp://x\"\nfrom = \"a@\"", "smtp.from"),
             (

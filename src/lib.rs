@@ -11,6 +11,7 @@ pub mod domain;
 pub mod email;
 pub mod error;
 pub mod events;
+pub mod federation;
 pub mod import;
 pub mod markdown;
 pub mod metrics;

@@ -131,14 +131,37 @@ impl Outbound {
         max_bytes: usize,
         overflow: Overflow,
     ) -> Result<Answer, OutboundError> {
+        self.get_within(url, accept, max_bytes, overflow, self.settings.timeout)
+    }
+
+    /// `get`, all of it (redirects included) within `within` or the client's own timeout,
+    /// whichever is shorter (a webmention's source gets 5 s).
+    pub fn get_within(
+        &self,
+        url: &str,
+        accept: &str,
+        max_bytes: usize,
+        overflow: Overflow,
+        within: Duration,
+    ) -> Result<Answer, OutboundError> {
+        let within = within.min(self.settings.timeout);
+        let deadline = std::time::Instant::now() + within;
         let mut url = self.check_url(url)?;
         for _ in 0..=MAX_REDIRECTS {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(OutboundError::Timeout(within));
+            }
             let response = self
                 .client
                 .get(url.clone())
                 .header(reqwest::header::ACCEPT, accept)
+                .timeout(left)
                 .send()
-                .map_err(|e| self.failed(e))?;
+                .map_err(|e| match self.failed(e) {
+                    OutboundError::Timeout(_) => OutboundError::Timeout(within),
+                    other => other,
+                })?;
             if response.status().is_redirection() {
                 let location = response
                     .headers()

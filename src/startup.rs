@@ -35,6 +35,8 @@ struct Background {
     mail_worker: Option<std::thread::JoinHandle<()>>,
     /// The event dispatcher and the webhook workers (stopped with `mail_stop`).
     event_threads: Vec<std::thread::JoinHandle<()>>,
+    /// Polls linked posts elsewhere and verifies webmentions (stopped by `mail_stop`).
+    poller: Option<std::thread::JoinHandle<()>>,
     /// Stops the PostgreSQL listener.
     listener_stop: Arc<std::sync::atomic::AtomicBool>,
     pg_listener: Option<std::thread::JoinHandle<()>>,
@@ -124,11 +126,13 @@ impl Application {
         let event_threads =
             crate::events::dispatch::start(&Arc::new(event_settings), &pool, &key, &mail_stop)
                 .context("cannot start the event dispatcher")?;
+        let poller = start_federation(&settings, &pool, &key, &mail_stop, mailer.clone())?;
         let state = web::Data::new(AppState {
             mailer,
             smtp,
             comment_limiter: RateLimiter::new(settings.limits.comments_per_ip_per_minute),
             recent_texts: Arc::default(),
+            webmention_limiter: Default::default(),
             edit_limiter: RateLimiter::new(settings.limits.edits_per_ip_per_minute),
             hasher: Default::default(),
             login_limiter: Default::default(),
@@ -174,6 +178,7 @@ impl Application {
                 mail_stop,
                 mail_worker,
                 event_threads,
+                poller,
                 listener_stop,
                 pg_listener,
             },
@@ -280,10 +285,14 @@ impl Background {
         }
         self.listener_stop
             .store(true, std::sync::atomic::Ordering::Release);
-        let mut threads: Vec<_> = [self.mail_worker.take(), self.pg_listener.take()]
-            .into_iter()
-            .flatten()
-            .collect();
+        let mut threads: Vec<_> = [
+            self.mail_worker.take(),
+            self.pg_listener.take(),
+            self.poller.take(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         threads.append(&mut self.event_threads);
         let joined = tokio::task::spawn_blocking(move || {
             for t in threads {
@@ -394,6 +403,32 @@ fn start_privacy_purge(
         })
         .context("cannot start the privacy purge")?;
     Ok(())
+}
+
+/// The background worker for replies from elsewhere (crate::federation): polls linked
+/// posts, verifies webmentions. Fetches only through the guarded client.
+fn start_federation(
+    settings: &Settings,
+    pool: &Pool,
+    key: &crate::security::ServerKey,
+    stop: &crate::email::worker::Stop,
+    mailer: Option<Arc<crate::email::Mailer>>,
+) -> anyhow::Result<Option<std::thread::JoinHandle<()>>> {
+    let agent = match &settings.public_url {
+        Some(u) => format!("Afterword/{} (+{u})", env!("CARGO_PKG_VERSION")),
+        None => format!("Afterword/{}", env!("CARGO_PKG_VERSION")),
+    };
+    let poller = crate::federation::PollerConfig {
+        pool: pool.clone(),
+        settings: Arc::new(settings.clone()),
+        key: key.clone(),
+        stop: stop.clone(),
+        agent,
+        mailer,
+    }
+    .start()
+    .context("cannot start the federation worker")?;
+    Ok(Some(poller))
 }
 
 /// What email needs once on: the mailer requests queue mail with, the transport the

@@ -28,4 +28,6 @@ pub struct AppState {
     pub mailer: Option<Arc<crate::email::Mailer>>,
     /// The SMTP transport, for the admin page's test mail; `None` when email is off.
     pub smtp: Option<lettre::SmtpTransport>,
+    /// Webmentions per source domain.
+    pub webmention_limiter: crate::federation::webmention::DomainLimiter,
 }

@@ -24,6 +24,33 @@ pub struct ThreadJson {
     /// Reactions on the post itself.
     #[schema(value_type = BTreeMap<String, i64>)]
     pub reactions: BTreeMap<String, i64>,
+    /// The post's life elsewhere: its announcement on Mastodon or Bluesky, and the
+    /// webmentions it received. Absent when it has neither.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elsewhere: Option<Elsewhere>,
+}
+
+/// See `ThreadJson::elsewhere`.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct Elsewhere {
+    /// The announcement the thread is linked to, where readers can reply.
+    pub announcement: Option<Announcement>,
+    /// Accepted webmentions other than replies, by kind (`like`, `repost`, `bookmark`,
+    /// `mention`); replies are comments.
+    #[schema(value_type = BTreeMap<String, i64>)]
+    pub webmentions: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Announcement {
+    /// `mastodon` or `bluesky`.
+    pub kind: String,
+    /// The announcement itself: reply there.
+    pub url: String,
+    /// Favourites (Mastodon) or likes (Bluesky).
+    pub likes: i64,
+    /// Boosts (Mastodon) or reposts (Bluesky).
+    pub reposts: i64,
 }
 
 /// A comment as the public sees it. Never holds emails, addresses or token hashes.
@@ -46,6 +73,27 @@ pub struct CommentJson {
     pub reactions: BTreeMap<String, i64>,
     /// Written by one of the site's moderators (from the admin page).
     pub moderator: bool,
+    /// Where the comment was written when not here (a Mastodon or Bluesky reply, a
+    /// webmention); absent for comments written here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// Where a comment from elsewhere was written, and how to answer it there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct Origin {
+    /// `mastodon`, `bluesky` or `webmention`.
+    pub kind: String,
+    /// What to show as its origin: the instance, `Bluesky`, or the source's domain.
+    pub label: String,
+    /// The author's handle there (`@ann@example.social`, `@ann.bsky.social`), if any.
+    pub handle: Option<String>,
+    /// The author's profile page there.
+    pub author_url: Option<String>,
+    /// The original (the reply itself, or the webmention's source page).
+    pub url: String,
+    /// Where a reader answers it (on Mastodon or Bluesky); absent for webmentions.
+    pub reply_url: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -118,6 +166,13 @@ pub fn comment_json(row: PublicCommentRow, reactions: BTreeMap<String, i64>) -> 
         status,
         reactions: if deleted { BTreeMap::new() } else { reactions },
         moderator: !deleted && row.moderator_id.is_some(),
+        origin: if deleted {
+            None
+        } else {
+            row.origin
+                .as_deref()
+                .and_then(|o| serde_json::from_str(o).ok())
+        },
     }
 }
 
@@ -135,6 +190,7 @@ pub fn thread_json(
         locked: row.is_some_and(|t| t.locked),
         comment_count: row.map_or(0, |t| t.comment_count),
         reactions,
+        elsewhere: None,
     }
 }
 
@@ -296,6 +352,7 @@ mod tests {
             created_at: id * 1_000_000,
             edited_at: None,
             moderator_id: None,
+            origin: None,
         }
     }
 

@@ -14,6 +14,7 @@ pub mod privacy;
 pub mod reactions;
 pub mod respond;
 pub mod subscriptions;
+pub mod webmention;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -110,6 +111,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/privacy/erase")
             .route(web::post().to(privacy::erase))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource("/webmention")
+            .route(web::post().to(webmention::receive))
             .default_service(method_not_allowed("POST")),
     )
     .service(
@@ -293,6 +299,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(admin::bans::list))
                     .route(web::post().to(admin::bans::create))
                     .default_service(method_not_allowed("GET, POST")),
+            )
+            .service(
+                web::resource("/remote-bans")
+                    .route(web::get().to(admin::remote_bans::list))
+                    .route(web::post().to(admin::remote_bans::create))
+                    .default_service(method_not_allowed("GET, POST")),
+            )
+            .service(
+                web::resource("/remote-bans/{id}")
+                    .route(web::delete().to(admin::remote_bans::delete))
+                    .default_service(method_not_allowed("DELETE")),
             )
             .service(
                 web::resource("/bans/{id}")

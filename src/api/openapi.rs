@@ -102,10 +102,15 @@ impl Modify for EditToken {
         crate::api::admin::hooks::retry,
         crate::api::admin::hooks::drop,
         crate::api::admin::hooks::test,
+        crate::api::webmention::receive,
+        crate::api::admin::remote_bans::list,
+        crate::api::admin::remote_bans::create,
+        crate::api::admin::remote_bans::delete,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&EditToken),
     tags((name = "comments"), (name = "counts"), (name = "reactions"), (name = "embed"), (name = "service"),
+        (name = "webmention", description = "The Webmention receiver (W3C Recommendation)"),
         (name = "admin", description = "Moderation: behind a session cookie and a CSRF token"))
 )]
 pub struct ApiDoc;

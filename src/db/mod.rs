@@ -8,6 +8,7 @@ pub mod admins;
 pub mod backup;
 pub mod events;
 pub mod faults;
+pub mod federation;
 pub mod feeds;
 pub mod imports;
 pub mod models;
@@ -32,6 +33,7 @@ use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 pub use events::EventStore;
 pub use faults::Faults;
+pub use federation::FederationStore;
 pub use moderation::ModerationStore;
 pub use outbox::MailStore;
 pub use privacy::PrivacyStore;
@@ -40,7 +42,14 @@ pub use subscriptions::SubscriptionStore;
 
 /// Everything a service function may ask of a connection.
 pub trait Db:
-    Store + AdminStore + ModerationStore + MailStore + PrivacyStore + SubscriptionStore + EventStore
+    Store
+    + AdminStore
+    + ModerationStore
+    + MailStore
+    + PrivacyStore
+    + SubscriptionStore
+    + EventStore
+    + FederationStore
 {
 }
 impl<
@@ -50,7 +59,8 @@ impl<
             + MailStore
             + PrivacyStore
             + SubscriptionStore
-            + EventStore,
+            + EventStore
+            + FederationStore,
     > Db for C
 {
 }

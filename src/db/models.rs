@@ -46,6 +46,8 @@ pub struct PublicCommentRow {
     pub edited_at: Option<i64>,
     /// The moderator account that wrote it, if one did.
     pub moderator_id: Option<i64>,
+    /// Where it came from when it was not written here (JSON, see `view::Origin`).
+    pub origin: Option<String>,
 }
 
 /// What the author endpoints (edit, delete) need to decide.

@@ -27,6 +27,7 @@ pub struct ModCommentRow {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub deleted_by: Option<String>,
+    pub origin: Option<String>,
 }
 
 /// Which comments a moderator lists.

@@ -37,6 +37,8 @@ diesel::table! {
         email_key -> Nullable<Text>,
         moderator_id -> Nullable<BigInt>,
         source_key -> Nullable<Text>,
+        origin -> Nullable<Text>,
+        remote_account -> Nullable<Text>,
     }
 }
 
@@ -222,7 +224,63 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The post elsewhere that announced a thread, and its poller's state.
+    remote_posts (thread_id) {
+        thread_id -> BigInt,
+        kind -> Text,
+        url -> Text,
+        api_base -> Text,
+        remote_id -> Text,
+        linked_at -> BigInt,
+        next_poll_at -> BigInt,
+        polled_at -> Nullable<BigInt>,
+        failures -> BigInt,
+        last_error -> Nullable<Text>,
+        likes -> BigInt,
+        reposts -> BigInt,
+        claimed_by -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    remote_bans (id) {
+        id -> BigInt,
+        kind -> Text,
+        value -> Text,
+        site -> Nullable<Text>,
+        action -> Text,
+        reason -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webmentions (id) {
+        id -> BigInt,
+        site -> Text,
+        source -> Text,
+        target -> Text,
+        status -> Text,
+        kind -> Nullable<Text>,
+        thread_id -> Nullable<BigInt>,
+        comment_id -> Nullable<BigInt>,
+        author_name -> Nullable<Text>,
+        author_url -> Nullable<Text>,
+        received_at -> BigInt,
+        verified_at -> Nullable<BigInt>,
+        attempts -> BigInt,
+        next_attempt_at -> BigInt,
+        last_error -> Nullable<Text>,
+        claimed_by -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(comments -> threads (thread_id));
+diesel::joinable!(remote_posts -> threads (thread_id));
 diesel::joinable!(reply_digests -> subscribers (subscriber_id));
 diesel::joinable!(thread_subscriptions -> subscribers (subscriber_id));
 diesel::joinable!(admin_sessions -> admins (admin_id));
@@ -245,5 +303,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     subscribers,
     thread_subscriptions,
     reply_digests,
-    change_epoch
+    change_epoch,
+    remote_posts,
+    remote_bans,
+    webmentions
 );

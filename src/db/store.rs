@@ -425,6 +425,9 @@ macro_rules! common_store_fns {
                     comments::avatar.eq(DELETED_AVATAR),
                     comments::deleted_at.eq(Some(now)),
                     comments::deleted_by.eq(by),
+                    // Who wrote it elsewhere (a reply from Mastodon, Bluesky, a webmention).
+                    comments::origin.eq(None::<String>),
+                    comments::remote_account.eq(None::<String>),
                 ))
                 .execute(self)
                 .map(|_| ())

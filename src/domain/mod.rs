@@ -5,12 +5,14 @@ mod comment;
 mod event;
 pub mod names;
 mod reaction;
+pub mod remote;
 mod thread;
 
 pub use action::Action;
 pub use comment::{AuthorName, CommentBody, CommentId, CommentStatus, Email, Website};
 pub use event::EventKind;
 pub use reaction::{ReactionKind, VisitorId};
+pub use remote::{RemoteAccount, RemoteKind, RemotePost};
 pub use thread::{Cursor, Limit, PageUrl, SiteId, Slug, Sort, Title};
 
 use std::fmt;

@@ -30,7 +30,7 @@ pub fn reply_notifications(email_on: bool) -> bool {
 pub const MAX_OWN_COMMENTS: usize = 100;
 
 /// Reads one page of a thread. An unknown thread is an empty page, not an error.
-pub fn read_thread<C: Store>(
+pub fn read_thread<C: Store + crate::db::FederationStore>(
     c: &mut C,
     site_info: SiteJson,
     site: &SiteId,
@@ -74,8 +74,11 @@ pub fn read_thread<C: Store>(
     rows.extend(tops);
     rows.sort_by_key(|r| r.id);
     let (post_reactions, comments, next) = view::page(rows, reactions, sort, limit, after);
+    let mut thread_json =
+        view::thread_json(site.as_str(), slug.as_str(), Some(&thread), post_reactions);
+    thread_json.elsewhere = super::federation::elsewhere(c, thread.id)?;
     Ok(ThreadPage {
-        thread: view::thread_json(site.as_str(), slug.as_str(), Some(&thread), post_reactions),
+        thread: thread_json,
         comments,
         next,
         site: site_info,

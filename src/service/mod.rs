@@ -3,6 +3,7 @@
 
 pub mod comments;
 pub mod events;
+pub mod federation;
 pub mod feeds;
 pub mod hooks;
 pub mod moderation;

@@ -54,6 +54,8 @@ pub struct AdminComment {
     pub edited_at: Option<String>,
     /// `author`, `moderator` or `erased` for deleted comments.
     pub deleted_by: Option<String>,
+    /// Where it was written when not here (Mastodon, Bluesky, a webmention).
+    pub origin: Option<view::Origin>,
 }
 
 pub use crate::view::thread_link;
@@ -89,6 +91,10 @@ fn admin_comment(settings: &Settings, row: ModCommentRow, thread: ThreadRef) -> 
         created_at: view::rfc3339(row.created_at),
         edited_at: row.edited_at.map(view::rfc3339),
         deleted_by: row.deleted_by,
+        origin: row
+            .origin
+            .as_deref()
+            .and_then(|o| serde_json::from_str(o).ok()),
     }
 }
 
@@ -367,9 +373,16 @@ pub struct AdminThread {
     pub spam: i64,
     pub deleted: i64,
     pub created_at: String,
+    /// The post elsewhere the thread is linked to, and how polling it goes.
+    pub fediverse: Option<crate::service::federation::LinkedPost>,
 }
 
-fn admin_thread(settings: &Settings, t: ThreadRow, counts: &[(i64, String, i64)]) -> AdminThread {
+fn admin_thread(
+    settings: &Settings,
+    t: ThreadRow,
+    counts: &[(i64, String, i64)],
+    remote: Option<crate::db::federation::RemotePostRow>,
+) -> AdminThread {
     let n = |status: &str| {
         counts
             .iter()
@@ -387,6 +400,7 @@ fn admin_thread(settings: &Settings, t: ThreadRow, counts: &[(i64, String, i64)]
         spam: n("spam"),
         deleted: n("deleted"),
         created_at: view::rfc3339(t.created_at),
+        fediverse: remote.map(crate::service::federation::LinkedPost::from),
         site: t.site,
         slug: t.slug,
         title: t.title,
@@ -412,12 +426,12 @@ pub fn list_threads<C: Db>(
     };
     let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
     let counts = c.status_counts(&ids)?;
-    Ok((
-        rows.into_iter()
-            .map(|t| admin_thread(settings, t, &counts))
-            .collect(),
-        next,
-    ))
+    let mut threads = Vec::with_capacity(rows.len());
+    for t in rows {
+        let remote = c.remote_post(t.id)?;
+        threads.push(admin_thread(settings, t, &counts, remote));
+    }
+    Ok((threads, next))
 }
 
 fn no_thread() -> ApiError {
@@ -447,7 +461,8 @@ pub fn set_locked<C: Db>(
     let t = thread_row(c, thread_id)?;
     let counts = c.status_counts(&[t.id])?;
     let key = key_of(&t);
-    Ok((admin_thread(settings, t, &counts), key))
+    let remote = c.remote_post(t.id)?;
+    Ok((admin_thread(settings, t, &counts, remote), key))
 }
 
 /// Sets a thread's title and address; the address must be on one of the site's origins.
@@ -478,7 +493,21 @@ pub fn set_thread_meta<C: Db>(
     let t = thread_row(c, thread_id)?;
     let counts = c.status_counts(&[t.id])?;
     let key = key_of(&t);
-    Ok((admin_thread(settings, t, &counts), key))
+    let remote = c.remote_post(t.id)?;
+    Ok((admin_thread(settings, t, &counts, remote), key))
+}
+
+/// A thread as moderators see it, unchanged.
+pub fn thread_meta<C: Db>(
+    c: &mut C,
+    settings: &Settings,
+    thread_id: i64,
+) -> Result<(AdminThread, ThreadKey), ApiError> {
+    let t = thread_row(c, thread_id)?;
+    let counts = c.status_counts(&[t.id])?;
+    let key = key_of(&t);
+    let remote = c.remote_post(t.id)?;
+    Ok((admin_thread(settings, t, &counts, remote), key))
 }
 
 pub fn url_not_on_site() -> ApiError {

@@ -1170,7 +1170,7 @@ fn outbox_down_is_exact<C>(
     }
 }
 
-fn down_is_exact<C>(
+pub(crate) fn down_is_exact<C>(
     conn: &mut C,
     source: &impl Fn() -> diesel_migrations::EmbeddedMigrations,
     dump: &str,
@@ -1209,7 +1209,7 @@ fn down_is_exact<C>(
 }
 
 #[derive(diesel::QueryableByName)]
-struct Line {
+pub(crate) struct Line {
     #[diesel(sql_type = diesel::sql_types::Text)]
     line: String,
 }

@@ -508,6 +508,9 @@ async fn openapi_describes_every_route(app: TestApp) {
         ("/api/v1/admin/outbox/{id}/retry", &["post"][..]),
         ("/api/v1/admin/import", &["post"][..]),
         ("/api/v1/admin/export", &["get"][..]),
+        ("/webmention", &["post"][..]),
+        ("/api/v1/admin/remote-bans", &["get", "post"][..]),
+        ("/api/v1/admin/remote-bans/{id}", &["delete"][..]),
     ] {
         for m in methods {
             assert!(paths[path][m].is_object(), "{m} {path} missing");

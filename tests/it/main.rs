@@ -13,6 +13,7 @@ mod comments;
 mod email;
 mod embed;
 mod faults;
+mod federation;
 mod feeds;
 mod hooks;
 mod http;

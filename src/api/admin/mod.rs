@@ -9,6 +9,7 @@ pub mod mail;
 pub mod outbox;
 pub mod overview;
 pub mod page;
+pub mod remote_bans;
 pub mod replies;
 pub mod session;
 pub mod threads;

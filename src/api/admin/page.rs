@@ -91,6 +91,8 @@ struct BansPage {
     chrome: Chrome,
     sites: Vec<SiteInfo>,
     bans: Vec<Ban>,
+    /// Of accounts and domains elsewhere (replies from Mastodon, Bluesky, webmentions).
+    remote_bans: Vec<crate::service::federation::RemoteBan>,
 }
 framed!(BansPage);
 
@@ -384,11 +386,18 @@ pub async fn bans(
     let Some(m) = moderator else {
         return Ok(see_other("/admin/login"));
     };
-    let bans = read(&state, |conn, _| with_conn!(conn, |c| moderation::bans(c))).await?;
+    let (bans, remote_bans) = read(&state, |conn, _| {
+        with_conn!(conn, |c| Ok((
+            moderation::bans(c)?,
+            crate::service::federation::remote_bans(c)?
+        )))
+    })
+    .await?;
     ok(&BansPage {
         chrome: chrome(&state, &m, "bans").await?,
         sites: site_infos(&state.settings),
         bans,
+        remote_bans,
     })
 }
 

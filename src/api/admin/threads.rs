@@ -6,8 +6,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::extract::{path_id, JsonBody, QueryParams};
 use crate::auth::Moderator;
-use crate::domain::{PageUrl, Title};
+use crate::domain::{PageUrl, RemotePost, Title};
 use crate::error::ApiError;
+use crate::service::federation;
 use crate::service::moderation::{self, AdminThread};
 use crate::state::AppState;
 use crate::{on_conn, with_conn};
@@ -40,10 +41,31 @@ pub struct ThreadEnvelope {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThreadPatch {
-    /// The post's title; empty or null clears it.
-    pub title: Option<String>,
+    /// The post's title; empty or null clears it. Sent without `url` too (when either is
+    /// sent, both are replaced).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub title: Option<Option<String>>,
     /// The post's address, on one of the site's origins; empty or null clears it.
-    pub url: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub url: Option<Option<String>>,
+    /// The post's announcement elsewhere, whose replies become comments: a Mastodon
+    /// status (`https://instance.example/@name/123`) or a Bluesky post
+    /// (`https://bsky.app/profile/name.example/post/3k...`). Empty or null unlinks it;
+    /// absent leaves it as it is.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub fediverse_url: Option<Option<String>>,
+}
+
+/// A field that is present, even as `null`: `Some(None)`; absent: `None` (by default).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Threads with their comments by status, newest first.
@@ -140,7 +162,8 @@ pub async fn unlock(
     set_locked(req, moderator, state, false).await
 }
 
-/// Sets a thread's title and address (both replaced; the address must be on the site).
+/// Sets a thread's title and address (both replaced when either is sent; the address
+/// must be on the site), and links it to its announcement on Mastodon or Bluesky.
 #[utoipa::path(patch, path = "/api/v1/admin/threads/{id}", tag = "admin",
     params(("id" = i64, Path, description = "Thread id")),
     request_body = ThreadPatch,
@@ -150,7 +173,7 @@ pub async fn unlock(
         (status = 401, description = "Not logged in", body = crate::api::openapi::ErrorBody),
         (status = 403, description = "No CSRF token, or a foreign Origin", body = crate::api::openapi::ErrorBody),
         (status = 404, description = "No such thread", body = crate::api::openapi::ErrorBody),
-        (status = 422, description = "A bad title, or an address not on the site", body = crate::api::openapi::ErrorBody)))]
+        (status = 422, description = "A bad title, an address not on the site, or a fediverse_url that is not a Mastodon status or Bluesky post", body = crate::api::openapi::ErrorBody)))]
 pub async fn edit(
     req: HttpRequest,
     moderator: Moderator,
@@ -158,32 +181,54 @@ pub async fn edit(
     body: JsonBody<ThreadPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let id = thread_id(&req)?;
-    let title = body
-        .0
+    let patch = body.0;
+    let meta = patch.title.is_some() || patch.url.is_some();
+    let title = patch
         .title
+        .flatten()
         .as_deref()
         .map(Title::parse)
         .transpose()?
         .flatten();
-    let url = body
-        .0
+    let url = patch
         .url
+        .flatten()
         .as_deref()
         .map(PageUrl::parse)
         .transpose()?
         .flatten();
+    let link = patch
+        .fediverse_url
+        .map(|f| f.as_deref().map(RemotePost::parse).transpose())
+        .transpose()?
+        .map(Option::flatten);
     let st = state.clone();
     let thread = state
         .pool
         .write_changing(None, move |conn| {
-            let (t, key) = on_conn!(conn, |c| moderation::set_thread_meta(
-                c,
-                &st.settings,
-                &moderator.username,
-                id,
-                title.as_ref(),
-                url.as_ref()
-            ))?;
+            let (t, key) = on_conn!(conn, |c| {
+                if let Some(link) = &link {
+                    federation::link_thread(
+                        c,
+                        &moderator.username,
+                        id,
+                        link.as_ref(),
+                        crate::view::now_micros(),
+                    )?;
+                }
+                if meta {
+                    moderation::set_thread_meta(
+                        c,
+                        &st.settings,
+                        &moderator.username,
+                        id,
+                        title.as_ref(),
+                        url.as_ref(),
+                    )
+                } else {
+                    moderation::thread_meta(c, &st.settings, id)
+                }
+            })?;
             Ok((t, vec![key]))
         })
         .await?;

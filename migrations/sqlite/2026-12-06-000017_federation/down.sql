@@ -1,0 +1,10 @@
+DROP INDEX webmentions_thread_idx;
+DROP INDEX webmentions_due_idx;
+DROP TABLE webmentions;
+DROP INDEX remote_bans_unique_idx;
+DROP TABLE remote_bans;
+DROP INDEX comments_remote_account_idx;
+ALTER TABLE comments DROP COLUMN remote_account;
+ALTER TABLE comments DROP COLUMN origin;
+DROP INDEX remote_posts_due_idx;
+DROP TABLE remote_posts;
