@@ -4,11 +4,13 @@ use diesel::dsl::{count_star, min};
 use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 
-use super::schema::outbox;
+use super::schema::{outbox, webhook_deliveries};
 
 pub trait StatsStore {
     /// Per outbox status: how many messages, and the oldest one's `created_at`.
     fn outbox_by_status(&mut self) -> QueryResult<Vec<(String, i64, Option<i64>)>>;
+    /// The same for webhook deliveries (all endpoints).
+    fn deliveries_by_status(&mut self) -> QueryResult<Vec<(String, i64, Option<i64>)>>;
     /// `(day, comments)` for each UTC day (days since 1970) since `since` (Unix
     /// microseconds) with new comments, spam and deleted ones left out.
     fn comments_per_day(&mut self, since: i64) -> QueryResult<Vec<(i64, i64)>>;
@@ -38,6 +40,17 @@ macro_rules! stats_store {
                 outbox::table
                     .group_by(outbox::status)
                     .select((outbox::status, count_star(), min(outbox::created_at)))
+                    .load(self)
+            }
+
+            fn deliveries_by_status(&mut self) -> QueryResult<Vec<(String, i64, Option<i64>)>> {
+                webhook_deliveries::table
+                    .group_by(webhook_deliveries::status)
+                    .select((
+                        webhook_deliveries::status,
+                        count_star(),
+                        min(webhook_deliveries::created_at),
+                    ))
                     .load(self)
             }
 

@@ -909,6 +909,10 @@ async fn the_queue_tab_opens_with_an_overview(app: crate::common::TestApp) {
         "{overview}"
     );
     assert!(overview.contains("Email is off"), "{overview}");
+    assert!(
+        overview.contains("None configured (<code>[[site.webhook]]</code>)"),
+        "{overview}"
+    );
     // The test sites accept comments from anywhere: the doctor's warning, with its fix.
     assert!(
         overview.contains("<strong>site open</strong>: origins = [&#34;*&#34;]")

@@ -1,5 +1,5 @@
 //! The queue tab's overview: comments per day (a chart drawn here as SVG), the queue, mail
-//! health, and what `afterword doctor` would warn about in the settings.
+//! and webhook health, and what `afterword doctor` would warn about in the settings.
 
 use actix_web::web;
 
@@ -22,6 +22,11 @@ pub struct Overview {
     pub failed: i64,
     /// How long the oldest queued message has waited, for people ("3 min").
     pub oldest_queued: Option<String>,
+    /// Webhook endpoints configured on any site.
+    pub webhooks: usize,
+    pub hooks_queued: i64,
+    pub hooks_failed: i64,
+    pub oldest_hook: Option<String>,
     pub warnings: Vec<Check>,
 }
 
@@ -30,15 +35,17 @@ pub async fn load(state: &web::Data<AppState>) -> Result<Overview, ApiError> {
     let today = now.div_euclid(DAY_MICROS);
     let since = (today - DAYS + 1) * DAY_MICROS;
     let st = state.clone();
-    let (days, outbox) = web::block(move || -> Result<_, ApiError> {
+    let (days, outbox, hooks) = web::block(move || -> Result<_, ApiError> {
         let mut conn = st.pool.get()?;
         Ok(with_conn!(conn, |c| (
             c.comments_per_day(since)?,
-            c.outbox_by_status()?
+            c.outbox_by_status()?,
+            c.deliveries_by_status()?
         )))
     })
     .await??;
     let of = |status: &str| outbox.iter().find(|(s, ..)| s == status);
+    let hook = |status: &str| hooks.iter().find(|(s, ..)| s == status);
     let warnings = crate::doctor::settings_report(&state.settings)
         .checks
         .into_iter()
@@ -51,6 +58,12 @@ pub async fn load(state: &web::Data<AppState>) -> Result<Overview, ApiError> {
         queued: of("queued").map_or(0, |(_, n, _)| *n),
         failed: of("failed").map_or(0, |(_, n, _)| *n),
         oldest_queued: of("queued")
+            .and_then(|(_, _, at)| *at)
+            .map(|at| human_age((now - at).max(0) / 1_000_000)),
+        webhooks: state.settings.sites.values().map(|s| s.webhooks.len()).sum(),
+        hooks_queued: hook("queued").map_or(0, |(_, n, _)| *n),
+        hooks_failed: hook("failed").map_or(0, |(_, n, _)| *n),
+        oldest_hook: hook("queued")
             .and_then(|(_, _, at)| *at)
             .map(|at| human_age((now - at).max(0) / 1_000_000)),
         warnings,
