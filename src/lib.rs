@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod domain;
 pub mod email;
 pub mod error;
+pub mod fragment;
 pub mod import;
 pub mod markdown;
 pub mod metrics;

@@ -10,7 +10,7 @@ use super::extract::{
     bearer_token, check_write_origin, client_ip, path_id, user_agent, JsonBody, QueryParams,
 };
 use super::respond;
-use crate::cache::{Build, CachedPage, PageKey, ThreadKey};
+use crate::cache::{Build, CachedPage, PageFormat, PageKey, ThreadKey};
 use crate::config::SiteSettings;
 use crate::domain::{
     AuthorName, CommentBody, CommentId, Cursor, Email, Limit, PageUrl, SiteId, Slug, Sort, Title,
@@ -197,14 +197,41 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         sort,
         limit,
         after,
+        format: PageFormat::Json,
     };
-    // Bounded: after a few waits for other builders, build it ourselves. With the cache
-    // off (PostgreSQL listener down) waiting would gain nothing.
+    let site_info = view::site_json(
+        settings,
+        service::reply_notifications(state.mailer.is_some()),
+    );
+    let (page, hit) = cached_page(&state, key, move |conn| {
+        let page = with_conn!(conn, |c| service::read_thread(
+            c, site_info, &site, &slug, sort, limit, after
+        ))?;
+        serde_json::to_vec(&page)
+            .map(Bytes::from)
+            .map_err(ApiError::internal)
+    })
+    .await?;
+    Ok(page_response(&req, &page, hit, form_token.as_deref()))
+}
+
+/// A page from memory, else built by `build` on a pooled connection and kept, with whether
+/// memory answered. Bounded: after a few waits for other builders of the same page, it
+/// builds it itself. With the cache off (PostgreSQL listener down) waiting would gain
+/// nothing.
+pub(super) async fn cached_page<F>(
+    state: &web::Data<AppState>,
+    key: PageKey,
+    build: F,
+) -> Result<(std::sync::Arc<CachedPage>, bool), ApiError>
+where
+    F: FnOnce(&mut crate::db::DbConn) -> Result<Bytes, ApiError> + Send + 'static,
+{
     let mut guard = None;
     let rounds = if state.cache.is_enabled() { 3 } else { 0 };
     for _ in 0..rounds {
         if let Some(page) = state.cache.get(&key) {
-            return Ok(page_response(&req, &page, true, form_token.as_deref()));
+            return Ok((page, true));
         }
         match state.cache.begin_build(&key) {
             Build::Mine(g) => {
@@ -217,24 +244,10 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         }
     }
     let generation = state.cache.generation(&key.thread);
-    let site_info = view::site_json(
-        settings,
-        service::reply_notifications(state.mailer.is_some()),
-    );
-    let body = state
-        .pool
-        .read(move |conn| -> Result<Bytes, ApiError> {
-            let page = with_conn!(conn, |c| service::read_thread(
-                c, site_info, &site, &slug, sort, limit, after
-            ))?;
-            serde_json::to_vec(&page)
-                .map(Bytes::from)
-                .map_err(ApiError::internal)
-        })
-        .await?;
+    let body = state.pool.read(build).await?;
     let page = state.cache.insert(key, generation, body);
     drop(guard);
-    Ok(page_response(&req, &page, false, form_token.as_deref()))
+    Ok((page, false))
 }
 
 /// `X-Afterword-Cache` tells operators (and the benchmark) whether memory answered.
@@ -278,10 +291,30 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let q = QueryParams::parse(&req)?;
     let (site, slug) = site_and_slug(&q, &state)?;
-    let site = site.clone();
+    let created = post_comment(&req, &state, site.clone(), slug, body.0).await?;
+    // It carries the edit token: no cache may keep it.
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(CreatedComment {
+            comment: created.comment,
+            edit_token: created.edit_token,
+            confirmation_sent: created.confirmation_sent,
+        }))
+}
+
+/// Every check a new comment passes (origin, spam, duplicates, rate limit, then in the
+/// write bans, names, locks and moderation) and its storing: the JSON endpoint and the
+/// plain HTML form (`api::fragment`) both post through here.
+pub(super) async fn post_comment(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    site: SiteSettings,
+    slug: Slug,
+    b: CreateComment,
+) -> Result<service::Created, ApiError> {
+    let req = req.clone();
     let site_id = site.id.clone();
     check_write_origin(&req, &site)?;
-    let b = body.0;
     let email = b.email.as_deref().map(Email::parse).transpose()?.flatten();
     let notify_replies = b.notify_replies.unwrap_or(false);
     if notify_replies && email.is_none() {
@@ -378,14 +411,7 @@ pub async fn create(
     // Only a stored comment counts as posted: one refused (or lost to a failed write) may
     // be sent again as it was.
     state.recent_texts.record(text_key, now);
-    // It carries the edit token: no cache may keep it.
-    Ok(HttpResponse::Created()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(CreatedComment {
-            comment: created.comment,
-            edit_token: created.edit_token,
-            confirmation_sent: created.confirmation_sent,
-        }))
+    Ok(created)
 }
 
 /// The state of the reader's own comments in a thread, proven by their edit tokens: how

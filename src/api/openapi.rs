@@ -59,6 +59,9 @@ impl Modify for EditToken {
     paths(
         crate::api::comments::list,
         crate::api::comments::create,
+        crate::api::fragment::html,
+        crate::api::fragment::held,
+        crate::api::fragment::submit,
         crate::api::comments::edit,
         crate::api::comments::delete,
         crate::api::comments::mine,
@@ -70,6 +73,7 @@ impl Modify for EditToken {
         crate::api::reactions::toggle,
         crate::api::health::healthz,
         crate::api::assets::embed_js,
+        crate::api::assets::embed_css,
         crate::api::assets::count_js,
         spec,
         crate::api::admin::session::login,

@@ -17,6 +17,7 @@ mod feeds;
 mod http;
 mod import;
 mod moderation_rules;
+mod nojs;
 mod ops;
 mod outages;
 mod pg_restart;
