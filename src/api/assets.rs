@@ -31,13 +31,15 @@ static EMBED_JS: LazyLock<Compressed> =
     LazyLock::new(|| asset(include_bytes!("../../embed/dist/embed.js")));
 static EMBED_CSS: LazyLock<Compressed> =
     LazyLock::new(|| asset(include_bytes!("../../embed/dist/embed.css")));
+static EMBED_WRITE_JS: LazyLock<Compressed> =
+    LazyLock::new(|| asset(include_bytes!("../../embed/dist/embed-write.js")));
 static COUNT_JS: LazyLock<Compressed> =
     LazyLock::new(|| asset(include_bytes!("../../embed/dist/count.js")));
 
 /// Compresses the scripts now, at start, rather than in the first reader's request.
 pub fn warm_up() {
     use crate::compress::Encoding;
-    for a in [&*EMBED_JS, &*EMBED_CSS, &*COUNT_JS] {
+    for a in [&*EMBED_JS, &*EMBED_WRITE_JS, &*EMBED_CSS, &*COUNT_JS] {
         a.get(Encoding::Brotli);
         a.get(Encoding::Gzip);
     }
@@ -49,6 +51,15 @@ pub fn warm_up() {
               (status = 304, description = "Unchanged since the ETag given in If-None-Match")))]
 pub async fn embed_js(req: HttpRequest) -> HttpResponse {
     respond::cached(&req, &EMBED_JS, SCRIPT_TYPE, SCRIPT_CACHE)
+}
+
+/// The part of the embed only writing needs (sending forms, editing, deleting): `embed.js`
+/// loads it once a reader is in a form, so the first load stays small.
+#[utoipa::path(method(get, head), path = "/embed-write.js", tag = "embed",
+    responses((status = 200, description = "The script (gzip or brotli when accepted)", content_type = "text/javascript"),
+              (status = 304, description = "Unchanged since the ETag given in If-None-Match")))]
+pub async fn embed_write_js(req: HttpRequest) -> HttpResponse {
+    respond::cached(&req, &EMBED_WRITE_JS, SCRIPT_TYPE, SCRIPT_CACHE)
 }
 
 /// The embed's styles on their own, for the HTML fragment (`/api/v1/comments.html`): the

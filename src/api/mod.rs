@@ -83,6 +83,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(method_not_allowed("GET, HEAD")),
     )
     .service(
+        web::resource("/embed-write.js")
+            .route(web::get().to(assets::embed_write_js))
+            .route(web::head().to(assets::embed_write_js))
+            .default_service(method_not_allowed("GET, HEAD")),
+    )
+    .service(
         web::resource("/embed.css")
             .route(web::get().to(assets::embed_css))
             .route(web::head().to(assets::embed_css))

@@ -74,6 +74,7 @@ impl Modify for EditToken {
         crate::api::health::healthz,
         crate::api::assets::embed_js,
         crate::api::assets::embed_css,
+        crate::api::assets::embed_write_js,
         crate::api::assets::count_js,
         spec,
         crate::api::admin::session::login,

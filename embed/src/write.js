@@ -1,0 +1,110 @@
+// write.js: what only writing needs, loaded by the section (`own` in thread.js) once a
+// reader is in a form or presses Edit or Delete: sending a form and showing its errors,
+// the edit form, delete. `x` is the section's (thread.js): its state and helpers.
+import { errorMessage } from './errors.js';
+
+function clearError(form) {
+  const box = form.querySelector('.aw-error');
+  box.textContent = '';
+  for (const f of form.querySelectorAll('[aria-invalid]')) f.removeAttribute('aria-invalid');
+  form.lastChild.before(box);
+}
+
+// The message goes under the field at fault (focused), else above the buttons.
+function showError(form, err, submit) {
+  const box = form.querySelector('.aw-error');
+  const f = err.field && form.elements[err.field];
+  if (f?.closest) {
+    f.setAttribute('aria-invalid', 'true');
+    f.closest('.aw-field,.aw-check').after(box);
+    f.focus();
+  } else if (submit) {
+    submit.focus();
+  }
+  box.textContent = err.message;
+}
+
+// Runs `send(text)` with the submit button disabled (no double posts); shows the error
+// in the form, or hands the answer's data to `done`.
+async function submit(x, form, button, send, done) {
+  const text = form.elements.body.value;
+  if (button.disabled) return;
+  clearError(form);
+  if (!text.trim()) return showError(form, { message: x.t('errEmpty'), field: 'body' });
+  button.disabled = true;
+  form.setAttribute('aria-busy', 'true');
+  const res = await send(text);
+  button.disabled = false;
+  form.removeAttribute('aria-busy');
+  if (x.dead()) return;
+  if (res.ok && res.data?.comment) done(res.data, text);
+  else showError(form, errorMessage(res, x.t), button);
+}
+
+function openEdit(x, c) {
+  const tok = x.token(c.id);
+  if (!tok) return x.renderAll();
+  x.closeReply();
+  const content = x.els()[c.id].main.lastChild;
+  const form = x.buildForm(null, c, tok);
+  const body = form.elements.body;
+  body.value = tok.b ?? content.querySelector('.aw-body').textContent;
+  const button = form.querySelector('[type=submit]');
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    submit(
+      x,
+      form,
+      button,
+      (text) => x.api('PATCH', 'comments/' + c.id, { token: tok.t, body: { body: text } }),
+      ({ comment: d }, text) => {
+        x.store.set(x.TOKENS, d.id, { ...tok, b: text });
+        // Approved, edited on a moderated site: it waits again, shown to its author.
+        if (d.status == 'pending') {
+          if (!x.store.get(x.PENDING)[d.id]) x.thread().comment_count--;
+          x.wait(d, tok.t);
+        }
+        x.replaceComment(d.id, d);
+        x.renderAll();
+        x.focusComment(d.id);
+        x.announce(x.t('updated'));
+      },
+    );
+  });
+  // The comment's own buttons go first: the form brings an .aw-actions too.
+  content.querySelector('.aw-actions').remove();
+  content.querySelector('.aw-body').replaceWith(form);
+  body.focus();
+}
+
+// Two presses: the first asks (for 5 s), the second deletes.
+async function remove(x, c, del) {
+  const { t } = x;
+  const tok = x.token(c.id);
+  if (!tok) return x.renderAll();
+  if (!del.dataset.sure) {
+    del.dataset.sure = 1;
+    x.announce((del.textContent = t('confirmDelete')));
+    return setTimeout(() => {
+      delete del.dataset.sure;
+      del.textContent = t('delete');
+    }, 5000);
+  }
+  del.disabled = true;
+  const res = await x.api('DELETE', 'comments/' + c.id, { token: tok.t });
+  del.disabled = false;
+  if (x.dead()) return;
+  if (!res.ok && res.status !== 404) {
+    return x.els()[c.id].main.lastChild.append(x.errorBox(errorMessage(res, t).message));
+  }
+  x.forget(c.id);
+  const thread = x.thread();
+  if (c.status === 'approved') thread.comment_count -= thread.comment_count > 0;
+  // A comment with replies stays as a placeholder, as the server keeps it.
+  x.replaceComment(c.id, x.allComments().some((y) => y.parent_id === c.id) && { ...c, status: 'deleted' });
+  x.renderAll();
+  x.heading.focus();
+  x.announce(t('deleted'));
+}
+
+(window.Afterword ||= {}).w = { submit, openEdit, remove };
