@@ -279,7 +279,10 @@ pub struct FragmentView {
     /// The page as the JSON API gives it, for the embed to take over (no second fetch).
     pub data: String,
     pub sort: &'static str,
+    pub theme: &'static str,
     pub token: String,
+    /// The thread's Atom feed.
+    pub feed: String,
 }
 
 /// Reactions with a count, in the site's order.
@@ -312,6 +315,8 @@ pub struct Options<'a> {
     pub form: Option<&'a FormSpec>,
     pub more: Option<String>,
     pub sort: &'static str,
+    pub theme: &'static str,
+    pub feed: String,
 }
 
 /// Makes one comment's view: the comment, whether it is a reply, whom it answers (flat).
@@ -418,6 +423,8 @@ pub fn build(page: &ThreadPage, data: String, o: &Options<'_>) -> FragmentView {
         more: o.more.clone(),
         data,
         sort: o.sort,
+        theme: o.theme,
+        feed: o.feed.clone(),
         token: o.form.map(|f| f.token.clone()).unwrap_or_default(),
     }
 }

@@ -74,10 +74,23 @@ export function mount(el, cfg, base, store) {
   const list = h('div', 'aw-list');
   const more = button('aw-more', t('more'), loadMore);
   more.hidden = true;
+  // The thread's Atom feed.
+  const foot = h(
+    'div',
+    'aw-actions aw-foot',
+    h('a', { href: `${base}feeds/${site}/thread.atom?slug=${encodeURIComponent(slug)}`, type: 'application/atom+xml' }, 'Atom'),
+  );
   const postBar = h('div');
+  // auto: the page's own background decides (the first opaque one behind the section),
+  // else the reader's system setting (style.css).
+  let theme = cfg.theme;
+  for (let n = el; theme == 'auto' && n?.nodeType == 1; n = n.parentNode) {
+    const [r, g, b, a] = win.getComputedStyle(n).backgroundColor.match(/[\d.]+/g) || [];
+    if (a != 0) theme = r * 0.3 + g * 0.59 + b * 0.11 < 128 ? 'dark' : 'light';
+  }
   const root = h(
     'div',
-    { class: 'aw-root', 'data-theme': cfg.theme, lang },
+    { class: 'aw-root', 'data-theme': theme, lang },
     live,
     postBar,
     h('div', 'aw-head', heading, sortBox),
@@ -86,6 +99,7 @@ export function mount(el, cfg, base, store) {
     empty,
     list,
     more,
+    foot,
   );
   // The server's HTML of the thread (api.md, "Comments without JavaScript"): shown until
   // ours replaces it, its data standing for the first fetch.
@@ -377,13 +391,13 @@ export function mount(el, cfg, base, store) {
 
   const errorBox = (text) => h('p', { class: 'aw-error', role: 'alert' }, text);
 
-  // On submit the write chunk sends `send(text)` and hands the answer's data to `done`,
-  // or shows the error in the form (write.js). It loads once the reader is in a form.
-  const onSubmit = (form, submit, send, done) => {
+  // The write chunk (write.js) posts the form, a comment or a reply to `parent`. It
+  // loads once the reader is in a form.
+  const onSubmit = (form, submit, parent) => {
     form.addEventListener('focusin', () => own());
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
-      own('submit', form, submit, send, done);
+      own('post', form, submit, parent);
     });
   };
 
@@ -444,50 +458,8 @@ export function mount(el, cfg, base, store) {
     body.addEventListener('input', () =>
       store.set(DRAFTS, parentId, body.value.trim() && { b: body.value, e: now() + 30 * DAY }),
     );
-    onSubmit(
-      form,
-      submit,
-      (text) => {
-        const f = form.elements;
-        const payload = {
-          body: text,
-          title: cfg.title,
-          url: cfg.url,
-          form_token: formToken,
-          parent_id: parent?.id,
-          notify_replies: f.notify_replies?.checked,
-        };
-        const profile = { e: now() + 365 * DAY };
-        for (const k of ['author', 'email', 'website', 'homepage']) {
-          const v = f[k].value.trim();
-          if (v) payload[k] = profile[k] = v;
-        }
-        store.set('me', 'p', profile);
-        return api('POST', 'comments', { query: where, body: payload });
-      },
-      (data, text) => posted(data, text, parent, body),
-    );
+    onSubmit(form, submit, parent);
     return form;
-  }
-
-  function posted({ comment: c, edit_token: tok, confirmation_sent: mail }, text, parent, textarea) {
-    store.set(DRAFTS, parent ? parent.id : 0);
-    if (tok) store.set(TOKENS, c.id, { t: tok, e: now() + siteInfo.edit_window * 1000, b: text });
-    if (c.status === 'pending') {
-      if (tok) wait(c, tok);
-      mine.push(c);
-    } else {
-      if (c.parent_id == null && sort === 'newest') comments.unshift(c);
-      else comments.push(c);
-      thread.comment_count++;
-    }
-    if (parent) reply = null;
-    else textarea.value = '';
-    renderAll();
-    focusComment(c.id);
-    // Reply mail waits for the address to be confirmed: say where the link went.
-    status.hidden = !mail;
-    announce(t(c.status === 'pending' ? 'pending' : 'posted') + (mail ? ' ' + (status.textContent = t('inbox')) : ''));
   }
 
   function openReply(c) {
@@ -518,10 +490,17 @@ export function mount(el, cfg, base, store) {
   // What the chunk may use of this section (see write.js).
   const x = {
     t, api, store, token, forget, wait, announce, renderAll, closeReply, buildForm,
-    errorBox, replaceComment, allComments, focusComment, heading, TOKENS, PENDING,
+    errorBox, replaceComment, allComments, focusComment, heading, status, cfg, where,
+    TOKENS, PENDING, DRAFTS,
     els: () => els,
     thread: () => thread,
     dead: () => dead,
+    // Arrays are changed in place; the rest only read.
+    comments: () => comments,
+    mine: () => mine,
+    sort: () => sort,
+    site: () => siteInfo,
+    formToken: () => formToken,
   };
   let chunk;
   const own = async (name, ...args) => {

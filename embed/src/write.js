@@ -2,6 +2,7 @@
 // reader is in a form or presses Edit or Delete: sending a form and showing its errors,
 // the edit form, delete. `x` is the section's (thread.js): its state and helpers.
 import { errorMessage } from './errors.js';
+import { DAY } from './storage.js';
 
 function clearError(form) {
   const box = form.querySelector('.aw-error');
@@ -39,6 +40,64 @@ async function submit(x, form, button, send, done) {
   if (x.dead()) return;
   if (res.ok && res.data?.comment) done(res.data, text);
   else showError(form, errorMessage(res, x.t), button);
+}
+
+// A new comment, or a reply to `parent`, from the section's form.
+function post(x, form, button, parent) {
+  const f = form.elements;
+  const { store } = x;
+  submit(
+    x,
+    form,
+    button,
+    (text) => {
+      const payload = {
+        body: text,
+        title: x.cfg.title,
+        url: x.cfg.url,
+        form_token: x.formToken(),
+        parent_id: parent?.id,
+        notify_replies: f.notify_replies?.checked,
+      };
+      // `f`: the id and edit token of an earlier comment from here with this address,
+      // kept for a year: proof to the server that the address is this reader's (api.md).
+      const { f: proof } = store.get('me').p || {};
+      const profile = { e: Date.now() + 365 * DAY, f: proof };
+      for (const k of ['author', 'email', 'website', 'homepage']) {
+        const v = f[k].value.trim();
+        if (v) payload[k] = profile[k] = v;
+      }
+      if (proof && proof.m == payload.email) payload.proof = { id: proof.i, edit_token: proof.t };
+      store.set('me', 'p', profile);
+      return x.api('POST', 'comments', { query: x.where, body: payload });
+    },
+    ({ comment: c, edit_token: tok, confirmation_sent: mail }, text) => {
+      store.set(x.DRAFTS, parent ? parent.id : 0);
+      const p = store.get('me').p;
+      if (tok) {
+        store.set(x.TOKENS, c.id, { t: tok, e: Date.now() + x.site().edit_window * 1000, b: text });
+        // The first comment with an address is its proof, until one is published at once.
+        if (p?.email && (c.status == 'approved' || p.f?.m != p.email)) {
+          store.set('me', 'p', { ...p, f: { i: c.id, t: tok, m: p.email } });
+        }
+      }
+      if (c.status === 'pending') {
+        if (tok) x.wait(c, tok);
+        x.mine().push(c);
+      } else {
+        if (c.parent_id == null && x.sort() === 'newest') x.comments().unshift(c);
+        else x.comments().push(c);
+        x.thread().comment_count++;
+      }
+      if (parent) x.closeReply();
+      else f.body.value = '';
+      x.renderAll();
+      x.focusComment(c.id);
+      // Reply mail waits for the address to be confirmed: say where the link went.
+      x.status.hidden = !mail;
+      x.announce(x.t(c.status === 'pending' ? 'pending' : 'posted') + (mail ? ' ' + (x.status.textContent = x.t('inbox')) : ''));
+    },
+  );
 }
 
 function openEdit(x, c) {
@@ -107,4 +166,4 @@ async function remove(x, c, del) {
   x.announce(t('deleted'));
 }
 
-(window.Afterword ||= {}).w = { submit, openEdit, remove };
+(window.Afterword ||= {}).w = { post, openEdit, remove };

@@ -66,6 +66,10 @@ pub struct FragmentQuery {
     url: Option<String>,
     /// The post's title, recorded with the thread's first comment.
     title: Option<String>,
+    /// The colours without JavaScript: `light` (default), `dark`, or `auto` (the reader's
+    /// system setting). The script, when it runs, follows the page's own background.
+    #[param(pattern = "^(light|dark|auto)$")]
+    theme: Option<String>,
 }
 
 /// The address readers reach this server at: `public_url`, else the request's own.
@@ -147,6 +151,18 @@ pub async fn html(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         .transpose()?
         .flatten()
         .map(|t| t.as_str().to_owned());
+    let theme = match q.get("theme") {
+        None | Some("light") => "light",
+        Some("dark") => "dark",
+        Some("auto") => "auto",
+        Some(_) => {
+            return Err(ApiError::unprocessable(
+                "invalid_theme",
+                "theme must be one of light, dark, auto.",
+            )
+            .with_field("theme"))
+        }
+    };
     let base = base_url(&req, &state.settings);
     let checks_token = settings.spam.form_token;
     let key = PageKey {
@@ -158,7 +174,7 @@ pub async fn html(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             lang,
             form: with_form,
             options: format!(
-                "{base}\n{}\n{}",
+                "{base}\n{theme}\n{}\n{}",
                 url.as_deref().unwrap_or(""),
                 title.as_deref().unwrap_or("")
             ),
@@ -198,7 +214,8 @@ pub async fn html(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
                 .append_pair("limit", &limit.get().to_string())
                 .append_pair("after", next)
                 .append_pair("lang", lang)
-                .append_pair("form", if with_form { "1" } else { "0" });
+                .append_pair("form", if with_form { "1" } else { "0" })
+                .append_pair("theme", theme);
             if let Some(b) = &back {
                 s.append_pair("url", b);
             }
@@ -213,6 +230,12 @@ pub async fn html(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
                 form: with_form.then_some(&spec),
                 more,
                 sort: sort_name(sort),
+                theme,
+                feed: format!(
+                    "{base}/feeds/{query_site}/thread.atom?slug={}",
+                    url::form_urlencoded::byte_serialize(slug.as_str().as_bytes())
+                        .collect::<String>()
+                ),
             },
         );
         view.render()

@@ -185,10 +185,18 @@ async fn the_fragment_holds_the_thread_as_html(app: TestApp) {
     assert_eq!(data["comments"].as_array().unwrap().len(), 2);
     assert!(!between(&html, r#"data-f="">"#, "</script>").contains('<'));
 
+    // The thread's feed, as the embed links it.
+    assert!(html.contains(&format!(
+        r#"<a href="{}/feeds/open/thread.atom?slug=%2Fposts%2Fhtml%2F" type="application/atom+xml">Atom</a>"#,
+        app.base
+    )), "{html}");
     // Another language, and no forms.
     let de = fragment(&app, "open", slug, "&lang=de&form=0").await;
     assert!(de.contains("2 Kommentare"), "{de}");
     assert!(de.contains(r#"lang="de""#));
+    assert!(de.contains(r#"data-theme="light""#));
+    let dark = fragment(&app, "open", slug, "&theme=dark").await;
+    assert!(dark.contains(r#"<div class="aw-root aw-static" data-theme="dark""#));
     assert!(!de.contains("<form"));
 
     // Pending comments stay out; an unknown thread is empty.

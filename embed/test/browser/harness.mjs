@@ -97,6 +97,7 @@ const DEFAULT_SITES = (blog) => [
   { id: 'blog', origins: [blog], moderation: 'none', edit_window: '15m' },
   { id: 'moderated', origins: [blog], moderation: 'all', edit_window: '15m' },
   { id: 'short', origins: [blog], moderation: 'none', edit_window: '15m', max_comment_length: 200 },
+  { id: 'firsttime', origins: [blog], moderation: 'first-time', edit_window: '15m' },
 ];
 
 function toml(v) {

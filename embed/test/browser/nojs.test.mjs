@@ -134,6 +134,12 @@ test('with JavaScript: the embed takes the fragment over, each comment once, no 
       const cls = await page.evaluate(() => window.__shifts.reduce((a, b) => a + b, 0));
       assert.ok(cls < 0.01, `layout shift ${cls}`);
       console.log(`# layout shift while the embed took over: ${cls.toFixed(4)}`);
+      // The thread's Atom feed, linked the same way before and after.
+      const feed = await page.locator('.aw-foot a').getAttribute('href');
+      assert.equal(feed, `${world.server.origin}/feeds/blog/thread.atom?slug=${encodeURIComponent(slug)}`);
+      const atom = await fetch(feed);
+      assert.equal(atom.status, 200);
+      assert.match(await atom.text(), /Comment number 3/);
       // And it works as the embed: a reply form opens under a comment.
       await comment(page, ids[1]).getByRole('button', { name: 'Reply', exact: true }).click();
       await comment(page, ids[1]).locator('form.aw-form textarea').waitFor({ state: 'visible' });

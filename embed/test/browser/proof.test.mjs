@@ -1,0 +1,49 @@
+// The embed proves a known address (api.md, `proof`): under first-time moderation a
+// reader's second comment, with the address of their approved first one, is published at
+// once; the same address typed in another browser is a new commenter.
+
+import { before, after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setup, freshSlug, withPage, threadShown, mainForm, submit, comment } from './harness.mjs';
+
+let world;
+before(async () => {
+  world = await setup();
+});
+after(async () => {
+  await world?.close();
+});
+
+test('a second comment from the same browser and address is published at once', async () => {
+  const slug = freshSlug('proof');
+  const path = `${slug}?site=firsttime`;
+  let first;
+  await withPage(world, path, async ({ page, context }) => {
+    await threadShown(page);
+    const r = await submit(page, mainForm(page), { body: 'My first comment', author: 'Ada', email: 'ada@example.com' });
+    assert.equal(r.status, 201);
+    first = r.json.comment;
+    assert.equal(first.status, 'pending');
+    await (await world.server.moderator()).act(first.id, 'approve');
+
+    // The same browser, later, on another post of the site.
+    const other = await context.newPage();
+    await other.goto(world.blog.origin + freshSlug('proof-later') + '?site=firsttime');
+    await threadShown(other);
+    const sent = other.waitForRequest((q) => /\/api\/v1\/comments\?/.test(q.url()) && q.method() === 'POST');
+    // Name and address are filled in from last time.
+    const r2 = await submit(other, mainForm(other), { body: 'Known here now' });
+    assert.deepEqual((await sent).postDataJSON().proof.id, first.id);
+    assert.equal(r2.status, 201);
+    assert.equal(r2.json.comment.status, 'approved');
+    await comment(other, r2.json.comment.id).waitFor({ state: 'visible' });
+  });
+  // Someone else typing that address proves nothing: held.
+  await withPage(world, path, async ({ page }) => {
+    await threadShown(page, 1);
+    const sent = page.waitForRequest((q) => /\/api\/v1\/comments\?/.test(q.url()) && q.method() === 'POST');
+    const r = await submit(page, mainForm(page), { body: 'Pretending', author: 'Ada', email: 'ada@example.com' });
+    assert.equal((await sent).postDataJSON().proof, undefined);
+    assert.equal(r.json.comment.status, 'pending');
+  });
+});
