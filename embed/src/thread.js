@@ -81,16 +81,9 @@ export function mount(el, cfg, base, store) {
     h('a', { href: `${base}feeds/${site}/thread.atom?slug=${encodeURIComponent(slug)}`, type: 'application/atom+xml' }, 'Atom'),
   );
   const postBar = h('div');
-  // auto: the page's own background decides (the first opaque one behind the section),
-  // else the reader's system setting (style.css).
-  let theme = cfg.theme;
-  for (let n = el; theme == 'auto' && n?.nodeType == 1; n = n.parentNode) {
-    const [r, g, b, a] = win.getComputedStyle(n).backgroundColor.match(/[\d.]+/g) || [];
-    if (a != 0) theme = r * 0.3 + g * 0.59 + b * 0.11 < 128 ? 'dark' : 'light';
-  }
   const root = h(
     'div',
-    { class: 'aw-root', 'data-theme': theme, lang },
+    { class: 'aw-root', lang },
     live,
     postBar,
     h('div', 'aw-head', heading, sortBox),
@@ -101,6 +94,19 @@ export function mount(el, cfg, base, store) {
     more,
     foot,
   );
+  // auto: the page's own background decides (the first opaque one behind the section),
+  // else the reader's system setting (style.css). Again once the page has loaded: its
+  // stylesheets may come after this script.
+  const paintTheme = () => {
+    let theme = cfg.theme;
+    for (let n = el; theme == 'auto' && n?.nodeType == 1; n = n.parentNode) {
+      const [r, g, b, a] = win.getComputedStyle(n).backgroundColor.match(/[\d.]+/g) || [];
+      if (a != 0) theme = r * 0.3 + g * 0.59 + b * 0.11 < 128 ? 'dark' : 'light';
+    }
+    root.dataset.theme = theme;
+  };
+  paintTheme();
+  win.addEventListener('load', paintTheme);
   // The server's HTML of the thread (api.md, "Comments without JavaScript"): shown until
   // ours replaces it, its data standing for the first fetch.
   const pre = el.querySelector('.aw-data');
@@ -394,7 +400,7 @@ export function mount(el, cfg, base, store) {
   // The write chunk (write.js) posts the form, a comment or a reply to `parent`. It
   // loads once the reader is in a form.
   const onSubmit = (form, submit, parent) => {
-    form.addEventListener('focusin', () => own());
+    form.addEventListener('focusin', () => own('enter', form));
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       own('post', form, submit, parent);

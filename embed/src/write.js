@@ -1,6 +1,6 @@
 // write.js: what only writing needs, loaded by the section (`own` in thread.js) once a
-// reader is in a form or presses Edit or Delete: sending a form and showing its errors,
-// the edit form, delete. `x` is the section's (thread.js): its state and helpers.
+// reader is in a form or presses Edit or Delete: preview, sending a form and showing its
+// errors, the edit form, delete. `x` is the section's (thread.js): its state and helpers.
 import { errorMessage } from './errors.js';
 import { DAY } from './storage.js';
 
@@ -40,6 +40,50 @@ async function submit(x, form, button, send, done) {
   if (x.dead()) return;
   if (res.ok && res.data?.comment) done(res.data, text);
   else showError(form, errorMessage(res, x.t), button);
+}
+
+// The preview's words, for the chunk alone (data-strings `preview` and `write` override).
+const WORDS = {
+  en: ['Preview', 'Write'],
+  de: ['Vorschau', 'Schreiben'],
+  fr: ['Aperçu', 'Écrire'],
+  es: ['Vista previa', 'Escribir'],
+  zh: ['预览', '编辑'],
+};
+
+// A reader is in `form`: it gains Preview, the server's rendering of the text (the same
+// Markdown and sanitizing as the stored comment), shown under the text.
+function enter(x, form) {
+  if (form.querySelector('.aw-preview')) return;
+  const word = (k, i) => {
+    const s = x.t(k);
+    return s == k ? (WORDS[x.cfg.lang] || WORDS.en)[i] : s;
+  };
+  const out = document.createElement('div');
+  out.className = 'aw-body aw-preview';
+  out.hidden = true;
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'aw-btn';
+  button.textContent = word('preview', 0);
+  button.setAttribute('aria-expanded', false);
+  const box = form.querySelector('.aw-error');
+  button.onclick = async () => {
+    const open = out.hidden;
+    const text = form.elements.body.value;
+    if (open && text.trim()) {
+      const res = await x.api('POST', 'preview', { query: { site: x.cfg.site }, body: { body: text } });
+      if (x.dead()) return;
+      if (!res.ok) return (box.textContent = errorMessage(res, x.t).message);
+      // The server's sanitized HTML, as for a comment.
+      out.innerHTML = res.data.html;
+    } else if (open) return;
+    out.hidden = !open;
+    button.setAttribute('aria-expanded', open);
+    button.textContent = word(open ? 'write' : 'preview', +open);
+  };
+  form.elements.body.closest('.aw-field').after(out);
+  form.querySelector('[type=submit]').after(button);
 }
 
 // A new comment, or a reply to `parent`, from the section's form.
@@ -133,6 +177,7 @@ function openEdit(x, c) {
   // The comment's own buttons go first: the form brings an .aw-actions too.
   content.querySelector('.aw-actions').remove();
   content.querySelector('.aw-body').replaceWith(form);
+  enter(x, form);
   body.focus();
 }
 
@@ -166,4 +211,4 @@ async function remove(x, c, del) {
   x.announce(t('deleted'));
 }
 
-(window.Afterword ||= {}).w = { post, openEdit, remove };
+(window.Afterword ||= {}).w = { enter, post, openEdit, remove };

@@ -61,6 +61,14 @@ pub(crate) struct SiteSlugQuery {
     slug: String,
 }
 
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct SiteQuery {
+    #[param(pattern = r"^[a-z0-9-]{1,64}$", example = "default")]
+    site: String,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateComment {
@@ -479,7 +487,7 @@ pub async fn mine(
 }
 
 /// Markdown to HTML off the async workers (and off the database writer).
-async fn render_markdown(body: &CommentBody) -> Result<String, ApiError> {
+pub(super) async fn render_markdown(body: &CommentBody) -> Result<String, ApiError> {
     let source = body.as_str().to_owned();
     Ok(web::block(move || markdown::render(&source)).await?)
 }

@@ -11,6 +11,7 @@ pub mod fragment;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
+pub mod preview;
 pub mod privacy;
 pub mod reactions;
 pub mod respond;
@@ -70,6 +71,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(reactions::list))
             .route(web::post().to(reactions::toggle))
             .default_service(method_not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/v1/preview")
+            .route(web::post().to(preview::preview))
+            .default_service(method_not_allowed("POST")),
     )
     .service(
         web::resource("/api/v1/openapi.json")

@@ -62,6 +62,7 @@ impl Modify for EditToken {
         crate::api::fragment::html,
         crate::api::fragment::held,
         crate::api::fragment::submit,
+        crate::api::preview::preview,
         crate::api::comments::edit,
         crate::api::comments::delete,
         crate::api::comments::mine,

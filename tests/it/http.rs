@@ -479,6 +479,7 @@ async fn openapi_describes_every_route(app: TestApp) {
         ("/api/v1/comments/{id}", &["patch", "delete"][..]),
         ("/api/v1/comments/mine", &["post"][..]),
         ("/api/v1/comments.html", &["get"][..]),
+        ("/api/v1/preview", &["post"][..]),
         ("/api/v1/comments/form", &["get", "post"][..]),
         ("/embed.css", &["get", "head"][..]),
         ("/embed-write.js", &["get", "head"][..]),

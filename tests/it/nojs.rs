@@ -13,6 +13,7 @@ on_both_backends!(
     a_plain_form_posts_and_returns_to_the_comment,
     held_comments_get_a_notice_in_the_readers_language,
     refused_forms_keep_what_the_reader_wrote,
+    previews_show_what_would_be_stored,
 );
 
 mod tokens {
@@ -574,4 +575,65 @@ async fn the_fragments_form_carries_a_fresh_token(app: TestApp) {
         .collect();
     assert_eq!(bodies, ["<p>With the token</p>\n"]);
     let _: Value = thread;
+}
+
+async fn previews_show_what_would_be_stored(app: TestApp) {
+    let text = "Hi *there* <script>alert(1)</script> [x](javascript:alert(1)) https://a.example";
+    let preview = |site: &str, body: Value, origin: Option<&str>| {
+        let mut r = app
+            .client
+            .post(app.url(&format!("/api/v1/preview?site={site}")))
+            .json(&body);
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        r.send()
+    };
+    let r = preview("open", json!({"body": text}), None).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let shown: Value = r.json().await.unwrap();
+    let (stored, _) = app
+        .comment("open", "/posts/preview/", json!({"body": text}))
+        .await;
+    assert_eq!(shown["html"], stored["html"]);
+    assert!(!shown["html"].as_str().unwrap().contains("<script"));
+    // Nothing stored by a preview.
+    assert_eq!(app.db.count("comments"), 1);
+    expect_error(
+        preview("short", json!({"body": "x".repeat(21)}), None)
+            .await
+            .unwrap(),
+        422,
+        "too_long",
+    )
+    .await;
+    expect_error(
+        preview("open", json!({"body": "  "}), None).await.unwrap(),
+        422,
+        "empty",
+    )
+    .await;
+    expect_error(
+        preview("nope", json!({"body": "x"}), None).await.unwrap(),
+        404,
+        "unknown_site",
+    )
+    .await;
+    expect_error(
+        preview("blog", json!({"body": "x"}), Some("https://evil.example"))
+            .await
+            .unwrap(),
+        403,
+        "origin_not_allowed",
+    )
+    .await;
+    expect_error(
+        preview("open", json!({"body": "x", "extra": 1}), None)
+            .await
+            .unwrap(),
+        422,
+        "invalid_field",
+    )
+    .await;
 }

@@ -1,6 +1,7 @@
 // The embed proves a known address (api.md, `proof`): under first-time moderation a
 // reader's second comment, with the address of their approved first one, is published at
-// once; the same address typed in another browser is a new commenter.
+// once; the same address typed in another browser is a new commenter. And the write
+// chunk: loaded once a reader writes, with a preview the server renders.
 
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,5 +46,31 @@ test('a second comment from the same browser and address is published at once', 
     const r = await submit(page, mainForm(page), { body: 'Pretending', author: 'Ada', email: 'ada@example.com' });
     assert.equal((await sent).postDataJSON().proof, undefined);
     assert.equal(r.json.comment.status, 'pending');
+  });
+});
+
+test('writing loads the write chunk, which adds a preview rendered by the server', async () => {
+  const slug = freshSlug('preview');
+  await withPage(world, slug, async ({ page, to }) => {
+    await threadShown(page);
+    const chunk = () => to(world.server.origin).filter((r) => r.url.endsWith('/embed-write.js')).length;
+    // Nothing of it for a reader who only reads.
+    assert.equal(chunk(), 0);
+    const form = mainForm(page);
+    await form.getByRole('textbox', { name: 'Comment', exact: true }).fill('Some *Markdown* <script>x</script>');
+    await form.getByRole('button', { name: 'Preview' }).click();
+    const preview = form.locator('button[aria-expanded]');
+    assert.equal(chunk(), 1);
+    await form.locator('.aw-preview em').filter({ hasText: 'Markdown' }).waitFor({ state: 'visible' });
+    assert.equal(await form.locator('.aw-preview script').count(), 0);
+    assert.equal(await preview.getAttribute('aria-expanded'), 'true');
+    assert.equal(await preview.textContent(), 'Write');
+    await preview.click();
+    await form.locator('.aw-preview').waitFor({ state: 'hidden' });
+    // Posting works as before, through the chunk.
+    const r = await submit(page, form, {});
+    assert.equal(r.status, 201);
+    await comment(page, r.json.comment.id).waitFor({ state: 'visible' });
+    assert.equal(chunk(), 1);
   });
 });
