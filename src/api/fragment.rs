@@ -183,6 +183,7 @@ pub async fn html(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let notifications = service::reply_notifications(state.mailer.is_some());
     let site_info = view::site_json(settings, notifications);
     let query_site = site.as_str().to_owned();
+    let slug_text = slug.as_str().to_owned();
     let (page, hit) = cached_page(&state, key, move |conn| {
         let page = with_conn!(conn, |c| service::read_thread(
             c, site_info, &site, &slug, sort, limit, after
@@ -243,23 +244,23 @@ pub async fn html(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             .map_err(|e| ApiError::internal(anyhow::anyhow!("fragment template: {e}")))
     })
     .await?;
-    let token = checks_token.then(|| {
+    let token = (checks_token && memchr_slot(page.content.identity())).then(|| {
         spam::form_token(
             &state.key,
             settings.id.as_str(),
-            q.get("slug").unwrap_or_default(),
+            &slug_text,
             view::now_micros() / 1_000_000,
         )
     });
     // The token differs in every answer: the cached bytes get it filled in, under a weak
     // ETag (any token of the last days works as well as a fresh one).
     let filled;
-    let content = match token {
-        Some(t) if memchr_slot(page.content.identity()) => {
-            let body = String::from_utf8_lossy(page.content.identity()).replace(TOKEN_SLOT, &t);
+    let content = match &token {
+        Some(t) => {
+            let body = String::from_utf8_lossy(page.content.identity()).replace(TOKEN_SLOT, t);
             filled = Compressed::new(
                 Bytes::from(body),
-                format!("W/{}", page.content.etag()),
+                page.content.etag().to_owned(),
                 Effort::Fast,
             );
             &filled
@@ -268,6 +269,15 @@ pub async fn html(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     };
     let mut res = respond::cached(&req, content, "text/html; charset=utf-8", "no-cache");
     let h = res.headers_mut();
+    if token.is_some() {
+        let weak = h
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| HeaderValue::from_str(&format!("W/{v}")).ok());
+        if let Some(v) = weak {
+            h.insert(header::ETAG, v);
+        }
+    }
     h.insert(
         header::HeaderName::from_static("x-afterword-cache"),
         HeaderValue::from_static(if hit { "hit" } else { "miss" }),

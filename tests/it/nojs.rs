@@ -553,7 +553,20 @@ async fn the_fragments_form_carries_a_fresh_token(app: TestApp) {
             enc(slug)
         ))
         .await;
-    assert!(r.headers()["etag"].to_str().unwrap().starts_with("W/"));
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with("W/\""), "{etag}");
+    // Unchanged but for the token: not modified.
+    let r = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/comments.html?site=open&slug={}",
+            enc(slug)
+        )))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
     // Posting with it publishes at once; without it the comment is filed as spam.
     let r = post_form(
         &app,
