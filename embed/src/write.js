@@ -1,6 +1,6 @@
 // write.js: what only writing needs, loaded by the section (`own` in thread.js) once a
 // reader is in a form or presses Edit or Delete: preview, sending a form and showing its
-// errors, the edit form, delete. `x` is the section's (thread.js): its state and helpers.
+// errors (the server's refusals in the reader's language), the edit form, delete. `x` is the section's (thread.js): its state and helpers.
 import { errorMessage } from './errors.js';
 import { DAY } from './storage.js';
 
@@ -39,7 +39,7 @@ async function submit(x, form, button, send, done) {
   form.removeAttribute('aria-busy');
   if (x.dead()) return;
   if (res.ok && res.data?.comment) done(res.data, text);
-  else showError(form, errorMessage(res, x.t), button);
+  else showError(form, refusal(x, res), button);
 }
 
 // The preview's words, for the chunk alone (data-strings `preview` and `write` override).
@@ -74,7 +74,7 @@ function enter(x, form) {
     if (open && text.trim()) {
       const res = await x.api('POST', 'preview', { query: { site: x.cfg.site }, body: { body: text } });
       if (x.dead()) return;
-      if (!res.ok) return (box.textContent = errorMessage(res, x.t).message);
+      if (!res.ok) return (box.textContent = refusal(x, res).message);
       // The server's sanitized HTML, as for a comment.
       out.innerHTML = res.data.html;
     } else if (open) return;
@@ -84,6 +84,64 @@ function enter(x, form) {
   };
   form.elements.body.closest('.aw-field').after(out);
   form.querySelector('[type=submit]').after(button);
+}
+
+// The server's refusals a reader meets while writing, in their language (the server
+// speaks English, which is kept for the codes not here). Keys are error codes; `{max}` is
+// the site's longest comment.
+const REFUSALS = {
+  de: {
+    empty: 'Bitte schreiben Sie einen Kommentar.',
+    too_long: 'Höchstens {max} Zeichen.',
+    invalid_email: 'Diese E-Mail-Adresse ist ungültig.',
+    invalid_url: 'Die Website muss mit http:// oder https:// beginnen.',
+    email_required: 'Für Benachrichtigungen wird eine E-Mail-Adresse benötigt.',
+    reserved_name: 'Dieser Name ist den Moderatoren vorbehalten.',
+    thread_locked: 'Kommentare sind geschlossen.',
+    banned: 'Kommentare von Ihnen werden hier nicht angenommen.',
+    rate_limited: 'Zu viele Anfragen; bitte gleich noch einmal versuchen.',
+  },
+  fr: {
+    empty: 'Veuillez écrire un commentaire.',
+    too_long: '{max} caractères au plus.',
+    invalid_email: 'Cette adresse e-mail n’est pas valide.',
+    invalid_url: 'Le site doit commencer par http:// ou https://.',
+    email_required: 'Les notifications demandent une adresse e-mail.',
+    reserved_name: 'Ce nom est réservé aux modérateurs.',
+    thread_locked: 'Les commentaires sont fermés.',
+    banned: 'Vos commentaires ne sont pas acceptés sur ce site.',
+    rate_limited: 'Trop de requêtes ; réessayez dans un instant.',
+  },
+  es: {
+    empty: 'Escribe un comentario.',
+    too_long: 'Como máximo {max} caracteres.',
+    invalid_email: 'Esta dirección de correo no es válida.',
+    invalid_url: 'El sitio web debe empezar por http:// o https://.',
+    email_required: 'Las notificaciones necesitan una dirección de correo.',
+    reserved_name: 'Este nombre está reservado a los moderadores.',
+    thread_locked: 'Los comentarios están cerrados.',
+    banned: 'No se aceptan tus comentarios en este sitio.',
+    rate_limited: 'Demasiadas solicitudes; inténtalo de nuevo en un momento.',
+  },
+  zh: {
+    empty: '请先写下评论。',
+    too_long: '最多 {max} 个字符。',
+    invalid_email: '邮箱地址无效。',
+    invalid_url: '网址须以 http:// 或 https:// 开头。',
+    email_required: '接收通知需要填写邮箱。',
+    reserved_name: '此名称为版主保留。',
+    thread_locked: '评论已关闭。',
+    banned: '本站不接受你的评论。',
+    rate_limited: '请求过多，请稍后再试。',
+  },
+};
+
+// errorMessage (errors.js), in the reader's language where we have the words.
+function refusal(x, res) {
+  const err = errorMessage(res, x.t);
+  const said = REFUSALS[x.cfg.lang]?.[res?.data?.error?.code];
+  if (said) err.message = said.replace('{max}', x.site().max_length);
+  return err;
 }
 
 // A new comment, or a reply to `parent`, from the section's form.
@@ -199,7 +257,7 @@ async function remove(x, c, del) {
   del.disabled = false;
   if (x.dead()) return;
   if (!res.ok && res.status !== 404) {
-    return x.els()[c.id].main.lastChild.append(x.errorBox(errorMessage(res, t).message));
+    return x.els()[c.id].main.lastChild.append(x.errorBox(refusal(x, res).message));
   }
   x.forget(c.id);
   const thread = x.thread();

@@ -74,3 +74,15 @@ test('writing loads the write chunk, which adds a preview rendered by the server
     assert.equal(chunk(), 1);
   });
 });
+
+test('a refusal is told in the reader\'s language', async () => {
+  const slug = freshSlug('refusal-de');
+  await withPage(world, `${slug}?site=short&lang=de`, async ({ page }) => {
+    await threadShown(page);
+    const form = mainForm(page);
+    await form.getByRole('textbox', { name: 'Kommentar', exact: true }).fill('x'.repeat(250));
+    await form.getByRole('button', { name: 'Kommentar senden' }).click();
+    await form.locator('.aw-error').filter({ hasText: 'Höchstens 200 Zeichen.' }).waitFor({ state: 'visible' });
+    assert.equal(await form.getByRole('textbox', { name: 'Kommentar', exact: true }).getAttribute('aria-invalid'), 'true');
+  });
+});
