@@ -38,6 +38,20 @@ pub struct PageKey {
     pub sort: Sort,
     pub limit: Limit,
     pub after: Option<Cursor>,
+    pub format: PageFormat,
+}
+
+/// What a cached page is: the JSON answer, or the HTML fragment (`api::fragment`) in one
+/// language, with or without its form, for one page address.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PageFormat {
+    Json,
+    Html {
+        lang: &'static str,
+        form: bool,
+        /// The options that shape the markup (`url`, `title`), as given.
+        options: String,
+    },
 }
 
 pub struct CachedPage {
@@ -65,8 +79,15 @@ struct ByBytes;
 
 impl quick_cache::Weighter<PageKey, Arc<CachedPage>> for ByBytes {
     fn weight(&self, key: &PageKey, val: &Arc<CachedPage>) -> u64 {
-        (val.content.weight() + key.thread.site.len() + key.thread.slug.len() + PAGE_OVERHEAD)
-            as u64
+        let options = match &key.format {
+            PageFormat::Json => 0,
+            PageFormat::Html { options, .. } => options.len(),
+        };
+        (val.content.weight()
+            + key.thread.site.len()
+            + key.thread.slug.len()
+            + options
+            + PAGE_OVERHEAD) as u64
     }
 }
 
@@ -672,6 +693,7 @@ mod tests {
             sort: Sort::Oldest,
             limit: Limit::DEFAULT,
             after: None,
+            format: PageFormat::Json,
         }
     }
 

@@ -12,6 +12,7 @@ pub mod email;
 pub mod error;
 pub mod events;
 pub mod federation;
+pub mod fragment;
 pub mod import;
 pub mod markdown;
 pub mod metrics;

@@ -11,7 +11,7 @@ export const KEYS = (
   'comment name email website emailHint notify markdown post reply cancel edit delete save ' +
   'anonymous deleted pending inReplyTo edited editLeft ' +
   'posted updated errEmpty errNetwork errServer confirmDelete ' +
-  'moderator inbox'
+  'moderator inbox react'
 ).split(' ');
 
 const RAW = {
@@ -50,7 +50,8 @@ Network error; your text is kept.
 Something went wrong.
 Really delete?
 Moderator
-First time here? Check your inbox.`,
+First time here? Check your inbox.
+Add a reaction`,
   de: `{n} Kommentar|{n} Kommentare
 Noch keine Kommentare.
 Laden der Kommentare fehlgeschlagen.
@@ -86,7 +87,8 @@ Netzwerkfehler. Ihr Text bleibt erhalten.
 Ein Fehler ist aufgetreten.
 Wirklich löschen?
 Moderator
-Zum ersten Mal? Bitte Postfach prüfen.`,
+Zum ersten Mal? Bitte Postfach prüfen.
+Reaktion hinzufügen`,
   fr: `{n} commentaire|{n} de commentaires|{n} commentaires
 Aucun commentaire.
 Impossible de charger les commentaires.
@@ -122,7 +124,8 @@ Erreur réseau. Votre texte est conservé.
 Une erreur est survenue.
 Vraiment supprimer ?
 Modérateur
-Première fois ? Consultez vos e-mails.`,
+Première fois ? Consultez vos e-mails.
+Ajouter une réaction`,
   es: `{n} comentario|{n} de comentarios|{n} comentarios
 Aún no hay comentarios.
 Error al cargar los comentarios.
@@ -158,7 +161,8 @@ Error de red. Tu texto se conserva.
 Algo salió mal.
 ¿Eliminar de verdad?
 Moderador
-¿Primera vez? Revisa tu correo.`,
+¿Primera vez? Revisa tu correo.
+Añadir una reacción`,
   zh: `{n} 条评论
 还没有评论。
 无法加载评论。
@@ -194,7 +198,8 @@ Moderador
 出错了，请重试。
 确定删除？
 版主
-首次留言？请查收邮件。`,
+首次留言？请查收邮件。
+添加回应`,
 };
 
 export const LANGS = {};

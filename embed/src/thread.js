@@ -74,10 +74,16 @@ export function mount(el, cfg, base, store) {
   const list = h('div', 'aw-list');
   const more = button('aw-more', t('more'), loadMore);
   more.hidden = true;
+  // The thread's Atom feed.
+  const foot = h(
+    'div',
+    'aw-actions aw-foot',
+    h('a', { href: `${base}feeds/${site}/thread.atom?slug=${encodeURIComponent(slug)}`, type: 'application/atom+xml' }, 'Atom'),
+  );
   const postBar = h('div');
   const root = h(
     'div',
-    { class: 'aw-root', 'data-theme': cfg.theme, lang },
+    { class: 'aw-root', lang },
     live,
     postBar,
     h('div', 'aw-head', heading, sortBox),
@@ -86,8 +92,25 @@ export function mount(el, cfg, base, store) {
     empty,
     list,
     more,
+    foot,
   );
-  el.replaceChildren(root);
+  // auto: the page's own background decides (the first opaque one behind the section),
+  // else the reader's system setting (style.css). Again once the page has loaded: its
+  // stylesheets may come after this script.
+  const paintTheme = () => {
+    let theme = cfg.theme;
+    for (let n = el; theme == 'auto' && n?.nodeType == 1; n = n.parentNode) {
+      const [r, g, b, a] = win.getComputedStyle(n).backgroundColor.match(/[\d.]+/g) || [];
+      if (a != 0) theme = r * 0.3 + g * 0.59 + b * 0.11 < 128 ? 'dark' : 'light';
+    }
+    root.dataset.theme = theme;
+  };
+  paintTheme();
+  win.addEventListener('load', paintTheme);
+  // The server's HTML of the thread (api.md, "Comments without JavaScript"): shown until
+  // ours replaces it, its data standing for the first fetch.
+  const pre = el.querySelector('.aw-data');
+  if (!pre) el.replaceChildren(root);
 
   function announce(msg) {
     // Emptied first, so the same sentence twice is read out twice.
@@ -111,7 +134,7 @@ export function mount(el, cfg, base, store) {
     // Own reactions only for a reader who ever reacted (has a visitor id).
     const vid = visitorId(store);
     const [res, , own] = await Promise.all([
-      fetchPage(),
+      pre?.dataset.sort == sort ? { ok: 1, data: JSON.parse(pre.text), f: pre.dataset.f } : fetchPage(),
       checkMine(),
       vid && api('GET', 'reactions', { query: { ...where, visitor: vid } }),
     ]);
@@ -125,6 +148,7 @@ export function mount(el, cfg, base, store) {
     heading.hidden = sortBox.hidden = 0;
     formSlot.replaceChildren(thread.locked ? h('p', 'aw-locked', t('locked')) : buildForm());
     renderAll();
+    root.isConnected || el.replaceChildren(root);
     // A permalink: load a few more pages if needed, then show it.
     const m = PERMALINK.exec(win.location.hash);
     if (m) {
@@ -240,9 +264,9 @@ export function mount(el, cfg, base, store) {
       actions.append((e.reply = button('aw-link', t('reply'), () => openReply(c))));
     }
     if (tok) {
-      const del = button('aw-link', t('delete'), () => remove(c, del));
+      const del = button('aw-link', t('delete'), () => own('remove', c, del));
       actions.append(
-        (e.edit = button('aw-link', t('edit'), () => openEdit(c))),
+        (e.edit = button('aw-link', t('edit'), () => own('openEdit', c))),
         del,
         h('span', { class: 'aw-edit-left', 'data-until': tok.e }, editLeft(tok.e)),
       );
@@ -306,8 +330,11 @@ export function mount(el, cfg, base, store) {
   // A bar with every kind, on the post (key 0) or on a comment. Optimistic:
   // a press counts at once and is put back, with a message, if the server
   // says no. Buttons change in place, so the focus stays put.
+  // Only the kinds given (or pressed by this reader) show, plus one button that opens
+  // the picker: every kind of the site.
   function bar(key, obj) {
     const note = errorBox();
+    let open;
     // This target's {reactions, mine}, as the reactions API answers it.
     const st = () => (rx[key] ||= { reactions: obj.reactions });
     const has = (s, k) => [].concat(s.mine).includes(k);
@@ -317,6 +344,7 @@ export function mount(el, cfg, base, store) {
         const s = st();
         b.setAttribute('aria-pressed', has(s, k));
         b.textContent = k + ' ' + compact(s.reactions?.[k], lang);
+        b.hidden = !open && !s.reactions?.[k] && !has(s, k);
       });
     const btns = (siteInfo.reactions || []).map((k) =>
       button('aw-react', '', async () => {
@@ -338,8 +366,14 @@ export function mount(el, cfg, base, store) {
         paint();
       }),
     );
+    const pick = button('aw-react aw-pick', '\u263a+', () => {
+      pick.setAttribute('aria-expanded', (open = !open));
+      paint();
+    });
+    pick.setAttribute('aria-label', t('react'));
+    pick.setAttribute('aria-expanded', false);
     paint();
-    return h('div', 'aw-actions aw-reacts', btns, note);
+    return h('div', 'aw-actions aw-reacts', btns, pick, note);
   }
 
   const editLeft = (until) => t('editLeft', { time: duration(until - now(), lang) });
@@ -363,45 +397,15 @@ export function mount(el, cfg, base, store) {
 
   const errorBox = (text) => h('p', { class: 'aw-error', role: 'alert' }, text);
 
-  function clearError(form) {
-    const box = form.querySelector('.aw-error');
-    box.textContent = '';
-    for (const f of form.querySelectorAll('[aria-invalid]')) f.removeAttribute('aria-invalid');
-    form.lastChild.before(box);
-  }
-
-  // The message goes under the field at fault (focused), else above the buttons.
-  function showError(form, err, submit) {
-    const box = form.querySelector('.aw-error');
-    const f = err.field && form.elements[err.field];
-    if (f?.closest) {
-      f.setAttribute('aria-invalid', 'true');
-      f.closest('.aw-field,.aw-check').after(box);
-      f.focus();
-    } else if (submit) {
-      submit.focus();
-    }
-    box.textContent = err.message;
-  }
-
-  // On submit: runs `send(text)` with the submit button disabled (no double
-  // posts); shows the error in the form, or hands the answer's data to `done`.
-  const onSubmit = (form, submit, send, done) =>
-    form.addEventListener('submit', async (ev) => {
+  // The write chunk (write.js) posts the form, a comment or a reply to `parent`. It
+  // loads once the reader is in a form.
+  const onSubmit = (form, submit, parent) => {
+    form.addEventListener('focusin', () => own('enter', form));
+    form.addEventListener('submit', (ev) => {
       ev.preventDefault();
-      const text = form.elements.body.value;
-      if (submit.disabled) return;
-      clearError(form);
-      if (!text.trim()) return showError(form, { message: t('errEmpty'), field: 'body' });
-      submit.disabled = true;
-      form.setAttribute('aria-busy', 'true');
-      const res = await send(text);
-      submit.disabled = false;
-      form.removeAttribute('aria-busy');
-      if (dead) return;
-      if (res.ok && res.data?.comment) done(res.data, text);
-      else showError(form, errorMessage(res, t), submit);
+      own('post', form, submit, parent);
     });
+  };
 
   // The comment form: new (no arguments), reply (`parent`), or edit (`edited`,
   // with its token entry `tok`: only the textarea, Save and Cancel).
@@ -453,76 +457,15 @@ export function mount(el, cfg, base, store) {
     );
     form.addEventListener('input', (ev) => ev.target.removeAttribute('aria-invalid'));
 
-    if (edited) {
-      body.value = tok.b ?? els[edited.id].main.querySelector('.aw-body').textContent;
-      onSubmit(
-        form,
-        submit,
-        (text) => api('PATCH', 'comments/' + edited.id, { token: tok.t, body: { body: text } }),
-        ({ comment: c }, text) => {
-          store.set(TOKENS, c.id, { ...tok, b: text });
-          // Approved, edited on a moderated site: it waits again, shown to its author.
-          if (c.status == 'pending') {
-            if (!store.get(PENDING)[c.id]) thread.comment_count--;
-            wait(c, tok.t);
-          }
-          replaceComment(c.id, c);
-          renderAll();
-          focusComment(c.id);
-          announce(t('updated'));
-        },
-      );
-      return form;
-    }
+    // Its text and its submit: the write chunk's (write.js).
+    if (edited) return form;
 
     body.value = store.get(DRAFTS)[parentId]?.b || '';
     body.addEventListener('input', () =>
       store.set(DRAFTS, parentId, body.value.trim() && { b: body.value, e: now() + 30 * DAY }),
     );
-    onSubmit(
-      form,
-      submit,
-      (text) => {
-        const f = form.elements;
-        const payload = {
-          body: text,
-          title: cfg.title,
-          url: cfg.url,
-          form_token: formToken,
-          parent_id: parent?.id,
-          notify_replies: f.notify_replies?.checked,
-        };
-        const profile = { e: now() + 365 * DAY };
-        for (const k of ['author', 'email', 'website', 'homepage']) {
-          const v = f[k].value.trim();
-          if (v) payload[k] = profile[k] = v;
-        }
-        store.set('me', 'p', profile);
-        return api('POST', 'comments', { query: where, body: payload });
-      },
-      (data, text) => posted(data, text, parent, body),
-    );
+    onSubmit(form, submit, parent);
     return form;
-  }
-
-  function posted({ comment: c, edit_token: tok, confirmation_sent: mail }, text, parent, textarea) {
-    store.set(DRAFTS, parent ? parent.id : 0);
-    if (tok) store.set(TOKENS, c.id, { t: tok, e: now() + siteInfo.edit_window * 1000, b: text });
-    if (c.status === 'pending') {
-      if (tok) wait(c, tok);
-      mine.push(c);
-    } else {
-      if (c.parent_id == null && sort === 'newest') comments.unshift(c);
-      else comments.push(c);
-      thread.comment_count++;
-    }
-    if (parent) reply = null;
-    else textarea.value = '';
-    renderAll();
-    focusComment(c.id);
-    // Reply mail waits for the address to be confirmed: say where the link went.
-    status.hidden = !mail;
-    announce(t(c.status === 'pending' ? 'pending' : 'posted') + (mail ? ' ' + (status.textContent = t('inbox')) : ''));
   }
 
   function openReply(c) {
@@ -542,18 +485,6 @@ export function mount(el, cfg, base, store) {
     if (refocus) e?.reply?.focus();
   }
 
-  function openEdit(c) {
-    const tok = token(c.id);
-    if (!tok) return renderAll();
-    closeReply();
-    const content = els[c.id].main.lastChild;
-    const form = buildForm(null, c, tok);
-    // The comment's own buttons go first: the form brings an .aw-actions too.
-    content.querySelector('.aw-actions').remove();
-    content.querySelector('.aw-body').replaceWith(form);
-    form.elements.body.focus();
-  }
-
   // Puts `c` in the place of comment `id`; a false `c` takes it out.
   function replaceComment(id, c) {
     const swap = (arr) => arr.flatMap((x) => (x.id === id ? c || [] : x));
@@ -561,36 +492,32 @@ export function mount(el, cfg, base, store) {
     mine = swap(mine);
   }
 
-  // Two presses: the first asks (for 5 s), the second deletes.
-  async function remove(c, del) {
-    const tok = token(c.id);
-    if (!tok) return renderAll();
-    if (!del.dataset.sure) {
-      del.dataset.sure = 1;
-      announce((del.textContent = t('confirmDelete')));
-      return setTimeout(() => {
-        delete del.dataset.sure;
-        del.textContent = t('delete');
-      }, 5000);
-    }
-    del.disabled = true;
-    const res = await api('DELETE', 'comments/' + c.id, { token: tok.t });
-    del.disabled = false;
-    if (dead) return;
-    if (!res.ok && res.status !== 404) {
-      return els[c.id].main.lastChild.append(errorBox(errorMessage(res, t).message));
-    }
-    forget(c.id);
-    if (c.status === 'approved') thread.comment_count -= thread.comment_count > 0;
-    // A comment with replies stays as a placeholder, as the server keeps it.
-    replaceComment(c.id, allComments().some((x) => x.parent_id === c.id) && { ...c, status: 'deleted' });
-    renderAll();
-    heading.focus();
-    announce(t('deleted'));
-  }
+  // ---- own comments: edit and delete live in a chunk loaded on first use ----
+  // What the chunk may use of this section (see write.js).
+  const x = {
+    t, api, store, token, forget, wait, announce, renderAll, closeReply, buildForm,
+    errorBox, replaceComment, allComments, focusComment, heading, status, cfg, where,
+    TOKENS, PENDING, DRAFTS,
+    els: () => els,
+    thread: () => thread,
+    dead: () => dead,
+    // Arrays are changed in place; the rest only read.
+    comments: () => comments,
+    mine: () => mine,
+    sort: () => sort,
+    site: () => siteInfo,
+    formToken: () => formToken,
+  };
+  let chunk;
+  const own = async (name, ...args) => {
+    chunk ||= new Promise((ok, no) =>
+      doc.head.append(h('script', { src: base + 'embed-write.js', onload: () => ok(win.Afterword.w), onerror: no })),
+    );
+    (await chunk)[name]?.(x, ...args);
+  };
 
   // ---- start: only when the section comes near the viewport -------------
-  if (/^#afterword/.test(win.location.hash)) {
+  if (pre || /^#afterword/.test(win.location.hash)) {
     load();
   } else {
     observer = new win.IntersectionObserver(

@@ -29,13 +29,17 @@ fn asset(bytes: &'static [u8]) -> Compressed {
 
 static EMBED_JS: LazyLock<Compressed> =
     LazyLock::new(|| asset(include_bytes!("../../embed/dist/embed.js")));
+static EMBED_CSS: LazyLock<Compressed> =
+    LazyLock::new(|| asset(include_bytes!("../../embed/dist/embed.css")));
+static EMBED_WRITE_JS: LazyLock<Compressed> =
+    LazyLock::new(|| asset(include_bytes!("../../embed/dist/embed-write.js")));
 static COUNT_JS: LazyLock<Compressed> =
     LazyLock::new(|| asset(include_bytes!("../../embed/dist/count.js")));
 
 /// Compresses the scripts now, at start, rather than in the first reader's request.
 pub fn warm_up() {
     use crate::compress::Encoding;
-    for a in [&*EMBED_JS, &*COUNT_JS] {
+    for a in [&*EMBED_JS, &*EMBED_WRITE_JS, &*EMBED_CSS, &*COUNT_JS] {
         a.get(Encoding::Brotli);
         a.get(Encoding::Gzip);
     }
@@ -47,6 +51,24 @@ pub fn warm_up() {
               (status = 304, description = "Unchanged since the ETag given in If-None-Match")))]
 pub async fn embed_js(req: HttpRequest) -> HttpResponse {
     respond::cached(&req, &EMBED_JS, SCRIPT_TYPE, SCRIPT_CACHE)
+}
+
+/// The part of the embed only writing needs (sending forms, editing, deleting): `embed.js`
+/// loads it once a reader is in a form, so the first load stays small.
+#[utoipa::path(method(get, head), path = "/embed-write.js", tag = "embed",
+    responses((status = 200, description = "The script (gzip or brotli when accepted)", content_type = "text/javascript"),
+              (status = 304, description = "Unchanged since the ETag given in If-None-Match")))]
+pub async fn embed_write_js(req: HttpRequest) -> HttpResponse {
+    respond::cached(&req, &EMBED_WRITE_JS, SCRIPT_TYPE, SCRIPT_CACHE)
+}
+
+/// The embed's styles on their own, for the HTML fragment (`/api/v1/comments.html`): the
+/// same rules the script injects, so a page looks the same before and after it runs.
+#[utoipa::path(method(get, head), path = "/embed.css", tag = "embed",
+    responses((status = 200, description = "The stylesheet (gzip or brotli when accepted)", content_type = "text/css"),
+              (status = 304, description = "Unchanged since the ETag given in If-None-Match")))]
+pub async fn embed_css(req: HttpRequest) -> HttpResponse {
+    respond::cached(&req, &EMBED_CSS, "text/css; charset=utf-8", SCRIPT_CACHE)
 }
 
 /// The count-only script for index pages.

@@ -10,7 +10,7 @@ use super::extract::{
     bearer_token, check_write_origin, client_ip, path_id, user_agent, JsonBody, QueryParams,
 };
 use super::respond;
-use crate::cache::{Build, CachedPage, PageKey, ThreadKey};
+use crate::cache::{Build, CachedPage, PageFormat, PageKey, ThreadKey};
 use crate::config::SiteSettings;
 use crate::domain::{
     AuthorName, CommentBody, CommentId, Cursor, Email, Limit, PageUrl, SiteId, Slug, Sort, Title,
@@ -59,6 +59,14 @@ pub(crate) struct SiteSlugQuery {
         pattern = r"^[^\x00-\x1f\x7f-\x9f]+$"
     )]
     slug: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct SiteQuery {
+    #[param(pattern = r"^[a-z0-9-]{1,64}$", example = "default")]
+    site: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -197,14 +205,42 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         sort,
         limit,
         after,
+        format: PageFormat::Json,
     };
-    // Bounded: after a few waits for other builders, build it ourselves. With the cache
-    // off (PostgreSQL listener down) waiting would gain nothing.
+    let site_info = view::site_json(
+        settings,
+        service::reply_notifications(state.mailer.is_some()),
+    );
+    let (page, cache) = cached_page(&state, key, move |conn| {
+        let page = with_conn!(conn, |c| service::read_thread(
+            c, site_info, &site, &slug, sort, limit, after
+        ))?;
+        serde_json::to_vec(&page)
+            .map(Bytes::from)
+            .map_err(ApiError::internal)
+    })
+    .await?;
+    Ok(page_response(&req, &page, cache, form_token.as_deref()))
+}
+
+/// A page from memory, else built by `build` on a pooled connection and kept, with what
+/// answered (`hit`, `miss`, or `stale`: kept from before the database became
+/// unreachable, see `ThreadCache::get_stale`). Bounded: after a few waits for other
+/// builders of the same page, it builds it itself. With the cache off (PostgreSQL
+/// listener down) waiting would gain nothing.
+pub(super) async fn cached_page<F>(
+    state: &web::Data<AppState>,
+    key: PageKey,
+    build: F,
+) -> Result<(std::sync::Arc<CachedPage>, &'static str), ApiError>
+where
+    F: FnOnce(&mut crate::db::DbConn) -> Result<Bytes, ApiError> + Send + 'static,
+{
     let mut guard = None;
     let rounds = if state.cache.is_enabled() { 3 } else { 0 };
     for _ in 0..rounds {
         if let Some(page) = state.cache.get(&key) {
-            return Ok(page_response(&req, &page, "hit", form_token.as_deref()));
+            return Ok((page, "hit"));
         }
         match state.cache.begin_build(&key) {
             Build::Mine(g) => {
@@ -217,41 +253,23 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         }
     }
     // The database cannot be reached: what was kept is answered at once, marked stale,
-    // rather than after the read's timeout (see `ThreadCache::get_stale`).
+    // rather than after the read's timeout.
     if state.pool.writer_health().is_err() {
         if let Some(page) = state.cache.get_stale(&key) {
-            return Ok(page_response(&req, &page, "stale", form_token.as_deref()));
+            return Ok((page, "stale"));
         }
     }
     let generation = state.cache.generation(&key.thread);
-    let site_info = view::site_json(
-        settings,
-        service::reply_notifications(state.mailer.is_some()),
-    );
-    let read = state
-        .pool
-        .read(move |conn| -> Result<Bytes, ApiError> {
-            let page = with_conn!(conn, |c| service::read_thread(
-                c, site_info, &site, &slug, sort, limit, after
-            ))?;
-            serde_json::to_vec(&page)
-                .map(Bytes::from)
-                .map_err(ApiError::internal)
-        })
-        .await;
-    let body = match read {
+    let body = match state.pool.read(build).await {
         Ok(body) => body,
         Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => {
-            return match state.cache.get_stale(&key) {
-                Some(page) => Ok(page_response(&req, &page, "stale", form_token.as_deref())),
-                None => Err(e),
-            };
+            return state.cache.get_stale(&key).map(|p| (p, "stale")).ok_or(e);
         }
         Err(e) => return Err(e),
     };
     let page = state.cache.insert(key, generation, body);
     drop(guard);
-    Ok(page_response(&req, &page, "miss", form_token.as_deref()))
+    Ok((page, "miss"))
 }
 
 /// `X-Afterword-Cache` tells operators (and the benchmark) whether memory answered:
@@ -296,10 +314,30 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let q = QueryParams::parse(&req)?;
     let (site, slug) = site_and_slug(&q, &state)?;
-    let site = site.clone();
+    let created = post_comment(&req, &state, site.clone(), slug, body.0).await?;
+    // It carries the edit token: no cache may keep it.
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(CreatedComment {
+            comment: created.comment,
+            edit_token: created.edit_token,
+            confirmation_sent: created.confirmation_sent,
+        }))
+}
+
+/// Every check a new comment passes (origin, spam, duplicates, rate limit, then in the
+/// write bans, names, locks and moderation) and its storing: the JSON endpoint and the
+/// plain HTML form (`api::fragment`) both post through here.
+pub(super) async fn post_comment(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    site: SiteSettings,
+    slug: Slug,
+    b: CreateComment,
+) -> Result<service::Created, ApiError> {
+    let req = req.clone();
     let site_id = site.id.clone();
     check_write_origin(&req, &site)?;
-    let b = body.0;
     let email = b.email.as_deref().map(Email::parse).transpose()?.flatten();
     let notify_replies = b.notify_replies.unwrap_or(false);
     if notify_replies && email.is_none() {
@@ -396,14 +434,7 @@ pub async fn create(
     // Only a stored comment counts as posted: one refused (or lost to a failed write) may
     // be sent again as it was.
     state.recent_texts.record(text_key, now);
-    // It carries the edit token: no cache may keep it.
-    Ok(HttpResponse::Created()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(CreatedComment {
-            comment: created.comment,
-            edit_token: created.edit_token,
-            confirmation_sent: created.confirmation_sent,
-        }))
+    Ok(created)
 }
 
 /// The state of the reader's own comments in a thread, proven by their edit tokens: how
@@ -471,7 +502,7 @@ pub async fn mine(
 }
 
 /// Markdown to HTML off the async workers (and off the database writer).
-async fn render_markdown(body: &CommentBody) -> Result<String, ApiError> {
+pub(super) async fn render_markdown(body: &CommentBody) -> Result<String, ApiError> {
     let source = body.as_str().to_owned();
     Ok(web::block(move || markdown::render(&source)).await?)
 }

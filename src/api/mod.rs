@@ -7,9 +7,11 @@ pub mod comments;
 pub mod counts;
 pub mod extract;
 pub mod feeds;
+pub mod fragment;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
+pub mod preview;
 pub mod privacy;
 pub mod reactions;
 pub mod respond;
@@ -33,6 +35,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/api/v1/comments")
             .route(web::get().to(comments::list))
             .route(web::post().to(comments::create))
+            .default_service(method_not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/v1/comments.html")
+            .route(web::get().to(fragment::html))
+            .default_service(method_not_allowed("GET")),
+    )
+    // Before `{id}`, which would otherwise take `form` for an id.
+    .service(
+        web::resource("/api/v1/comments/form")
+            .route(web::get().to(fragment::held))
+            .route(web::post().to(fragment::submit))
             .default_service(method_not_allowed("GET, POST")),
     )
     // Before `{id}`, which would otherwise take `mine` for an id.
@@ -60,6 +74,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(method_not_allowed("GET, POST")),
     )
     .service(
+        web::resource("/api/v1/preview")
+            .route(web::post().to(preview::preview))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
         web::resource("/api/v1/openapi.json")
             .route(web::get().to(openapi::spec))
             .default_service(method_not_allowed("GET")),
@@ -68,6 +87,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/embed.js")
             .route(web::get().to(assets::embed_js))
             .route(web::head().to(assets::embed_js))
+            .default_service(method_not_allowed("GET, HEAD")),
+    )
+    .service(
+        web::resource("/embed-write.js")
+            .route(web::get().to(assets::embed_write_js))
+            .route(web::head().to(assets::embed_write_js))
+            .default_service(method_not_allowed("GET, HEAD")),
+    )
+    .service(
+        web::resource("/embed.css")
+            .route(web::get().to(assets::embed_css))
+            .route(web::head().to(assets::embed_css))
             .default_service(method_not_allowed("GET, HEAD")),
     )
     .service(

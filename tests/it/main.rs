@@ -19,6 +19,7 @@ mod hooks;
 mod http;
 mod import;
 mod moderation_rules;
+mod nojs;
 mod ops;
 mod outages;
 mod pg_restart;

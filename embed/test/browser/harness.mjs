@@ -66,7 +66,18 @@ export async function startBlog() {
         `default-src 'self'; script-src 'self' ${state.api}; connect-src 'self' ${state.api}; ` +
         `img-src 'self' data:; style-src 'self'`;
     }
-    return send(200, 'text/html; charset=utf-8', renderPost(state.api, url.pathname, q), headers);
+    if (!q.ssi) return send(200, 'text/html; charset=utf-8', renderPost(state.api, url.pathname, q), headers);
+    // `?ssi=1`: the thread's HTML fragment put into the page as it is served, as nginx's
+    // SSI or Caddy's templates do.
+    const page = `http://${req.headers.host}${req.url}`;
+    const query = new URLSearchParams({ site: q.site || 'blog', slug: url.pathname, url: page });
+    if (q.lang) query.set('lang', q.lang);
+    fetch(`${state.api}/api/v1/comments.html?${query}`)
+      .then((r) => (r.ok ? r.text() : Promise.reject(new Error(`fragment: ${r.status}`))))
+      .then(
+        (fragment) => send(200, 'text/html; charset=utf-8', renderPost(state.api, url.pathname, q, fragment), headers),
+        (e) => send(502, 'text/plain', String(e)),
+      );
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const origin = `http://localhost:${server.address().port}`;
@@ -86,6 +97,7 @@ const DEFAULT_SITES = (blog) => [
   { id: 'blog', origins: [blog], moderation: 'none', edit_window: '15m' },
   { id: 'moderated', origins: [blog], moderation: 'all', edit_window: '15m' },
   { id: 'short', origins: [blog], moderation: 'none', edit_window: '15m', max_comment_length: 200 },
+  { id: 'firsttime', origins: [blog], moderation: 'first-time', edit_window: '15m' },
 ];
 
 function toml(v) {

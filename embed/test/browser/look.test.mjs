@@ -47,14 +47,26 @@ test('dark theme: data-theme=dark on the root, and it looks different from light
     assert.notEqual(dark.bg, light.bg, 'background differs');
     assert.notEqual(dark.fg, light.fg, 'text colour differs');
   });
-  // auto follows prefers-color-scheme.
+  // auto follows the page's own background: a light blog stays light in a dark system…
   await withPage(world, `${slug}?theme=auto`, { colorScheme: 'dark' }, async ({ page }) => {
+    await threadShown(page, 2);
+    const auto = await colors(page);
+    assert.equal(auto.theme, 'light');
+    assert.equal(auto.bg, light.bg, 'auto on a light page is light');
+  });
+  // …and a dark blog gets the dark theme in a light one.
+  await withPage(world, `${slug}?bg=dark`, { colorScheme: 'light' }, async ({ page }) => {
+    await threadShown(page, 2);
+    assert.equal((await colors(page)).theme, 'dark');
+  });
+  // With no background anywhere, prefers-color-scheme decides.
+  await withPage(world, `${slug}?bg=none`, { colorScheme: 'dark' }, async ({ page }) => {
     await threadShown(page, 2);
     const auto = await colors(page);
     assert.equal(auto.theme, 'auto');
     assert.notEqual(auto.bg, light.bg, 'auto + prefers dark is dark');
   });
-  await withPage(world, `${slug}?theme=auto`, { colorScheme: 'light' }, async ({ page }) => {
+  await withPage(world, `${slug}?bg=none`, { colorScheme: 'light' }, async ({ page }) => {
     await threadShown(page, 2);
     assert.equal((await colors(page)).bg, light.bg, 'auto + prefers light is light');
   });

@@ -17,6 +17,13 @@ after(async () => {
 // The post's bar: the first .aw-reacts of the section, above the comments.
 const postBar = (page) => page.locator('.aw-root > div > .aw-reacts').first();
 const kind = (scope, k) => scope.locator('button.aw-react', { hasText: k });
+// The picker: the kinds with no reaction yet show once it is open.
+const openPicker = async (bar) => {
+  const pick = bar.locator('button.aw-pick');
+  assert.equal(await pick.getAttribute('aria-expanded'), 'false');
+  await pick.click();
+  assert.equal(await pick.getAttribute('aria-expanded'), 'true');
+};
 
 async function pressed(button) {
   return button.getAttribute('aria-pressed');
@@ -28,6 +35,11 @@ test('react to the post, reload: still mine and counted; a second reader makes i
   const { page } = first;
   await threadShown(page);
   const thumbs = kind(postBar(page), '👍');
+  // No empty buttons: only the picker, until it is opened.
+  assert.equal(await postBar(page).locator('button:visible').count(), 1);
+  assert.equal(await postBar(page).locator('button.aw-pick').getAttribute('aria-label'), 'Add a reaction');
+  await openPicker(postBar(page));
+  assert.equal(await postBar(page).locator('button.aw-react:not(.aw-pick):visible').count(), 6);
   assert.equal(await pressed(thumbs), 'false');
   assert.equal((await thumbs.textContent()).trim(), '👍');
   const answered = page.waitForResponse((r) => r.url().includes('/api/v1/reactions') && r.request().method() === 'POST');
@@ -77,9 +89,14 @@ test('comments have their own bar, operable with the keyboard', async () => {
   await withPage(world, slug, async ({ page }) => {
     await threadShown(page, 1);
     const bar = comment(page, c.id).locator('.aw-reacts');
+    await openPicker(bar);
     const heart = kind(bar, '❤️');
     await heart.focus();
+    // Answered before it is taken back: two requests in flight may reach the server in
+    // either order.
+    const answered = page.waitForResponse((r) => r.url().includes('/api/v1/reactions') && r.request().method() === 'POST');
     await page.keyboard.press('Enter');
+    await answered;
     await waitText(heart, '❤️ 1');
     assert.equal(await pressed(heart), 'true');
     // The focus stays on the button, and Space takes it back.
@@ -115,6 +132,7 @@ test('a refused reaction is put back, with the reason shown', async () => {
       });
     });
     await threadShown(page);
+    await openPicker(postBar(page));
     const party = kind(postBar(page), '🎉');
     await party.click();
     // Counted at once…

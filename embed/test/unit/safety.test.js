@@ -12,12 +12,12 @@ const sources = Object.fromEntries(
 );
 const code = (s) => s.replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
 
-test('innerHTML is assigned exactly once: the server-sanitized comment html', () => {
+test('innerHTML is assigned only the server-sanitized html: a comment, a preview', () => {
   const uses = [];
   for (const [f, s] of Object.entries(sources)) {
     for (const m of code(s).matchAll(/\.innerHTML\s*=[^=]([^;\n]*)/g)) uses.push([f, m[1].trim()]);
   }
-  assert.deepEqual(uses, [['thread.js', 'c.html']]);
+  assert.deepEqual(uses, [['thread.js', 'c.html'], ['write.js', 'res.data.html']]);
 });
 
 test('no other HTML sinks, no eval, no cookies, no inline styles or handlers', () => {
