@@ -412,13 +412,13 @@ async fn a_dead_endpoint_is_retried_shown_and_delays_no_other(app: TestApp) {
         .nth(1)
         .and_then(|rest| rest.split("</div>").next())
         .unwrap_or_else(|| panic!("no webhook tile in {overview}"));
-    let waiting: i64 = tile
+    let tile_waiting: i64 = tile
         .split("<p>")
         .nth(1)
         .and_then(|p| p.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{tile}"));
-    assert!(waiting >= 3, "{tile}");
+    assert!(tile_waiting >= 3, "{tile}");
     assert!(tile.contains("the oldest for"), "{tile}");
     // The receiver comes back: a retry from the admin page goes out at once.
     failing.answer(200);

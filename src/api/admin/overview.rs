@@ -60,7 +60,12 @@ pub async fn load(state: &web::Data<AppState>) -> Result<Overview, ApiError> {
         oldest_queued: of("queued")
             .and_then(|(_, _, at)| *at)
             .map(|at| human_age((now - at).max(0) / 1_000_000)),
-        webhooks: state.settings.sites.values().map(|s| s.webhooks.len()).sum(),
+        webhooks: state
+            .settings
+            .sites
+            .values()
+            .map(|s| s.webhooks.len())
+            .sum(),
         hooks_queued: hook("queued").map_or(0, |(_, n, _)| *n),
         hooks_failed: hook("failed").map_or(0, |(_, n, _)| *n),
         oldest_hook: hook("queued")
