@@ -21,6 +21,8 @@ COPY migrations ./migrations
 # The browser scripts are built from embed/src and committed; the binary embeds them,
 # and the admin page's templates and assets.
 COPY embed/dist ./embed/dist
+# The embed's strings, which the server-rendered comments share with the script.
+COPY embed/src/i18n.js ./embed/src/i18n.js
 COPY admin ./admin
 COPY askama.toml ./
 RUN docker/build.sh app
