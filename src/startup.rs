@@ -294,12 +294,19 @@ impl Background {
         .flatten()
         .collect();
         threads.append(&mut self.event_threads);
-        let joined = tokio::task::spawn_blocking(move || {
-            for t in threads {
-                let _ = t.join();
-            }
-        });
-        if tokio::time::timeout_at(deadline, joined).await.is_err() {
+        // Joined on a thread of its own, not the runtime's blocking pool: a runtime waits
+        // for its blocking tasks when it is dropped, so a thread stuck past the deadline (in
+        // a connect to a database that is gone, say) would hold the process's exit too.
+        let (done, joined) = tokio::sync::oneshot::channel::<()>();
+        let spawned = std::thread::Builder::new()
+            .name("afterword-stop".into())
+            .spawn(move || {
+                for t in threads {
+                    let _ = t.join();
+                }
+                let _ = done.send(());
+            });
+        if spawned.is_err() || tokio::time::timeout_at(deadline, joined).await.is_err() {
             // A send still running is cut off: its claim runs out and it is sent again.
             tracing::warn!("the mail worker or the listener did not stop in time");
         }

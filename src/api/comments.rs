@@ -180,17 +180,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let q = QueryParams::parse(&req)?;
     let (settings, slug) = site_and_slug(&q, &state)?;
     let site = settings.id.clone();
-    let sort = q
-        .get("sort")
-        .map(Sort::parse)
-        .transpose()?
-        .unwrap_or(Sort::Oldest);
-    let limit = q
-        .get("limit")
-        .map(Limit::parse)
-        .transpose()?
-        .unwrap_or(Limit::DEFAULT);
-    let after = q.get("after").map(|a| Cursor::parse(a, sort)).transpose()?;
+    let (sort, limit, after) = page_params(&q)?;
     // Signed only for a site that checks it: the one cost it adds to a thread read.
     let form_token = settings.spam.form_token.then(|| {
         spam::form_token(
@@ -221,6 +211,23 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     })
     .await?;
     Ok(page_response(&req, &page, cache, form_token.as_deref()))
+}
+
+/// Which page of a thread a query asks for: `sort` (oldest first by default), `limit` and
+/// the `after` cursor of the page before. Shared by the JSON and the HTML answers.
+pub(super) fn page_params(q: &QueryParams) -> Result<(Sort, Limit, Option<Cursor>), ApiError> {
+    let sort = q
+        .get("sort")
+        .map(Sort::parse)
+        .transpose()?
+        .unwrap_or(Sort::Oldest);
+    let limit = q
+        .get("limit")
+        .map(Limit::parse)
+        .transpose()?
+        .unwrap_or(Limit::DEFAULT);
+    let after = q.get("after").map(|a| Cursor::parse(a, sort)).transpose()?;
+    Ok((sort, limit, after))
 }
 
 /// A page from memory, else built by `build` on a pooled connection and kept, with what

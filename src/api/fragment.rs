@@ -18,7 +18,7 @@ use super::respond;
 use crate::cache::{PageFormat, PageKey, ThreadKey};
 use crate::compress::{Compressed, Effort};
 use crate::config::{Settings, SiteSettings};
-use crate::domain::{Cursor, Limit, PageUrl, Sort, Title};
+use crate::domain::{PageUrl, Sort, Title};
 use crate::error::ApiError;
 use crate::fragment::{self, FormSpec, FormView, Words};
 use crate::service::{self, spam};
@@ -120,17 +120,7 @@ pub async fn html(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let q = QueryParams::parse(&req)?;
     let (settings, slug) = site_and_slug(&q, &state)?;
     let site = settings.id.clone();
-    let sort = q
-        .get("sort")
-        .map(Sort::parse)
-        .transpose()?
-        .unwrap_or(Sort::Oldest);
-    let limit = q
-        .get("limit")
-        .map(Limit::parse)
-        .transpose()?
-        .unwrap_or(Limit::DEFAULT);
-    let after = q.get("after").map(|a| Cursor::parse(a, sort)).transpose()?;
+    let (sort, limit, after) = super::comments::page_params(&q)?;
     let lang = lang_of(&q, settings)?;
     let with_form = match q.get("form") {
         None | Some("1") => true,

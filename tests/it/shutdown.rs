@@ -177,3 +177,72 @@ async fn a_stopped_instance_closes_its_connections_postgres() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// SIGTERM while PostgreSQL cannot be reached (a frozen network, through a proxy that
+/// keeps the sockets open): the process exits within its bounds (the request in flight's
+/// write timeout, then the wind-down's), without waiting for threads stuck on the database
+/// to give up on their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_while_postgres_is_frozen_exits_within_the_bound() {
+    let Some(db) = TestDb::new(Backend::Postgres) else {
+        eprintln!("skipped: AFTERWORD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let target = url::Url::parse(db.url()).unwrap();
+    let addr = format!(
+        "{}:{}",
+        target.host_str().unwrap(),
+        target.port().unwrap_or(5432)
+    );
+    let proxy = crate::common::proxy::Proxy::start(addr.parse().unwrap()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("afterword.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "database_url = \"{}\"\n{}",
+            proxy.url_for(db.url()),
+            common::spam_checks_off("")
+        ),
+    )
+    .unwrap();
+    let mut cmd = command(dir.path());
+    cmd.env("AFTERWORD_CONFIG", &file);
+    let server = tokio::task::spawn_blocking(move || Server::start(cmd))
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let posted = client
+        .post(format!(
+            "http://{}/api/v1/comments?site=default&slug=/frozen-stop/",
+            server.addr
+        ))
+        .json(&serde_json::json!({"body": "before the freeze"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 201);
+    proxy.freeze();
+    // Something is waiting on the frozen database when the signal comes.
+    let stuck = client
+        .post(format!(
+            "http://{}/api/v1/comments?site=default&slug=/frozen-stop/",
+            server.addr
+        ))
+        .json(&serde_json::json!({"body": "during the freeze"}))
+        .timeout(Duration::from_secs(1))
+        .send();
+    let _ = stuck.await;
+    let stopped_at = Instant::now();
+    server.signal(libc::SIGTERM);
+    let (status, log) = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap();
+    let took = stopped_at.elapsed();
+    eprintln!("stopped in {took:?}: {status}");
+    // The request in flight is answered 503 within the write timeout (10 s), then the
+    // wind-down has its 10 s; before the fix the exit waited on the stuck threads (over
+    // 40 s here).
+    assert!(took < Duration::from_secs(25), "stopped in {took:?}: {log:#?}");
+    proxy.thaw();
+}
