@@ -63,6 +63,12 @@ while read -r instr rest; do
   esac
 done < <(sed -e ':a' -e '/\\$/N; s/\\\n//; ta' <<<"$stage" | grep -E '^(COPY|RUN) ')
 echo "built $(stat -c %s "$ctx/bin/afterword") bytes"
+# The runtime stage installs no OpenSSL and no libpq: the binary must carry its own.
+if ldd "$ctx/bin/afterword" | grep -E 'lib(ssl|crypto|pq)\.so'; then
+  echo "the binary links a system OpenSSL or libpq, which the runtime image lacks" >&2
+  exit 1
+fi
+echo "OpenSSL and libpq are linked in"
 
 step "the binary, run as the image runs it"
 # The image's ENV, with its /data volume in a fresh folder and a free port.

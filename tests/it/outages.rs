@@ -16,9 +16,10 @@ use common::{Backend, TestApp, TestDb};
 use serde_json::{json, Value};
 
 /// The bound the tests configure (the default is 10 s), and what an answer may take
-/// beyond it on a loaded machine (the commit grace, the HTTP round trip).
+/// beyond it on a loaded machine (the commit grace, the HTTP round trip; 6.5 s seen with
+/// four builds beside the suite on two cores).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(4);
-const SLACK: Duration = Duration::from_millis(2500);
+const SLACK: Duration = Duration::from_millis(4000);
 
 fn config() -> String {
     format!(
