@@ -515,7 +515,13 @@ export function mount(el, cfg, base, store) {
   }
 
   // ---- own comments: edit and delete live in a chunk loaded on first use ----
-  // What the chunk may use of this section (see write.js).
+  // embed-NAME.js, once: it sets window.Afterword[NAME].
+  const chunks = {};
+  const need = (name) =>
+    (chunks[name] ||= new Promise((ok, no) =>
+      doc.head.append(h('script', { src: `${base}embed-${name}.js`, onload: () => ok(win.Afterword[name]), onerror: no })),
+    ));
+  // What the chunks may use of this section (see write.js, elsewhere.js).
   const x = {
     t, api, store, token, forget, wait, announce, renderAll, closeReply, buildForm,
     errorBox, replaceComment, allComments, focusComment, heading, status, cfg, where, h, need,
@@ -530,12 +536,6 @@ export function mount(el, cfg, base, store) {
     site: () => siteInfo,
     formToken: () => formToken,
   };
-  // embed-NAME.js, once: it sets window.Afterword[NAME].
-  const chunks = {};
-  const need = (name) =>
-    (chunks[name] ||= new Promise((ok, no) =>
-      doc.head.append(h('script', { src: `${base}embed-${name}.js`, onload: () => ok(win.Afterword[name]), onerror: no })),
-    ));
   const own = async (name, ...args) => (await need('write'))[name]?.(x, ...args);
 
   // ---- start: only when the section comes near the viewport -------------
