@@ -29,14 +29,15 @@ function mark(x, c) {
   ];
 }
 
-// "3 likes", "2 reposts": the kinds counted above zero.
+// "3 likes", "2 reposts": the kinds counted above zero (none: an empty list).
 const counts = (x, of, kinds) =>
-  kinds.map((k, i) => of?.[i] > 0 && x.h('span', 'aw-count', say(x, k, { n: compact(of[i], x.cfg.lang) })));
+  kinds.flatMap((k, i) => (of[i] > 0 ? [x.h('span', 'aw-count', say(x, k, { n: compact(of[i], x.cfg.lang) }))] : []));
 
 // Under the thread: where to answer elsewhere, and what happened there.
 function foot(x) {
-  const { announcement: a, webmentions: w } = x.thread().elsewhere || {};
+  const { announcement: a, webmentions: w = {} } = x.thread().elsewhere || {};
   const href = safeHttpUrl(a?.url);
+  const mentions = counts(x, [w.like, w.repost, w.bookmark, w.mention], ['like', 'repost', 'bookmark', 'mention']);
   return x.h(
     'div',
     'aw-elsewhere',
@@ -47,13 +48,7 @@ function foot(x) {
         x.h('a', { class: 'aw-btn aw-reply-elsewhere', href, rel: 'noopener' }, say(x, 'replyOn', { label: NAMES[a.kind] || a.kind })),
         counts(x, [a.likes, a.reposts], ['like', 'repost']),
       ),
-    w &&
-      x.h(
-        'p',
-        'aw-actions aw-webmentions',
-        say(x, 'webmentions'),
-        counts(x, [w.like, w.repost, w.bookmark, w.mention], ['like', 'repost', 'bookmark', 'mention']),
-      ),
+    mentions[0] && x.h('p', 'aw-actions aw-webmentions', say(x, 'webmentions'), mentions),
   );
 }
 

@@ -67,7 +67,7 @@ const json = (v) => [200, 'application/json', JSON.stringify(v)];
 before(async () => {
   stand = await startStand();
   world = await setup({
-    extra: '[outbound]\nallow_private_addresses = true\n\n[federation]\npoll_interval = "1s"\n',
+    extra: `[outbound]\nallow_private_addresses = true\n\n[federation]\npoll_interval = "1s"\nbluesky_appview = "${stand.base}"\n`,
   });
 });
 after(async () => {
@@ -179,6 +179,62 @@ test('comments from elsewhere: handle, origin mark and profile links; Reply on M
     await waitText(page.locator('.aw-reply-elsewhere'), 'Auf Mastodon antworten');
     await waitText(page.locator('.aw-announcement'), '3 Likes');
     await waitText(page.locator(`#afterword-comment-${ann.id} .aw-origin`).first(), 'über mastodon.example');
+  });
+});
+
+// Bluesky's JSON shapes (app.bsky.feed.getPostThread), as tests/it/federation.rs has them.
+const bsky = (uri, did, handle, text, created) => ({
+  uri,
+  cid: 'bafyreib2rxk3rh6kzwq',
+  author: { did, handle, displayName: `${handle} (display)`, avatar: 'https://cdn.bsky.example/avatar.jpg' },
+  record: { $type: 'app.bsky.feed.post', text, facets: [], createdAt: created, langs: ['en'] },
+  replyCount: 0,
+  repostCount: 4,
+  likeCount: 7,
+  quoteCount: 0,
+  indexedAt: created,
+  labels: [],
+});
+const node = (post, replies) => ({ $type: 'app.bsky.feed.defs#threadViewPost', post, replies });
+
+test('replies on Bluesky: "via Bluesky", the handle, "Reply on Bluesky" with its likes and reposts', async () => {
+  const slug = freshSlug('bluesky');
+  await world.api.post('blog', slug, { body: 'Local first', author: 'Local' });
+  routes.set('/xrpc/com.atproto.identity.resolveHandle', json({ did: 'did:plc:me' }));
+  routes.set(
+    '/xrpc/app.bsky.feed.getPostThread',
+    json({
+      thread: node(bsky('at://did:plc:me/app.bsky.feed.post/3kroot', 'did:plc:me', 'me.example.com', 'New post', new Date().toISOString()), [
+        node(bsky('at://did:plc:ann/app.bsky.feed.post/3kann', 'did:plc:ann', 'ann.example.com', 'Nice one', '2026-12-01T11:00:00.000Z'), []),
+      ]),
+    }),
+  );
+  const mod = await world.server.moderator();
+  const threads = await mod.call('GET', '/api/v1/admin/threads?site=blog');
+  const thread = threads.json.threads.find((t) => t.slug === slug);
+  const linked = await mod.call('PATCH', `/api/v1/admin/threads/${thread.id}`, {
+    fediverse_url: 'https://bsky.app/profile/me.example.com/post/3kroot',
+  });
+  assert.equal(linked.status, 200, JSON.stringify(linked.json));
+  const data = await until(
+    async () => {
+      const page = await world.api.thread('blog', slug);
+      return page.comments.length === 2 && page.thread.elsewhere?.announcement?.likes === 7 && page;
+    },
+    { message: 'the Bluesky reply in the thread' },
+  );
+  const ann = data.comments.find((c) => c.origin);
+  await withPage(world, slug, async ({ page, requests }) => {
+    await threadShown(page, 2);
+    const article = page.locator(`#afterword-comment-${ann.id}`);
+    await waitText(article.locator('.aw-origin'), 'via Bluesky');
+    assert.equal(await article.locator('.aw-origin').getAttribute('href'), 'https://bsky.app/profile/ann.example.com/post/3kann');
+    assert.equal(await article.locator('.aw-handle').textContent(), '@ann.example.com');
+    assert.equal(await article.locator('.aw-author').getAttribute('href'), 'https://bsky.app/profile/did:plc:ann');
+    await waitText(page.locator('.aw-reply-elsewhere'), 'Reply on Bluesky');
+    assert.equal(await page.locator('.aw-announcement').textContent(), 'Reply on Bluesky7 likes4 reposts');
+    assert.equal(await page.locator('.aw-webmentions').count(), 0);
+    assert.deepEqual([...new Set(requests.map((r) => new URL(r.url).origin))].sort(), [world.blog.origin, world.server.origin].sort());
   });
 });
 
