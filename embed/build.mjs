@@ -29,8 +29,9 @@ const cssAsText = {
 export async function build() {
   const out = {};
   for (const name of Object.keys(BUDGETS)) {
-    // embed-write.js, the chunk embed.js loads on demand, is built from src/write.js.
-    const entry = name === 'embed-write.js' ? 'write.js' : name;
+    // The chunks embed.js loads on demand, embed-NAME.js, are built from src/NAME.js:
+    // embed-write.js (writing) and embed-elsewhere.js (comments from elsewhere).
+    const entry = name.replace(/^embed-/, '');
     const result = await esbuild.build({
       entryPoints: [join(here, 'src', entry)],
       bundle: true,

@@ -54,6 +54,7 @@ export function mount(el, cfg, base, store) {
   let dead = false;
   let observer;
   let announceTimer;
+  let far; // the chunk for comments from elsewhere (elsewhere.js), once loaded
 
   const button = (cls, label, onclick, type = 'button') =>
     h('button', { type, class: 'aw-btn ' + cls, onclick }, label);
@@ -74,12 +75,17 @@ export function mount(el, cfg, base, store) {
   const list = h('div', 'aw-list');
   const more = button('aw-more', t('more'), loadMore);
   more.hidden = true;
-  // The thread's Atom feed.
+  // Follow this thread (its form is the write chunk's), the thread's Atom feed.
+  const follow = button('aw-link aw-follow', t('follow'), () => own('follow', follow));
+  follow.hidden = true;
   const foot = h(
     'div',
     'aw-actions aw-foot',
+    follow,
     h('a', { href: `${base}feeds/${site}/thread.atom?slug=${encodeURIComponent(slug)}`, type: 'application/atom+xml' }, 'Atom'),
   );
+  // The announcement elsewhere and its counts (elsewhere.js).
+  const farSlot = h('div');
   const postBar = h('div');
   const root = h(
     'div',
@@ -92,6 +98,7 @@ export function mount(el, cfg, base, store) {
     empty,
     list,
     more,
+    farSlot,
     foot,
   );
   // auto: the page's own background decides (the first opaque one behind the section),
@@ -230,6 +237,18 @@ export function mount(el, cfg, base, store) {
 
   function renderAll() {
     const all = allComments();
+    // Comments from elsewhere, or an announcement: their marks come with a chunk.
+    if (!far && (thread.elsewhere || all.some((c) => c.origin))) {
+      need('elsewhere').then(
+        (f) => {
+          far = f;
+          dead || renderAll();
+        },
+        () => {}, // unreachable: shown without the marks
+      );
+    }
+    farSlot.replaceChildren(far?.foot(x) || '');
+    follow.hidden = !siteInfo.notifications;
     heading.textContent = t('count', { n: thread.comment_count });
     empty.hidden = all.length;
     postBar.replaceChildren(bar(0, thread));
@@ -283,6 +302,7 @@ export function mount(el, cfg, base, store) {
           'div',
           'aw-meta',
           !deleted && h(href ? 'a' : 'span', { class: 'aw-author', href, rel: href && 'nofollow ugc noopener' }, name),
+          !deleted && c.origin && far?.mark(x, c),
           c.moderator && !deleted && h('span', 'aw-mod', t('moderator')),
           node.replyTo &&
             h(
@@ -380,8 +400,10 @@ export function mount(el, cfg, base, store) {
 
   // Edit countdowns move on; an expired edit window takes its buttons away
   // (unless an edit form is open: the server will answer that one).
+  // Relative times move on too, while the page stays open.
   const ticker = setInterval(() => {
     let expired;
+    for (const s of root.querySelectorAll('.aw-time')) s.textContent = relativeTime(new Date(s.dateTime), now(), lang);
     for (const s of root.querySelectorAll('.aw-edit-left')) {
       const until = +s.dataset.until;
       if (until > now()) s.textContent = editLeft(until);
@@ -493,10 +515,16 @@ export function mount(el, cfg, base, store) {
   }
 
   // ---- own comments: edit and delete live in a chunk loaded on first use ----
-  // What the chunk may use of this section (see write.js).
+  // embed-NAME.js, once: it sets window.Afterword[NAME].
+  const chunks = {};
+  const need = (name) =>
+    (chunks[name] ||= new Promise((ok, no) =>
+      doc.head.append(h('script', { src: `${base}embed-${name}.js`, onload: () => ok(win.Afterword[name]), onerror: no })),
+    ));
+  // What the chunks may use of this section (see write.js, elsewhere.js).
   const x = {
     t, api, store, token, forget, wait, announce, renderAll, closeReply, buildForm,
-    errorBox, replaceComment, allComments, focusComment, heading, status, cfg, where,
+    errorBox, replaceComment, allComments, focusComment, heading, status, cfg, where, h, need,
     TOKENS, PENDING, DRAFTS,
     els: () => els,
     thread: () => thread,
@@ -508,13 +536,7 @@ export function mount(el, cfg, base, store) {
     site: () => siteInfo,
     formToken: () => formToken,
   };
-  let chunk;
-  const own = async (name, ...args) => {
-    chunk ||= new Promise((ok, no) =>
-      doc.head.append(h('script', { src: base + 'embed-write.js', onload: () => ok(win.Afterword.w), onerror: no })),
-    );
-    (await chunk)[name]?.(x, ...args);
-  };
+  const own = async (name, ...args) => (await need('write'))[name]?.(x, ...args);
 
   // ---- start: only when the section comes near the viewport -------------
   if (pre || /^#afterword/.test(win.location.hash)) {

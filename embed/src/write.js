@@ -1,8 +1,13 @@
 // write.js: what only writing needs, loaded by the section (`own` in thread.js) once a
-// reader is in a form or presses Edit or Delete: preview, sending a form and showing its
+// reader is in a form or presses Edit, Delete or Follow: preview, sending a form and showing its
 // errors (the server's refusals in the reader's language), the edit form, delete. `x` is the section's (thread.js): its state and helpers.
 import { errorMessage } from './errors.js';
+import { WRITE_KEYS, WRITE_RAW, parse, translator } from './i18n.js';
 import { DAY } from './storage.js';
+
+// This chunk's strings (i18n.js), overridable by name as the section's are; one
+// translator per section (each has its language).
+const say = (x, key) => (x.writeT ||= translator(parse(WRITE_RAW, WRITE_KEYS), x.cfg.lang, x.cfg.strings))(key);
 
 function clearError(form) {
   const box = form.querySelector('.aw-error');
@@ -31,7 +36,7 @@ async function submit(x, form, button, send, done) {
   const text = form.elements.body.value;
   if (button.disabled) return;
   clearError(form);
-  if (!text.trim()) return showError(form, { message: x.t('errEmpty'), field: 'body' });
+  if (!text.trim()) return showError(form, { message: say(x, 'errEmpty'), field: 'body' });
   button.disabled = true;
   form.setAttribute('aria-busy', 'true');
   const res = await send(text);
@@ -39,33 +44,20 @@ async function submit(x, form, button, send, done) {
   form.removeAttribute('aria-busy');
   if (x.dead()) return;
   if (res.ok && res.data?.comment) done(res.data, text);
-  else showError(form, refusal(x, res), button);
+  else showError(form, await refusal(x, res), button);
 }
-
-// The preview's words, for the chunk alone (data-strings `preview` and `write` override).
-const WORDS = {
-  en: ['Preview', 'Write'],
-  de: ['Vorschau', 'Schreiben'],
-  fr: ['Aperçu', 'Écrire'],
-  es: ['Vista previa', 'Escribir'],
-  zh: ['预览', '编辑'],
-};
 
 // A reader is in `form`: it gains Preview, the server's rendering of the text (the same
 // Markdown and sanitizing as the stored comment), shown under the text.
 function enter(x, form) {
   if (form.querySelector('.aw-preview')) return;
-  const word = (k, i) => {
-    const s = x.t(k);
-    return s == k ? (WORDS[x.cfg.lang] || WORDS.en)[i] : s;
-  };
   const out = document.createElement('div');
   out.className = 'aw-body aw-preview';
   out.hidden = true;
   const button = document.createElement('button');
   button.type = 'button';
   button.className = 'aw-btn';
-  button.textContent = word('preview', 0);
+  button.textContent = say(x, 'preview');
   button.setAttribute('aria-expanded', false);
   const box = form.querySelector('.aw-error');
   button.onclick = async () => {
@@ -74,73 +66,29 @@ function enter(x, form) {
     if (open && text.trim()) {
       const res = await x.api('POST', 'preview', { query: { site: x.cfg.site }, body: { body: text } });
       if (x.dead()) return;
-      if (!res.ok) return (box.textContent = refusal(x, res).message);
+      if (!res.ok) return (box.textContent = (await refusal(x, res)).message);
       // The server's sanitized HTML, as for a comment.
       out.innerHTML = res.data.html;
     } else if (open) return;
     out.hidden = !open;
     button.setAttribute('aria-expanded', open);
-    button.textContent = word(open ? 'write' : 'preview', +open);
+    button.textContent = say(x, open ? 'write' : 'preview');
   };
   form.elements.body.closest('.aw-field').after(out);
   form.querySelector('[type=submit]').after(button);
 }
 
-// The server's refusals a reader meets while writing, in their language (the server
-// speaks English, which is kept for the codes not here). Keys are error codes; `{max}` is
-// the site's longest comment.
-const REFUSALS = {
-  de: {
-    empty: 'Bitte schreiben Sie einen Kommentar.',
-    too_long: 'Höchstens {max} Zeichen.',
-    invalid_email: 'Diese E-Mail-Adresse ist ungültig.',
-    invalid_url: 'Die Website muss mit http:// oder https:// beginnen.',
-    email_required: 'Für Benachrichtigungen wird eine E-Mail-Adresse benötigt.',
-    reserved_name: 'Dieser Name ist den Moderatoren vorbehalten.',
-    thread_locked: 'Kommentare sind geschlossen.',
-    banned: 'Kommentare von Ihnen werden hier nicht angenommen.',
-    rate_limited: 'Zu viele Anfragen; bitte gleich noch einmal versuchen.',
-  },
-  fr: {
-    empty: 'Veuillez écrire un commentaire.',
-    too_long: '{max} caractères au plus.',
-    invalid_email: 'Cette adresse e-mail n’est pas valide.',
-    invalid_url: 'Le site doit commencer par http:// ou https://.',
-    email_required: 'Les notifications demandent une adresse e-mail.',
-    reserved_name: 'Ce nom est réservé aux modérateurs.',
-    thread_locked: 'Les commentaires sont fermés.',
-    banned: 'Vos commentaires ne sont pas acceptés sur ce site.',
-    rate_limited: 'Trop de requêtes ; réessayez dans un instant.',
-  },
-  es: {
-    empty: 'Escribe un comentario.',
-    too_long: 'Como máximo {max} caracteres.',
-    invalid_email: 'Esta dirección de correo no es válida.',
-    invalid_url: 'El sitio web debe empezar por http:// o https://.',
-    email_required: 'Las notificaciones necesitan una dirección de correo.',
-    reserved_name: 'Este nombre está reservado a los moderadores.',
-    thread_locked: 'Los comentarios están cerrados.',
-    banned: 'No se aceptan tus comentarios en este sitio.',
-    rate_limited: 'Demasiadas solicitudes; inténtalo de nuevo en un momento.',
-  },
-  zh: {
-    empty: '请先写下评论。',
-    too_long: '最多 {max} 个字符。',
-    invalid_email: '邮箱地址无效。',
-    invalid_url: '网址须以 http:// 或 https:// 开头。',
-    email_required: '接收通知需要填写邮箱。',
-    reserved_name: '此名称为版主保留。',
-    thread_locked: '评论已关闭。',
-    banned: '本站不接受你的评论。',
-    rate_limited: '请求过多，请稍后再试。',
-  },
-};
-
-// errorMessage (errors.js), in the reader's language where we have the words.
-function refusal(x, res) {
+// errorMessage (errors.js), in the reader's language where we have the words: the
+// server speaks English; for other languages the words come with a chunk of their own
+// (embed-refusals.js, i18n.js's REFUSALS), loaded at the first refusal. A code not there,
+// or no chunk, keeps the server's sentence.
+async function refusal(x, res) {
   const err = errorMessage(res, x.t);
-  const said = REFUSALS[x.cfg.lang]?.[res?.data?.error?.code];
-  if (said) err.message = said.replace('{max}', x.site().max_length);
+  const code = res?.data?.error?.code;
+  if (code && x.cfg.lang != 'en') {
+    const said = (await x.need('refusals').catch(() => 0))?.[x.cfg.lang]?.[code];
+    if (said) err.message = said.replace('{max}', x.site().max_length);
+  }
   return err;
 }
 
@@ -197,7 +145,9 @@ function post(x, form, button, parent) {
       x.focusComment(c.id);
       // Reply mail waits for the address to be confirmed: say where the link went.
       x.status.hidden = !mail;
-      x.announce(x.t(c.status === 'pending' ? 'pending' : 'posted') + (mail ? ' ' + (x.status.textContent = x.t('inbox')) : ''));
+      x.announce(
+        (c.status === 'pending' ? x.t('pending') : say(x, 'posted')) + (mail ? ' ' + (x.status.textContent = say(x, 'inbox')) : ''),
+      );
     },
   );
 }
@@ -228,7 +178,7 @@ function openEdit(x, c) {
         x.replaceComment(d.id, d);
         x.renderAll();
         x.focusComment(d.id);
-        x.announce(x.t('updated'));
+        x.announce(say(x, 'updated'));
       },
     );
   });
@@ -246,7 +196,7 @@ async function remove(x, c, del) {
   if (!tok) return x.renderAll();
   if (!del.dataset.sure) {
     del.dataset.sure = 1;
-    x.announce((del.textContent = t('confirmDelete')));
+    x.announce((del.textContent = say(x, 'confirmDelete')));
     return setTimeout(() => {
       delete del.dataset.sure;
       del.textContent = t('delete');
@@ -257,7 +207,7 @@ async function remove(x, c, del) {
   del.disabled = false;
   if (x.dead()) return;
   if (!res.ok && res.status !== 404) {
-    return x.els()[c.id].main.lastChild.append(x.errorBox(refusal(x, res).message));
+    return x.els()[c.id].main.lastChild.append(x.errorBox((await refusal(x, res)).message));
   }
   x.forget(c.id);
   const thread = x.thread();
@@ -269,4 +219,39 @@ async function remove(x, c, del) {
   x.announce(t('deleted'));
 }
 
-(window.Afterword ||= {}).w = { enter, post, openEdit, remove };
+// "Follow this thread" (the section's button `btn`): a form asking for an address, under
+// the button; the server mails a confirmation link (double opt-in), whatever it says.
+function follow(x, btn) {
+  const { h } = x;
+  const old = btn.parentNode.nextSibling;
+  if (old?.matches('.aw-follow-form')) return old.elements.email.focus();
+  const id = 'aw-follow-' + Date.now();
+  const email = h('input', { id, name: 'email', type: 'email', autocomplete: 'email' });
+  email.value = x.store.get('me').p?.email || '';
+  const submit = h('button', { type: 'submit', class: 'aw-btn aw-primary' }, say(x, 'followSubmit'));
+  const form = h(
+    'form',
+    { class: 'aw-form aw-follow-form', novalidate: true },
+    h('div', 'aw-field', h('label', { for: id }, x.t('email')), email),
+    x.errorBox(),
+    h('div', 'aw-actions', submit, h('button', { type: 'button', class: 'aw-btn', onclick: () => (form.remove(), btn.focus()) }, x.t('cancel'))),
+  );
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (submit.disabled) return;
+    clearError(form);
+    submit.disabled = true;
+    const res = await x.api('POST', 'subscriptions', { query: x.where, body: { email: email.value.trim() } });
+    submit.disabled = false;
+    if (x.dead()) return;
+    if (!res.ok) return showError(form, await refusal(x, res), submit);
+    const done = h('p', { class: 'aw-status aw-followed', tabindex: -1 }, say(x, 'followed'));
+    form.replaceWith(done);
+    done.focus();
+    x.announce(done.textContent);
+  });
+  btn.parentNode.after(form);
+  email.focus();
+}
+
+(window.Afterword ||= {}).write = { enter, post, openEdit, remove, follow };

@@ -33,13 +33,24 @@ static EMBED_CSS: LazyLock<Compressed> =
     LazyLock::new(|| asset(include_bytes!("../../embed/dist/embed.css")));
 static EMBED_WRITE_JS: LazyLock<Compressed> =
     LazyLock::new(|| asset(include_bytes!("../../embed/dist/embed-write.js")));
+static EMBED_ELSEWHERE_JS: LazyLock<Compressed> =
+    LazyLock::new(|| asset(include_bytes!("../../embed/dist/embed-elsewhere.js")));
+static EMBED_REFUSALS_JS: LazyLock<Compressed> =
+    LazyLock::new(|| asset(include_bytes!("../../embed/dist/embed-refusals.js")));
 static COUNT_JS: LazyLock<Compressed> =
     LazyLock::new(|| asset(include_bytes!("../../embed/dist/count.js")));
 
 /// Compresses the scripts now, at start, rather than in the first reader's request.
 pub fn warm_up() {
     use crate::compress::Encoding;
-    for a in [&*EMBED_JS, &*EMBED_WRITE_JS, &*EMBED_CSS, &*COUNT_JS] {
+    for a in [
+        &*EMBED_JS,
+        &*EMBED_WRITE_JS,
+        &*EMBED_ELSEWHERE_JS,
+        &*EMBED_REFUSALS_JS,
+        &*EMBED_CSS,
+        &*COUNT_JS,
+    ] {
         a.get(Encoding::Brotli);
         a.get(Encoding::Gzip);
     }
@@ -60,6 +71,24 @@ pub async fn embed_js(req: HttpRequest) -> HttpResponse {
               (status = 304, description = "Unchanged since the ETag given in If-None-Match")))]
 pub async fn embed_write_js(req: HttpRequest) -> HttpResponse {
     respond::cached(&req, &EMBED_WRITE_JS, SCRIPT_TYPE, SCRIPT_CACHE)
+}
+
+/// The part of the embed only comments from elsewhere need (their origin marks, "Reply on
+/// Mastodon" and the counts there): `embed.js` loads it only for a thread that has them.
+#[utoipa::path(method(get, head), path = "/embed-elsewhere.js", tag = "embed",
+    responses((status = 200, description = "The script (gzip or brotli when accepted)", content_type = "text/javascript"),
+              (status = 304, description = "Unchanged since the ETag given in If-None-Match")))]
+pub async fn embed_elsewhere_js(req: HttpRequest) -> HttpResponse {
+    respond::cached(&req, &EMBED_ELSEWHERE_JS, SCRIPT_TYPE, SCRIPT_CACHE)
+}
+
+/// The server's refusals in the readers' languages: `embed-write.js` loads it the first
+/// time the server refuses something to a reader who does not read English.
+#[utoipa::path(method(get, head), path = "/embed-refusals.js", tag = "embed",
+    responses((status = 200, description = "The script (gzip or brotli when accepted)", content_type = "text/javascript"),
+              (status = 304, description = "Unchanged since the ETag given in If-None-Match")))]
+pub async fn embed_refusals_js(req: HttpRequest) -> HttpResponse {
+    respond::cached(&req, &EMBED_REFUSALS_JS, SCRIPT_TYPE, SCRIPT_CACHE)
 }
 
 /// The embed's styles on their own, for the HTML fragment (`/api/v1/comments.html`): the

@@ -96,6 +96,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(method_not_allowed("GET, HEAD")),
     )
     .service(
+        web::resource("/embed-elsewhere.js")
+            .route(web::get().to(assets::embed_elsewhere_js))
+            .route(web::head().to(assets::embed_elsewhere_js))
+            .default_service(method_not_allowed("GET, HEAD")),
+    )
+    .service(
+        web::resource("/embed-refusals.js")
+            .route(web::get().to(assets::embed_refusals_js))
+            .route(web::head().to(assets::embed_refusals_js))
+            .default_service(method_not_allowed("GET, HEAD")),
+    )
+    .service(
         web::resource("/embed.css")
             .route(web::get().to(assets::embed_css))
             .route(web::head().to(assets::embed_css))

@@ -76,6 +76,8 @@ impl Modify for EditToken {
         crate::api::assets::embed_js,
         crate::api::assets::embed_css,
         crate::api::assets::embed_write_js,
+        crate::api::assets::embed_elsewhere_js,
+        crate::api::assets::embed_refusals_js,
         crate::api::assets::count_js,
         spec,
         crate::api::admin::session::login,

@@ -483,6 +483,8 @@ async fn openapi_describes_every_route(app: TestApp) {
         ("/api/v1/comments/form", &["get", "post"][..]),
         ("/embed.css", &["get", "head"][..]),
         ("/embed-write.js", &["get", "head"][..]),
+        ("/embed-elsewhere.js", &["get", "head"][..]),
+        ("/embed-refusals.js", &["get", "head"][..]),
         ("/api/v1/subscriptions", &["post"][..]),
         ("/embed.js", &["get", "head"][..]),
         ("/count.js", &["get", "head"][..]),

@@ -5,6 +5,7 @@ import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import zlib from 'node:zlib';
+import { readFileSync } from 'node:fs';
 import { setup, freshSlug } from './harness.mjs';
 
 let world;
@@ -38,7 +39,9 @@ function decode(r) {
 
 const vary = (r) => (r.headers.vary || '').toLowerCase();
 
-for (const [name, budget] of [['embed.js', 10 * 1024], ['count.js', 1536]]) {
+// Every script of budgets.json: the first load, the counts and the chunks loaded on demand.
+const BUDGETS = JSON.parse(readFileSync(new URL('../../budgets.json', import.meta.url), 'utf8'));
+for (const [name, budget] of Object.entries(BUDGETS)) {
   test(`/${name}: type, ETag, caching, gzip and br, 304, within ${budget} bytes gzipped`, async () => {
     const plain = await get(`/${name}`);
     assert.equal(plain.status, 200);

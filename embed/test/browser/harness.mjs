@@ -111,8 +111,8 @@ function toml(v) {
 // `spam`: the [spam] table. By default the form token is required, as in production, but
 // with no minimum age (tests post within a second of loading) and no duplicate check
 // (tests post the same words often); spam.test.mjs sets its own.
-// `smtp`: an [smtp] table (email is off without it).
-export async function startServer({ blogOrigin, sites, limits = {}, spam = {}, smtp, config = true, env = {} } = {}) {
+// `smtp`: an [smtp] table (email is off without it). `extra`: more tables, as TOML text.
+export async function startServer({ blogOrigin, sites, limits = {}, spam = {}, smtp, extra = '', config = true, env = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'afterword-browser-'));
   const dbPath = join(dir, 'test.db');
   const args = ['serve'];
@@ -132,6 +132,7 @@ export async function startServer({ blogOrigin, sites, limits = {}, spam = {}, s
     const sp = { min_seconds: 0, duplicates: '0s', ...spam };
     lines.push('[spam]', ...Object.entries(sp).map(([k, v]) => `${k} = ${toml(v)}`), '');
     if (smtp) lines.push('[smtp]', ...Object.entries(smtp).map(([k, v]) => `${k} = ${toml(v)}`), '');
+    lines.push(extra);
     const file = join(dir, 'afterword.toml');
     writeFileSync(file, lines.join('\n'));
     args.push('--config', file);
@@ -211,6 +212,15 @@ export async function startServer({ blogOrigin, sites, limits = {}, spam = {}, s
       }
       const { cookie, csrf } = this.moderatorSession;
       return {
+        // Any admin API request: {status, json}.
+        async call(method, path, body) {
+          const res = await fetch(origin + path, {
+            method,
+            headers: { Cookie: cookie, 'X-CSRF-Token': csrf, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+            body: body ? JSON.stringify(body) : undefined,
+          });
+          return { status: res.status, json: await res.json().catch(() => null) };
+        },
         async act(id, action) {
           const res = await fetch(`${origin}/api/v1/admin/comments/${id}/${action}`, {
             method: 'POST',
@@ -307,11 +317,11 @@ export function launch() {
 }
 
 // One test file's world: a server, a blog, a browser. Call from `before`; `close` from `after`.
-export async function setup({ sites, limits, spam, smtp, browser = true } = {}) {
+export async function setup({ sites, limits, spam, smtp, extra, browser = true } = {}) {
   const blog = await startBlog();
   let server;
   try {
-    server = await startServer({ blogOrigin: blog.origin, sites, limits, spam, smtp });
+    server = await startServer({ blogOrigin: blog.origin, sites, limits, spam, smtp, extra });
   } catch (e) {
     await blog.close();
     throw e;

@@ -87,3 +87,54 @@ test('without notify ticked no notice is shown; with it, the notice speaks the p
     await waitText(page.locator('.aw-live'), 'Kommentar veröffentlicht. Zum ersten Mal? Bitte Postfach prüfen.');
   });
 });
+
+test('Follow this thread: the form asks for an address, the confirmation mail goes out, the embed says to check it', async () => {
+  const slug = freshSlug('follow');
+  await world.api.post('blog', slug, { body: 'Something to follow', author: 'Ann' });
+  await withPage(world, slug, async ({ page, requests }) => {
+    await threadShown(page, 1);
+    const chunk = () => requests.filter((r) => r.url.endsWith('/embed-write.js')).length;
+    assert.equal(chunk(), 0, 'the form comes with the write chunk, on demand');
+    await page.getByRole('button', { name: 'Follow this thread' }).click();
+    const form = page.locator('form.aw-follow-form');
+    await form.waitFor({ state: 'visible' });
+    assert.equal(chunk(), 1);
+    const email = form.getByRole('textbox', { name: 'Email', exact: true });
+    await until(() => email.evaluate((el) => el === document.activeElement), { message: 'focus in the email field' });
+    assert.deepEqual(await axe(page), []);
+    await email.fill('fay@example.org');
+    const answer = page.waitForResponse((r) => r.url().includes('/api/v1/subscriptions?') && r.request().method() === 'POST');
+    await form.getByRole('button', { name: 'Follow', exact: true }).click();
+    assert.equal((await answer).status(), 202);
+    await waitText(page.locator('.aw-followed'), 'Check your mail to confirm.');
+    await waitText(page.locator('.aw-live'), 'Check your mail to confirm.');
+    assert.equal(await form.count(), 0, 'the form gave way to the notice');
+    await until(() => sink.messages.some((m) => m.to.includes('fay@example.org') && hasConfirmLink(m.data)), {
+      message: 'the follow confirmation mail at the SMTP server',
+    });
+  });
+});
+
+test('Follow this thread in German: a refused address is explained in German at the field', async () => {
+  const slug = freshSlug('follow-de');
+  await world.api.post('blog', slug, { body: 'Etwas zum Folgen', author: 'Bo' });
+  await withPage(world, `${slug}?lang=de`, async ({ page, requests }) => {
+    await threadShown(page, 1);
+    await page.getByRole('button', { name: 'Diesem Thread folgen' }).click();
+    const form = page.locator('form.aw-follow-form');
+    const email = form.getByRole('textbox', { name: 'E-Mail', exact: true });
+    await email.fill('not an address');
+    const answer = page.waitForResponse((r) => r.url().includes('/api/v1/subscriptions?'));
+    await form.getByRole('button', { name: 'Folgen', exact: true }).click();
+    const r = await answer;
+    assert.equal(r.status(), 422);
+    assert.equal((await r.json()).error.code, 'invalid_email');
+    // The server speaks English; the refusals chunk has the German words.
+    await waitText(form.locator('.aw-error'), 'Diese E-Mail-Adresse ist ungültig.');
+    assert.equal(await email.getAttribute('aria-invalid'), 'true');
+    assert.equal(requests.filter((x) => x.url.endsWith('/embed-refusals.js')).length, 1);
+    await email.fill('bo@example.org');
+    await form.getByRole('button', { name: 'Folgen', exact: true }).click();
+    await waitText(page.locator('.aw-followed'), 'Bitte über den Link in Ihrem Postfach bestätigen.');
+  });
+});

@@ -22,7 +22,10 @@ async function colors(page) {
     const root = document.querySelector('.aw-root');
     const box = root.querySelector('textarea');
     const s = getComputedStyle(root);
-    return { theme: root.dataset.theme, bg: s.backgroundColor, fg: s.color, field: getComputedStyle(box).backgroundColor };
+    // The identicon's outline: only on a dark theme.
+    const cells = root.querySelector('.aw-avatar path');
+    const outline = cells && getComputedStyle(cells).stroke;
+    return { theme: root.dataset.theme, bg: s.backgroundColor, fg: s.color, field: getComputedStyle(box).backgroundColor, outline };
   });
 }
 
@@ -46,6 +49,8 @@ test('dark theme: data-theme=dark on the root, and it looks different from light
     assert.equal(dark.theme, 'dark');
     assert.notEqual(dark.bg, light.bg, 'background differs');
     assert.notEqual(dark.fg, light.fg, 'text colour differs');
+    assert.equal(light.outline, 'none', 'no identicon outline on light');
+    assert.equal(dark.outline, 'rgb(145, 152, 161)', 'identicons outlined on dark');
   });
   // auto follows the page's own background: a light blog stays light in a dark system…
   await withPage(world, `${slug}?theme=auto`, { colorScheme: 'dark' }, async ({ page }) => {
@@ -65,6 +70,7 @@ test('dark theme: data-theme=dark on the root, and it looks different from light
     const auto = await colors(page);
     assert.equal(auto.theme, 'auto');
     assert.notEqual(auto.bg, light.bg, 'auto + prefers dark is dark');
+    assert.equal(auto.outline, 'rgb(145, 152, 161)', 'identicons outlined on auto + prefers dark');
   });
   await withPage(world, `${slug}?bg=none`, { colorScheme: 'light' }, async ({ page }) => {
     await threadShown(page, 2);
@@ -164,7 +170,53 @@ test('at 320 px nothing overflows sideways', async () => {
     });
     assert.deepEqual(overflow, [], 'elements wider than a 320 px screen');
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth), 'no horizontal scroll');
+    // The reply form is the compact one: no hint line, a smaller text box than the main form's.
+    const sizes = await page.evaluate(() => {
+      const reply = document.querySelector('.aw-comment form');
+      const main = document.querySelector('form.aw-form:not(.aw-comment form)');
+      const hint = reply.querySelector('.aw-hint');
+      return {
+        hint: hint.getBoundingClientRect().height,
+        described: document.getElementById(reply.querySelector('textarea').getAttribute('aria-describedby')) === hint,
+        reply: reply.querySelector('textarea').getBoundingClientRect().height,
+        main: main.querySelector('textarea').getBoundingClientRect().height,
+        right: reply.getBoundingClientRect().right,
+        width: document.documentElement.clientWidth,
+      };
+    });
+    assert.equal(sizes.hint, 0, 'the hint is not shown in the reply form');
+    assert.ok(sizes.described, 'the hint still describes the textarea');
+    assert.ok(sizes.reply < sizes.main, `reply textarea ${sizes.reply}px, main ${sizes.main}px`);
+    assert.ok(sizes.right <= sizes.width, 'the reply form fits');
   });
+  // The deepest reply form, with an error in it, still fits.
+  await withPage(world, slug, { viewport: { width: 320, height: 700 } }, async ({ page }) => {
+    await threadShown(page, 7);
+    await comment(page, parent).getByRole('button', { name: 'Reply', exact: true }).first().click();
+    const form = page.locator('.aw-comment form');
+    await submit(page, form, { body: 'x', website: 'ftp://nope/' });
+    await waitText(form.locator('.aw-error'), /\S/);
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth), 'no horizontal scroll');
+  });
+});
+
+test('relative times move on while the page stays open', async () => {
+  const slug = freshSlug('clock');
+  const { comment: c } = await world.api.post('blog', slug, { body: 'Just now', author: 'Ann' });
+  await withPage(
+    world,
+    slug,
+    { beforeGoto: (page) => page.clock.install({ time: new Date(c.created_at) }) },
+    async ({ page }) => {
+      await threadShown(page, 1);
+      const time = comment(page, c.id).locator('time.aw-time');
+      await waitText(time, 'now');
+      await page.clock.fastForward(3 * 60 * 1000);
+      await waitText(time, '3 minutes ago');
+      await page.clock.fastForward(60 * 60 * 1000);
+      await waitText(time, '1 hour ago');
+    },
+  );
 });
 
 test('every class is prefixed aw- and the blog\'s font is inherited', async () => {

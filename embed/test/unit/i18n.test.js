@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KEYS, LANGS, makeT, pickLang } from '../../src/i18n.js';
+import { KEYS, LANGS, makeT, pickLang, parse, translator, WRITE_KEYS, WRITE_RAW, FAR_KEYS, FAR_RAW, REFUSALS } from '../../src/i18n.js';
 
 test('every language has every key, with the same placeholders as English', () => {
   const holes = (v) =>
@@ -67,4 +67,46 @@ test('overrides replace any string, plural or not; unknown keys fall back', () =
   assert.equal(makeT('en', { count: 'Comments ({n})' })('count', { n: 3 }), 'Comments (3)');
   // A plural override missing a category uses "other".
   assert.equal(makeT('en', { count: { other: '{n} notes' } })('count', { n: 1 }), '1 notes');
+});
+
+test('the chunks\' strings: every language has every key, with the same placeholders as English', () => {
+  const holes = (v) => [...new Set([...JSON.stringify(v).matchAll(/\{(\w+)\}/g)].map((m) => m[1]))].sort();
+  for (const [keys, raw] of [[WRITE_KEYS, WRITE_RAW], [FAR_KEYS, FAR_RAW]]) {
+    const langs = parse(raw, keys);
+    assert.deepEqual(Object.keys(langs).sort(), ['de', 'en', 'es', 'fr', 'zh']);
+    for (const [lang, table] of Object.entries(langs)) {
+      assert.equal(raw[lang].split('\n').length, keys.length, `${lang}: a line per key`);
+      for (const k of keys) {
+        assert.ok(table[k], `${lang}.${k} is empty`);
+        assert.deepEqual(holes(table[k]), holes(langs.en[k]), `${lang}.${k} placeholders`);
+      }
+    }
+    // No key of a chunk shadows one of the section's (overrides are by name).
+    assert.deepEqual(keys.filter((k) => KEYS.includes(k)), []);
+  }
+});
+
+test('the chunks\' translators: plurals, placeholders, overrides by name', () => {
+  const far = (lang, o) => translator(parse(FAR_RAW, FAR_KEYS), lang, o);
+  assert.equal(far('en')('like', { n: 1 }), '1 like');
+  assert.equal(far('en')('repost', { n: 2 }), '2 reposts');
+  assert.equal(far('de')('replyOn', { label: 'Mastodon' }), 'Auf Mastodon antworten');
+  assert.equal(far('fr')('via', { label: 'mastodon.social' }), 'via mastodon.social');
+  assert.equal(far('en', { via: 'from {label}' })('via', { label: 'x.example' }), 'from x.example');
+  const write = translator(parse(WRITE_RAW, WRITE_KEYS), 'es');
+  assert.equal(write('followed'), 'Revisa tu correo para confirmar.');
+  assert.equal(write('preview'), 'Vista previa');
+});
+
+test('the refusals: the same codes in every language but English (the server\'s own), {max} kept', () => {
+  assert.deepEqual(Object.keys(REFUSALS).sort(), ['de', 'es', 'fr', 'zh']);
+  const codes = Object.keys(REFUSALS.de).sort();
+  for (const code of ['too_long', 'invalid_email', 'edit_window_closed', 'comment_not_found', 'notifications_off', 'origin_not_allowed', 'internal_error']) {
+    assert.ok(codes.includes(code), code);
+  }
+  for (const [lang, table] of Object.entries(REFUSALS)) {
+    assert.deepEqual(Object.keys(table).sort(), codes, lang);
+    for (const [code, text] of Object.entries(table)) assert.ok(typeof text === 'string' && text.trim(), `${lang}.${code}`);
+    assert.match(table.too_long, /\{max\}/, lang);
+  }
 });

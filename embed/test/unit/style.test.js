@@ -61,3 +61,22 @@ test('every class in the stylesheet starts with aw-', () => {
   assert.ok(classes.length > 20);
   for (const c of classes) assert.match(c, /^aw-/);
 });
+
+test('identicons are outlined on the dark themes only, the outline clear on the dark surfaces (3:1)', () => {
+  const outline = (selector) => {
+    const start = css.indexOf(selector + ' {');
+    const body = css.slice(start, css.indexOf('}', start));
+    return /--afterword-avatar-outline:\s*(#[0-9a-f]{3,6})/.exec(body)?.[1];
+  };
+  assert.equal(outline(':where(.aw-root)'), undefined);
+  for (const selector of [':where(.aw-root[data-theme="dark"])', ':where(.aw-root[data-theme="auto"])']) {
+    const v = vars(selector);
+    const o = outline(selector);
+    assert.ok(o, selector);
+    for (const bg of ['bg', 'surface']) {
+      const r = contrast(o, v[bg]);
+      assert.ok(r >= 3, `${selector}: outline ${o} on ${bg} ${v[bg]} is ${r.toFixed(2)}:1`);
+    }
+  }
+  assert.match(css, /\.aw-avatar path \{[^}]*stroke: var\(--afterword-avatar-outline, none\)/);
+});
