@@ -12,43 +12,10 @@ use crate::cache::ThreadKey;
 use crate::config::{Moderation, SiteSettings};
 use crate::db::federation::{NewRemoteComment, NewRemotePost, PollOutcome, RemotePostRow};
 use crate::db::Db;
-use crate::domain::{CommentStatus, RemotePost};
+use crate::domain::{CommentStatus, EventKind, RemotePost};
 use crate::error::ApiError;
 use crate::security::ServerKey;
 use crate::view::{self, Origin};
-
-/// A thread's link elsewhere, as moderators see it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LinkedPost {
-    /// `mastodon` or `bluesky`.
-    pub kind: String,
-    /// As given.
-    pub url: String,
-    pub likes: i64,
-    pub reposts: i64,
-    /// RFC 3339; absent until the first poll.
-    pub polled_at: Option<String>,
-    pub next_poll_at: String,
-    /// Polls that failed in a row (the next waits longer each time).
-    pub failures: i64,
-    /// Why the last poll failed.
-    pub last_error: Option<String>,
-}
-
-impl From<RemotePostRow> for LinkedPost {
-    fn from(r: RemotePostRow) -> Self {
-        LinkedPost {
-            kind: r.kind,
-            url: r.url,
-            likes: r.likes,
-            reposts: r.reposts,
-            polled_at: r.polled_at.map(view::rfc3339),
-            next_poll_at: view::rfc3339(r.next_poll_at),
-            failures: r.failures,
-            last_error: r.last_error,
-        }
-    }
-}
 
 /// Links a thread to its announcement (the first poll is due at once) or, with `None`,
 /// unlinks it. The replies already stored stay.
@@ -92,7 +59,7 @@ pub fn link_thread<C: Db>(
         "fediverse_url: {}",
         post.map_or("(none)", |p| p.url.as_str())
     );
-    crate::service::moderation::audit(
+    super::events::audit(
         c,
         moderator,
         "link_thread",
@@ -206,8 +173,10 @@ fn status_for<C: Db>(
     })
 }
 
-/// Adds a reply from elsewhere as a comment of the thread. Returns its id and whether it
-/// is published, or `None` when a ban refuses it.
+/// Adds a reply from elsewhere as a comment of the thread, and records its
+/// `comment.created` event (with where it was written, `origin`): the moderators' mail,
+/// reply mail and webhooks follow from it as for any comment (see `crate::events`).
+/// Returns its id and whether it is published, or `None` when a ban refuses it.
 pub fn add_reply<C: Db>(
     c: &mut C,
     site: &SiteSettings,
@@ -215,7 +184,6 @@ pub fn add_reply<C: Db>(
     thread_id: i64,
     reply: &RemoteReply,
     parent: Option<(i64, Option<i64>)>,
-    mailer: Option<&crate::email::Mailer>,
 ) -> Result<Option<(i64, bool)>, ApiError> {
     let Some(status) = status_for(c, site, &reply.account, &reply.domain)? else {
         return Ok(None);
@@ -244,21 +212,18 @@ pub fn add_reply<C: Db>(
     let now = view::now_micros();
     if approved {
         c.add_comment_count(thread_id, 1)?;
-        crate::email::replies::comment_approved(c, row.id, now)?;
     }
-    // The site's moderators hear of it as of any comment (`notify_moderators`).
-    if let Some(mailer) = mailer {
-        let thread = c.thread_by_id(thread_id)?;
-        let event = crate::email::compose::NewCommentEvent {
-            id: crate::domain::CommentId(row.id),
-            pending: !approved,
-            author: reply.author.as_deref(),
-            email: None,
-            body: &reply.body,
-            post_url: None,
-        };
-        crate::email::compose::queue_new_comment(c, mailer, site, &thread, &event, now)?;
-    }
+    let origin = serde_json::to_value(&reply.origin)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("origin: {e}")))?;
+    super::events::record(
+        c,
+        EventKind::CommentCreated,
+        site.id.as_str(),
+        Some(thread_id),
+        Some(row.id),
+        &serde_json::json!({ "status": status.as_str(), "origin": origin }),
+        now,
+    )?;
     Ok(Some((row.id, approved)))
 }
 
@@ -291,7 +256,6 @@ pub fn apply_poll<C: Db>(
     fetched: &Fetched,
     next_poll_at: i64,
     now: i64,
-    mailer: Option<&crate::email::Mailer>,
 ) -> Result<Applied, ApiError> {
     let mut applied = Applied::default();
     let thread = c.thread_by_id(post.thread_id)?;
@@ -353,7 +317,7 @@ pub fn apply_poll<C: Db>(
             .filter(|(_, _, status, _)| status != CommentStatus::Deleted.as_str())
             .map(|(id, root, _, _)| (*id, *root));
         if let Some((id, approved)) =
-            add_reply(c, site, key, post.thread_id, reply, parent, mailer)?
+            add_reply(c, site, key, post.thread_id, reply, parent)?
         {
             if approved {
                 applied.added += 1;
@@ -457,7 +421,6 @@ pub fn accept_webmention<C: Db>(
     slug: &crate::domain::Slug,
     m: &VerifiedMention,
     now: i64,
-    mailer: Option<&crate::email::Mailer>,
 ) -> Result<(), ApiError> {
     let thread = c.upsert_thread(
         &crate::db::models::NewThread {
@@ -503,7 +466,7 @@ pub fn accept_webmention<C: Db>(
                     edited_at: None,
                 };
                 comment_id =
-                    add_reply(c, site, key, thread.id, &reply, None, mailer)?.map(|(id, _)| id);
+                    add_reply(c, site, key, thread.id, &reply, None)?.map(|(id, _)| id);
             }
         }
     } else if let Some((id, status, _)) = live {
@@ -689,7 +652,7 @@ pub fn add_remote_ban<C: Db>(
             other => other.into(),
         })?;
     let detail = format!("{kind} {value} ({})", row.action);
-    crate::service::moderation::audit(c, moderator, "ban_remote", None, None, Some(&detail))?;
+    super::events::audit(c, moderator, "ban_remote", None, None, Some(&detail))?;
     Ok(row.into())
 }
 
@@ -700,7 +663,7 @@ pub fn delete_remote_ban<C: Db>(c: &mut C, moderator: &str, id: i64) -> Result<(
             "There is no remote ban with this id.",
         ));
     }
-    crate::service::moderation::audit(
+    super::events::audit(
         c,
         moderator,
         "unban_remote",

@@ -124,7 +124,7 @@ impl Smtp {
         s
     }
 
-    fn start(&self, mode: Mode) {
+    pub(crate) fn start(&self, mode: Mode) {
         self.inbox.lock().unwrap().mode = Some(mode);
         let listener = TcpListener::bind(("127.0.0.1", self.port)).expect("bind the SMTP port");
         let mut server = Server::new(SmtpHandler {
