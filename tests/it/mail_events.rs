@@ -185,6 +185,7 @@ async fn a_remote_reply_makes_a_webhook_delivery_and_the_moderator_mail(backend:
     let extra = format!(
         "[[site]]\nid = \"hooked\"\norigins = [\"*\"]\nmoderation = \"all\"\nmoderators = [\"mod@example.com\"]\n\
          [[site.webhook]]\nurl = \"{}/hook\"\nevents = [\"comment.created\"]\n\
+         secret = \"whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\"\n\
          [outbound]\nallow_private_addresses = true\ntimeout = \"2s\"\nconnect_timeout = \"1s\"\n\
          [federation]\npoll_interval = \"1s\"\n",
         m.base()
