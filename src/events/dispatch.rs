@@ -346,7 +346,7 @@ impl Dispatcher {
                 now,
                 BATCH
             ))
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?
         };
         let pending = prepared.len();
         if pending == 0 {

@@ -299,14 +299,7 @@ impl Poller {
         let applied = runtime
             .block_on(self.pool.write(thread_key, move |conn| {
                 on_conn!(conn, |c| service::apply_poll(
-                    c,
-                    &site,
-                    &key,
-                    &me,
-                    &post,
-                    &fetched,
-                    next,
-                    now
+                    c, &site, &key, &me, &post, &fetched, next, now
                 ))
             }))
             .map_err(|e| format!("cannot store the replies: {e}"))?;

@@ -185,14 +185,7 @@ pub fn round(p: &Poller, runtime: &tokio::runtime::Runtime, me: &str) -> anyhow:
             runtime
                 .block_on(p.pool.write(key, move |conn| {
                     on_conn!(conn, |c| service::accept_webmention(
-                        c,
-                        &site,
-                        &pkey,
-                        &me,
-                        &row,
-                        &slug,
-                        &m,
-                        now
+                        c, &site, &pkey, &me, &row, &slug, &m, now
                     ))
                 }))
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -316,9 +316,7 @@ pub fn apply_poll<C: Db>(
             .and_then(|k| known.get(k))
             .filter(|(_, _, status, _)| status != CommentStatus::Deleted.as_str())
             .map(|(id, root, _, _)| (*id, *root));
-        if let Some((id, approved)) =
-            add_reply(c, site, key, post.thread_id, reply, parent)?
-        {
+        if let Some((id, approved)) = add_reply(c, site, key, post.thread_id, reply, parent)? {
             if approved {
                 applied.added += 1;
             } else {
@@ -465,8 +463,7 @@ pub fn accept_webmention<C: Db>(
                     created_at: m.published.unwrap_or(now),
                     edited_at: None,
                 };
-                comment_id =
-                    add_reply(c, site, key, thread.id, &reply, None)?.map(|(id, _)| id);
+                comment_id = add_reply(c, site, key, thread.id, &reply, None)?.map(|(id, _)| id);
             }
         }
     } else if let Some((id, status, _)) = live {

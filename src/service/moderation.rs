@@ -10,9 +10,7 @@ use utoipa::ToSchema;
 use crate::cache::ThreadKey;
 use crate::config::Settings;
 use crate::db::models::{CommentPatch, ThreadRow};
-use crate::db::moderation::{
-    AuditRow, BanRow, CommentFilter, ModCommentRow, NewBan, ThreadRef,
-};
+use crate::db::moderation::{AuditRow, BanRow, CommentFilter, ModCommentRow, NewBan, ThreadRef};
 use crate::db::Db;
 use crate::domain::{CommentId, EventKind, PageUrl, Title};
 use crate::error::ApiError;

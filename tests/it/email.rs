@@ -293,8 +293,7 @@ fn action_links(text: &str) -> Vec<String> {
 /// The number `sql` selects as `n`; none (a `MIN` or `MAX` of no rows) reads as 0: mail
 /// about a comment is queued a moment after it, from its event (see `crate::events`).
 fn outbox_number(app: &TestApp, sql: &str) -> i64 {
-    app.db
-        .number(&format!("SELECT COALESCE(({sql}), 0) AS n"))
+    app.db.number(&format!("SELECT COALESCE(({sql}), 0) AS n"))
 }
 
 async fn moderator_mail_has_the_comment_and_safe_headers(app: TestApp, smtp: Smtp) {

@@ -48,7 +48,11 @@ async fn posting_with_smtp_down_answers_at_once_and_mails_later(backend: Backend
         return;
     };
     let r = app
-        .post_comment("held", "/down/", json!({"body": "posted while mail is down"}))
+        .post_comment(
+            "held",
+            "/down/",
+            json!({"body": "posted while mail is down"}),
+        )
         .await;
     assert_eq!(r.status(), 201);
     let created: Value = r.json().await.unwrap();
@@ -92,7 +96,11 @@ async fn a_stop_between_the_event_and_the_mail_loses_nothing(backend: Backend) {
     };
     refuse_mail(&first);
     let r = first
-        .post_comment("held", "/crash/", json!({"body": "written before the stop"}))
+        .post_comment(
+            "held",
+            "/crash/",
+            json!({"body": "written before the stop"}),
+        )
         .await;
     assert_eq!(r.status(), 201);
     let db = Arc::clone(&first.db);
@@ -250,9 +258,8 @@ async fn a_remote_reply_makes_a_webhook_delivery_and_the_moderator_mail(backend:
     assert_eq!(moderator_mail(&app), 2);
     // The address of the thread's mail is never in what webhooks receive.
     assert_eq!(
-        app.db.number(
-            "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE body LIKE '%page_url%'"
-        ),
+        app.db
+            .number("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE body LIKE '%page_url%'"),
         0
     );
 }
