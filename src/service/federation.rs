@@ -241,7 +241,24 @@ pub fn remove_reply<C: Db>(
     }
     c.scrub_comment(id, now, "author")?;
     c.forget_origin(id)?;
-    Ok(())
+    // Its text is gone: so is what earlier events said of it (as for an author's delete).
+    c.forget_comment_events(id)?;
+    let detail = serde_json::json!({ "by": "author", "from": status });
+    record_change(c, EventKind::CommentDeleted, thread_id, id, &detail, now)
+}
+
+/// Records a change to a comment from elsewhere (an edit, a deletion there) in the
+/// event stream, as the same change made here is.
+fn record_change<C: Db>(
+    c: &mut C,
+    kind: EventKind,
+    thread_id: i64,
+    id: i64,
+    detail: &serde_json::Value,
+    now: i64,
+) -> Result<(), ApiError> {
+    let site = c.thread_by_id(thread_id)?.site;
+    super::events::record(c, kind, &site, Some(thread_id), Some(id), detail, now)
 }
 
 /// Stores what a poll found: new replies (moderated), edits, deletions, the counts of the
@@ -300,6 +317,15 @@ pub fn apply_poll<C: Db>(
                     &reply.html,
                     &origin,
                     Some(reply.edited_at.unwrap_or(now)),
+                )?;
+                let detail = serde_json::json!({ "by": "author", "status": status });
+                record_change(
+                    c,
+                    EventKind::CommentEdited,
+                    post.thread_id,
+                    *id,
+                    &detail,
+                    now,
                 )?;
                 applied.edited += 1;
             }
@@ -439,11 +465,13 @@ pub fn accept_webmention<C: Db>(
     let mut comment_id = live.map(|(id, _, _)| *id);
     if m.kind == "reply" {
         match live {
-            Some((id, _, body)) => {
+            Some((id, status, body)) => {
                 if *body != m.body {
                     let origin = serde_json::to_string(&mention_origin(m))
                         .map_err(|e| ApiError::internal(anyhow::anyhow!("origin: {e}")))?;
                     c.update_remote_comment(*id, &m.body, &m.html, &origin, Some(now))?;
+                    let detail = serde_json::json!({ "by": "author", "status": status });
+                    record_change(c, EventKind::CommentEdited, thread.id, *id, &detail, now)?;
                 }
             }
             // Removed before (by a moderator, or the source said 410): it stays removed.

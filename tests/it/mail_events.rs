@@ -253,6 +253,35 @@ async fn a_remote_reply_makes_a_webhook_delivery_and_the_moderator_mail(backend:
             .number("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE kind = 'comment.created'"),
         2
     );
+    // Edited there, then deleted there: the stream says so, as for a comment from here,
+    // and what it said of the deleted reply's text is forgotten with it.
+    let count = |kind: &str| {
+        app.db.number(&format!(
+            "SELECT COUNT(*) AS n FROM events WHERE kind = '{kind}'"
+        ))
+    };
+    m.set(
+        "/api/v1/statuses/100/context",
+        200,
+        &json!({"ancestors": [], "descendants": [
+            status("101", Some("100"), "ann@remote.example", "<p>A thought from afar, revised</p>"),
+        ]}),
+    );
+    wait("the edit's event", || count("comment.edited") == 1).await;
+    m.set(
+        "/api/v1/statuses/100/context",
+        200,
+        &json!({"ancestors": [], "descendants": []}),
+    );
+    wait("the deletion's event", || count("comment.deleted") == 1).await;
+    assert_eq!(
+        app.db.number(
+            "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE body LIKE '%thought from afar%'"
+        ),
+        0
+    );
+    assert_eq!(count("comment.created"), 1);
+    // Neither makes mail.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(smtp.received().len(), 2);
     assert_eq!(moderator_mail(&app), 2);
