@@ -130,7 +130,10 @@ fn stop_under_load(backend: Backend, signal: i32) {
     let server = start();
     let deadline = Instant::now() + Duration::from_secs(60);
     while db.number("SELECT COUNT(*) AS n FROM events WHERE dispatched_at IS NULL") > 0 {
-        assert!(Instant::now() < deadline, "the events were never handed over");
+        assert!(
+            Instant::now() < deadline,
+            "the events were never handed over"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let total = db.count("outbox");
