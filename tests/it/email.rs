@@ -443,6 +443,8 @@ async fn a_failed_comment_queues_nothing(app: TestApp, _smtp: Smtp) {
     assert_eq!(r.status(), 422);
     assert_eq!(app.db.count("outbox"), 0);
     assert_eq!(app.db.count("comments"), 0);
+    // Nor later: no event was recorded to make mail from.
+    assert_eq!(app.db.count("events"), 0);
 }
 
 async fn smtp_down_then_back_delivers_once(app: TestApp, smtp: Smtp) {
@@ -915,6 +917,14 @@ async fn without_smtp_nothing_is_queued(backend: Backend) {
         .await;
     let page = app.thread("held", "/off/", "").await;
     assert_eq!(page["site"]["notifications"], false);
+    // Its event is handed over, and makes no mail.
+    wait("the comment's event handed over", || {
+        app.db
+            .number("SELECT COUNT(*) AS n FROM events WHERE dispatched_at IS NULL")
+            == 0
+    })
+    .await;
+    assert_eq!(app.db.count("events"), 1);
     assert_eq!(app.db.count("outbox"), 0);
     let r = app
         .client
