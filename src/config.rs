@@ -48,6 +48,45 @@ struct RawSettings {
     outbound: Option<RawOutbound>,
     import: Option<RawImport>,
     federation: Option<RawFederation>,
+    events: Option<RawEvents>,
+}
+
+/// `[events]`: the event stream's dispatcher (crate::events).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvents {
+    interval: Option<String>,
+}
+
+/// `[events]`: how often the dispatcher looks for new events when it found none. Mail
+/// and webhooks follow a change by at most about this long (see docs/email.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventsSettings {
+    pub interval: Duration,
+}
+
+impl Default for EventsSettings {
+    fn default() -> Self {
+        EventsSettings {
+            interval: Duration::from_millis(200),
+        }
+    }
+}
+
+fn events_settings(raw: Option<RawEvents>) -> Result<EventsSettings, ConfigError> {
+    let mut settings = EventsSettings::default();
+    if let Some(text) = raw.and_then(|r| r.interval) {
+        settings.interval = match humantime::parse_duration(text.trim()) {
+            Ok(d) if d >= Duration::from_millis(10) && d <= Duration::from_secs(3600) => d,
+            _ => {
+                return Err(err(
+                    "events.interval",
+                    format!("`{text}` must be a duration like \"200ms\", from 10 ms to 1 h"),
+                ))
+            }
+        };
+    }
+    Ok(settings)
 }
 
 /// `[federation]`: replies from the fediverse and Bluesky (crate::federation).
@@ -814,6 +853,7 @@ pub struct Settings {
     pub outbound: crate::outbound::OutboundSettings,
     pub import: ImportCaps,
     pub federation: FederationSettings,
+    pub events: EventsSettings,
 }
 
 /// `[database]`: the bounds on waiting for the database (see docs/configuration.md).
@@ -1201,6 +1241,7 @@ impl Settings {
 
         let outbound = outbound_settings(raw.outbound)?;
         let federation = federation_settings(raw.federation)?;
+        let events = events_settings(raw.events)?;
 
         Ok(Settings {
             listen,
@@ -1219,6 +1260,7 @@ impl Settings {
             outbound,
             import,
             federation,
+            events,
         })
     }
 
@@ -1713,6 +1755,8 @@ YmRJQ7bTiP7Gyt0h1IphLsVuxfjjnTzKMrVTPfAZjGACIH97oaKyvDC0HCAXAEF/\n\
                 "[federation]\npoll_interval = \"0s\"",
                 "federation.poll_interval",
             ),
+            ("[events]\ninterval = \"0s\"", "events.interval"),
+            ("[events]\ninterval = \"2h\"", "events.interval"),
             (
                 "[federation]\nbluesky_appview = \"ftp://x\"",
                 "federation.bluesky_appview",

@@ -123,10 +123,17 @@ impl Application {
         // public_url (the configured port may be 0).
         let mut event_settings = settings.clone();
         event_settings.listen = addr;
-        let event_threads =
-            crate::events::dispatch::start(&Arc::new(event_settings), &pool, &key, &mail_stop)
-                .context("cannot start the event dispatcher")?;
-        let poller = start_federation(&settings, &pool, &key, &mail_stop, mailer.clone())?;
+        // The moderators' mail and reply mail are made from the events (see
+        // crate::events): the dispatcher holds the mailer.
+        let event_threads = crate::events::dispatch::start(
+            &Arc::new(event_settings),
+            &pool,
+            &key,
+            mailer.clone(),
+            &mail_stop,
+        )
+        .context("cannot start the event dispatcher")?;
+        let poller = start_federation(&settings, &pool, &key, &mail_stop)?;
         let state = web::Data::new(AppState {
             mailer,
             smtp,
@@ -419,7 +426,6 @@ fn start_federation(
     pool: &Pool,
     key: &crate::security::ServerKey,
     stop: &crate::email::worker::Stop,
-    mailer: Option<Arc<crate::email::Mailer>>,
 ) -> anyhow::Result<Option<std::thread::JoinHandle<()>>> {
     let agent = match &settings.public_url {
         Some(u) => format!("Afterword/{} (+{u})", env!("CARGO_PKG_VERSION")),
@@ -431,7 +437,6 @@ fn start_federation(
         key: key.clone(),
         stop: stop.clone(),
         agent,
-        mailer,
     }
     .start()
     .context("cannot start the federation worker")?;

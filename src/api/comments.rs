@@ -417,7 +417,7 @@ pub(super) async fn post_comment(
         ip: client,
         user_agent: user_agent(&req),
         moderator_id: None,
-        mailer: state.mailer.clone(),
+        email_on: state.mailer.is_some(),
         spam: verdict,
         lang: super::subscriptions::request_lang(&req),
         proof: b.proof.map(|p| (p.id, p.edit_token)),
@@ -430,12 +430,29 @@ pub(super) async fn post_comment(
     }
     input.html = render_markdown(&input.body).await?;
     let key = state.key.clone();
+    let mailer = state.mailer.clone();
     // What the queue holds for it: the text twice (Markdown and HTML) and the rest.
     let bytes = input.body.as_str().len() + input.html.len() + 1024;
     let created = state
         .pool
         .write_sized(ThreadKey::new(&site_id, &slug), bytes, move |conn| {
-            on_conn!(conn, |c| service::create_comment(c, &site, &key, &input))
+            on_conn!(conn, |c| {
+                let created = service::create_comment(c, &site, &key, &input)?;
+                // The confirmation of a request for reply mail answers the commenter's
+                // own request: queued at once, in the comment's write.
+                if let (Some(mailer), Some(r)) = (&mailer, &created.reply_mail) {
+                    crate::email::replies::subscribe(
+                        c,
+                        mailer,
+                        &r.thread,
+                        &r.email_key,
+                        r.lang,
+                        crate::email::replies::Follow::Replies,
+                        r.at,
+                    )?;
+                }
+                Ok(created)
+            })
         })
         .await?;
     // Only a stored comment counts as posted: one refused (or lost to a failed write) may

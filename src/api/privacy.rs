@@ -73,11 +73,10 @@ pub async fn request(
     state
         .pool
         .write_changing(None, move |conn| {
-            on_conn!(conn, |c| privacy::mail_request_link(
-                c,
-                &mailer,
-                &email_key,
-                crate::view::now_micros()
+            let now = crate::view::now_micros();
+            let token = privacy::request_token(&mailer.key, &email_key, now);
+            on_conn!(conn, |c| crate::email::privacy::queue_request_link(
+                c, &mailer, &email_key, &token, now
             ))?;
             Ok(((), Vec::new()))
         })

@@ -28,6 +28,8 @@ pub struct ModCommentRow {
     pub edited_at: Option<i64>,
     pub deleted_by: Option<String>,
     pub origin: Option<String>,
+    /// The moderator account that posted it (from the admin page).
+    pub moderator_id: Option<i64>,
 }
 
 /// Which comments a moderator lists.

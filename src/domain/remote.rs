@@ -189,6 +189,24 @@ impl RemoteAccount {
     }
 }
 
+/// A thread's link elsewhere, as moderators see it (from the admin API's threads).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct LinkedPost {
+    /// `mastodon` or `bluesky`.
+    pub kind: String,
+    /// As given.
+    pub url: String,
+    pub likes: i64,
+    pub reposts: i64,
+    /// RFC 3339; absent until the first poll.
+    pub polled_at: Option<String>,
+    pub next_poll_at: String,
+    /// Polls that failed in a row (the next waits longer each time).
+    pub failures: i64,
+    /// Why the last poll failed.
+    pub last_error: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,6 +73,7 @@ impl Header for ListUnsubscribePost {
 }
 
 /// A message ready for the outbox.
+#[derive(Debug, Clone)]
 pub struct Composed {
     pub sender: String,
     pub recipient: String,
@@ -201,7 +202,7 @@ pub struct NewCommentMail {
     pub actions: Vec<(&'static str, String)>,
 }
 
-/// The new comment, as the service has just stored it.
+/// The new comment, as stored (its status as its event says).
 pub struct NewCommentEvent<'a> {
     pub id: CommentId,
     pub pending: bool,
@@ -231,17 +232,23 @@ pub fn action_label(s: &Strings, action: &str) -> &'static str {
     }
 }
 
-/// Queues a mail to each of the site's moderators, in the caller's transaction.
-pub fn queue_new_comment<C: MailStore>(
-    c: &mut C,
+/// The outbox's `kind` of a moderator's mail about a new comment.
+pub const NEW_COMMENT_KIND: &str = "moderator-new-comment";
+
+/// The mail to each of the site's moderators about a new comment (none if they do not
+/// want it), and the keyed hash of the commenter's address it is about. Made by the event
+/// dispatcher from the comment's `comment.created` event (see `crate::events`), which
+/// queues them in the transaction that marks the event dispatched.
+pub fn new_comment_mails(
     mailer: &Mailer,
     site: &SiteSettings,
     thread: &ThreadRow,
     ev: &NewCommentEvent<'_>,
     now_micros: i64,
-) -> Result<(), ApiError> {
+) -> Result<(Vec<Composed>, Option<String>), ApiError> {
+    let mut out = Vec::new();
     if !moderators_want(site, ev.pending) {
-        return Ok(());
+        return Ok((out, None));
     }
     let now_secs = now_micros / 1_000_000;
     let s = i18n::strings(site.language);
@@ -310,10 +317,9 @@ pub fn queue_new_comment<C: MailStore>(
             text,
             html,
         };
-        let composed = compose(mailer, &to, &thread_id, content, None)?;
-        composed.enqueue(c, "moderator-new-comment", about.as_deref(), now_micros)?;
+        out.push(compose(mailer, &to, &thread_id, content, None)?);
     }
-    Ok(())
+    Ok((out, about))
 }
 
 #[cfg(test)]

@@ -1,11 +1,17 @@
 //! Email: the transport, the outbox worker, action links and the messages themselves.
 //!
-//! Every message is written to the `outbox` table inside the write that causes it (so a
-//! refused comment queues nothing), and a worker sends it later (see `worker`).
+//! Every message is written to the `outbox` table inside a transaction, and a worker
+//! sends it later (see `worker`). What a change to comments makes (the moderators' mail,
+//! reply mail) is queued by the event dispatcher, from the change's event, in the
+//! transaction that marks the event dispatched (see `crate::events`): so once, whatever
+//! the instances and crashes, and never while a comment waits. What answers a reader's
+//! own request (the confirmation of a subscription, the link to their data) is queued in
+//! that request's write.
 
 pub mod compose;
 pub mod i18n;
 pub mod links;
+pub mod privacy;
 pub mod replies;
 pub mod worker;
 

@@ -11,14 +11,14 @@ use crate::config::{Settings, SiteSettings, WebhookSettings};
 use crate::db::events::{EventRow, NewDelivery};
 use crate::db::{Db, EventStore, Pool};
 use crate::domain::{CommentId, SiteId};
+use crate::email::compose::{self as mail, Composed};
 use crate::email::links::ActionToken;
 use crate::email::worker::Stop;
+use crate::email::Mailer;
 use crate::error::ApiError;
 use crate::security::ServerKey;
 use crate::{on_conn, with_conn};
 
-/// How often the dispatcher looks for events when there were none.
-const POLL: Duration = Duration::from_millis(200);
 /// Events handled per write: each is a few statements in the writer's batch, beside the
 /// comments.
 const BATCH: i64 = 25;
@@ -83,7 +83,11 @@ pub fn message<C: Db>(
     // The comment as it was when the event was recorded.
     let mut detail = detail;
     let snapshot = match &mut detail {
-        Value::Object(d) => d.remove("comment").unwrap_or(Value::Null),
+        Value::Object(d) => {
+            // For the moderators' mail only (see `moderator_mails`).
+            d.remove(PAGE_URL);
+            d.remove("comment").unwrap_or(Value::Null)
+        }
         _ => Value::Null,
     };
     if let Some(id) = ev.comment_id {
@@ -138,13 +142,61 @@ pub struct Rendered {
     pub body: String,
 }
 
-/// A pending event made ready to hand over: whether it makes reply mail, and its
+/// A pending event made ready to hand over: whether it makes reply mail, the mail to
+/// the site's moderators (and the keyed hash of the address it is about), and its
 /// deliveries' bodies.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub event: EventRow,
     pub mail: bool,
+    pub moderator_mail: Vec<Composed>,
+    pub about: Option<String>,
     pub deliveries: Vec<Rendered>,
+}
+
+/// The key of a `comment.created` event's detail that keeps the post's address as the
+/// comment gave it (the thread may not know it yet): for the moderators' mail, never
+/// passed on to webhooks.
+pub const PAGE_URL: &str = "page_url";
+
+/// The mail a `comment.created` event makes for the site's moderators, as
+/// `notify_moderators` asks: about the comment as stored now, unless it is gone, refused
+/// meanwhile, or a moderator's own.
+fn moderator_mails<C: Db>(
+    c: &mut C,
+    mailer: &Mailer,
+    site: &SiteSettings,
+    ev: &EventRow,
+    detail: &Value,
+    now: i64,
+) -> Result<(Vec<Composed>, Option<String>), ApiError> {
+    let none = Ok((Vec::new(), None));
+    let (Some(id), Some(thread_id)) = (ev.comment_id, ev.thread_id) else {
+        return none;
+    };
+    if ev.kind != "comment.created" {
+        return none;
+    }
+    let Some(row) = c.mod_comment(id)? else {
+        return none;
+    };
+    if matches!(row.status.as_str(), "deleted" | "spam") || row.moderator_id.is_some() {
+        return none;
+    }
+    let thread = match c.thread_by_id(thread_id) {
+        Ok(t) => t,
+        Err(diesel::result::Error::NotFound) => return none,
+        Err(e) => return Err(e.into()),
+    };
+    let event = mail::NewCommentEvent {
+        id: CommentId(id),
+        pending: detail["status"] != "approved",
+        author: row.author.as_deref(),
+        email: row.email.as_deref(),
+        body: &row.body,
+        post_url: detail[PAGE_URL].as_str(),
+    };
+    mail::new_comment_mails(mailer, site, &thread, &event, now)
 }
 
 /// Reads up to `n` pending events and renders what each is to become: work done before
@@ -153,6 +205,7 @@ pub fn prepare<C: Db>(
     c: &mut C,
     settings: &Settings,
     key: &ServerKey,
+    mailer: Option<&Mailer>,
     now: i64,
     n: i64,
 ) -> Result<Vec<Prepared>, ApiError> {
@@ -164,6 +217,10 @@ pub fn prepare<C: Db>(
         let site = SiteId::parse(&ev.site)
             .ok()
             .and_then(|id| settings.site(&id));
+        let (moderator_mail, about) = match (mailer, site) {
+            (Some(mailer), Some(site)) => moderator_mails(c, mailer, site, &ev, &detail, now)?,
+            _ => (Vec::new(), None),
+        };
         if let Some(site) = site {
             let hooks: Vec<&WebhookSettings> = site
                 .webhooks
@@ -185,6 +242,8 @@ pub fn prepare<C: Db>(
         out.push(Prepared {
             event: ev,
             mail,
+            moderator_mail,
+            about,
             deliveries,
         });
     }
@@ -192,8 +251,9 @@ pub fn prepare<C: Db>(
 }
 
 /// Hands each prepared event to its consumers, unless another instance took it first:
-/// reply mail, then the site's webhooks. Run it in one transaction (or savepoint), which
-/// marks them dispatched. Returns how many it took.
+/// the moderators' mail and reply mail (into the outbox), then the site's webhooks. Run
+/// it in one transaction (or savepoint), which marks them dispatched: each mail and each
+/// delivery is queued once, whatever the instances and crashes. Returns how many it took.
 pub fn hand_over<C: Db>(c: &mut C, prepared: &[Prepared], now: i64) -> Result<usize, ApiError> {
     let mut taken = 0;
     for p in prepared {
@@ -202,6 +262,9 @@ pub fn hand_over<C: Db>(c: &mut C, prepared: &[Prepared], now: i64) -> Result<us
             continue;
         }
         taken += 1;
+        for m in &p.moderator_mail {
+            m.enqueue(c, mail::NEW_COMMENT_KIND, p.about.as_deref(), now)?;
+        }
         if let (true, Some(id)) = (p.mail, ev.comment_id) {
             crate::email::replies::comment_approved(c, id, ev.at)?;
         }
@@ -228,6 +291,8 @@ pub struct Dispatcher {
     pub pool: Pool,
     pub settings: Arc<Settings>,
     pub key: ServerKey,
+    /// When email is on: the moderators' mail is made here.
+    pub mailer: Option<Arc<Mailer>>,
     pub stop: Stop,
 }
 
@@ -256,11 +321,11 @@ impl Dispatcher {
             match self.round(&rt) {
                 // A full batch means more wait: go on at once. Otherwise let some gather
                 // (fewer, larger transactions beside the comments' writes).
-                Ok(n) if n < BATCH as usize => self.sleep(POLL),
+                Ok(n) if n < BATCH as usize => self.sleep(self.settings.events.interval),
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %format!("{e:#}"), "events: cannot dispatch; trying again");
-                    self.sleep(POLL * 10);
+                    self.sleep((self.settings.events.interval * 10).min(Duration::from_secs(5)));
                 }
             }
         }
@@ -272,8 +337,16 @@ impl Dispatcher {
         let now = crate::view::now_micros();
         let prepared = {
             let mut conn = self.pool.get()?;
-            with_conn!(conn, |c| prepare(c, &self.settings, &self.key, now, BATCH))
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?
+            let mailer = self.mailer.as_deref();
+            with_conn!(conn, |c| prepare(
+                c,
+                &self.settings,
+                &self.key,
+                mailer,
+                now,
+                BATCH
+            ))
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?
         };
         let pending = prepared.len();
         if pending == 0 {
@@ -320,12 +393,14 @@ pub fn start(
     settings: &Arc<Settings>,
     pool: &Pool,
     key: &ServerKey,
+    mailer: Option<Arc<Mailer>>,
     stop: &Stop,
 ) -> anyhow::Result<Vec<std::thread::JoinHandle<()>>> {
     let mut threads = vec![Dispatcher {
         pool: pool.clone(),
         settings: Arc::clone(settings),
         key: key.clone(),
+        mailer,
         stop: stop.clone(),
     }
     .start()?];

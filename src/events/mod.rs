@@ -6,11 +6,16 @@
 //! always has its event. Posting only writes that row; nothing here runs in a request.
 //!
 //! The dispatcher ([`dispatch`]) takes pending events in a transaction of its own and, in
-//! it, hands each to its consumers and marks it dispatched: reply mail (a comment seen for
-//! the first time joins the digests of whoever asked, see `email::replies`), and the site's
-//! webhooks (one row of `webhook_deliveries` per matching endpoint, its body rendered
-//! once). Instances sharing a PostgreSQL take disjoint events (`FOR UPDATE SKIP LOCKED`),
-//! and a crash before the commit hands the events back: each is handled once.
+//! it, hands each to its consumers and marks it dispatched: the moderators' mail about a
+//! new comment (`comment.created`, see `email::compose::new_comment_mails`), reply mail
+//! (a comment seen for the first time joins the digests of whoever asked, see
+//! `email::replies`), and the site's webhooks (one row of `webhook_deliveries` per
+//! matching endpoint, its body rendered once). Mail goes into the outbox, whose worker
+//! sends and retries it (`email::worker`). An event is taken by a conditional update that
+//! only one transaction can make (instances sharing a PostgreSQL may prepare the same
+//! event; the second to commit finds it taken and queues nothing), and a crash before the
+//! commit hands the events back: each is handled, and each mail queued, once. The
+//! dispatcher looks again every `[events] interval` when there was nothing to do.
 //!
 //! Their writes go through the instance's writer, batched with the comments' own: on
 //! SQLite a second connection writing beside it would make both wait on the file's lock.

@@ -113,8 +113,6 @@ pub struct PollerConfig {
     pub stop: Stop,
     /// The User-Agent of every request.
     pub agent: String,
-    /// Moderators are mailed about replies from elsewhere as about any comment.
-    pub mailer: Option<Arc<crate::email::Mailer>>,
 }
 
 impl PollerConfig {
@@ -136,7 +134,6 @@ impl PollerConfig {
                     settings: self.settings,
                     key: self.key,
                     stop: self.stop,
-                    mailer: self.mailer,
                 }
                 .run(&name)
             })
@@ -149,7 +146,6 @@ pub struct Poller {
     pub settings: Arc<Settings>,
     pub key: ServerKey,
     pub stop: Stop,
-    pub mailer: Option<Arc<crate::email::Mailer>>,
 }
 
 impl Poller {
@@ -300,19 +296,10 @@ impl Poller {
             site: thread.site.clone(),
             slug: thread.slug.clone(),
         };
-        let mailer = self.mailer.clone();
         let applied = runtime
             .block_on(self.pool.write(thread_key, move |conn| {
                 on_conn!(conn, |c| service::apply_poll(
-                    c,
-                    &site,
-                    &key,
-                    &me,
-                    &post,
-                    &fetched,
-                    next,
-                    now,
-                    mailer.as_deref()
+                    c, &site, &key, &me, &post, &fetched, next, now
                 ))
             }))
             .map_err(|e| format!("cannot store the replies: {e}"))?;

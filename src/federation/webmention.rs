@@ -181,19 +181,11 @@ pub fn round(p: &Poller, runtime: &tokio::runtime::Runtime, me: &str) -> anyhow:
         }
         Verdict::Accept(m) => {
             tracing::info!(source = %row.source, target = %row.target, kind = m.kind, "webmention: accepted");
-            let (me, pkey, mailer) = (me.to_owned(), p.key.clone(), p.mailer.clone());
+            let (me, pkey) = (me.to_owned(), p.key.clone());
             runtime
                 .block_on(p.pool.write(key, move |conn| {
                     on_conn!(conn, |c| service::accept_webmention(
-                        c,
-                        &site,
-                        &pkey,
-                        &me,
-                        &row,
-                        &slug,
-                        &m,
-                        now,
-                        mailer.as_deref()
+                        c, &site, &pkey, &me, &row, &slug, &m, now
                     ))
                 }))
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -101,8 +101,9 @@ pub struct NewCommentInput {
     /// The moderator account posting (from the admin page): the comment is approved at
     /// once, may use a reserved name and may go into a locked thread.
     pub moderator_id: Option<i64>,
-    /// Set when email is on: the site's moderators are mailed (in this same write).
-    pub mailer: Option<std::sync::Arc<crate::email::Mailer>>,
+    /// Email is on: the commenter may ask for reply mail (the moderators' mail follows
+    /// from the comment's event either way, see `crate::events`).
+    pub email_on: bool,
     /// What the spam checks that need no database found (see `spam::check`).
     pub spam: spam::Verdict,
     /// The language of mail to the author (see `email::i18n::pick`).
@@ -119,6 +120,19 @@ pub struct Created {
     /// The commenter asked for reply mail (and email is on): a confirmation mail goes out
     /// unless the address is confirmed. The same for every address: no oracle.
     pub confirmation_sent: bool,
+    /// What the caller is to pass to `email::replies::subscribe` in this same write, when
+    /// the commenter asked for reply mail: the one mail that answers the commenter's own
+    /// request, so it is queued at once rather than from the event.
+    pub reply_mail: Option<ReplyMailRequest>,
+}
+
+/// A commenter's request for reply mail, made with their comment.
+pub struct ReplyMailRequest {
+    pub thread: crate::db::models::ThreadRow,
+    /// Lower-cased.
+    pub email_key: String,
+    pub lang: &'static str,
+    pub at: i64,
 }
 
 fn reserved_name() -> ApiError {
@@ -323,7 +337,7 @@ pub fn create_comment<C: Db>(
     };
     if let Some((action, reason)) = caught {
         // Moderators see why in the audit log; the poster sees a held comment either way.
-        crate::service::moderation::audit(
+        super::events::audit(
             c,
             spam::FILTER,
             action,
@@ -336,43 +350,33 @@ pub fn create_comment<C: Db>(
     if is_spam {
         row.status = CommentStatus::Pending.as_str().to_owned();
     }
-    if let (Some(mailer), None, false) = (&input.mailer, input.moderator_id, is_spam) {
-        let event = crate::email::compose::NewCommentEvent {
-            id: CommentId(row.id),
-            pending: !approved,
-            author: input.author.as_ref().map(AuthorName::as_str),
-            email: input.email.as_ref().map(Email::as_str),
-            body: input.body.as_str(),
-            post_url: input.url.as_ref().map(PageUrl::as_str),
-        };
-        crate::email::compose::queue_new_comment(c, mailer, site, &thread, &event, now)?;
-    }
     // Nothing is mailed for what the spam checks caught: no confirmation to an address a
     // bot typed in. Its answer still says what a clean comment's would.
-    let confirmation_sent = input.mailer.is_some() && email_key.is_some() && input.notify_replies;
-    if let (Some(mailer), Some(email), true, false) =
-        (&input.mailer, &email_key, input.notify_replies, is_spam)
-    {
-        crate::email::replies::subscribe(
-            c,
-            mailer,
-            &thread,
-            email,
-            input.lang,
-            crate::email::replies::Follow::Replies,
-            now,
-        )?;
-    }
+    let confirmation_sent = input.email_on && email_key.is_some() && input.notify_replies;
+    let reply_mail = match (&email_key, confirmation_sent && !is_spam) {
+        (Some(email), true) => Some(ReplyMailRequest {
+            thread: thread.clone(),
+            email_key: email.clone(),
+            lang: input.lang,
+            at: now,
+        }),
+        _ => None,
+    };
     // What the spam checks caught is no news: the moderators find it in the spam list.
+    // The moderators' mail, reply mail and webhooks follow from this event.
     if !is_spam {
         let status = if approved { "approved" } else { "pending" };
+        let mut detail = serde_json::json!({ "status": status });
+        if let Some(u) = &input.url {
+            detail[crate::events::dispatch::PAGE_URL] = u.as_str().into();
+        }
         super::events::record(
             c,
             EventKind::CommentCreated,
             site_id,
             Some(thread.id),
             Some(row.id),
-            &serde_json::json!({ "status": status }),
+            &detail,
             now,
         )?;
     }
@@ -381,6 +385,7 @@ pub fn create_comment<C: Db>(
         edit_token,
         thread_id: thread.id,
         confirmation_sent,
+        reply_mail,
     })
 }
 

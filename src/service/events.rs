@@ -1,7 +1,9 @@
-//! Recording what happened: one row in `events` per change, in the change's own
-//! transaction (see `crate::events` for who consumes them).
+//! Recording what happened, in the change's own transaction: one row in `events` per
+//! change (see `crate::events` for who consumes them: mail, webhooks), and one in the
+//! audit log per moderation step. Every service records here; nothing here sends.
 
 use crate::db::events::NewEvent;
+use crate::db::moderation::NewAudit;
 use crate::db::Db;
 use crate::domain::EventKind;
 use crate::error::ApiError;
@@ -44,6 +46,26 @@ pub fn record<C: Db>(
         thread_id,
         comment_id,
         detail: &detail.to_string(),
+    })?;
+    Ok(())
+}
+
+/// Records one moderation step in the audit log (the spam filter's too).
+pub(crate) fn audit<C: Db>(
+    c: &mut C,
+    moderator: &str,
+    action: &str,
+    comment_id: Option<i64>,
+    thread_id: Option<i64>,
+    detail: Option<&str>,
+) -> Result<(), ApiError> {
+    c.insert_audit(&NewAudit {
+        at: crate::view::now_micros(),
+        moderator,
+        action,
+        comment_id,
+        thread_id,
+        detail,
     })?;
     Ok(())
 }

@@ -12,43 +12,10 @@ use crate::cache::ThreadKey;
 use crate::config::{Moderation, SiteSettings};
 use crate::db::federation::{NewRemoteComment, NewRemotePost, PollOutcome, RemotePostRow};
 use crate::db::Db;
-use crate::domain::{CommentStatus, RemotePost};
+use crate::domain::{CommentStatus, EventKind, RemotePost};
 use crate::error::ApiError;
 use crate::security::ServerKey;
 use crate::view::{self, Origin};
-
-/// A thread's link elsewhere, as moderators see it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LinkedPost {
-    /// `mastodon` or `bluesky`.
-    pub kind: String,
-    /// As given.
-    pub url: String,
-    pub likes: i64,
-    pub reposts: i64,
-    /// RFC 3339; absent until the first poll.
-    pub polled_at: Option<String>,
-    pub next_poll_at: String,
-    /// Polls that failed in a row (the next waits longer each time).
-    pub failures: i64,
-    /// Why the last poll failed.
-    pub last_error: Option<String>,
-}
-
-impl From<RemotePostRow> for LinkedPost {
-    fn from(r: RemotePostRow) -> Self {
-        LinkedPost {
-            kind: r.kind,
-            url: r.url,
-            likes: r.likes,
-            reposts: r.reposts,
-            polled_at: r.polled_at.map(view::rfc3339),
-            next_poll_at: view::rfc3339(r.next_poll_at),
-            failures: r.failures,
-            last_error: r.last_error,
-        }
-    }
-}
 
 /// Links a thread to its announcement (the first poll is due at once) or, with `None`,
 /// unlinks it. The replies already stored stay.
@@ -92,7 +59,7 @@ pub fn link_thread<C: Db>(
         "fediverse_url: {}",
         post.map_or("(none)", |p| p.url.as_str())
     );
-    crate::service::moderation::audit(
+    super::events::audit(
         c,
         moderator,
         "link_thread",
@@ -206,8 +173,10 @@ fn status_for<C: Db>(
     })
 }
 
-/// Adds a reply from elsewhere as a comment of the thread. Returns its id and whether it
-/// is published, or `None` when a ban refuses it.
+/// Adds a reply from elsewhere as a comment of the thread, and records its
+/// `comment.created` event (with where it was written, `origin`): the moderators' mail,
+/// reply mail and webhooks follow from it as for any comment (see `crate::events`).
+/// Returns its id and whether it is published, or `None` when a ban refuses it.
 pub fn add_reply<C: Db>(
     c: &mut C,
     site: &SiteSettings,
@@ -215,7 +184,6 @@ pub fn add_reply<C: Db>(
     thread_id: i64,
     reply: &RemoteReply,
     parent: Option<(i64, Option<i64>)>,
-    mailer: Option<&crate::email::Mailer>,
 ) -> Result<Option<(i64, bool)>, ApiError> {
     let Some(status) = status_for(c, site, &reply.account, &reply.domain)? else {
         return Ok(None);
@@ -244,21 +212,18 @@ pub fn add_reply<C: Db>(
     let now = view::now_micros();
     if approved {
         c.add_comment_count(thread_id, 1)?;
-        crate::email::replies::comment_approved(c, row.id, now)?;
     }
-    // The site's moderators hear of it as of any comment (`notify_moderators`).
-    if let Some(mailer) = mailer {
-        let thread = c.thread_by_id(thread_id)?;
-        let event = crate::email::compose::NewCommentEvent {
-            id: crate::domain::CommentId(row.id),
-            pending: !approved,
-            author: reply.author.as_deref(),
-            email: None,
-            body: &reply.body,
-            post_url: None,
-        };
-        crate::email::compose::queue_new_comment(c, mailer, site, &thread, &event, now)?;
-    }
+    let origin = serde_json::to_value(&reply.origin)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("origin: {e}")))?;
+    super::events::record(
+        c,
+        EventKind::CommentCreated,
+        site.id.as_str(),
+        Some(thread_id),
+        Some(row.id),
+        &serde_json::json!({ "status": status.as_str(), "origin": origin }),
+        now,
+    )?;
     Ok(Some((row.id, approved)))
 }
 
@@ -276,7 +241,24 @@ pub fn remove_reply<C: Db>(
     }
     c.scrub_comment(id, now, "author")?;
     c.forget_origin(id)?;
-    Ok(())
+    // Its text is gone: so is what earlier events said of it (as for an author's delete).
+    c.forget_comment_events(id)?;
+    let detail = serde_json::json!({ "by": "author", "from": status });
+    record_change(c, EventKind::CommentDeleted, thread_id, id, &detail, now)
+}
+
+/// Records a change to a comment from elsewhere (an edit, a deletion there) in the
+/// event stream, as the same change made here is.
+fn record_change<C: Db>(
+    c: &mut C,
+    kind: EventKind,
+    thread_id: i64,
+    id: i64,
+    detail: &serde_json::Value,
+    now: i64,
+) -> Result<(), ApiError> {
+    let site = c.thread_by_id(thread_id)?.site;
+    super::events::record(c, kind, &site, Some(thread_id), Some(id), detail, now)
 }
 
 /// Stores what a poll found: new replies (moderated), edits, deletions, the counts of the
@@ -291,7 +273,6 @@ pub fn apply_poll<C: Db>(
     fetched: &Fetched,
     next_poll_at: i64,
     now: i64,
-    mailer: Option<&crate::email::Mailer>,
 ) -> Result<Applied, ApiError> {
     let mut applied = Applied::default();
     let thread = c.thread_by_id(post.thread_id)?;
@@ -337,6 +318,15 @@ pub fn apply_poll<C: Db>(
                     &origin,
                     Some(reply.edited_at.unwrap_or(now)),
                 )?;
+                let detail = serde_json::json!({ "by": "author", "status": status });
+                record_change(
+                    c,
+                    EventKind::CommentEdited,
+                    post.thread_id,
+                    *id,
+                    &detail,
+                    now,
+                )?;
                 applied.edited += 1;
             }
             continue;
@@ -352,9 +342,7 @@ pub fn apply_poll<C: Db>(
             .and_then(|k| known.get(k))
             .filter(|(_, _, status, _)| status != CommentStatus::Deleted.as_str())
             .map(|(id, root, _, _)| (*id, *root));
-        if let Some((id, approved)) =
-            add_reply(c, site, key, post.thread_id, reply, parent, mailer)?
-        {
+        if let Some((id, approved)) = add_reply(c, site, key, post.thread_id, reply, parent)? {
             if approved {
                 applied.added += 1;
             } else {
@@ -457,7 +445,6 @@ pub fn accept_webmention<C: Db>(
     slug: &crate::domain::Slug,
     m: &VerifiedMention,
     now: i64,
-    mailer: Option<&crate::email::Mailer>,
 ) -> Result<(), ApiError> {
     let thread = c.upsert_thread(
         &crate::db::models::NewThread {
@@ -478,11 +465,13 @@ pub fn accept_webmention<C: Db>(
     let mut comment_id = live.map(|(id, _, _)| *id);
     if m.kind == "reply" {
         match live {
-            Some((id, _, body)) => {
+            Some((id, status, body)) => {
                 if *body != m.body {
                     let origin = serde_json::to_string(&mention_origin(m))
                         .map_err(|e| ApiError::internal(anyhow::anyhow!("origin: {e}")))?;
                     c.update_remote_comment(*id, &m.body, &m.html, &origin, Some(now))?;
+                    let detail = serde_json::json!({ "by": "author", "status": status });
+                    record_change(c, EventKind::CommentEdited, thread.id, *id, &detail, now)?;
                 }
             }
             // Removed before (by a moderator, or the source said 410): it stays removed.
@@ -502,8 +491,7 @@ pub fn accept_webmention<C: Db>(
                     created_at: m.published.unwrap_or(now),
                     edited_at: None,
                 };
-                comment_id =
-                    add_reply(c, site, key, thread.id, &reply, None, mailer)?.map(|(id, _)| id);
+                comment_id = add_reply(c, site, key, thread.id, &reply, None)?.map(|(id, _)| id);
             }
         }
     } else if let Some((id, status, _)) = live {
@@ -689,7 +677,7 @@ pub fn add_remote_ban<C: Db>(
             other => other.into(),
         })?;
     let detail = format!("{kind} {value} ({})", row.action);
-    crate::service::moderation::audit(c, moderator, "ban_remote", None, None, Some(&detail))?;
+    super::events::audit(c, moderator, "ban_remote", None, None, Some(&detail))?;
     Ok(row.into())
 }
 
@@ -700,7 +688,7 @@ pub fn delete_remote_ban<C: Db>(c: &mut C, moderator: &str, id: i64) -> Result<(
             "There is no remote ban with this id.",
         ));
     }
-    crate::service::moderation::audit(
+    super::events::audit(
         c,
         moderator,
         "unban_remote",

@@ -10,9 +10,7 @@ use utoipa::ToSchema;
 use crate::cache::ThreadKey;
 use crate::config::Settings;
 use crate::db::models::{CommentPatch, ThreadRow};
-use crate::db::moderation::{
-    AuditRow, BanRow, CommentFilter, ModCommentRow, NewAudit, NewBan, ThreadRef,
-};
+use crate::db::moderation::{AuditRow, BanRow, CommentFilter, ModCommentRow, NewBan, ThreadRef};
 use crate::db::Db;
 use crate::domain::{CommentId, EventKind, PageUrl, Title};
 use crate::error::ApiError;
@@ -143,26 +141,6 @@ fn key_of(t: &ThreadRow) -> ThreadKey {
     }
 }
 
-/// Records one moderation event (the spam filter's too).
-pub(crate) fn audit<C: Db>(
-    c: &mut C,
-    moderator: &str,
-    action: &str,
-    comment_id: Option<i64>,
-    thread_id: Option<i64>,
-    detail: Option<&str>,
-) -> Result<(), ApiError> {
-    c.insert_audit(&NewAudit {
-        at: view::now_micros(),
-        moderator,
-        action,
-        comment_id,
-        thread_id,
-        detail,
-    })?;
-    Ok(())
-}
-
 /// What became of a comment a moderator acted on.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Acted {
@@ -254,7 +232,7 @@ pub fn act<C: Db>(
         )?;
     }
     let detail = format!("{from} → {}", to.unwrap_or("gone"));
-    audit(
+    super::events::audit(
         c,
         moderator,
         action.as_str(),
@@ -344,7 +322,7 @@ pub fn edit<C: Db>(
             edited_at: Some(view::now_micros()),
         },
     )?;
-    audit(c, moderator, "edit", Some(row.id), Some(thread.id), None)?;
+    super::events::audit(c, moderator, "edit", Some(row.id), Some(thread.id), None)?;
     super::events::record(
         c,
         EventKind::CommentEdited,
@@ -374,7 +352,7 @@ pub struct AdminThread {
     pub deleted: i64,
     pub created_at: String,
     /// The post elsewhere the thread is linked to, and how polling it goes.
-    pub fediverse: Option<crate::service::federation::LinkedPost>,
+    pub fediverse: Option<crate::domain::remote::LinkedPost>,
 }
 
 fn admin_thread(
@@ -400,12 +378,26 @@ fn admin_thread(
         spam: n("spam"),
         deleted: n("deleted"),
         created_at: view::rfc3339(t.created_at),
-        fediverse: remote.map(crate::service::federation::LinkedPost::from),
+        fediverse: remote.map(linked_post),
         site: t.site,
         slug: t.slug,
         title: t.title,
         url: t.url,
         locked: t.locked,
+    }
+}
+
+/// A thread's link elsewhere as moderators see it.
+fn linked_post(r: crate::db::federation::RemotePostRow) -> crate::domain::remote::LinkedPost {
+    crate::domain::remote::LinkedPost {
+        kind: r.kind,
+        url: r.url,
+        likes: r.likes,
+        reposts: r.reposts,
+        polled_at: r.polled_at.map(view::rfc3339),
+        next_poll_at: view::rfc3339(r.next_poll_at),
+        failures: r.failures,
+        last_error: r.last_error,
     }
 }
 
@@ -457,7 +449,7 @@ pub fn set_locked<C: Db>(
     let t = thread_row(c, thread_id)?;
     c.set_locked(t.id, locked)?;
     let action = if locked { "lock" } else { "unlock" };
-    audit(c, moderator, action, None, Some(t.id), None)?;
+    super::events::audit(c, moderator, action, None, Some(t.id), None)?;
     let t = thread_row(c, thread_id)?;
     let counts = c.status_counts(&[t.id])?;
     let key = key_of(&t);
@@ -489,7 +481,7 @@ pub fn set_thread_meta<C: Db>(
         title.map_or("(none)", Title::as_str),
         url.map_or("(none)", PageUrl::as_str)
     );
-    audit(c, moderator, "edit_thread", None, Some(t.id), Some(&detail))?;
+    super::events::audit(c, moderator, "edit_thread", None, Some(t.id), Some(&detail))?;
     let t = thread_row(c, thread_id)?;
     let counts = c.status_counts(&[t.id])?;
     let key = key_of(&t);
@@ -657,7 +649,7 @@ pub fn add_ban<C: Db>(c: &mut C, moderator: &str, input: &NewBanInput) -> Result
         row.kind,
         row.site.as_deref().unwrap_or("every site")
     );
-    audit(c, moderator, "ban", comment_id, None, Some(&detail))?;
+    super::events::audit(c, moderator, "ban", comment_id, None, Some(&detail))?;
     Ok(ban_json(row))
 }
 
@@ -670,6 +662,6 @@ pub fn remove_ban<C: Db>(c: &mut C, moderator: &str, id: i64) -> Result<(), ApiE
         row.kind,
         row.site.as_deref().unwrap_or("every site")
     );
-    audit(c, moderator, "unban", None, None, Some(&detail))?;
+    super::events::audit(c, moderator, "unban", None, None, Some(&detail))?;
     Ok(())
 }

@@ -64,44 +64,14 @@ impl RequestToken {
     }
 }
 
-/// Queues the mail with the link to a reader's data, in the caller's transaction. The
-/// same for an address the server knows or not: the answer must not tell them apart.
-pub fn mail_request_link<C: Db>(
-    c: &mut C,
-    mailer: &crate::email::Mailer,
-    email_key: &str,
-    now: i64,
-) -> Result<(), ApiError> {
-    let Ok(to) = email_key.parse::<lettre::message::Mailbox>() else {
-        return Ok(());
-    };
-    let token = RequestToken {
+/// The token of the link to a reader's data, valid for [`REQUEST_VALID_SECS`] from `now`
+/// (mailed by `email::privacy::queue_request_link`).
+pub fn request_token(key: &ServerKey, email_key: &str, now: i64) -> String {
+    RequestToken {
         email_key: email_key.to_owned(),
         expires: now / 1_000_000 + REQUEST_VALID_SECS,
-    };
-    let link = mailer.link(&format!("/privacy?t={}", token.encode(&mailer.key)));
-    let content = crate::email::replies::link_mail(
-        "en",
-        "Your data on this comment server".to_owned(),
-        format!(
-            "Someone (we hope you) asked for what this server stores about {email_key}: \
-             the comments written with it, reply-mail subscriptions, mail waiting to be sent. \
-             The page behind this link, for 24 hours, offers it as a download and a button \
-             to erase it."
-        ),
-        "See and erase your data:",
-        link,
-        "If you did not ask, ignore this mail: nothing is shown or erased without this link.",
-    )?;
-    let id = format!("<privacy@{}>", mailer.domain);
-    let composed = crate::email::compose::compose(mailer, &to, &id, content, None)?;
-    composed.enqueue(
-        c,
-        "privacy-link",
-        Some(&mailer.key.person_key(email_key)),
-        now,
-    )?;
-    Ok(())
+    }
+    .encode(key)
 }
 
 /// Who the audit log names for an erasure.

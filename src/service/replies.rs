@@ -46,8 +46,9 @@ pub fn post_as_moderator<C: Db>(
         ip: None,
         user_agent: None,
         moderator_id: Some(poster.id),
-        // A moderator's own comment needs no moderator mail, nor spam checks.
-        mailer: None,
+        // A moderator's own comment asks for no mail (and its event makes no moderator
+        // mail), nor spam checks.
+        email_on: false,
         spam: super::spam::Verdict::Clean,
         lang: "en",
         proof: None,

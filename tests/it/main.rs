@@ -18,6 +18,7 @@ mod feeds;
 mod hooks;
 mod http;
 mod import;
+mod mail_events;
 mod moderation_rules;
 mod nojs;
 mod ops;
