@@ -81,6 +81,10 @@ pub trait ImportStore: Sized {
     where
         F: FnOnce(&mut Self) -> Result<T, E>,
         E: From<diesel::result::Error>;
+    /// Between two of the import's transactions: a moment in which a running server's
+    /// writer takes the write lock (SQLite; it asks every few milliseconds). Nothing to do
+    /// on PostgreSQL, whose writers do not wait on one lock.
+    fn between_transactions(&mut self) {}
     /// The source ids of a site's imported comments removed here for good (see
     /// [`TOMBSTONE_SQL`]).
     fn removed_sources(&mut self, site: &str) -> QueryResult<std::collections::HashSet<String>>;
@@ -211,6 +215,11 @@ impl ImportStore for SqliteConnection {
         E: From<diesel::result::Error>,
     {
         self.immediate_transaction(f)
+    }
+
+    fn between_transactions(&mut self) {
+        // 20 ms after each transaction of up to a second: 2 % of the import's time.
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 
     fn import_cache(&mut self, on: bool) -> QueryResult<()> {

@@ -249,15 +249,38 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
     }
 }
 
+/// How long the writer asks for SQLite's write lock while another process holds it (the
+/// connections' `busy_timeout`), and how often.
+const WRITE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+const WRITE_LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(2);
+
 impl WriterConn for SqliteConnection {
     fn open(target: &WriterTarget) -> anyhow::Result<Self> {
         let mut conn = SqliteConnection::establish(&target.url)?;
         sqlite_pragmas(&mut conn, target.sqlite_sync)?;
+        // The writer waits for the lock itself, in `begin_batch`. Once `BEGIN IMMEDIATE`
+        // holds it, nothing in the batch waits for another writer (write-ahead log).
+        diesel::sql_query("PRAGMA busy_timeout = 0").execute(&mut conn)?;
         Ok(conn)
     }
 
     fn begin_batch(&mut self) -> QueryResult<()> {
-        diesel::connection::AnsiTransactionManager::begin_transaction_sql(self, "BEGIN IMMEDIATE")
+        // Asked for every 2 ms rather than through SQLite's busy handler, which sleeps up
+        // to 100 ms between tries: another process writing transaction after transaction
+        // (an import, which pauses a little between them) would take the lock back in
+        // every pause, and the server's writes would wait for the whole import.
+        let started = std::time::Instant::now();
+        loop {
+            match diesel::connection::AnsiTransactionManager::begin_transaction_sql(
+                self,
+                "BEGIN IMMEDIATE",
+            ) {
+                Err(e) if crate::error::is_transient(&e) && started.elapsed() < WRITE_LOCK_WAIT => {
+                    std::thread::sleep(WRITE_LOCK_POLL);
+                }
+                done => return done,
+            }
+        }
     }
 
     fn before_commit(&mut self, _changed: &[ThreadKey]) -> QueryResult<Option<i64>> {

@@ -308,6 +308,7 @@ where
                 Ok(()) => {
                     set_aside |= aside_now;
                     batch.tally.merge_into(&mut summary);
+                    conn.between_transactions();
                 }
                 Err(BatchEnd::DryRun) => batch.tally.merge_into(&mut summary),
                 Err(BatchEnd::Failed(e)) => {

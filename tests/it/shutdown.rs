@@ -253,6 +253,9 @@ async fn a_stop_while_postgres_is_frozen_exits_within_the_bound() {
     // The request in flight is answered 503 within the write timeout (10 s), then the
     // wind-down has its 10 s; before the fix the exit waited on the stuck threads (over
     // 40 s here).
-    assert!(took < Duration::from_secs(25), "stopped in {took:?}: {log:#?}");
+    assert!(
+        took < Duration::from_secs(25),
+        "stopped in {took:?}: {log:#?}"
+    );
     proxy.thaw();
 }
