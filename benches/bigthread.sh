@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Big-thread benchmark: does a page of a 10,000-comment thread cost what a page of a
+# 100-comment thread does? See benches/README.md ("Big threads").
+#
+#   benches/bigthread.sh [path-to-afterword-binary]
+#
+# Without an argument it uses target/release/afterword (build it first:
+# cargo build --release). Environment: SIZES ("100 10000"), DURATION (10s),
+# CONNECTIONS (32), THREADS (2), EMBED_RUNS (10; 0 skips the browser), KEEP_TMP (0).
+# Needs wrk, curl, python3; for the browser part node, embed/node_modules (cd embed &&
+# npm ci) and Chromium (/usr/bin/chromium or AFTERWORD_TEST_CHROMIUM). Only 127.0.0.1.
+set -euo pipefail
+export LC_ALL=C
+
+SIZES="${SIZES:-100 10000}"
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-32}"
+THREADS="${THREADS:-2}"
+EMBED_RUNS="${EMBED_RUNS:-10}"
+KEEP_TMP="${KEEP_TMP:-0}"
+SITE="bench"
+SLUG="/big/"
+SLUG_Q="%2Fbig%2F"
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(dirname "$BENCH_DIR")"
+die() { echo "bigthread.sh: $*" >&2; exit 1; }
+
+case "${1:-}" in
+  -h|--help) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
+esac
+BIN="${1:-$REPO_DIR/target/release/afterword}"
+[ -x "$BIN" ] || die "not an executable file: $BIN (run cargo build --release first)"
+command -v wrk >/dev/null 2>&1 || die "wrk is not installed. Install it with:  apt-get install -y wrk"
+for tool in curl python3; do command -v "$tool" >/dev/null 2>&1 || die "$tool is required"; done
+if [ "$EMBED_RUNS" != 0 ]; then
+  command -v node >/dev/null 2>&1 || die "node is required for the browser part (EMBED_RUNS=0 skips it)"
+  [ -d "$REPO_DIR/embed/node_modules/playwright-core" ] || die "run (cd embed && npm ci) first (EMBED_RUNS=0 skips the browser part)"
+fi
+unset AFTERWORD_LISTEN AFTERWORD_DATABASE_URL AFTERWORD_PUBLIC_URL AFTERWORD_CONFIG
+export RUST_LOG="${RUST_LOG:-warn}"
+
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/afterword-bigthread.XXXXXX")"
+SERVER_PID=""
+stop_server() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=""
+}
+cleanup() {
+  local rc=$?
+  set +e
+  stop_server
+  if [ "$KEEP_TMP" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+curl_() { curl --noproxy '*' -sS --max-time 30 "$@"; }
+
+# p50 and p99 in ms, req/s, non-2xx and socket errors, and the Lua script's cache line.
+parse_wrk() {
+  awk '
+    function ms(v,   n, u) {
+      n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+      if (u == "us") return n / 1000; if (u == "ms") return n; if (u == "s") return n * 1000
+      return -1
+    }
+    BEGIN { p50 = -1; p99 = -1; rps = 0; bad = 0; sock = 0; cache = "-" }
+    /Latency Distribution/ { d = 1; next }
+    d && $1 == "50%" { p50 = ms($2) }
+    d && $1 == "99%" { p99 = ms($2); d = 0 }
+    /^Requests\/sec:/ { rps = $2 }
+    /Non-2xx or 3xx responses:/ { bad = $NF }
+    /Socket errors:/ { line = $0; gsub(/[^0-9 ]/, " ", line); n = split(line, f, " "); for (i = 1; i <= n; i++) sock += f[i] }
+    /^cache: / { cache = $2 " " $3 }
+    END { printf "p50=%.2fms p99=%.2fms req/s=%.0f errors=%d %s\n", p50, p99, rps, bad + sock, cache }
+  ' "$1"
+}
+
+RESULTS=()
+# phase SIZE NAME URL [MODE] : one wrk run; MODE set runs bigthread.lua (cold keys)
+phase() {
+  local size="$1" name="$2" url="$3" mode="${4:-}" out="$TMP/$1-$2.out"
+  local script=()
+  [ -n "$mode" ] && script=(-s "$BENCH_DIR/bigthread.lua")
+  MODE="$mode" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 10s --latency \
+    "${script[@]}" "$url" >"$out" 2>&1 || { cat "$out" >&2; die "wrk failed ($size $name)"; }
+  kill -0 "$SERVER_PID" 2>/dev/null || die "the server died during $size $name"
+  local line
+  line="$(printf '%-6s %-16s %s' "$size" "$name" "$(parse_wrk "$out")")"
+  echo "$line"
+  RESULTS+=("$line")
+}
+
+GIT_COMMIT="$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+echo "== Afterword big-thread benchmark"
+echo "date:    $(date -u '+%Y-%m-%dT%H:%M:%SZ')   cpus: $(nproc)   load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "commit:  $GIT_COMMIT   binary: $BIN"
+echo "wrk:     -t$THREADS -c$CONNECTIONS -d$DURATION per phase; backend: SQLite"
+echo
+
+for size in $SIZES; do
+  dir="$TMP/$size"
+  mkdir -p "$dir"
+  PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+  BASE="http://127.0.0.1:$PORT"
+  cat >"$dir/afterword.toml" <<EOF2
+listen = "127.0.0.1:$PORT"
+database_url = "sqlite://$dir/bench.db"
+
+[[site]]
+id = "$SITE"
+origins = ["*"]
+moderation = "none"
+EOF2
+  python3 "$BENCH_DIR/bigthread_export.py" "$SITE" "$SLUG" "$size" "$dir/thread.jsonl" >/dev/null
+  "$BIN" import afterword "$dir/thread.jsonl" --site "$SITE" --json --config "$dir/afterword.toml" \
+    >"$dir/import.json" 2>"$dir/import.log" || { cat "$dir/import.log" >&2; die "import of $size comments failed"; }
+  "$BIN" serve --config "$dir/afterword.toml" >"$dir/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 150); do
+    [ "$(curl --noproxy '*' -s -o /dev/null -w '%{http_code}' "$BASE/healthz" || true)" = 200 ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$dir/server.log" >&2; die "the server did not start"; }
+    sleep 0.2
+  done
+
+  # Walk the thread through `next` (oldest first, the embed's 50 per page): how many
+  # pages, the count, and the cursors around the last page for bigthread.lua.
+  read -r PAGES COUNT SEEN LAST_AFTER LAST_FROM LAST_TO LAST_LIMIT < <(python3 - "$BASE" "$SITE" "$SLUG_Q" <<'PY'
+import base64, json, sys, urllib.request
+base, site, slug = sys.argv[1:4]
+def get(after):
+    url = f"{base}/api/v1/comments?site={site}&slug={slug}" + (f"&after={after}" if after else "")
+    with urllib.request.urlopen(url, timeout=60) as r:
+        return json.load(r)
+pages, seen, after, prev_after, prev_last_top = 0, 0, None, "-", None
+while True:
+    p = get(after)
+    pages += 1
+    seen += sum(1 for c in p["comments"] if c["status"] == "approved")
+    tops = [c["id"] for c in p["comments"] if c["parent_id"] is None]
+    if not p["next"]:
+        break
+    prev_after, prev_last_top, after = p["next"], tops[-1], p["next"]
+if prev_last_top is None:       # one page: the first is the last
+    frm, to = 0, 0
+else:
+    frm, to = prev_last_top, tops[0] - 1
+print(pages, p["thread"]["comment_count"], seen, after or "-", frm, to, max(50, len(tops)))
+PY
+)
+  [ "$COUNT" = "$size" ] && [ "$SEEN" = "$size" ] || die "$size comments seeded, but the thread counts $COUNT and its pages show $SEEN"
+  FIRST_JSON="$BASE/api/v1/comments?site=$SITE&slug=$SLUG_Q"
+  FIRST_HTML="$BASE/api/v1/comments.html?site=$SITE&slug=$SLUG_Q"
+  if [ "$LAST_AFTER" = - ]; then
+    LAST_JSON="$FIRST_JSON"; LAST_HTML="$FIRST_HTML"; LAST_MODE=first
+  else
+    LAST_JSON="$FIRST_JSON&after=$LAST_AFTER"; LAST_HTML="$FIRST_HTML&after=$LAST_AFTER"; LAST_MODE=last
+  fi
+  echo "-- $size comments: $PAGES pages of 50 top-level comments; count $COUNT, seen $SEEN;" \
+    "first page $(curl_ -o /dev/null -w '%{size_download}' "$FIRST_JSON") bytes JSON," \
+    "last page $(curl_ -o /dev/null -w '%{size_download}' "$LAST_JSON") bytes JSON"
+  # Hot: the page from the server's cache, as most readers get it.
+  phase "$size" json-first "$FIRST_JSON"
+  phase "$size" json-last "$LAST_JSON"
+  phase "$size" html-first "$FIRST_HTML"
+  phase "$size" html-last "$LAST_HTML"
+  # Cold: every request under a new key, so the page is read from the database and built.
+  phase "$size" json-first-cold "$FIRST_JSON" first
+  export LAST_FROM LAST_TO LAST_LIMIT
+  phase "$size" json-last-cold "$FIRST_JSON" "$LAST_MODE"
+  phase "$size" html-first-cold "$FIRST_HTML" html
+  phase "$size" html-last-cold "$LAST_HTML" html
+  if [ "$EMBED_RUNS" != 0 ]; then
+    line="$(printf '%-6s %-16s %s' "$size" embed "$(node "$BENCH_DIR/bigthread_embed.mjs" "$BASE" "$SITE" "$SLUG" "$EMBED_RUNS")")"
+    echo "$line"
+    RESULTS+=("$line")
+  fi
+  stop_server
+  echo
+done
+
+echo "== summary (load at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
+printf '%s\n' "${RESULTS[@]}"
