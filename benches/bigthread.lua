@@ -44,18 +44,21 @@ function init(args)
    last_to = tonumber(os.getenv("LAST_TO") or "0")
    last_limit = tonumber(os.getenv("LAST_LIMIT") or "50")
    math.randomseed(os.time() + tid * 7919)
+   -- Keys of this run only: an earlier phase (or run) may have cached its own.
+   run = math.random(1, 1000000000)
 end
 
 function request()
    n = n + 1
    if mode == "first" then
-      local cursor = base64url("o:-" .. (tid * 100000000 + n))
+      local cursor = base64url("o:-" .. run .. tid .. "0" .. n)
       return wrk.format("GET", wrk.path .. "&after=" .. cursor)
    elseif mode == "last" then
       local cursor = base64url("o:" .. math.random(last_from, last_to))
-      return wrk.format("GET", wrk.path .. "&limit=" .. math.random(last_limit, 200) .. "&after=" .. cursor)
+      local path = string.gsub(wrk.path, "&limit=%d+", "")
+      return wrk.format("GET", path .. "&limit=" .. math.random(last_limit, 200) .. "&after=" .. cursor)
    else
-      return wrk.format("GET", wrk.path .. "&title=t" .. tid .. "-" .. n)
+      return wrk.format("GET", wrk.path .. "&title=t" .. run .. "-" .. tid .. "-" .. n)
    end
 end
 

@@ -5,7 +5,7 @@
 #   benches/bigthread.sh [path-to-afterword-binary]
 #
 # Without an argument it uses target/release/afterword (build it first:
-# cargo build --release). Environment: SIZES ("100 10000"), DURATION (10s),
+# cargo build --release). Environment: SIZES ("100 10000"), LIMIT (10), DURATION (10s),
 # CONNECTIONS (32), THREADS (2), EMBED_RUNS (10; 0 skips the browser), KEEP_TMP (0).
 # Needs wrk, curl, python3; for the browser part node, embed/node_modules (cd embed &&
 # npm ci) and Chromium (/usr/bin/chromium or AFTERWORD_TEST_CHROMIUM). Only 127.0.0.1.
@@ -13,6 +13,9 @@ set -euo pipefail
 export LC_ALL=C
 
 SIZES="${SIZES:-100 10000}"
+# Top-level comments per page: 10 (with their replies, 100 comments) makes every page of
+# both threads the same size, so that only the thread's size differs.
+LIMIT="${LIMIT:-10}"
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-2}"
@@ -103,7 +106,7 @@ GIT_COMMIT="$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo unkn
 echo "== Afterword big-thread benchmark"
 echo "date:    $(date -u '+%Y-%m-%dT%H:%M:%SZ')   cpus: $(nproc)   load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "commit:  $GIT_COMMIT   binary: $BIN"
-echo "wrk:     -t$THREADS -c$CONNECTIONS -d$DURATION per phase; backend: SQLite"
+echo "wrk:     -t$THREADS -c$CONNECTIONS -d$DURATION per phase, limit=$LIMIT; backend: SQLite; embed: its default 50 per page"
 echo
 
 for size in $SIZES; do
@@ -131,13 +134,13 @@ EOF2
     sleep 0.2
   done
 
-  # Walk the thread through `next` (oldest first, the embed's 50 per page): how many
+  # Walk the thread through `next` (oldest first, LIMIT per page): how many
   # pages, the count, and the cursors around the last page for bigthread.lua.
-  read -r PAGES COUNT SEEN LAST_AFTER LAST_FROM LAST_TO LAST_LIMIT < <(python3 - "$BASE" "$SITE" "$SLUG_Q" <<'PY'
+  read -r PAGES COUNT SEEN LAST_AFTER LAST_FROM LAST_TO LAST_LIMIT < <(python3 - "$BASE" "$SITE" "$SLUG_Q" "$LIMIT" <<'PY'
 import base64, json, sys, urllib.request
-base, site, slug = sys.argv[1:4]
+base, site, slug, limit = sys.argv[1:5]
 def get(after):
-    url = f"{base}/api/v1/comments?site={site}&slug={slug}" + (f"&after={after}" if after else "")
+    url = f"{base}/api/v1/comments?site={site}&slug={slug}&limit={limit}" + (f"&after={after}" if after else "")
     with urllib.request.urlopen(url, timeout=60) as r:
         return json.load(r)
 pages, seen, after, prev_after, prev_last_top = 0, 0, None, "-", None
@@ -153,20 +156,22 @@ if prev_last_top is None:       # one page: the first is the last
     frm, to = 0, 0
 else:
     frm, to = prev_last_top, tops[0] - 1
-print(pages, p["thread"]["comment_count"], seen, after or "-", frm, to, max(50, len(tops)))
+print(pages, p["thread"]["comment_count"], seen, after or "-", frm, to, max(int(limit), len(tops)))
 PY
 )
   [ "$COUNT" = "$size" ] && [ "$SEEN" = "$size" ] || die "$size comments seeded, but the thread counts $COUNT and its pages show $SEEN"
-  FIRST_JSON="$BASE/api/v1/comments?site=$SITE&slug=$SLUG_Q"
-  FIRST_HTML="$BASE/api/v1/comments.html?site=$SITE&slug=$SLUG_Q"
+  FIRST_JSON="$BASE/api/v1/comments?site=$SITE&slug=$SLUG_Q&limit=$LIMIT"
+  FIRST_HTML="$BASE/api/v1/comments.html?site=$SITE&slug=$SLUG_Q&limit=$LIMIT"
   if [ "$LAST_AFTER" = - ]; then
     LAST_JSON="$FIRST_JSON"; LAST_HTML="$FIRST_HTML"; LAST_MODE=first
   else
     LAST_JSON="$FIRST_JSON&after=$LAST_AFTER"; LAST_HTML="$FIRST_HTML&after=$LAST_AFTER"; LAST_MODE=last
   fi
-  echo "-- $size comments: $PAGES pages of 50 top-level comments; count $COUNT, seen $SEEN;" \
+  echo "-- $size comments: $PAGES pages of $LIMIT top-level comments; count $COUNT, seen $SEEN;" \
     "first page $(curl_ -o /dev/null -w '%{size_download}' "$FIRST_JSON") bytes JSON," \
-    "last page $(curl_ -o /dev/null -w '%{size_download}' "$LAST_JSON") bytes JSON"
+    "last page $(curl_ -o /dev/null -w '%{size_download}' "$LAST_JSON") bytes JSON;" \
+    "HTML $(curl_ -o /dev/null -w '%{size_download}' "$FIRST_HTML") and $(curl_ -o /dev/null -w '%{size_download}' "$LAST_HTML") bytes," \
+    "HTML page from cache: $(curl_ -o /dev/null -D - "$FIRST_HTML" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-afterword-cache" { print $2 }')"
   # Hot: the page from the server's cache, as most readers get it.
   phase "$size" json-first "$FIRST_JSON"
   phase "$size" json-last "$LAST_JSON"
