@@ -6,7 +6,9 @@
 #
 # Without an argument it uses target/release/afterword (build it first:
 # cargo build --release). Environment: SIZES ("100 10000"), LIMIT (10), DURATION (10s),
-# CONNECTIONS (32), THREADS (2), EMBED_RUNS (10; 0 skips the browser), KEEP_TMP (0).
+# ROUNDS (2), CONNECTIONS (32), THREADS (2), EMBED_RUNS (10; 0 skips the browser),
+# KEEP_TMP (0). All sizes are served at once and measured in turns, the order reversed
+# every round, so that a busy machine weighs on each alike.
 # Needs wrk, curl, python3; for the browser part node, embed/node_modules (cd embed &&
 # npm ci) and Chromium (/usr/bin/chromium or AFTERWORD_TEST_CHROMIUM). Only 127.0.0.1.
 set -euo pipefail
@@ -17,6 +19,7 @@ SIZES="${SIZES:-100 10000}"
 # both threads the same size, so that only the thread's size differs.
 LIMIT="${LIMIT:-10}"
 DURATION="${DURATION:-10s}"
+ROUNDS="${ROUNDS:-2}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-2}"
 EMBED_RUNS="${EMBED_RUNS:-10}"
@@ -44,20 +47,20 @@ unset AFTERWORD_LISTEN AFTERWORD_DATABASE_URL AFTERWORD_PUBLIC_URL AFTERWORD_CON
 export RUST_LOG="${RUST_LOG:-warn}"
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/afterword-bigthread.XXXXXX")"
-SERVER_PID=""
-stop_server() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  SERVER_PID=""
+declare -A PID BASE FIRST_JSON LAST_JSON FIRST_HTML LAST_HTML LAST_MODE LFROM LTO LLIMIT
+stop_servers() {
+  local p
+  for p in "${PID[@]}"; do
+    kill -TERM "$p" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
 }
 cleanup() {
   local rc=$?
   set +e
-  stop_server
+  stop_servers
   if [ "$KEEP_TMP" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
   exit "$rc"
 }
@@ -88,18 +91,26 @@ parse_wrk() {
 }
 
 RESULTS=()
-# phase SIZE NAME URL [MODE] : one wrk run; MODE set runs bigthread.lua (cold keys)
+# phase SIZE NAME ROUND URL [MODE] : one wrk run; MODE set runs bigthread.lua (cold keys)
 phase() {
-  local size="$1" name="$2" url="$3" mode="${4:-}" out="$TMP/$1-$2.out"
+  local size="$1" name="$2" round="$3" url="$4" mode="${5:-}" out="$TMP/$1-$2-$3.out"
   local script=()
   [ -n "$mode" ] && script=(-s "$BENCH_DIR/bigthread.lua")
-  MODE="$mode" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 10s --latency \
+  MODE="$mode" LAST_FROM="${LFROM[$size]}" LAST_TO="${LTO[$size]}" LAST_LIMIT="${LLIMIT[$size]}" \
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 10s --latency \
     "${script[@]}" "$url" >"$out" 2>&1 || { cat "$out" >&2; die "wrk failed ($size $name)"; }
-  kill -0 "$SERVER_PID" 2>/dev/null || die "the server died during $size $name"
+  kill -0 "${PID[$size]}" 2>/dev/null || die "the server died during $size $name"
   local line
-  line="$(printf '%-6s %-16s %s' "$size" "$name" "$(parse_wrk "$out")")"
+  line="$(printf '%-6s %-16s r%s %s' "$size" "$name" "$round" "$(parse_wrk "$out")")"
   echo "$line"
   RESULTS+=("$line")
+}
+
+# The sizes in round R's order: as given in odd rounds, reversed in even ones.
+order() {
+  local -a s=($SIZES)
+  if [ $(($1 % 2)) = 1 ]; then echo "${s[@]}"; else
+    local i out=(); for ((i=${#s[@]}-1; i>=0; i--)); do out+=("${s[i]}"); done; echo "${out[@]}"; fi
 }
 
 GIT_COMMIT="$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -113,7 +124,8 @@ for size in $SIZES; do
   dir="$TMP/$size"
   mkdir -p "$dir"
   PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-  BASE="http://127.0.0.1:$PORT"
+  B="http://127.0.0.1:$PORT"
+  BASE[$size]="$B"
   cat >"$dir/afterword.toml" <<EOF2
 listen = "127.0.0.1:$PORT"
 database_url = "sqlite://$dir/bench.db"
@@ -127,16 +139,16 @@ EOF2
   "$BIN" import afterword "$dir/thread.jsonl" --site "$SITE" --json --config "$dir/afterword.toml" \
     >"$dir/import.json" 2>"$dir/import.log" || { cat "$dir/import.log" >&2; die "import of $size comments failed"; }
   "$BIN" serve --config "$dir/afterword.toml" >"$dir/server.log" 2>&1 &
-  SERVER_PID=$!
+  PID[$size]=$!
   for _ in $(seq 1 150); do
-    [ "$(curl --noproxy '*' -s -o /dev/null -w '%{http_code}' "$BASE/healthz" || true)" = 200 ] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$dir/server.log" >&2; die "the server did not start"; }
+    [ "$(curl --noproxy '*' -s -o /dev/null -w '%{http_code}' "$B/healthz" || true)" = 200 ] && break
+    kill -0 "${PID[$size]}" 2>/dev/null || { tail -20 "$dir/server.log" >&2; die "the server did not start"; }
     sleep 0.2
   done
 
   # Walk the thread through `next` (oldest first, LIMIT per page): how many
   # pages, the count, and the cursors around the last page for bigthread.lua.
-  read -r PAGES COUNT SEEN LAST_AFTER LAST_FROM LAST_TO LAST_LIMIT < <(python3 - "$BASE" "$SITE" "$SLUG_Q" "$LIMIT" <<'PY'
+  read -r PAGES COUNT SEEN LAST_AFTER LAST_FROM LAST_TO LAST_LIMIT < <(python3 - "$B" "$SITE" "$SLUG_Q" "$LIMIT" <<'PY'
 import base64, json, sys, urllib.request
 base, site, slug, limit = sys.argv[1:5]
 def get(after):
@@ -160,37 +172,53 @@ print(pages, p["thread"]["comment_count"], seen, after or "-", frm, to, max(int(
 PY
 )
   [ "$COUNT" = "$size" ] && [ "$SEEN" = "$size" ] || die "$size comments seeded, but the thread counts $COUNT and its pages show $SEEN"
-  FIRST_JSON="$BASE/api/v1/comments?site=$SITE&slug=$SLUG_Q&limit=$LIMIT"
-  FIRST_HTML="$BASE/api/v1/comments.html?site=$SITE&slug=$SLUG_Q&limit=$LIMIT"
+  FJ="$B/api/v1/comments?site=$SITE&slug=$SLUG_Q&limit=$LIMIT"
+  FH="$B/api/v1/comments.html?site=$SITE&slug=$SLUG_Q&limit=$LIMIT"
+  FIRST_JSON[$size]="$FJ"; FIRST_HTML[$size]="$FH"
+  LFROM[$size]="$LAST_FROM"; LTO[$size]="$LAST_TO"; LLIMIT[$size]="$LAST_LIMIT"
   if [ "$LAST_AFTER" = - ]; then
-    LAST_JSON="$FIRST_JSON"; LAST_HTML="$FIRST_HTML"; LAST_MODE=first
+    LAST_JSON[$size]="$FJ"; LAST_HTML[$size]="$FH"; LAST_MODE[$size]=first
   else
-    LAST_JSON="$FIRST_JSON&after=$LAST_AFTER"; LAST_HTML="$FIRST_HTML&after=$LAST_AFTER"; LAST_MODE=last
+    LAST_JSON[$size]="$FJ&after=$LAST_AFTER"; LAST_HTML[$size]="$FH&after=$LAST_AFTER"; LAST_MODE[$size]=last
   fi
   echo "-- $size comments: $PAGES pages of $LIMIT top-level comments; count $COUNT, seen $SEEN;" \
-    "first page $(curl_ -o /dev/null -w '%{size_download}' "$FIRST_JSON") bytes JSON," \
-    "last page $(curl_ -o /dev/null -w '%{size_download}' "$LAST_JSON") bytes JSON;" \
-    "HTML $(curl_ -o /dev/null -w '%{size_download}' "$FIRST_HTML") and $(curl_ -o /dev/null -w '%{size_download}' "$LAST_HTML") bytes," \
-    "HTML page from cache: $(curl_ -o /dev/null -D - "$FIRST_HTML" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-afterword-cache" { print $2 }')"
-  # Hot: the page from the server's cache, as most readers get it.
-  phase "$size" json-first "$FIRST_JSON"
-  phase "$size" json-last "$LAST_JSON"
-  phase "$size" html-first "$FIRST_HTML"
-  phase "$size" html-last "$LAST_HTML"
-  # Cold: every request under a new key, so the page is read from the database and built.
-  phase "$size" json-first-cold "$FIRST_JSON" first
-  export LAST_FROM LAST_TO LAST_LIMIT
-  phase "$size" json-last-cold "$FIRST_JSON" "$LAST_MODE"
-  phase "$size" html-first-cold "$FIRST_HTML" html
-  phase "$size" html-last-cold "$LAST_HTML" html
-  if [ "$EMBED_RUNS" != 0 ]; then
-    line="$(printf '%-6s %-16s %s' "$size" embed "$(node "$BENCH_DIR/bigthread_embed.mjs" "$BASE" "$SITE" "$SLUG" "$EMBED_RUNS")")"
-    echo "$line"
-    RESULTS+=("$line")
-  fi
-  stop_server
-  echo
+    "first page $(curl_ -o /dev/null -w '%{size_download}' "$FJ") bytes JSON," \
+    "last page $(curl_ -o /dev/null -w '%{size_download}' "${LAST_JSON[$size]}") bytes JSON;" \
+    "HTML $(curl_ -o /dev/null -w '%{size_download}' "$FH") and $(curl_ -o /dev/null -w '%{size_download}' "${LAST_HTML[$size]}") bytes," \
+    "HTML page from cache: $(curl_ -o /dev/null -D - "$FH" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-afterword-cache" { print $2 }')"
+done
+echo
+
+for name in json-first json-last html-first html-last json-first-cold json-last-cold html-first-cold html-last-cold; do
+  for round in $(seq 1 "$ROUNDS"); do
+    for size in $(order "$round"); do
+      case "$name" in
+        # Hot: the page from the server's cache, as most readers get it.
+        json-first) phase "$size" "$name" "$round" "${FIRST_JSON[$size]}" ;;
+        json-last) phase "$size" "$name" "$round" "${LAST_JSON[$size]}" ;;
+        html-first) phase "$size" "$name" "$round" "${FIRST_HTML[$size]}" ;;
+        html-last) phase "$size" "$name" "$round" "${LAST_HTML[$size]}" ;;
+        # Cold: every request under a new key, so the page is read from the database.
+        json-first-cold) phase "$size" "$name" "$round" "${FIRST_JSON[$size]}" first ;;
+        json-last-cold) phase "$size" "$name" "$round" "${FIRST_JSON[$size]}" "${LAST_MODE[$size]}" ;;
+        html-first-cold) phase "$size" "$name" "$round" "${FIRST_HTML[$size]}" html ;;
+        html-last-cold) phase "$size" "$name" "$round" "${LAST_HTML[$size]}" html ;;
+      esac
+    done
+  done
 done
 
+if [ "$EMBED_RUNS" != 0 ]; then
+  half=$(( (EMBED_RUNS + 1) / 2 ))
+  for round in 1 2; do
+    for size in $(order "$round"); do
+      line="$(printf '%-6s %-16s r%s %s' "$size" embed "$round" "$(node "$BENCH_DIR/bigthread_embed.mjs" "${BASE[$size]}" "$SITE" "$SLUG" "$half")")"
+      echo "$line"
+      RESULTS+=("$line")
+    done
+  done
+fi
+
+echo
 echo "== summary (load at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
-printf '%s\n' "${RESULTS[@]}"
+printf '%s\n' "${RESULTS[@]}" | sort -s -k1,1n
