@@ -6,7 +6,8 @@
 #
 # Without an argument it uses target/release/afterword (build it first:
 # cargo build --release). Environment: SIZES ("100 10000"), LIMIT (10), DURATION (10s),
-# ROUNDS (2), CONNECTIONS (32), THREADS (2), EMBED_RUNS (10; 0 skips the browser),
+# ROUNDS (2), PHASES (all; empty: none), CONNECTIONS (32), THREADS (2), EMBED_RUNS (10; 0
+# skips the browser),
 # KEEP_TMP (0). All sizes are served at once and measured in turns, the order reversed
 # every round, so that a busy machine weighs on each alike.
 # Needs wrk, curl, python3; for the browser part node, embed/node_modules (cd embed &&
@@ -20,6 +21,7 @@ SIZES="${SIZES:-100 10000}"
 LIMIT="${LIMIT:-10}"
 DURATION="${DURATION:-10s}"
 ROUNDS="${ROUNDS:-2}"
+PHASES="${PHASES-json-first json-last html-first html-last json-first-cold json-last-cold html-first-cold html-last-cold}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-2}"
 EMBED_RUNS="${EMBED_RUNS:-10}"
@@ -189,7 +191,7 @@ PY
 done
 echo
 
-for name in json-first json-last html-first html-last json-first-cold json-last-cold html-first-cold html-last-cold; do
+for name in $PHASES; do
   for round in $(seq 1 "$ROUNDS"); do
     for size in $(order "$round"); do
       case "$name" in
