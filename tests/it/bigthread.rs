@@ -41,7 +41,7 @@ fn status(t: usize, j: usize) -> &'static str {
         (13, 0) => "spam",
         (13, _) => "deleted",
         // Now and then a reply waits for a moderator (with replies under it, a placeholder).
-        _ if (t * 9 + j) % 53 == 0 => "pending",
+        _ if (t * 9 + j).is_multiple_of(53) => "pending",
         _ => "approved",
     }
 }
@@ -86,7 +86,7 @@ fn write_export(path: &Path) -> Expected {
                 expected.placeholders += 1;
             }
         }
-        for j in 0..10 {
+        for (j, parent) in PARENT.iter().enumerate() {
             n += 1;
             let st = status(t, j);
             let rx = if st == "approved" {
@@ -101,7 +101,7 @@ fn write_export(path: &Path) -> Expected {
             line(
                 &mut out,
                 json!({"type": "comment", "id": format!("big:{t}-{j}"),
-                       "parent": (j > 0).then(|| format!("big:{t}-{}", PARENT[j])),
+                       "parent": (j > 0).then(|| format!("big:{t}-{parent}")),
                        "status": st, "author": author, "website": null,
                        "created_at": format!("2020-01-01T{:02}:{:02}:{:02}Z", n / 3600, n / 60 % 60, n % 60),
                        "edited_at": null, "body": format!("Comment {t}-{j}"), "reactions": rx}),
