@@ -194,17 +194,6 @@ pub fn thread_json(
     }
 }
 
-/// Reactions per comment, summed over kinds: what `sort=top` orders by.
-pub fn scores(reaction_rows: &[(Option<i64>, String, i64)]) -> HashMap<i64, i64> {
-    let mut m = HashMap::new();
-    for (comment, _, n) in reaction_rows {
-        if let Some(id) = comment {
-            *m.entry(*id).or_insert(0) += n;
-        }
-    }
-    m
-}
-
 /// One page of a thread from its candidate top-level rows and their replies (ordered by id).
 /// Sorting, the cursor and the limit apply here too, so any superset of the page works.
 pub fn page(
@@ -216,7 +205,6 @@ pub fn page(
 ) -> (BTreeMap<String, i64>, Vec<CommentJson>, Option<String>) {
     let mut post_reactions = BTreeMap::new();
     let mut by_comment: HashMap<i64, BTreeMap<String, i64>> = HashMap::new();
-    let scores = scores(&reaction_rows);
     for (comment, kind, n) in reaction_rows {
         match comment {
             None => {
@@ -259,7 +247,9 @@ pub fn page(
         }
     }
 
-    let score = |i: usize| -> i64 { scores.get(&rows[i].id).copied().unwrap_or(0) };
+    // The stored score, as the page's query ordered by: the counters shown may have moved
+    // since, but the order and the cursor must agree with the query's.
+    let score = |i: usize| -> i64 { rows[i].score };
     match sort {
         Sort::Oldest => {}
         Sort::Newest => top.reverse(),
@@ -353,6 +343,7 @@ mod tests {
             edited_at: None,
             moderator_id: None,
             origin: None,
+            score: 0,
         }
     }
 
@@ -396,7 +387,13 @@ mod tests {
 
     #[test]
     fn top_sorts_by_reactions_then_age() {
-        let rows: Vec<_> = (1..=4).map(|i| row(i, None, "approved")).collect();
+        // The stored scores are the sums of the counters below.
+        let rows: Vec<_> = (1..=4)
+            .map(|i| PublicCommentRow {
+                score: [0, 2, 5, 0][i as usize - 1],
+                ..row(i, None, "approved")
+            })
+            .collect();
         let reactions = vec![
             (Some(3), "👍".to_string(), 5),
             (Some(2), "👍".to_string(), 1),

@@ -48,6 +48,8 @@ pub struct PublicCommentRow {
     pub moderator_id: Option<i64>,
     /// Where it came from when it was not written here (JSON, see `view::Origin`).
     pub origin: Option<String>,
+    /// The sum of its reaction counts, which `sort=top` orders by.
+    pub score: i64,
 }
 
 /// What the author endpoints (edit, delete) need to decide.

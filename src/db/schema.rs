@@ -39,6 +39,7 @@ diesel::table! {
         source_key -> Nullable<Text>,
         origin -> Nullable<Text>,
         remote_account -> Nullable<Text>,
+        score -> BigInt,
     }
 }
 

@@ -9,8 +9,6 @@ use super::schema::{comments, reaction_counts, reactions, server_secrets, thread
 /// The avatar of a deleted comment's placeholder: the same for all, tied to no one.
 pub const DELETED_AVATAR: &str = "0000000000000000";
 
-diesel::alias!(super::schema::comments as replies: RepliesAlias);
-
 diesel::define_sql_function! {
     fn coalesce(x: diesel::sql_types::Nullable<diesel::sql_types::Text>, y: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
 }
@@ -32,8 +30,20 @@ pub trait Store: Sized {
         after_id: Option<i64>,
         n: i64,
     ) -> QueryResult<Vec<PublicCommentRow>>;
-    /// The ids of every visible top-level comment (for sorting by reactions).
-    fn top_level_ids(&mut self, thread_id: i64) -> QueryResult<Vec<i64>>;
+    /// Up to `n` visible top-level comments in `sort=top` order (score down, then oldest
+    /// first) after the cursor `(score, id)`. Both halves are seeks on `comments_top_idx`.
+    fn top_level_by_score(
+        &mut self,
+        thread_id: i64,
+        after: Option<(i64, i64)>,
+        n: i64,
+    ) -> QueryResult<Vec<PublicCommentRow>>;
+    /// Those of `roots` (top-level comments) under which an approved reply hangs.
+    fn roots_with_approved_replies(
+        &mut self,
+        thread_id: i64,
+        roots: &[i64],
+    ) -> QueryResult<Vec<Option<i64>>>;
     fn comments_by_ids(&mut self, ids: &[i64]) -> QueryResult<Vec<PublicCommentRow>>;
     /// Every reply under these top-level comments, oldest first; the page keeps those
     /// approved and the placeholders they need.
@@ -45,6 +55,13 @@ pub trait Store: Sized {
     /// `(comment_id, kind, count)`; `comment_id` is `None` for the post itself. Read from
     /// the counters, never by counting reactions.
     fn reaction_counts(&mut self, thread_id: i64) -> QueryResult<Vec<(Option<i64>, String, i64)>>;
+    /// The same for some targets only: `keys` are comment ids, 0 for the post. For a
+    /// page: read by the counters' key, whatever the thread's size.
+    fn page_reaction_counts(
+        &mut self,
+        thread_id: i64,
+        keys: &[i64],
+    ) -> QueryResult<Vec<(Option<i64>, String, i64)>>;
     /// `(kind, count)` of one target: a comment, or the post (`comment_key` 0).
     fn target_reaction_counts(
         &mut self,
@@ -107,21 +124,42 @@ pub trait Store: Sized {
     fn ping(&mut self) -> QueryResult<()>;
 }
 
-/// Top-level comments a reader sees: approved ones, and any other (deleted, refused,
-/// pending again) that keeps an approved reply, as a placeholder.
-macro_rules! visible_top_level {
+/// A thread's top-level comments, whatever their status: `keep_visible` sorts them out.
+macro_rules! top_level {
     ($thread_id:expr) => {
         comments::table
             .filter(comments::thread_id.eq($thread_id))
             .filter(comments::root_id.is_null())
-            .filter(
-                comments::status.eq("approved").or(diesel::dsl::exists(
-                    replies
-                        .filter(replies.field(comments::root_id).eq(comments::id.nullable()))
-                        .filter(replies.field(comments::status).eq("approved")),
-                )),
-            )
+            .select(PublicCommentRow::as_select())
     };
+}
+
+/// The top-level comments a reader sees among `rows`: approved ones, and any other
+/// (deleted, refused, pending again) that keeps an approved reply, as a placeholder.
+/// Asked in a second query for the few others, not as a subquery of the page's: under
+/// `OR`, PostgreSQL answers such a subquery from a hash of every approved comment.
+fn keep_visible<C: Store>(
+    c: &mut C,
+    thread_id: i64,
+    rows: Vec<PublicCommentRow>,
+) -> QueryResult<Vec<PublicCommentRow>> {
+    let others: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.status != "approved")
+        .map(|r| r.id)
+        .collect();
+    if others.is_empty() {
+        return Ok(rows);
+    }
+    let kept: std::collections::HashSet<i64> = c
+        .roots_with_approved_replies(thread_id, &others)?
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.status == "approved" || kept.contains(&r.id))
+        .collect())
 }
 
 macro_rules! common_store_fns {
@@ -171,22 +209,81 @@ macro_rules! common_store_fns {
             after_id: Option<i64>,
             n: i64,
         ) -> QueryResult<Vec<PublicCommentRow>> {
-            let mut q = visible_top_level!(thread_id)
-                .select(PublicCommentRow::as_select())
-                .limit(n)
-                .into_boxed();
-            q = match (newest_first, after_id) {
-                (false, Some(a)) => q.filter(comments::id.gt(a)).order(comments::id.asc()),
-                (false, None) => q.order(comments::id.asc()),
-                (true, Some(a)) => q.filter(comments::id.lt(a)).order(comments::id.desc()),
-                (true, None) => q.order(comments::id.desc()),
-            };
-            q.load(self)
+            // Batches of `n` in index order until `n` are visible: hidden ones cost only
+            // when there are some.
+            let mut out = Vec::new();
+            let mut after = after_id;
+            loop {
+                let q = top_level!(thread_id).limit(n).into_boxed();
+                let q = match (newest_first, after) {
+                    (false, Some(a)) => q.filter(comments::id.gt(a)).order(comments::id.asc()),
+                    (false, None) => q.order(comments::id.asc()),
+                    (true, Some(a)) => q.filter(comments::id.lt(a)).order(comments::id.desc()),
+                    (true, None) => q.order(comments::id.desc()),
+                };
+                let batch: Vec<PublicCommentRow> = q.load(self)?;
+                let more = batch.len() as i64 == n;
+                after = batch.last().map(|r| r.id).or(after);
+                out.extend(keep_visible(self, thread_id, batch)?);
+                if out.len() as i64 >= n || !more {
+                    out.truncate(n as usize);
+                    return Ok(out);
+                }
+            }
         }
 
-        fn top_level_ids(&mut self, thread_id: i64) -> QueryResult<Vec<i64>> {
-            visible_top_level!(thread_id)
-                .select(comments::id)
+        fn top_level_by_score(
+            &mut self,
+            thread_id: i64,
+            after: Option<(i64, i64)>,
+            n: i64,
+        ) -> QueryResult<Vec<PublicCommentRow>> {
+            let mut out = Vec::new();
+            let mut after = after;
+            loop {
+                // `score < s OR (score = s AND id > i)` in one query would make the planners
+                // walk the index from its start; as two ranges each is a seek.
+                let mut batch: Vec<PublicCommentRow> = Vec::new();
+                if let Some((score, id)) = after {
+                    batch = top_level!(thread_id)
+                        .filter(comments::score.eq(score))
+                        .filter(comments::id.gt(id))
+                        .order(comments::id.asc())
+                        .limit(n)
+                        .load(self)?;
+                }
+                let left = n - batch.len() as i64;
+                if left > 0 {
+                    let mut q = top_level!(thread_id)
+                        .order((comments::score.desc(), comments::id.asc()))
+                        .limit(left)
+                        .into_boxed();
+                    if let Some((score, _)) = after {
+                        q = q.filter(comments::score.lt(score));
+                    }
+                    batch.extend(q.load(self)?);
+                }
+                let more = batch.len() as i64 == n;
+                after = batch.last().map(|r| (r.score, r.id)).or(after);
+                out.extend(keep_visible(self, thread_id, batch)?);
+                if out.len() as i64 >= n || !more {
+                    out.truncate(n as usize);
+                    return Ok(out);
+                }
+            }
+        }
+
+        fn roots_with_approved_replies(
+            &mut self,
+            thread_id: i64,
+            roots: &[i64],
+        ) -> QueryResult<Vec<Option<i64>>> {
+            comments::table
+                .filter(comments::thread_id.eq(thread_id))
+                .filter(comments::root_id.eq_any(roots))
+                .filter(comments::status.eq("approved"))
+                .select(comments::root_id)
+                .distinct()
                 .load(self)
         }
 
@@ -205,12 +302,16 @@ macro_rules! common_store_fns {
             if roots.is_empty() {
                 return Ok(Vec::new());
             }
-            comments::table
+            // Sorted here, not by the query: asked to order by id, SQLite walks the whole
+            // thread in comments_thread_idx instead of seeking each root in
+            // comments_root_idx.
+            let mut rows: Vec<PublicCommentRow> = comments::table
                 .filter(comments::thread_id.eq(thread_id))
                 .filter(comments::root_id.eq_any(roots))
-                .order(comments::id.asc())
                 .select(PublicCommentRow::as_select())
-                .load(self)
+                .load(self)?;
+            rows.sort_by_key(|r| r.id);
+            Ok(rows)
         }
 
         fn reaction_counts(
@@ -229,6 +330,32 @@ macro_rules! common_store_fns {
                 .into_iter()
                 .map(|(key, kind, n)| ((key != 0).then_some(key), kind, n))
                 .collect())
+        }
+
+        fn page_reaction_counts(
+            &mut self,
+            thread_id: i64,
+            keys: &[i64],
+        ) -> QueryResult<Vec<(Option<i64>, String, i64)>> {
+            let mut out = Vec::new();
+            // A page's ids, a few hundred at a time: well within any bind limit even when
+            // one comment holds thousands of replies.
+            for chunk in keys.chunks(500) {
+                let rows: Vec<(i64, String, i64)> = reaction_counts::table
+                    .filter(reaction_counts::thread_id.eq(thread_id))
+                    .filter(reaction_counts::comment_key.eq_any(chunk))
+                    .select((
+                        reaction_counts::comment_key,
+                        reaction_counts::kind,
+                        reaction_counts::count,
+                    ))
+                    .load(self)?;
+                out.extend(
+                    rows.into_iter()
+                        .map(|(key, kind, n)| ((key != 0).then_some(key), kind, n)),
+                );
+            }
+            Ok(out)
         }
 
         fn target_reaction_counts(
@@ -297,22 +424,35 @@ macro_rules! common_store_fns {
                         .set(reaction_counts::count.eq(reaction_counts::count + delta))
                         .execute(self)?;
                 }
+            } else {
+                diesel::insert_into(reaction_counts::table)
+                    .values((
+                        reaction_counts::thread_id.eq(thread_id),
+                        reaction_counts::comment_key.eq(comment_key),
+                        reaction_counts::kind.eq(kind),
+                        reaction_counts::count.eq(delta),
+                    ))
+                    .on_conflict((
+                        reaction_counts::thread_id,
+                        reaction_counts::comment_key,
+                        reaction_counts::kind,
+                    ))
+                    .do_update()
+                    .set(reaction_counts::count.eq(reaction_counts::count + delta))
+                    .execute(self)?;
+            }
+            if comment_key == 0 {
                 return Ok(());
             }
-            diesel::insert_into(reaction_counts::table)
-                .values((
-                    reaction_counts::thread_id.eq(thread_id),
-                    reaction_counts::comment_key.eq(comment_key),
-                    reaction_counts::kind.eq(kind),
-                    reaction_counts::count.eq(delta),
-                ))
-                .on_conflict((
-                    reaction_counts::thread_id,
-                    reaction_counts::comment_key,
-                    reaction_counts::kind,
-                ))
-                .do_update()
-                .set(reaction_counts::count.eq(reaction_counts::count + delta))
+            // The comment's score is the sum of its counters, set from them (not moved by
+            // `delta`) so that it cannot drift from what the page shows.
+            let counts: Vec<i64> = reaction_counts::table
+                .filter(reaction_counts::thread_id.eq(thread_id))
+                .filter(reaction_counts::comment_key.eq(comment_key))
+                .select(reaction_counts::count)
+                .load(self)?;
+            diesel::update(comments::table.find(comment_key))
+                .set(comments::score.eq(counts.iter().sum::<i64>()))
                 .execute(self)
                 .map(|_| ())
         }

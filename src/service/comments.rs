@@ -47,32 +47,25 @@ pub fn read_thread<C: Store + crate::db::FederationStore>(
             site: site_info,
         });
     };
-    let reactions = c.reaction_counts(thread.id)?;
     // One more top-level comment than the page holds tells whether there is a next page.
-    let want = limit.get() + 1;
+    // Every read below is a seek by the thread and the page's own keys: a page of a
+    // 10,000-comment thread costs what a page of a short one does.
+    let want = limit.get() as i64 + 1;
     let tops = match sort {
-        Sort::Oldest | Sort::Newest => c.top_level_page(
-            thread.id,
-            sort == Sort::Newest,
-            after.map(|a| a.id),
-            want as i64,
-        )?,
-        Sort::Top => {
-            let scores = view::scores(&reactions);
-            let score = |id: &i64| scores.get(id).copied().unwrap_or(0);
-            let mut ids = c.top_level_ids(thread.id)?;
-            ids.sort_by(|a, b| score(b).cmp(&score(a)).then(a.cmp(b)));
-            if let Some(cur) = after {
-                ids.retain(|id| score(id) < cur.score || (score(id) == cur.score && *id > cur.id));
-            }
-            ids.truncate(want);
-            c.comments_by_ids(&ids)?
+        Sort::Oldest | Sort::Newest => {
+            c.top_level_page(thread.id, sort == Sort::Newest, after.map(|a| a.id), want)?
         }
+        Sort::Top => c.top_level_by_score(thread.id, after.map(|a| (a.score, a.id)), want)?,
     };
     let roots: Vec<i64> = tops.iter().map(|t| t.id).collect();
     let mut rows = c.replies_under(thread.id, &roots)?;
     rows.extend(tops);
     rows.sort_by_key(|r| r.id);
+    // The post's counters (key 0) and the page's comments' only.
+    let keys: Vec<i64> = std::iter::once(0)
+        .chain(rows.iter().map(|r| r.id))
+        .collect();
+    let reactions = c.page_reaction_counts(thread.id, &keys)?;
     let (post_reactions, comments, next) = view::page(rows, reactions, sort, limit, after);
     let mut thread_json =
         view::thread_json(site.as_str(), slug.as_str(), Some(&thread), post_reactions);
@@ -580,8 +573,8 @@ pub fn own_comments<C: Db>(
     }
     let mut reactions: std::collections::HashMap<i64, BTreeMap<String, i64>> =
         std::collections::HashMap::new();
-    for (comment, kind, n) in c.reaction_counts(thread.id)? {
-        if let Some(id) = comment.filter(|id| ids.contains(id)) {
+    for (comment, kind, n) in c.page_reaction_counts(thread.id, &ids)? {
+        if let Some(id) = comment {
             reactions.entry(id).or_default().insert(kind, n);
         }
     }

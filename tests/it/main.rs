@@ -7,6 +7,7 @@
 mod common;
 
 mod admin;
+mod bigthread;
 mod browser;
 mod cli;
 mod comments;
