@@ -78,28 +78,68 @@ fn node(root: &Path, args: &[&str]) {
     );
 }
 
-#[test]
-fn embed_unit_and_browser_tests() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+/// Whether the browser tests can run here; panics when CI requires them and they cannot.
+fn ready(root: &Path) -> bool {
     let missing = missing(root);
-    if !missing.is_empty() {
-        let msg = format!("browser tests need {}", missing.join(", "));
-        if std::env::var("AFTERWORD_TEST_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
-            panic!("AFTERWORD_TEST_REQUIRE_BROWSER=1 but the {msg}");
-        }
-        println!("skipped: {msg}");
-        return;
+    if missing.is_empty() {
+        return true;
     }
-    if root.join("embed/test/unit").is_dir() {
+    let msg = format!("browser tests need {}", missing.join(", "));
+    if std::env::var("AFTERWORD_TEST_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+        panic!("AFTERWORD_TEST_REQUIRE_BROWSER=1 but the {msg}");
+    }
+    println!("skipped: {msg}");
+    false
+}
+
+#[test]
+fn embed_unit_tests() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if ready(root) && root.join("embed/test/unit").is_dir() {
         node(root, &["--test", "embed/test/unit/"]);
     }
-    node(
-        root,
-        &[
-            "--test",
-            "--test-concurrency=1",
-            "--test-timeout=120000",
-            "embed/test/browser/",
-        ],
-    );
+}
+
+/// The browser test files, in [`PARTS`] shares: each share is a test of its own, so that
+/// they run beside each other and beside the rest of the suite (most of their time is
+/// spent waiting on the browser and the server), while the files of one share run one
+/// after another. File `i` of the sorted list goes to share `i % PARTS`.
+const PARTS: usize = 3;
+
+fn browser_part(part: usize) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !ready(root) {
+        return;
+    }
+    let mut files: Vec<String> = std::fs::read_dir(root.join("embed/test/browser"))
+        .expect("embed/test/browser")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".test.mjs"))
+        .collect();
+    files.sort();
+    let mine: Vec<String> = files
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % PARTS == part)
+        .map(|(_, name)| format!("embed/test/browser/{name}"))
+        .collect();
+    assert!(!mine.is_empty(), "no browser test files for part {part}");
+    let mut args = vec!["--test", "--test-concurrency=1", "--test-timeout=120000"];
+    args.extend(mine.iter().map(String::as_str));
+    node(root, &args);
+}
+
+#[test]
+fn embed_browser_tests_1_of_3() {
+    browser_part(0);
+}
+
+#[test]
+fn embed_browser_tests_2_of_3() {
+    browser_part(1);
+}
+
+#[test]
+fn embed_browser_tests_3_of_3() {
+    browser_part(2);
 }

@@ -440,11 +440,15 @@ async fn a_dead_endpoint_is_retried_shown_and_delays_no_other(app: TestApp) {
     assert_eq!(failing.verify_once(SECRET).get("comment.created"), Some(&3));
     // The receiver has it a moment before the sender marks it delivered and lets go of
     // its claim (until then a drop is refused: it is being sent).
-    until("the retried one marked delivered", Duration::from_secs(10), || {
-        app.db.number(&format!(
+    until(
+        "the retried one marked delivered",
+        Duration::from_secs(10),
+        || {
+            app.db.number(&format!(
             "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE id = {id} AND claimed_by IS NULL"
         )) == 1
-    })
+        },
+    )
     .await;
     // Delivered ones are not sent again; a dropped one is gone.
     let r = admin
