@@ -162,6 +162,35 @@ fn keep_visible<C: Store>(
         .collect())
 }
 
+/// Up to `n` visible top-level comments, read in batches of `n` in index order from the
+/// cursor `after` on (`batch` reads one, `cursor` is a row's place in that order) until
+/// `n` are visible: hidden ones cost another batch only when there are some.
+fn first_visible<C: Store, K: Copy>(
+    c: &mut C,
+    thread_id: i64,
+    n: i64,
+    mut after: Option<K>,
+    cursor: impl Fn(&PublicCommentRow) -> K,
+    mut batch: impl FnMut(&mut C, Option<K>) -> QueryResult<Vec<PublicCommentRow>>,
+) -> QueryResult<Vec<PublicCommentRow>> {
+    let mut out = Vec::new();
+    loop {
+        let rows = batch(c, after)?;
+        let more = rows.len() as i64 == n;
+        after = rows.last().map(&cursor).or(after);
+        out.extend(keep_visible(c, thread_id, rows)?);
+        if out.len() as i64 >= n || !more {
+            out.truncate(n as usize);
+            return Ok(out);
+        }
+    }
+}
+
+/// A counter row as the readers want it: the post's key 0 as `None`.
+fn counter((key, kind, n): (i64, String, i64)) -> (Option<i64>, String, i64) {
+    ((key != 0).then_some(key), kind, n)
+}
+
 macro_rules! common_store_fns {
     () => {
         fn find_thread(&mut self, site: &str, slug: &str) -> QueryResult<Option<ThreadRow>> {
@@ -209,27 +238,23 @@ macro_rules! common_store_fns {
             after_id: Option<i64>,
             n: i64,
         ) -> QueryResult<Vec<PublicCommentRow>> {
-            // Batches of `n` in index order until `n` are visible: hidden ones cost only
-            // when there are some.
-            let mut out = Vec::new();
-            let mut after = after_id;
-            loop {
-                let q = top_level!(thread_id).limit(n).into_boxed();
-                let q = match (newest_first, after) {
-                    (false, Some(a)) => q.filter(comments::id.gt(a)).order(comments::id.asc()),
-                    (false, None) => q.order(comments::id.asc()),
-                    (true, Some(a)) => q.filter(comments::id.lt(a)).order(comments::id.desc()),
-                    (true, None) => q.order(comments::id.desc()),
-                };
-                let batch: Vec<PublicCommentRow> = q.load(self)?;
-                let more = batch.len() as i64 == n;
-                after = batch.last().map(|r| r.id).or(after);
-                out.extend(keep_visible(self, thread_id, batch)?);
-                if out.len() as i64 >= n || !more {
-                    out.truncate(n as usize);
-                    return Ok(out);
-                }
-            }
+            first_visible(
+                self,
+                thread_id,
+                n,
+                after_id,
+                |r| r.id,
+                |c: &mut Self, after| {
+                    let q = top_level!(thread_id).limit(n).into_boxed();
+                    let q = match (newest_first, after) {
+                        (false, Some(a)) => q.filter(comments::id.gt(a)).order(comments::id.asc()),
+                        (false, None) => q.order(comments::id.asc()),
+                        (true, Some(a)) => q.filter(comments::id.lt(a)).order(comments::id.desc()),
+                        (true, None) => q.order(comments::id.desc()),
+                    };
+                    q.load(c)
+                },
+            )
         }
 
         fn top_level_by_score(
@@ -238,9 +263,8 @@ macro_rules! common_store_fns {
             after: Option<(i64, i64)>,
             n: i64,
         ) -> QueryResult<Vec<PublicCommentRow>> {
-            let mut out = Vec::new();
-            let mut after = after;
-            loop {
+            let cursor = |r: &PublicCommentRow| (r.score, r.id);
+            first_visible(self, thread_id, n, after, cursor, |c: &mut Self, after| {
                 // `score < s OR (score = s AND id > i)` in one query would make the planners
                 // walk the index from its start; as two ranges each is a seek.
                 let mut batch: Vec<PublicCommentRow> = Vec::new();
@@ -250,7 +274,7 @@ macro_rules! common_store_fns {
                         .filter(comments::id.gt(id))
                         .order(comments::id.asc())
                         .limit(n)
-                        .load(self)?;
+                        .load(c)?;
                 }
                 let left = n - batch.len() as i64;
                 if left > 0 {
@@ -261,16 +285,10 @@ macro_rules! common_store_fns {
                     if let Some((score, _)) = after {
                         q = q.filter(comments::score.lt(score));
                     }
-                    batch.extend(q.load(self)?);
+                    batch.extend(q.load(c)?);
                 }
-                let more = batch.len() as i64 == n;
-                after = batch.last().map(|r| (r.score, r.id)).or(after);
-                out.extend(keep_visible(self, thread_id, batch)?);
-                if out.len() as i64 >= n || !more {
-                    out.truncate(n as usize);
-                    return Ok(out);
-                }
-            }
+                Ok(batch)
+            })
         }
 
         fn roots_with_approved_replies(
@@ -326,10 +344,7 @@ macro_rules! common_store_fns {
                     reaction_counts::count,
                 ))
                 .load(self)?;
-            Ok(rows
-                .into_iter()
-                .map(|(key, kind, n)| ((key != 0).then_some(key), kind, n))
-                .collect())
+            Ok(rows.into_iter().map(counter).collect())
         }
 
         fn page_reaction_counts(
@@ -350,10 +365,7 @@ macro_rules! common_store_fns {
                         reaction_counts::count,
                     ))
                     .load(self)?;
-                out.extend(
-                    rows.into_iter()
-                        .map(|(key, kind, n)| ((key != 0).then_some(key), kind, n)),
-                );
+                out.extend(rows.into_iter().map(counter));
             }
             Ok(out)
         }
