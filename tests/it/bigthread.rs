@@ -473,8 +473,7 @@ fn score_migration_down_is_exact_sqlite() {
     crate::email::down_is_exact(
         &mut c,
         &|| afterword::db::SQLITE_MIGRATIONS,
-        "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') AS line FROM sqlite_master \
-         WHERE name <> '__diesel_schema_migrations' ORDER BY name",
+        crate::email::SQLITE_SCHEMA_LINES,
         "000018",
     );
 }
@@ -488,12 +487,7 @@ fn score_migration_down_is_exact_postgres() {
     crate::email::down_is_exact(
         &mut c,
         &|| afterword::db::POSTGRES_MIGRATIONS,
-        "SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || \
-         ' ' || COALESCE(column_default, '') AS line FROM information_schema.columns \
-         WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations' \
-         UNION ALL SELECT indexdef AS line FROM pg_indexes WHERE schemaname = 'public' \
-         UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) AS line FROM pg_constraint \
-         WHERE connamespace = 'public'::regnamespace ORDER BY line",
+        crate::email::POSTGRES_SCHEMA_LINES,
         "000018",
     );
 }

@@ -1186,6 +1186,21 @@ fn outbox_down_is_exact<C>(
     }
 }
 
+/// The schema as lines to compare (for `down_is_exact`): SQLite's definitions of every
+/// table, index and trigger.
+pub(crate) const SQLITE_SCHEMA_LINES: &str =
+    "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') AS line FROM sqlite_master \
+     WHERE name <> '__diesel_schema_migrations' ORDER BY name";
+
+/// The same for PostgreSQL: every column, index and constraint.
+pub(crate) const POSTGRES_SCHEMA_LINES: &str =
+    "SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || \
+     ' ' || COALESCE(column_default, '') AS line FROM information_schema.columns \
+     WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations' \
+     UNION ALL SELECT indexdef AS line FROM pg_indexes WHERE schemaname = 'public' \
+     UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) AS line FROM pg_constraint \
+     WHERE connamespace = 'public'::regnamespace ORDER BY line";
+
 pub(crate) fn down_is_exact<C>(
     conn: &mut C,
     source: &impl Fn() -> diesel_migrations::EmbeddedMigrations,
@@ -1241,8 +1256,7 @@ fn outbox_migration_down_is_exact_sqlite() {
     outbox_down_is_exact(
         &mut c,
         || afterword::db::SQLITE_MIGRATIONS,
-        "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') AS line FROM sqlite_master \
-         WHERE name <> '__diesel_schema_migrations' ORDER BY name",
+        SQLITE_SCHEMA_LINES,
     );
 }
 
@@ -1256,12 +1270,7 @@ fn outbox_migration_down_is_exact_postgres() {
     outbox_down_is_exact(
         &mut c,
         || afterword::db::POSTGRES_MIGRATIONS,
-        "SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || \
-         ' ' || COALESCE(column_default, '') AS line FROM information_schema.columns \
-         WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations' \
-         UNION ALL SELECT indexdef AS line FROM pg_indexes WHERE schemaname = 'public' \
-         UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) AS line FROM pg_constraint \
-         WHERE connamespace = 'public'::regnamespace ORDER BY line",
+        POSTGRES_SCHEMA_LINES,
     );
 }
 
