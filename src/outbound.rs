@@ -85,9 +85,15 @@ pub enum Overflow {
 }
 
 /// The guarded client. Cheap to clone; one per process is enough.
+///
+/// The HTTP client inside is made at the first request, not before: making one starts a
+/// thread with a runtime of its own and reads the system's trust store (tens of
+/// milliseconds and a few MiB), which a server that never fetches anything (no webhooks,
+/// no replies from elsewhere) should not pay at every start. Clones share it.
 #[derive(Clone)]
 pub struct Outbound {
-    client: reqwest::blocking::Client,
+    client: Arc<std::sync::OnceLock<Result<reqwest::blocking::Client, String>>>,
+    user_agent: Arc<str>,
     settings: OutboundSettings,
 }
 
@@ -103,19 +109,35 @@ impl std::fmt::Debug for Outbound {
 pub const MAX_REDIRECTS: usize = 3;
 
 impl Outbound {
-    pub fn new(settings: OutboundSettings, user_agent: &str) -> Result<Self, OutboundError> {
-        let client = reqwest::blocking::Client::builder()
-            .user_agent(user_agent)
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .dns_resolver(Arc::new(GuardedResolver {
-                allow_private: settings.allow_private_addresses,
-            }))
-            .build()
-            .map_err(|e| OutboundError::Connection(e.to_string()))?;
-        Ok(Outbound { client, settings })
+    /// The guarded client for `settings`; its HTTP client is made when first needed (see
+    /// [`Outbound`]), on the thread that first sends: a background thread's client runs
+    /// at that thread's priority. It must not be first used, nor last dropped, on an async
+    /// runtime's thread (the blocking client runs a runtime of its own).
+    pub fn new(settings: OutboundSettings, user_agent: &str) -> Self {
+        Outbound {
+            client: Arc::default(),
+            user_agent: user_agent.into(),
+            settings,
+        }
+    }
+
+    fn client(&self) -> Result<&reqwest::blocking::Client, OutboundError> {
+        self.client
+            .get_or_init(|| {
+                reqwest::blocking::Client::builder()
+                    .user_agent(&*self.user_agent)
+                    .connect_timeout(self.settings.connect_timeout)
+                    .timeout(self.settings.timeout)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .no_proxy()
+                    .dns_resolver(Arc::new(GuardedResolver {
+                        allow_private: self.settings.allow_private_addresses,
+                    }))
+                    .build()
+                    .map_err(|e| crate::error::error_chain(&e))
+            })
+            .as_ref()
+            .map_err(|e| OutboundError::Connection(format!("cannot make the HTTP client: {e}")))
     }
 
     pub fn settings(&self) -> &OutboundSettings {
@@ -153,7 +175,7 @@ impl Outbound {
                 return Err(OutboundError::Timeout(within));
             }
             let response = self
-                .client
+                .client()?
                 .get(url.clone())
                 .header(reqwest::header::ACCEPT, accept)
                 .timeout(left)
@@ -187,7 +209,7 @@ impl Outbound {
         max_bytes: usize,
     ) -> Result<Answer, OutboundError> {
         let url = self.check_url(url)?;
-        let mut request = self.client.post(url.clone()).body(body);
+        let mut request = self.client()?.post(url.clone()).body(body);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -494,7 +516,6 @@ mod tests {
             },
             "afterword-test",
         )
-        .unwrap()
     }
 
     #[test]
@@ -674,8 +695,7 @@ mod tests {
                 timeout: Duration::from_secs(1),
             },
             "afterword-test",
-        )
-        .unwrap();
+        );
         let started = std::time::Instant::now();
         let e = local(&out, port, "/", 100).unwrap_err();
         assert!(matches!(e, OutboundError::Timeout(_)), "{e}");

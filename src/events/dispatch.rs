@@ -418,16 +418,10 @@ pub fn start(
         "Afterword/{} (webhooks; +https://www.standardwebhooks.com)",
         env!("CARGO_PKG_VERSION")
     );
-    // The blocking client runs a runtime of its own, which must not be made (or dropped)
-    // on the async runtime this is called from.
-    let outbound_settings = settings.outbound.clone();
-    // Made on a background thread, so the client's own thread inherits its priority.
-    let outbound = std::thread::spawn(move || {
-        super::background_priority();
-        crate::outbound::Outbound::new(outbound_settings, &user_agent)
-    })
-    .join()
-    .map_err(|_| anyhow::anyhow!("cannot make the webhooks' HTTP client"))??;
+    // Its HTTP client is made by the first worker to send, on that worker's (background
+    // priority) thread, so the client's own thread inherits the priority; the workers'
+    // clones are the last ones dropped, on their threads, not on an async runtime's.
+    let outbound = crate::outbound::Outbound::new(settings.outbound.clone(), &user_agent);
     for endpoint in endpoints {
         threads.push(
             super::delivery::EndpointWorker {

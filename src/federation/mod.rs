@@ -121,13 +121,7 @@ impl PollerConfig {
         std::thread::Builder::new()
             .name("afterword-federation".into())
             .spawn(move || {
-                let outbound = match Outbound::new(self.settings.outbound.clone(), &self.agent) {
-                    Ok(o) => o,
-                    Err(e) => {
-                        tracing::error!(error = %e, "federation: no HTTP client; no replies from elsewhere");
-                        return;
-                    }
-                };
+                let outbound = Outbound::new(self.settings.outbound.clone(), &self.agent);
                 Poller {
                     pool: self.pool,
                     outbound,
