@@ -515,21 +515,45 @@ fn admin_create_asks_twice_on_a_terminal() {
             .args(["-qec", &line, "/dev/null"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let mut stdin = child.stdin.take().unwrap();
-        // Typed at the prompts, as a person would.
-        std::thread::spawn(move || {
-            for answer in [first, second] {
-                std::thread::sleep(Duration::from_millis(400));
-                let _ = stdin.write_all(format!("{answer}\n").as_bytes());
+        let mut stdout = child.stdout.take().unwrap();
+        // What the terminal shows, as it arrives.
+        let (shown_tx, shown_rx) = mpsc::channel::<Vec<u8>>();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 || shown_tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
             }
         });
-        let out = child.wait_with_output().unwrap();
+        // Typed at the prompts, as a person would: each answer only once its prompt is on
+        // the screen (typing earlier is echoed, since the terminal still echoes until the
+        // prompt is written: a fixed delay raced a busy machine), then a moment more, for
+        // rpassword to turn echo off after writing the prompt.
+        let mut shown = Vec::new();
+        for (prompts_seen, answer) in [(1, first), (2, second)] {
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while String::from_utf8_lossy(&shown).matches("Password").count() < prompts_seen {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                match shown_rx.recv_timeout(left) {
+                    Ok(chunk) => shown.extend(chunk),
+                    Err(_) => break,
+                }
+            }
+            std::thread::sleep(Duration::from_millis(500));
+            let _ = stdin.write_all(format!("{answer}\n").as_bytes());
+        }
+        drop(stdin);
+        let status = child.wait().unwrap();
+        reader.join().unwrap();
+        shown.extend(shown_rx.try_iter().flatten());
         (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
+            status.success(),
+            String::from_utf8_lossy(&shown).into_owned(),
         )
     };
     let (ok, out) = run("ann", "typed password", "typed password");
