@@ -1,7 +1,7 @@
 //! The integration tests, in one binary: each module is one area of the product. One binary
 //! links the dependency tree once (fifteen binaries linked it fifteen times), and its tests
-//! all run in parallel. Tests that must run alone (a PostgreSQL restart) say so through
-//! `common::exclusive_postgres`.
+//! all run in parallel; none needs a server alone (the PostgreSQL restart restarts a
+//! cluster of its own).
 
 #[macro_use]
 mod common;

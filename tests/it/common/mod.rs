@@ -64,93 +64,7 @@ pub enum TestDb {
         admin_url: String,
         name: String,
         url: String,
-        /// Held for the database's life: a test that restarts the server waits for it.
-        _shared: PostgresUse,
     },
-}
-
-/// Who is using the PostgreSQL test server: any number of tests at once, or one test that
-/// must have it alone (it restarts the cluster). All tests share one binary and run in
-/// parallel, so the restart waits for the others' databases to be dropped, and new ones wait
-/// for the restart to end.
-/// Who uses the server: the threads holding a shared use (one entry per use), and the
-/// thread of the test that has it alone, if any.
-struct PostgresUsers {
-    shared: Vec<std::thread::ThreadId>,
-    alone: Option<std::thread::ThreadId>,
-}
-
-static POSTGRES_USERS: std::sync::Mutex<PostgresUsers> = std::sync::Mutex::new(PostgresUsers {
-    shared: Vec::new(),
-    alone: None,
-});
-static POSTGRES_CHANGED: std::sync::Condvar = std::sync::Condvar::new();
-
-fn postgres_users() -> std::sync::MutexGuard<'static, PostgresUsers> {
-    POSTGRES_USERS.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn wait_for_postgres(
-    users: std::sync::MutexGuard<'static, PostgresUsers>,
-) -> std::sync::MutexGuard<'static, PostgresUsers> {
-    POSTGRES_CHANGED
-        .wait(users)
-        .unwrap_or_else(|e| e.into_inner())
-}
-
-/// One use of the PostgreSQL test server; ends when dropped (on any thread).
-pub struct PostgresUse {
-    /// The thread that took a shared use, or `None` for the use alone.
-    shared_by: Option<std::thread::ThreadId>,
-}
-
-impl PostgresUse {
-    fn shared() -> PostgresUse {
-        let me = std::thread::current().id();
-        let mut users = postgres_users();
-        // The test that has the server alone makes its own database; a test that already
-        // has a database may make a second one (waiting would deadlock with the restart,
-        // which waits for that first database).
-        while users.alone.is_some_and(|owner| owner != me) && !users.shared.contains(&me) {
-            users = wait_for_postgres(users);
-        }
-        users.shared.push(me);
-        PostgresUse {
-            shared_by: Some(me),
-        }
-    }
-}
-
-/// The PostgreSQL test server for this caller alone, once every other test's database is
-/// gone; others wait until the returned value is dropped. Call it on the test's own thread
-/// (the body of a `#[tokio::test]`), before making the test's database there.
-pub fn exclusive_postgres() -> PostgresUse {
-    let me = std::thread::current().id();
-    let mut users = postgres_users();
-    while users.alone.is_some() {
-        users = wait_for_postgres(users);
-    }
-    // Claimed first, so that no new test starts using the server while the others end.
-    users.alone = Some(me);
-    while !users.shared.is_empty() {
-        users = wait_for_postgres(users);
-    }
-    PostgresUse { shared_by: None }
-}
-
-impl Drop for PostgresUse {
-    fn drop(&mut self) {
-        let mut users = postgres_users();
-        match self.shared_by {
-            Some(thread) => {
-                if let Some(i) = users.shared.iter().position(|t| *t == thread) {
-                    users.shared.swap_remove(i);
-                }
-            }
-            None => users.alone = None,
-        }
-        POSTGRES_CHANGED.notify_all();
-    }
 }
 
 impl TestDb {
@@ -166,24 +80,25 @@ impl TestDb {
                     path,
                 })
             }
-            Backend::Postgres => {
-                let admin_url = postgres_admin_url()?;
-                let shared = PostgresUse::shared();
-                let name = format!("afterword_test_{}", random_suffix());
-                let mut conn = PgConnection::establish(&admin_url)
-                    .expect("connect to the PostgreSQL test server");
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .expect("create test database");
-                let mut url = url::Url::parse(&admin_url).expect("admin url");
-                url.set_path(&format!("/{name}"));
-                Some(TestDb::Postgres {
-                    admin_url,
-                    name,
-                    url: url.to_string(),
-                    _shared: shared,
-                })
-            }
+            Backend::Postgres => Some(TestDb::postgres_on(postgres_admin_url()?)),
+        }
+    }
+
+    /// A fresh database on the PostgreSQL server `admin_url` points at (its `postgres`
+    /// database), dropped with the value.
+    pub fn postgres_on(admin_url: String) -> TestDb {
+        let name = format!("afterword_test_{}", random_suffix());
+        let mut conn =
+            PgConnection::establish(&admin_url).expect("connect to the PostgreSQL test server");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .expect("create test database");
+        let mut url = url::Url::parse(&admin_url).expect("admin url");
+        url.set_path(&format!("/{name}"));
+        TestDb::Postgres {
+            admin_url,
+            name,
+            url: url.to_string(),
         }
     }
 
