@@ -155,7 +155,8 @@ pub struct ThreadCache {
     /// Pages being built right now: readers of the same page wait for that build rather
     /// than each querying the database (a change to a busy thread would otherwise send
     /// every waiting reader to rebuild the same page at once).
-    building: Mutex<HashMap<PageKey, tokio::sync::watch::Sender<()>>>,
+    /// The pages being built, each with when its build began.
+    building: Mutex<HashMap<PageKey, (tokio::sync::watch::Sender<()>, Instant)>>,
     /// Approved-comment counts per thread, with the generation they were read at.
     counts: quick_cache::sync::Cache<ThreadKey, (u64, i64), ByKeyBytes>,
     /// Reactions on each post, kept like `counts` (for `?reactions=1`).
@@ -304,9 +305,12 @@ impl ThreadCache {
     pub fn begin_build(self: &Arc<Self>, key: &PageKey) -> Build {
         let mut building = self.building.lock();
         match building.get(key) {
-            Some(tx) => Build::Wait(tx.subscribe()),
+            Some((tx, began)) => Build::Wait(tx.subscribe(), *began),
             None => {
-                building.insert(key.clone(), tokio::sync::watch::channel(()).0);
+                building.insert(
+                    key.clone(),
+                    (tokio::sync::watch::channel(()).0, Instant::now()),
+                );
                 Build::Mine(BuildGuard {
                     cache: Arc::clone(self),
                     key: key.clone(),
@@ -385,6 +389,15 @@ impl ThreadCache {
             .filter(|page| page.generation == self.generation(&key.thread));
         crate::metrics::cache_lookup(page.is_some());
         page
+    }
+
+    /// The page as it was last built, current or not: what readers get while another
+    /// request rebuilds it after a change (see `api::comments::cached_page`).
+    pub fn previous(&self, key: &PageKey) -> Option<Arc<CachedPage>> {
+        if !self.is_enabled() {
+            return None;
+        }
+        self.pages.get(key)
     }
 
     /// Stores a page built from data read at `generation`, unless the thread changed since.
@@ -538,8 +551,9 @@ pub enum Tally {
 pub enum Build {
     /// Build the page; dropping the guard (after inserting it, or on failure) wakes waiters.
     Mine(BuildGuard),
-    /// Another request is building it: wait, then look in the cache again.
-    Wait(tokio::sync::watch::Receiver<()>),
+    /// Another request is building it (since the instant given): wait, then look in the
+    /// cache again, or answer with [`ThreadCache::previous`] meanwhile.
+    Wait(tokio::sync::watch::Receiver<()>, Instant),
 }
 
 pub struct BuildGuard {
@@ -773,7 +787,7 @@ mod tests {
         let Build::Mine(guard) = c.begin_build(&k) else {
             panic!("first claim builds")
         };
-        let Build::Wait(mut rx) = c.begin_build(&k) else {
+        let Build::Wait(mut rx, _) = c.begin_build(&k) else {
             panic!("second claim waits")
         };
         assert!(

@@ -66,6 +66,18 @@ pub async fn request_id(
     Ok(res)
 }
 
+/// An optional value shown as itself, or as nothing.
+struct OrEmpty<T>(Option<T>);
+
+impl<T: std::fmt::Display> std::fmt::Display for OrEmpty<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(v) => v.fmt(f),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The span of each request. Unlike tracing-actix-web's default, which believes any
 /// `X-Forwarded-For`, it records the peer address only: logs must not carry an address
 /// a client chose.
@@ -73,21 +85,16 @@ pub struct RequestSpan;
 
 impl tracing_actix_web::RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> tracing::Span {
-        let peer = request
-            .peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default();
-        let id = request
-            .extensions()
-            .get::<RequestId>()
-            .map(ToString::to_string)
-            .unwrap_or_default();
+        // Formatted only when the span is recorded (not below `info`): the fields are
+        // evaluated inside the macro's check of the level.
+        let peer = request.peer_addr().map(|a| a.ip());
+        let id = request.extensions().get::<RequestId>().copied();
         tracing::info_span!(
             "request",
-            request_id = %id,
+            request_id = %OrEmpty(id),
             method = %request.method(),
             path = %request.path(),
-            peer = %peer,
+            peer = %OrEmpty(peer),
             status = tracing::field::Empty,
         )
     }

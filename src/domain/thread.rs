@@ -51,7 +51,12 @@ impl Slug {
 
     pub fn parse_field(field: &'static str, raw: &str) -> Result<Self, ValidationError> {
         check_no_control(field, raw, false)?;
-        let nfc: String = raw.nfc().collect();
+        // Most slugs are NFC already (every ASCII one is): checked, not rebuilt, on each
+        // thread read.
+        let nfc: String = match unicode_normalization::is_nfc_quick(raw.chars()) {
+            unicode_normalization::IsNormalized::Yes => raw.to_owned(),
+            _ => raw.nfc().collect(),
+        };
         if nfc.is_empty() || nfc.len() > Self::MAX_BYTES {
             return Err(ValidationError::new(
                 field,

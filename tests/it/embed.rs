@@ -430,3 +430,78 @@ async fn the_demo_shows_only_with_the_default_site_or_when_asked() {
         .unwrap();
     expect_error(app.get("/").await, 404, "not_found").await;
 }
+
+/// While one request rebuilds a changed page, the others get the page from before the
+/// change at once (`X-Afterword-Cache: rebuilding`) instead of queueing behind the rebuild,
+/// for at most the grace of 250 ms; after it they wait for the rebuild. The rebuild is held
+/// up by a lock on the comments table, taken from another connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_of_a_page_being_rebuilt_get_the_one_before_briefly_postgres() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    use std::time::Duration;
+
+    let Some(app) = common::spawn(Backend::Postgres).await else {
+        eprintln!("skipped: AFTERWORD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let app = std::sync::Arc::new(app);
+    let path = format!("/api/v1/comments?site=open&slug={}", enc("/rb/"));
+    let read = |app: &std::sync::Arc<TestApp>| {
+        let (app, path) = (app.clone(), path.clone());
+        async move {
+            let r = app.get(&path).await;
+            let cache = header(&r, "x-afterword-cache").unwrap_or_default();
+            let page: Value = r.json().await.unwrap();
+            (page["thread"]["comment_count"].as_i64().unwrap(), cache)
+        }
+    };
+    app.comment("open", "/rb/", json!({"body": "one"})).await;
+    // Kept in memory (the instance hears its own write's notification a little late,
+    // which may drop the page once more).
+    let mut kept = false;
+    for _ in 0..50 {
+        if read(&app).await == (1, "hit".to_owned()) {
+            kept = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(kept, "the page is kept");
+    app.comment("open", "/rb/", json!({"body": "two"})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let mut lock = diesel::PgConnection::establish(app.db.url()).unwrap();
+    lock.batch_execute("BEGIN; LOCK TABLE comments IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let builder = tokio::spawn(read(&app));
+    // The rebuild has begun once its query waits for the lock.
+    let mut waiting = false;
+    for _ in 0..500 {
+        let waiting_here = "SELECT COUNT(*) AS n FROM pg_locks WHERE NOT granted AND database = \
+             (SELECT oid FROM pg_database WHERE datname = current_database())";
+        if app.db.number(waiting_here) > 0 {
+            waiting = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        waiting && !builder.is_finished(),
+        "the rebuild waits for the lock"
+    );
+    // Within the grace: the page from before the change, at once.
+    let (count, cache) = read(&app).await;
+    assert_eq!((count, cache.as_str()), (1, "rebuilding"));
+    // After it: readers wait for the rebuild.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let waiter = tokio::spawn(read(&app));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(!waiter.is_finished(), "past the grace, readers wait");
+    lock.batch_execute("COMMIT").unwrap();
+    let (count, cache) = builder.await.unwrap();
+    assert_eq!((count, cache.as_str()), (2, "miss"));
+    let (count, _) = waiter.await.unwrap();
+    assert_eq!(count, 2);
+    assert_eq!(read(&app).await.0, 2);
+}
