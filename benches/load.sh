@@ -62,9 +62,26 @@ fi
 if [ ! -f "$BIN" ] || [ ! -x "$BIN" ]; then die "not an executable file: $BIN"; fi
 BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
 
+# The limit reads are measured against, in the same run: benches/bare_handler.rs, a bare
+# actix-web handler answering the same bytes from memory. BARE=path skips the build.
+if [ -n "${BARE:-}" ]; then
+  BARE_BIN="$BARE"
+else
+  echo "load.sh: building the bare handler (cargo build --release --bench bare_handler) ..." >&2
+  BARE_BIN="$(cd "$REPO_DIR" && cargo build --release --locked --bench bare_handler \
+    --message-format=json-render-diagnostics | python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "bare_handler" and m.get("executable"):
+        print(m["executable"])')"
+fi
+[ -n "$BARE_BIN" ] && [ -x "$BARE_BIN" ] || die "no bare handler binary (got '$BARE_BIN'); set BARE=path"
+
 # ---------------------------------------------------------------- temp dir, cleanup
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/afterword-bench.XXXXXX")"
 SERVER_PID=""
+BARE_PID=""
 PG_ADMIN_URL=""
 PG_DB=""
 
@@ -76,6 +93,10 @@ cleanup() {
     for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$SERVER_PID" 2>/dev/null
     wait "$SERVER_PID" 2>/dev/null
+  fi
+  if [ -n "$BARE_PID" ]; then
+    kill -TERM "$BARE_PID" 2>/dev/null
+    wait "$BARE_PID" 2>/dev/null
   fi
   if [ -n "$PG_DB" ]; then
     psql "$PG_ADMIN_URL" -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$PG_DB\"" >/dev/null 2>&1 \
@@ -275,6 +296,38 @@ summarize() {
   echo "memory after $name: VmRSS = $(mib "$(proc_kib VmRSS)") MiB, VmHWM = $(mib "$(proc_kib VmHWM)") MiB"
 }
 
+# ab_compare NAME_A URL_A NAME_B URL_B [WRK_ARGS...]: one phase after the other is at the
+# mercy of whatever else the machine does meanwhile, so this alternates short runs
+# (AB_DURATION) of A and B, AB_ROUNDS times each, in ABBA order, and sets AB_A and AB_B to
+# their mean req/s and AB_RATIO to B / A. WRK_ARGS go to both (e.g. -H ...); the array
+# AB_B_ARGS, if set, to B alone (e.g. -s script.lua).
+AB_B_ARGS=()
+ab_compare() {
+  local na="$1" ua="$2" nb="$3" ub="$4"; shift 4
+  local saved="$DURATION" sum_a=0 sum_b=0 round ra rb
+  DURATION="$AB_DURATION"
+  for round in $(seq 1 "$AB_ROUNDS"); do
+    if [ $((round % 2)) = 1 ]; then
+      run_wrk "ab-$na-$round" "$@" "$ua" >/dev/null
+      run_wrk "ab-$nb-$round" "$@" "${AB_B_ARGS[@]}" "$ub" >/dev/null
+    else
+      run_wrk "ab-$nb-$round" "$@" "${AB_B_ARGS[@]}" "$ub" >/dev/null
+      run_wrk "ab-$na-$round" "$@" "$ua" >/dev/null
+    fi
+    read -r _ ra _ < <(parse_wrk "$TMP/ab-$na-$round.out")
+    read -r _ rb _ < <(parse_wrk "$TMP/ab-$nb-$round.out")
+    sum_a="$(python3 -c 'import sys; print(float(sys.argv[1]) + float(sys.argv[2]))' "$sum_a" "$ra")"
+    sum_b="$(python3 -c 'import sys; print(float(sys.argv[1]) + float(sys.argv[2]))' "$sum_b" "$rb")"
+    echo "$na / $nb round $round: $ra / $rb req/s"
+  done
+  DURATION="$saved"
+  read -r AB_A AB_B AB_RATIO < <(python3 -c 'import sys; a, b, n = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+print("%.1f %.1f %.3f" % (a / n, b / n, b / a if a else 0))' "$sum_a" "$sum_b" "$AB_ROUNDS")
+}
+
+# verdict RATIO TARGET -> "OK" or "BELOW TARGET"
+verdict_of() { python3 -c 'import sys; print("OK" if float(sys.argv[1]) >= float(sys.argv[2]) else "BELOW TARGET")' "$1" "$2"; }
+
 urlenc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
 
 # ---------------------------------------------------------------- phase 1: thread reads
@@ -299,29 +352,10 @@ read -r code size < <(curl_ -o /dev/null -w '%{http_code} %{size_download}\n' "$
 echo "thread-read-rx response: HTTP $code, $size bytes plain"
 run_wrk thread-read-rx "$RX_URL"
 summarize thread-read-rx "$TMP/thread-read-rx.out"
-# The comparison itself: one phase after the other is at the mercy of whatever else the
-# machine does meanwhile, so it alternates short runs of both, AB_ROUNDS times each, and
-# compares the sums.
-DURATION_SAVED="$DURATION"; DURATION="$AB_DURATION"
-plain_sum=0; rx_sum=0
-for round in $(seq 1 "$AB_ROUNDS"); do
-  # ABBA: the one that runs second in a round runs first in the next.
-  if [ $((round % 2)) = 1 ]; then
-    run_wrk "ab-plain-$round" "$READ_URL" >/dev/null
-    run_wrk "ab-rx-$round" "$RX_URL" >/dev/null
-  else
-    run_wrk "ab-rx-$round" "$RX_URL" >/dev/null
-    run_wrk "ab-plain-$round" "$READ_URL" >/dev/null
-  fi
-  read -r _ p_rps _ < <(parse_wrk "$TMP/ab-plain-$round.out")
-  read -r _ r_rps _ < <(parse_wrk "$TMP/ab-rx-$round.out")
-  plain_sum="$(python3 -c 'import sys; print(float(sys.argv[1]) + float(sys.argv[2]))' "$plain_sum" "$p_rps")"
-  rx_sum="$(python3 -c 'import sys; print(float(sys.argv[1]) + float(sys.argv[2]))' "$rx_sum" "$r_rps")"
-  echo "reactions-read round $round: plain $p_rps req/s, with reactions $r_rps req/s"
-done
-DURATION="$DURATION_SAVED"
-rx_line="$(python3 -c 'import sys; p, r, n = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3]; ratio = r / p if p else 0
-print("reactions-read with/without reactions = %.3f (%s alternating rounds: %.1f vs %.1f req/s) => %s" % (ratio, n, r / int(n), p / int(n), "OK" if ratio >= 0.9 else "SLOWER THAN 10 %"))' "$plain_sum" "$rx_sum" "$AB_ROUNDS")"
+# Compared in alternating rounds (ab_compare): within 10 % of the plain thread.
+ab_compare plain "$READ_URL" rx "$RX_URL"
+rx_line="$(printf 'reactions-read with/without reactions = %s (%s alternating rounds: %s vs %s req/s) => %s' \
+  "$AB_RATIO" "$AB_ROUNDS" "$AB_B" "$AB_A" "$( [ "$(verdict_of "$AB_RATIO" 0.9)" = OK ] && echo OK || echo 'SLOWER THAN 10 %')")"
 echo "$rx_line"
 SUMMARY+=("$rx_line")
 echo
@@ -332,12 +366,53 @@ run_wrk thread-read-br -H "Accept-Encoding: gzip, deflate, br" "$READ_URL"
 summarize thread-read-br "$TMP/thread-read-br.out"
 echo
 
+# ------------------------------------------- phase 1c: against the limit, the bare handler
+# benches/bare_handler.rs serves the bytes of this very answer (plain, brotli, gzip) from
+# memory with the same headers and no routing, middleware or cache: what actix-web and the
+# network alone allow on this machine. Both run now, in alternating rounds.
+curl_ -o "$TMP/bare.plain" "$READ_URL"
+curl_ -o "$TMP/bare.br" -H 'Accept-Encoding: br' "$READ_URL"
+curl_ -o "$TMP/bare.gz" -H 'Accept-Encoding: gzip' "$READ_URL"
+BARE_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+"$BARE_BIN" "127.0.0.1:$BARE_PORT" "$TMP/bare.plain" "$TMP/bare.br" "$TMP/bare.gz" >"$TMP/bare.log" 2>&1 &
+BARE_PID=$!
+BARE_URL="http://127.0.0.1:$BARE_PORT/api/v1/comments?site=$SITE&slug=$(urlenc /bench/thread/)&limit=200"
+for _ in $(seq 1 50); do
+  curl --noproxy '*' -s -o /dev/null --max-time 1 "$BARE_URL" && break
+  sleep 0.1
+done
+read -r code size < <(curl_ -o /dev/null -w '%{http_code} %{size_download}\n' "$BARE_URL")
+bare_br="$(curl_ -o /dev/null -H 'Accept-Encoding: gzip, deflate, br' -w '%{size_download}' "$BARE_URL")"
+echo "bare handler (pid $BARE_PID): HTTP $code, $size bytes plain, $bare_br brotli"
+ab_compare bare "$BARE_URL" afterword "$READ_URL"
+bare_line="$(printf 'read-vs-bare   plain: %s / %s req/s = %s of the bare handler (target 0.9) => %s' \
+  "$AB_B" "$AB_A" "$AB_RATIO" "$(verdict_of "$AB_RATIO" 0.9)")"
+echo "$bare_line"
+SUMMARY+=("$bare_line")
+ab_compare bare-br "$BARE_URL" afterword-br "$READ_URL" -H "Accept-Encoding: gzip, deflate, br"
+bare_line="$(printf 'read-vs-bare   brotli: %s / %s req/s = %s of the bare handler (target 0.9) => %s' \
+  "$AB_B" "$AB_A" "$AB_RATIO" "$(verdict_of "$AB_RATIO" 0.9)")"
+echo "$bare_line"
+SUMMARY+=("$bare_line")
+kill -TERM "$BARE_PID" 2>/dev/null; wait "$BARE_PID" 2>/dev/null || true; BARE_PID=""
+echo
+
 # ---------------------------------------------------- phase 1b: thread reads while it grows
 # 1 request in 100 posts a comment to the thread being read, so pages are rebuilt.
 MIXED_URL="$BASE/api/v1/comments?site=$SITE&slug=$(urlenc /bench/mixed/)&limit=200"
 python3 "$BENCH_DIR/seed.py" "$BASE" "$SITE" --thread /bench/mixed/ || die_server "seeding /bench/mixed/ failed"
-run_wrk thread-mixed -s "$BENCH_DIR/mixed.lua" "$MIXED_URL"
+form_token_of() { curl -sf -D - -o /dev/null "$1" | tr -d '\r' | awk -F': ' 'tolower($1) == "afterword-form" {print $2}'; }
+AFTERWORD_FORM_TOKEN="$(form_token_of "$MIXED_URL")" run_wrk thread-mixed -s "$BENCH_DIR/mixed.lua" "$MIXED_URL"
 summarize thread-mixed "$TMP/thread-mixed.out"
+# Against plain reads of /bench/thread/, in alternating rounds (the mixed thread grows
+# meanwhile, to the page's 200 top-level comments).
+AB_B_ARGS=(-s "$BENCH_DIR/mixed.lua")
+AFTERWORD_FORM_TOKEN="$(form_token_of "$MIXED_URL")" ab_compare read "$READ_URL" mixed "$MIXED_URL"
+AB_B_ARGS=()
+mixed_line="$(printf 'mixed-vs-read  %s / %s req/s = %s of plain reads while 1 in 100 posts (target 0.6) => %s' \
+  "$AB_B" "$AB_A" "$AB_RATIO" "$(verdict_of "$AB_RATIO" 0.6)")"
+echo "$mixed_line"
+SUMMARY+=("$mixed_line")
 echo
 
 # ---------------------------------------------------------------- phase 2: counts of 100 slugs
@@ -375,7 +450,7 @@ stored_writes() {
 before="$(stored_writes)" || die_server "GET /api/v1/counts for $WRITES_SLUG failed"
 [ "$before" = 0 ] || die_server "$WRITES_SLUG already has $before comments before the write phase"
 export AFTERWORD_KEYS_FILE="$TMP/write-keys.txt"
-AFTERWORD_FORM_TOKEN="$(curl -sf -D - -o /dev/null "$WRITE_URL" | tr -d '\r' | awk -F': ' 'tolower($1) == "afterword-form" {print $2}')"
+AFTERWORD_FORM_TOKEN="$(form_token_of "$WRITE_URL")"
 export AFTERWORD_FORM_TOKEN
 [ -n "$AFTERWORD_FORM_TOKEN" ] || die_server "the thread answer carried no Afterword-Form token"
 run_wrk comment-write -s "$BENCH_DIR/write.lua" "$WRITE_URL"

@@ -10,6 +10,9 @@ function init(args)
    n = 0
    tid = math.random(1, 1000000)
    post_headers = { ["Content-Type"] = "application/json" }
+   -- The spam checks' form token for the thread (load.sh reads it from a thread answer).
+   local token = os.getenv("AFTERWORD_FORM_TOKEN")
+   form = (token and token ~= "") and string.format(',"form_token":"%s"', token) or ""
 end
 
 function request()
@@ -17,8 +20,8 @@ function request()
    if n % 100 == 0 then
       counter = counter + 1
       local body = string.format(
-         '{"body":"A *new* comment while people read (%d-%d), with [a link](https://example.com/)."}',
-         tid, n)
+         '{"body":"A *new* comment while people read (%d-%d), with [a link](https://example.com/)."%s}',
+         tid, n, form)
       local path = string.gsub(wrk.path, "&limit=%d+", "")
       return wrk.format("POST", path, post_headers, body)
    end

@@ -26,16 +26,18 @@ WORDS = ("static site", "comment thread", "reverse proxy", "SQLite file", "moder
          "Atom feed", "embed script", "reaction", "edit window", "backup")
 
 
-def body_for(n):
+def body_for(n, where=""):
+    """Comment n's text; `where` (the thread) keeps threads' texts apart, for the spam
+    checks' duplicate test."""
     w1 = WORDS[n % len(WORDS)]
     w2 = WORDS[(n * 7 + 3) % len(WORDS)]
     return (
-        "Thanks for writing this up (comment %d of the benchmark). I tried the "
+        "Thanks for writing this up (comment %d of the benchmark%s). I tried the "
         "same with a *%s* and it mostly worked, though the "
         "[docs](https://example.com/docs/%d) could say more about the %s.\n\n"
         "A second paragraph, so the renderer sees **more than one block**: how "
         "does this behave when the `%s` grows past a few thousand entries?"
-        % (n, w1, n, w2, w1)
+        % (n, where and " on " + where, w1, n, w2, w1)
     )
 
 
@@ -54,7 +56,23 @@ def call(method, base, path, query, payload=None):
         return e.code, e.read()
 
 
+# The spam checks' form token of each thread (a thread read hands it out, as the embed
+# gets it), sent with every comment: without it the server files comments as spam.
+TOKENS = {}
+
+
+def form_token(base, site, slug):
+    if slug not in TOKENS:
+        url = base + "/api/v1/comments?" + urllib.parse.urlencode({"site": site, "slug": slug})
+        with OPENER.open(urllib.request.Request(url), timeout=30) as resp:
+            TOKENS[slug] = resp.headers.get("Afterword-Form")
+    return TOKENS[slug]
+
+
 def post_comment(base, site, slug, payload):
+    token = form_token(base, site, slug)
+    if token:
+        payload = dict(payload, form_token=token)
     status, raw = call("POST", base, "/api/v1/comments", {"site": site, "slug": slug}, payload)
     if status != 201:
         sys.exit("seed: POST /api/v1/comments slug=%s returned %d: %s"
@@ -83,7 +101,7 @@ def seed_thread(base, site, slug):
     top_level = []
     replies = 0
     for i in range(100):
-        payload = {"body": body_for(i + 1), "author": "Reader %d" % (i + 1)}
+        payload = {"body": body_for(i + 1, slug), "author": "Reader %d" % (i + 1)}
         is_reply = i % 10 in (3, 6, 9)  # 30 of 100
         if is_reply:
             payload["parent_id"] = rng.choice(top_level)
