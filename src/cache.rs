@@ -154,8 +154,8 @@ pub struct ThreadCache {
     pages: quick_cache::sync::Cache<PageKey, Arc<CachedPage>, ByBytes>,
     /// Pages being built right now: readers of the same page wait for that build rather
     /// than each querying the database (a change to a busy thread would otherwise send
-    /// every waiting reader to rebuild the same page at once).
-    /// The pages being built, each with when its build began.
+    /// every waiting reader to rebuild the same page at once). Each with when its build
+    /// began.
     building: Mutex<HashMap<PageKey, (tokio::sync::watch::Sender<()>, Instant)>>,
     /// Approved-comment counts per thread, with the generation they were read at.
     counts: quick_cache::sync::Cache<ThreadKey, (u64, i64), ByKeyBytes>,

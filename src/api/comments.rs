@@ -197,7 +197,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         settings,
         service::reply_notifications(state.mailer.is_some()),
     );
-    let (page, cache) = cached_page(&state, key, move |conn| {
+    let (page, cache) = cached_page(&state, key, Previous::WhileRebuilding, move |conn| {
         let page = with_conn!(conn, |c| service::read_thread(
             c, site_info, &site, &slug, sort, limit, after
         ))?;
@@ -226,6 +226,16 @@ pub(super) fn page_params(q: &QueryParams) -> Result<(Sort, Limit, Option<Cursor
     Ok((sort, limit, after))
 }
 
+/// Whether a reader may get the page from before a change while it is rebuilt.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Previous {
+    /// Yes, for at most [`REBUILD_GRACE`] (the embed shows its reader's own new comment
+    /// from the answer to the post).
+    WhileRebuilding,
+    /// No: wait for the rebuild.
+    Never,
+}
+
 /// How long readers of a page being rebuilt after a change get the page from before the
 /// change instead of waiting: a rebuild takes a few milliseconds; one slower than this
 /// (a slow database) makes them wait for it, as the first readers of a page always do.
@@ -239,10 +249,13 @@ pub(super) const REBUILD_GRACE: std::time::Duration = std::time::Duration::from_
 /// queueing behind the rebuild: on a thread being written to, those queues were most of
 /// the time (reads fell to 0.43 of plain reads with 1 request in 100 a post). Bounded:
 /// after a few waits for other builders of the same page, it builds it itself. With the
-/// cache off (PostgreSQL listener down) waiting would gain nothing.
+/// cache off (PostgreSQL listener down) waiting would gain nothing. `Previous::Never` for
+/// answers whose reader cannot show their own new comment by themselves (the HTML
+/// fragment, read after a no-JavaScript post's redirect): those always wait.
 pub(super) async fn cached_page<F>(
     state: &web::Data<AppState>,
     key: PageKey,
+    previous: Previous,
     build: F,
 ) -> Result<(std::sync::Arc<CachedPage>, &'static str), ApiError>
 where
@@ -260,7 +273,7 @@ where
                 break;
             }
             Build::Wait(mut rx, began) => {
-                if began.elapsed() < REBUILD_GRACE {
+                if previous == Previous::WhileRebuilding && began.elapsed() < REBUILD_GRACE {
                     if let Some(page) = state.cache.previous(&key) {
                         return Ok((page, "rebuilding"));
                     }
@@ -318,7 +331,8 @@ fn form_token_header(state: &AppState, site: &SiteId, slug: &Slug) -> Option<hea
 }
 
 /// `X-Afterword-Cache` tells operators (and the benchmark) whether memory answered:
-/// `hit`, `miss`, or `stale` (kept from before the database became unreachable).
+/// `hit`, `miss`, `rebuilding` (the page from before a change, while it is rebuilt), or
+/// `stale` (kept from before the database became unreachable).
 /// Each answer, cached page or not, carries a fresh form token for the spam checks (when
 /// the site checks it).
 fn page_response(

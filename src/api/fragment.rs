@@ -12,7 +12,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::comments::{cached_page, post_comment, site_and_slug, CreateComment};
+use super::comments::{cached_page, post_comment, site_and_slug, CreateComment, Previous};
 use super::extract::QueryParams;
 use super::respond;
 use crate::cache::{PageFormat, PageKey, ThreadKey};
@@ -174,7 +174,8 @@ pub async fn html(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let site_info = view::site_json(settings, notifications);
     let query_site = site.as_str().to_owned();
     let slug_text = slug.as_str().to_owned();
-    let (page, cache) = cached_page(&state, key, move |conn| {
+    // Read after a plain form's redirect: the poster's comment must be on it.
+    let (page, cache) = cached_page(&state, key, Previous::Never, move |conn| {
         let page = with_conn!(conn, |c| service::read_thread(
             c, site_info, &site, &slug, sort, limit, after
         ))?;
