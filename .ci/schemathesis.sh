@@ -36,9 +36,8 @@ CSRF="$(printf '%s' "$LOGIN" | python3 -c 'import json,sys; print(json.load(sys.
 SESSION="$(awk '$6 == "afterword_session" { print $7 }' "$TMP/jar")"
 [ -n "$CSRF" ] && [ -n "$SESSION" ]
 
-# One worker: two took 156 s instead of 200 s alone, but in CI, beside the tests, the whole
-# run took 665 s instead of 609 s (more of the machine went to Python while the tests' build
-# and the suite waited).
+# One worker: two took 156 s instead of 200 s alone, but no shorter CI run beside the
+# tests (665 s, between two runs of one worker at 609 s and 711 s).
 schemathesis run "http://127.0.0.1:$PORT/api/v1/openapi.json" \
   --header "Cookie: afterword_session=$SESSION" \
   --header "X-CSRF-Token: $CSRF" \
