@@ -62,19 +62,16 @@ fi
 if [ ! -f "$BIN" ] || [ ! -x "$BIN" ]; then die "not an executable file: $BIN"; fi
 BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
 
-# The limit reads are measured against, in the same run: benches/bare_handler.rs, a bare
-# actix-web handler answering the same bytes from memory. BARE=path skips the build.
+# The limit reads are measured against, in the same run: benches/bare_handler/, a bare
+# actix-web handler answering the same bytes from memory, a package of its own (so this
+# builds actix-web alone). BARE=path skips the build.
 if [ -n "${BARE:-}" ]; then
   BARE_BIN="$BARE"
 else
-  echo "load.sh: building the bare handler (cargo build --release --bench bare_handler) ..." >&2
-  BARE_BIN="$(cd "$REPO_DIR" && cargo build --release --locked --bench bare_handler \
-    --message-format=json-render-diagnostics | python3 -c '
-import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "bare_handler" and m.get("executable"):
-        print(m["executable"])')"
+  echo "load.sh: building the bare handler (cargo build --release in benches/bare_handler) ..." >&2
+  (cd "$BENCH_DIR/bare_handler" && CARGO_TARGET_DIR="$REPO_DIR/target/bare-handler" \
+    cargo build --release --locked) >&2
+  BARE_BIN="$REPO_DIR/target/bare-handler/release/bare_handler"
 fi
 [ -n "$BARE_BIN" ] && [ -x "$BARE_BIN" ] || die "no bare handler binary (got '$BARE_BIN'); set BARE=path"
 
@@ -367,7 +364,7 @@ summarize thread-read-br "$TMP/thread-read-br.out"
 echo
 
 # ------------------------------------------- phase 1c: against the limit, the bare handler
-# benches/bare_handler.rs serves the bytes of this very answer (plain, brotli, gzip) from
+# benches/bare_handler/ serves the bytes of this very answer (plain, brotli, gzip) from
 # memory with the same headers and no routing, middleware or cache: what actix-web and the
 # network alone allow on this machine. Both run now, in alternating rounds.
 curl_ -o "$TMP/bare.plain" "$READ_URL"
@@ -402,12 +399,13 @@ echo
 MIXED_URL="$BASE/api/v1/comments?site=$SITE&slug=$(urlenc /bench/mixed/)&limit=200"
 python3 "$BENCH_DIR/seed.py" "$BASE" "$SITE" --thread /bench/mixed/ || die_server "seeding /bench/mixed/ failed"
 form_token_of() { curl -sf -D - -o /dev/null "$1" | tr -d '\r' | awk -F': ' 'tolower($1) == "afterword-form" {print $2}'; }
-AFTERWORD_FORM_TOKEN="$(form_token_of "$MIXED_URL")" run_wrk thread-mixed -s "$BENCH_DIR/mixed.lua" "$MIXED_URL"
+MIXED_TOKEN="$(form_token_of "$MIXED_URL")"
+AFTERWORD_FORM_TOKEN="$MIXED_TOKEN" run_wrk thread-mixed -s "$BENCH_DIR/mixed.lua" "$MIXED_URL"
 summarize thread-mixed "$TMP/thread-mixed.out"
 # Against plain reads of /bench/thread/, in alternating rounds (the mixed thread grows
 # meanwhile, to the page's 200 top-level comments).
 AB_B_ARGS=(-s "$BENCH_DIR/mixed.lua")
-AFTERWORD_FORM_TOKEN="$(form_token_of "$MIXED_URL")" ab_compare read "$READ_URL" mixed "$MIXED_URL"
+AFTERWORD_FORM_TOKEN="$MIXED_TOKEN" ab_compare read "$READ_URL" mixed "$MIXED_URL"
 AB_B_ARGS=()
 mixed_line="$(printf 'mixed-vs-read  %s / %s req/s = %s of plain reads while 1 in 100 posts (target 0.6) => %s' \
   "$AB_B" "$AB_A" "$AB_RATIO" "$(verdict_of "$AB_RATIO" 0.6)")"

@@ -49,11 +49,6 @@ fn read(path: &str) -> Bytes {
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // `cargo bench` runs every bench target with `--bench`: this one only serves.
-    if args.iter().any(|a| a == "--bench") {
-        println!("bare_handler: not a benchmark by itself; benches/load.sh runs it");
-        return Ok(());
-    }
     if args.len() < 2 || args.len() > 4 {
         eprintln!("usage: bare_handler LISTEN PLAIN_FILE [BROTLI_FILE [GZIP_FILE]]");
         std::process::exit(2);
