@@ -24,6 +24,8 @@ use serde_json::json;
 /// A PostgreSQL cluster made for one test, stopped and deleted when dropped.
 struct OwnCluster {
     bin: PathBuf,
+    /// Run its programs as `postgres` (we are root, and the server refuses to run as root).
+    as_postgres: bool,
     dir: tempfile::TempDir,
     port: u16,
 }
@@ -46,11 +48,10 @@ impl OwnCluster {
             .find(|b| b.join("initdb").is_file() && b.join("pg_ctl").is_file())
     }
 
-    /// `program args…` from the cluster's folder, as `postgres` when we are root (the
-    /// server refuses to run as root).
+    /// `program args…` from the cluster's folder, as `postgres` if need be.
     fn run(&self, program: &str, args: &[&str]) -> std::process::ExitStatus {
         let program = self.bin.join(program);
-        let mut cmd = if is_root() {
+        let mut cmd = if self.as_postgres {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--"]).arg(&program);
             c
@@ -67,7 +68,8 @@ impl OwnCluster {
     fn start() -> Option<OwnCluster> {
         let bin = Self::bindir()?;
         let dir = tempfile::tempdir().expect("temp dir");
-        if is_root() {
+        let as_postgres = unsafe { libc::geteuid() } == 0;
+        if as_postgres {
             let ok = Command::new("chown")
                 .args(["postgres:", &dir.path().to_string_lossy()])
                 .status()
@@ -82,7 +84,12 @@ impl OwnCluster {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let cluster = OwnCluster { bin, dir, port };
+        let cluster = OwnCluster {
+            bin,
+            as_postgres,
+            dir,
+            port,
+        };
         let data = cluster.data();
         let status = cluster.run(
             "initdb",
@@ -136,14 +143,6 @@ impl Drop for OwnCluster {
     fn drop(&mut self) {
         self.run("pg_ctl", &["-D", &self.data(), "-m", "immediate", "stop"]);
     }
-}
-
-fn is_root() -> bool {
-    // The tests' dependencies have no geteuid: `id -u` says it.
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
