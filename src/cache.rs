@@ -24,6 +24,15 @@ pub struct ThreadKey {
 }
 
 impl ThreadKey {
+    /// Not a thread: what changes a site's own answers (its feeds, its counts) and no
+    /// thread page. Invalidating it moves the site's generation only.
+    pub fn site_wide(site: &str) -> Self {
+        ThreadKey {
+            site: site.to_owned(),
+            slug: String::new(),
+        }
+    }
+
     pub fn new(site: &SiteId, slug: &Slug) -> Self {
         ThreadKey {
             site: site.as_str().to_owned(),

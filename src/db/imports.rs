@@ -111,6 +111,10 @@ pub trait ImportStore: Sized {
     fn threads_after(&mut self, site: &str, after: i64, n: i64) -> QueryResult<Vec<ThreadRow>>;
     /// Every comment of a thread, by id.
     fn export_comments(&mut self, thread_id: i64) -> QueryResult<Vec<ExportCommentRow>>;
+    /// Puts a thread's imported comments in the feeds' record (imports write no events):
+    /// published when they were written if approved, held ones arrived then. Comments
+    /// already recorded keep their rows.
+    fn import_feed_entries(&mut self, thread_id: i64) -> QueryResult<usize>;
 }
 
 /// Every column of an imported comment, bound NULL or not: one statement text, prepared
@@ -142,6 +146,19 @@ macro_rules! imported_values {
 
 macro_rules! common_import_fns {
     () => {
+        fn import_feed_entries(&mut self, thread_id: i64) -> QueryResult<usize> {
+            diesel::sql_query(
+                "INSERT INTO feed_entries (comment_id, site, thread_id, arrived_at, published_at) \
+                 SELECT c.id, t.site, c.thread_id, c.created_at, \
+                 CASE WHEN c.status = 'approved' THEN c.created_at END \
+                 FROM comments c JOIN threads t ON t.id = c.thread_id \
+                 WHERE c.thread_id = $1 AND c.status IN ('approved', 'pending') \
+                 ON CONFLICT (comment_id) DO NOTHING",
+            )
+            .bind::<diesel::sql_types::BigInt, _>(thread_id)
+            .execute(self)
+        }
+
         fn known_comments(&mut self, thread_id: i64) -> QueryResult<Vec<KnownComment>> {
             let rows: Vec<(i64, Option<i64>, Option<String>)> = comments::table
                 .filter(comments::thread_id.eq(thread_id))

@@ -34,6 +34,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 pub use events::EventStore;
 pub use faults::Faults;
 pub use federation::FederationStore;
+pub use feeds::FeedStore;
 pub use moderation::ModerationStore;
 pub use outbox::MailStore;
 pub use privacy::PrivacyStore;
@@ -50,6 +51,7 @@ pub trait Db:
     + SubscriptionStore
     + EventStore
     + FederationStore
+    + FeedStore
 {
 }
 impl<
@@ -60,7 +62,8 @@ impl<
             + PrivacyStore
             + SubscriptionStore
             + EventStore
-            + FederationStore,
+            + FederationStore
+            + FeedStore,
     > Db for C
 {
 }

@@ -150,6 +150,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    feed_entries (comment_id) {
+        comment_id -> BigInt,
+        site -> Text,
+        thread_id -> BigInt,
+        arrived_at -> BigInt,
+        published_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     webhook_deliveries (id) {
         id -> BigInt,
         event_id -> Nullable<BigInt>,
@@ -281,6 +291,7 @@ diesel::table! {
 }
 
 diesel::joinable!(comments -> threads (thread_id));
+diesel::joinable!(feed_entries -> comments (comment_id));
 diesel::joinable!(remote_posts -> threads (thread_id));
 diesel::joinable!(reply_digests -> subscribers (subscriber_id));
 diesel::joinable!(thread_subscriptions -> subscribers (subscriber_id));
@@ -300,6 +311,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     used_tokens,
     events,
+    feed_entries,
     webhook_deliveries,
     subscribers,
     thread_subscriptions,

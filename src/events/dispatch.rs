@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::format::{self, ActionLink, CommentInfo, Message, ThreadInfo};
+use crate::cache::ThreadKey;
 use crate::config::{Settings, SiteSettings, WebhookSettings};
 use crate::db::events::{EventRow, NewDelivery};
 use crate::db::{Db, EventStore, Pool};
@@ -152,6 +153,20 @@ pub struct Prepared {
     pub moderator_mail: Vec<Composed>,
     pub about: Option<String>,
     pub deliveries: Vec<Rendered>,
+    /// What it makes of the comment in the feeds: published (`true`) or held (`false`).
+    pub feed: Option<bool>,
+}
+
+/// What an event makes of its comment in the feeds (`feed_entries`): a comment written
+/// approved, or approved later, is published; one written held reaches the moderators'
+/// feed. Nothing else changes which comments a feed holds (what an entry shows is read
+/// from the comment).
+fn feed_entry(kind: &str, detail: &Value) -> Option<bool> {
+    match (kind, detail["status"].as_str()) {
+        ("comment.created", Some("approved")) | ("comment.approved", _) => Some(true),
+        ("comment.created", Some("pending")) => Some(false),
+        _ => None,
+    }
 }
 
 /// The key of a `comment.created` event's detail that keeps the post's address as the
@@ -213,6 +228,7 @@ pub fn prepare<C: Db>(
     for ev in c.pending_events(n)? {
         let detail: Value = serde_json::from_str(&ev.detail).unwrap_or_else(|_| json!({}));
         let mail = first_seen(&ev.kind, &detail) && ev.comment_id.is_some();
+        let feed = feed_entry(&ev.kind, &detail);
         let mut deliveries = Vec::new();
         let site = SiteId::parse(&ev.site)
             .ok()
@@ -245,23 +261,38 @@ pub fn prepare<C: Db>(
             moderator_mail,
             about,
             deliveries,
+            feed,
         });
     }
     Ok(out)
 }
 
 /// Hands each prepared event to its consumers, unless another instance took it first:
-/// the moderators' mail and reply mail (into the outbox), then the site's webhooks. Run
-/// it in one transaction (or savepoint), which marks them dispatched: each mail and each
-/// delivery is queued once, whatever the instances and crashes. Returns how many it took.
-pub fn hand_over<C: Db>(c: &mut C, prepared: &[Prepared], now: i64) -> Result<usize, ApiError> {
+/// the feeds' record, the moderators' mail and reply mail (into the outbox), then the
+/// site's webhooks. Run it in one transaction (or savepoint), which marks them
+/// dispatched: each mail and each delivery is queued once, whatever the instances and
+/// crashes. Returns how many it took, and the sites whose feeds changed (as keys that
+/// drop those sites' cached feeds here and, through the writer's notification, on other
+/// instances).
+pub fn hand_over<C: Db>(
+    c: &mut C,
+    prepared: &[Prepared],
+    now: i64,
+) -> Result<(usize, Vec<ThreadKey>), ApiError> {
     let mut taken = 0;
+    let mut feeds: Vec<ThreadKey> = Vec::new();
     for p in prepared {
         let ev = &p.event;
         if !c.take_event(ev.id, now)? {
             continue;
         }
         taken += 1;
+        if let (Some(published), Some(id)) = (p.feed, ev.comment_id) {
+            let site = ThreadKey::site_wide(&ev.site);
+            if c.record_feed_entry(id, ev.at, published)? && !feeds.contains(&site) {
+                feeds.push(site);
+            }
+        }
         for m in &p.moderator_mail {
             m.enqueue(c, mail::NEW_COMMENT_KIND, p.about.as_deref(), now)?;
         }
@@ -283,7 +314,7 @@ pub fn hand_over<C: Db>(c: &mut C, prepared: &[Prepared], now: i64) -> Result<us
             })?;
         }
     }
-    Ok(taken)
+    Ok((taken, feeds))
 }
 
 /// Runs the dispatcher until `stop`.
@@ -352,10 +383,10 @@ impl Dispatcher {
         if pending == 0 {
             return Ok(0);
         }
-        super::write(rt, &self.pool, move |conn| {
+        rt.block_on(self.pool.write_changing(None, move |conn| {
             let now = crate::view::now_micros();
             on_conn!(conn, |c| hand_over(c, &prepared, now))
-        })
+        }))
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         Ok(pending)
     }

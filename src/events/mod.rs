@@ -6,7 +6,9 @@
 //! always has its event. Posting only writes that row; nothing here runs in a request.
 //!
 //! The dispatcher ([`dispatch`]) takes pending events in a transaction of its own and, in
-//! it, hands each to its consumers and marks it dispatched: the moderators' mail about a
+//! it, hands each to its consumers and marks it dispatched: the feeds' record (a comment
+//! published or held joins `feed_entries`, which the Atom feeds read: see
+//! `service::feeds`), the moderators' mail about a
 //! new comment (`comment.created`, see `email::compose::new_comment_mails`), reply mail
 //! (a comment seen for the first time joins the digests of whoever asked, see
 //! `email::replies`), and the site's webhooks (one row of `webhook_deliveries` per

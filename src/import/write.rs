@@ -878,6 +878,7 @@ where
     if approved > 0 {
         c.add_comment_count(row.id, approved)?;
     }
+    c.import_feed_entries(row.id)?;
     Ok(())
 }
 

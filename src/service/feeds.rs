@@ -5,9 +5,16 @@
 //! the same sanitized HTML, and a link to the comment on the post. Ids are `urn:uuid:`s
 //! derived with the server key from the site and the comment id: stable for as long as the
 //! installation keeps its key, and unlike every other installation's.
+//!
+//! Which comments a feed holds, and in which order, comes from the event stream: the
+//! dispatcher records each comment's arrival and first publication in `feed_entries` as
+//! it takes the comment's events (see `events::dispatch`), so a comment approved days
+//! after it was written is new in the public feeds the day it is approved, and a feed
+//! shows a change once its event is dispatched (`[events] interval`, 200 ms by default).
+//! What an entry says (text, author, status) is read from the comment as it is now.
 
 use crate::config::{Origins, SiteSettings};
-use crate::db::feeds::{FeedRow, FeedStore};
+use crate::db::feeds::{FeedRow, FeedStore, Order};
 use crate::error::ApiError;
 use crate::security::ServerKey;
 use crate::view::rfc3339;
@@ -25,10 +32,10 @@ pub enum Audience {
 }
 
 impl Audience {
-    fn statuses(self) -> &'static [&'static str] {
+    fn order(self) -> Order {
         match self {
-            Audience::Public => &["approved"],
-            Audience::Moderators => &["approved", "pending"],
+            Audience::Public => Order::Published,
+            Audience::Moderators => Order::Arrived,
         }
     }
 }
@@ -61,7 +68,7 @@ pub fn read<C: FeedStore>(
         Scope::Site => None,
         Scope::Thread(slug) => Some(*slug),
     };
-    let rows = c.latest(site, slug, audience.statuses(), ENTRIES)?;
+    let rows = c.latest(site, slug, audience.order(), ENTRIES)?;
     Ok(render(cx, scope, &rows))
 }
 
@@ -118,11 +125,7 @@ fn words(lang: &str) -> Words {
 fn render(cx: &FeedContext<'_>, scope: &Scope<'_>, rows: &[FeedRow]) -> (Vec<u8>, i64) {
     let w = words(cx.site.language);
     let site = cx.site.id.as_str();
-    let updated = rows
-        .iter()
-        .map(|r| r.edited_at.unwrap_or(r.created_at).max(r.created_at))
-        .max()
-        .unwrap_or(0);
+    let updated = rows.iter().map(updated).max().unwrap_or(0);
     let (feed_id, title, alternate) = match scope {
         Scope::Site => (
             cx.key.uuid("atom feed", site.as_bytes()),
@@ -192,11 +195,7 @@ fn entry(x: &mut String, cx: &FeedContext<'_>, w: &Words, r: &FeedRow) {
     }
     x.push_str("</author>\n");
     element(x, "published", &rfc3339(r.created_at));
-    element(
-        x,
-        "updated",
-        &rfc3339(r.edited_at.unwrap_or(r.created_at).max(r.created_at)),
-    );
+    element(x, "updated", &rfc3339(updated(r)));
     let on_post = post_url(r, &cx.site.origins)
         .or_else(|| origin_url(&cx.site.origins, &r.slug))
         .map(|u| format!("{u}#afterword-comment-{}", r.id));
@@ -209,6 +208,14 @@ fn entry(x: &mut String, cx: &FeedContext<'_>, w: &Words, r: &FeedRow) {
     x.push_str("<content type=\"html\">");
     x.push_str(&text(&r.html));
     x.push_str("</content>\n</entry>\n");
+}
+
+/// When an entry last changed as a reader sees it: written, then reaching this feed (a
+/// comment approved later is new to the public feeds then), then edited.
+fn updated(r: &FeedRow) -> i64 {
+    r.created_at
+        .max(r.published_at.unwrap_or(r.arrived_at))
+        .max(r.edited_at.unwrap_or(0))
 }
 
 /// The post's recorded address, if it is on one of the site's origins.

@@ -13,6 +13,7 @@ on_both_backends!(
     a_thread_feed_holds_that_thread_only,
     feeds_answer_304_until_a_comment_changes_them,
     held_comments_are_only_in_the_moderators_feed,
+    a_comment_approved_later_is_new_in_the_public_feed,
     bad_feed_requests_are_refused_clearly,
 );
 
@@ -57,14 +58,48 @@ async fn feed(app: &TestApp, path: &str) -> (reqwest::header::HeaderMap, String)
     (headers, r.text().await.unwrap())
 }
 
-/// The site feed of `open`, asked for with one request header.
-async fn conditional(app: &TestApp, name: &str, value: &str) -> reqwest::Response {
+/// Entries come from the event stream: the dispatcher takes a comment's events every
+/// `[events] interval` (200 ms here), so a feed holds a new comment a moment after it was
+/// posted. The feed at `path` once `ready` says it holds what the test waits for (within
+/// ten seconds); `ready` is asked of the parsed feed.
+async fn feed_once(
+    app: &TestApp,
+    path: &str,
+    ready: impl Fn(&feed_rs::model::Feed) -> bool,
+) -> (reqwest::header::HeaderMap, String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (headers, xml) = feed(app, path).await;
+        let f = feed_rs::parser::parse(xml.as_bytes()).expect("feed-rs reads the feed");
+        if ready(&f) {
+            return (headers, xml);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the feed did not change as expected within 10 s:\n{xml}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// `feed_once` until the feed holds `n` entries.
+async fn feed_of(app: &TestApp, path: &str, n: usize) -> (reqwest::header::HeaderMap, String) {
+    feed_once(app, path, |f| f.entries.len() == n).await
+}
+
+/// The feed at `path`, asked for with one request header.
+async fn conditional_at(app: &TestApp, path: &str, name: &str, value: &str) -> reqwest::Response {
     app.client
-        .get(app.url("/feeds/open.atom"))
+        .get(app.url(path))
         .header(name, value)
         .send()
         .await
         .unwrap()
+}
+
+/// The site feed of `open`, asked for with one request header.
+async fn conditional(app: &TestApp, name: &str, value: &str) -> reqwest::Response {
+    conditional_at(app, "/feeds/open.atom", name, value).await
 }
 
 fn parse(xml: &str) -> feed_rs::model::Feed {
@@ -105,7 +140,7 @@ async fn feeds_are_valid_atom_with_the_approved_comments_newest_first(app: TestA
     app.comment("short", "/post/", json!({"body": "not here"}))
         .await;
 
-    let (_, xml) = feed(&app, "/feeds/open.atom").await;
+    let (_, xml) = feed_of(&app, "/feeds/open.atom", 3).await;
     assert!(!xml.contains("ada@example.com"), "never the email: {xml}");
     assert!(!xml.contains("<script>"), "{xml}");
     let f = parse(&xml);
@@ -168,7 +203,13 @@ async fn feeds_are_valid_atom_with_the_approved_comments_newest_first(app: TestA
         )
         .await;
     assert_eq!(r.status(), 200);
-    let f = parse(&feed(&app, "/feeds/open.atom").await.1);
+    let f = parse(
+        &feed_once(&app, "/feeds/open.atom", |f| {
+            f.entries.len() == 4 && f.entries[0].updated > f.entries[0].published
+        })
+        .await
+        .1,
+    );
     let edited = &f.entries[0];
     assert!(edited
         .content
@@ -191,6 +232,8 @@ async fn a_thread_feed_holds_that_thread_only(app: TestApp) {
         .await;
     }
     app.comment("open", "/t/two/", json!({"body": "two"})).await;
+    // The site's feed holds all four once their events are dispatched.
+    feed_of(&app, "/feeds/open.atom", 4).await;
     let (_, xml) = feed(
         &app,
         &format!("/feeds/open/thread.atom?slug={}", enc("/t/one/")),
@@ -231,7 +274,7 @@ async fn a_thread_feed_holds_that_thread_only(app: TestApp) {
 
 async fn feeds_answer_304_until_a_comment_changes_them(app: TestApp) {
     app.comment("open", "/c/", json!({"body": "one"})).await;
-    let (headers, _) = feed(&app, "/feeds/open.atom").await;
+    let (headers, _) = feed_of(&app, "/feeds/open.atom", 1).await;
     let etag = headers["etag"].to_str().unwrap().to_owned();
     let modified = headers["last-modified"].to_str().unwrap().to_owned();
 
@@ -245,9 +288,10 @@ async fn feeds_answer_304_until_a_comment_changes_them(app: TestApp) {
     let gz = conditional(&app, "accept-encoding", "gzip").await;
     assert_eq!(gz.headers()["content-encoding"], "gzip");
 
-    // A new comment changes the feed at once.
+    // A new comment changes the feed once its event is dispatched.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     app.comment("open", "/c/", json!({"body": "two"})).await;
+    feed_of(&app, "/feeds/open.atom", 2).await;
     let fresh = conditional(&app, "if-none-match", &etag).await;
     assert_eq!(fresh.status(), 200);
     assert_ne!(fresh.headers()["etag"].to_str().unwrap(), etag);
@@ -286,12 +330,7 @@ async fn held_comments_are_only_in_the_moderators_feed(app: TestApp) {
         .contains("waiting for a moderator"));
 
     let admin = app.admin().await;
-    let r = admin
-        .request(reqwest::Method::GET, "/admin/feeds/moderated.atom")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let r = moderators_feed(&admin, "moderated", 1).await;
     assert!(r.headers()["cache-control"]
         .to_str()
         .unwrap()
@@ -325,8 +364,122 @@ async fn held_comments_are_only_in_the_moderators_feed(app: TestApp) {
     admin
         .act(held["comment"]["id"].as_i64().unwrap(), "approve")
         .await;
+    let (_, xml) = feed_of(&app, "/feeds/moderated.atom", 1).await;
+    parse(&xml);
+}
+
+/// The moderators' feed of `site` once it holds `n` entries (see `feed_once`).
+async fn moderators_feed(
+    admin: &common::admin::Admin<'_>,
+    site: &str,
+    n: usize,
+) -> reqwest::Response {
+    let path = format!("/admin/feeds/{site}.atom");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = admin
+            .request(reqwest::Method::GET, &path)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let headers = r.headers().clone();
+        let xml = r.text().await.unwrap();
+        let got = feed_rs::parser::parse(xml.as_bytes())
+            .unwrap()
+            .entries
+            .len();
+        if got == n {
+            // The same answer again, whole, for the caller to read.
+            let again = admin
+                .request(reqwest::Method::GET, &path)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(again.headers()["cache-control"], headers["cache-control"]);
+            return again;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the moderators' feed did not hold {n} entries within 10 s:\n{xml}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A comment held for days and then approved is new to the public feeds the moment it is
+/// approved: first in the feed, its `updated` the approval's date, and a reader asking
+/// with the feed's previous date gets it (not a 304). The moderators' feed keeps the order
+/// in which comments arrived.
+async fn a_comment_approved_later_is_new_in_the_public_feed(app: TestApp) {
+    let post = |body: &'static str| {
+        let app = &app;
+        async move {
+            let r = app
+                .post_comment(
+                    "moderated",
+                    "/later/",
+                    json!({"body": body, "author": "Di"}),
+                )
+                .await;
+            assert_eq!(r.status(), 201);
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["comment"]["status"], "pending");
+            v["comment"]["id"].as_i64().unwrap()
+        }
+    };
+    let early = post("written first, approved last").await;
+    let late = post("written second, approved first").await;
+    let admin = app.admin().await;
+    admin.act(late, "approve").await;
+    let (headers, xml) = feed_of(&app, "/feeds/moderated.atom", 1).await;
+    assert!(xml.contains("approved first"), "{xml}");
+    let modified = headers["last-modified"].to_str().unwrap().to_owned();
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+
+    // Approved a second later: the newest entry of the public feed.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    admin.act(early, "approve").await;
+    let (_, xml) = feed_of(&app, "/feeds/moderated.atom", 2).await;
+    let f = parse(&xml);
+    let first = &f.entries[0];
+    assert!(
+        first
+            .content
+            .as_ref()
+            .unwrap()
+            .body
+            .as_ref()
+            .unwrap()
+            .contains("approved last"),
+        "{xml}"
+    );
+    // Written before the other, published after it.
+    assert!(first.published < f.entries[1].published, "{xml}");
+    assert!(first.updated > f.entries[1].updated, "{xml}");
+    assert!(first.updated > first.published, "{xml}");
+    // A reader with the previous copy gets the new one, by date as by tag.
+    for (name, value) in [("if-modified-since", &modified), ("if-none-match", &etag)] {
+        let r = conditional_at(&app, "/feeds/moderated.atom", name, value).await;
+        assert_eq!(r.status(), 200, "{name}");
+    }
+
+    // The moderators' feed: the order of arrival, the later one first.
+    let r = moderators_feed(&admin, "moderated", 2).await;
+    let f = parse(&r.text().await.unwrap());
+    assert!(f.entries[0]
+        .content
+        .as_ref()
+        .unwrap()
+        .body
+        .as_ref()
+        .unwrap()
+        .contains("approved first"));
+
+    // Deleted, it leaves the feed with its next read.
+    admin.act(early, "delete").await;
     let (_, xml) = feed(&app, "/feeds/moderated.atom").await;
-    assert_eq!(parse(&xml).entries.len(), 1);
+    assert_eq!(parse(&xml).entries.len(), 1, "{xml}");
 }
 
 async fn bad_feed_requests_are_refused_clearly(app: TestApp) {
@@ -353,4 +506,66 @@ async fn bad_feed_requests_are_refused_clearly(app: TestApp) {
         .await
         .unwrap();
     expect_error(r, 405, "method_not_allowed").await;
+}
+
+/// The feeds' record migration: its `down.sql` leaves the schema exactly as it found it.
+#[test]
+fn feed_entries_migration_down_is_exact_sqlite() {
+    use diesel::Connection;
+    let db = common::TestDb::new(common::Backend::Sqlite).unwrap();
+    let common::TestDb::Sqlite { path, .. } = &db else {
+        unreachable!()
+    };
+    let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    crate::email::down_is_exact(
+        &mut c,
+        &|| afterword::db::SQLITE_MIGRATIONS,
+        crate::email::SQLITE_SCHEMA_LINES,
+        "000019",
+    );
+}
+
+#[test]
+fn feed_entries_migration_down_is_exact_postgres() {
+    use diesel::Connection;
+    let Some(db) = common::TestDb::new(common::Backend::Postgres) else {
+        return;
+    };
+    let mut c = diesel::PgConnection::establish(db.url()).unwrap();
+    crate::email::down_is_exact(
+        &mut c,
+        &|| afterword::db::POSTGRES_MIGRATIONS,
+        crate::email::POSTGRES_SCHEMA_LINES,
+        "000019",
+    );
+}
+
+/// Two instances on one PostgreSQL: a feed cached by one changes when the other takes
+/// the comment's event (told through the database's notifications, as thread pages are).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_feed_cached_by_one_instance_changes_when_another_dispatches_postgres() {
+    // Each instance dispatches once as it starts, then not for an hour.
+    let idle = format!("{}\n[events]\ninterval = \"1h\"\n", common::SITES);
+    let Some(b) = common::spawn_with(common::Backend::Postgres, &idle).await else {
+        eprintln!("skipped: AFTERWORD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    b.comment(
+        "open",
+        "/two/",
+        json!({"body": "posted on b, dispatched by a"}),
+    )
+    .await;
+    // Not dispatched yet: b's feed is empty, and kept (the same tag answers 304).
+    let (headers, xml) = feed(&b, "/feeds/open.atom").await;
+    assert!(parse(&xml).entries.is_empty(), "{xml}");
+    let r = conditional(&b, "if-none-match", headers["etag"].to_str().unwrap()).await;
+    assert_eq!(r.status(), 304);
+
+    // A second instance starts, takes the event, and b hears of it.
+    let a = common::spawn_on(std::sync::Arc::clone(&b.db), &idle).await;
+    let (_, xml) = feed_of(&b, "/feeds/open.atom", 1).await;
+    assert!(xml.contains("dispatched by a"), "{xml}");
+    drop(a);
 }

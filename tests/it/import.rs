@@ -283,6 +283,27 @@ async fn wordpress_wxr(app: TestApp) {
             .number("SELECT COUNT(*) AS n FROM comments WHERE status = 'spam'"),
         1
     );
+    // The site's feed holds the imported comments that are approved, as published when
+    // they were written (an import writes no events: it records them itself), the most
+    // recently written first; the held one only in the moderators' record.
+    let r = app.get("/feeds/blog.atom").await;
+    assert_eq!(r.status(), 200);
+    let xml = r.text().await.unwrap();
+    let f = feed_rs::parser::parse(xml.as_bytes()).unwrap();
+    assert_eq!(f.entries.len(), 3, "{xml}");
+    let published: Vec<_> = f.entries.iter().map(|e| e.published.unwrap()).collect();
+    assert!(published.windows(2).all(|w| w[0] >= w[1]), "{xml}");
+    assert!(
+        f.entries
+            .iter()
+            .any(|e| e.published.unwrap().to_rfc3339() == "2018-03-03T11:00:00+00:00"),
+        "{xml}"
+    );
+    assert_eq!(
+        app.db
+            .number("SELECT COUNT(*) AS n FROM feed_entries WHERE published_at IS NULL"),
+        1
+    );
 }
 
 async fn remark42_gzipped(app: TestApp) {

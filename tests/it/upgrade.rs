@@ -177,6 +177,15 @@ async fn upgrade(backend: Backend) {
     let (bob, _) = token(backend, "bob");
     let (cy, _) = token(backend, "cy");
     assert_eq!(counts(&app).await, (4, 1));
+    // The feeds hold the comments stored before them (the migration records them as
+    // published when they were written), without the deleted one.
+    let r = app.get("/feeds/default.atom").await;
+    assert_eq!(r.status(), 200);
+    let feed = r.text().await.unwrap();
+    let entries = feed_rs::parser::parse(feed.as_bytes()).unwrap().entries;
+    assert_eq!(entries.len(), 5, "{feed}");
+    assert!(feed.contains("A reply to Bob, two deep."), "{feed}");
+    assert!(!feed.contains("Deleted by its author"), "{feed}");
     // Addresses the first release kept in clear are keyed hashes now.
     assert_eq!(
         db.number("SELECT COUNT(*) AS n FROM comments WHERE ip = '127.0.0.1'"),
