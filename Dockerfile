@@ -18,6 +18,8 @@ RUN docker/build.sh deps
 
 COPY src ./src
 COPY migrations ./migrations
+# Rebuilds when a migration changes (they are embedded in the binary).
+COPY build.rs ./
 # The browser scripts are built from embed/src and committed; the binary embeds them,
 # and the admin page's templates and assets.
 COPY embed/dist ./embed/dist

@@ -818,3 +818,70 @@ async fn a_comment_deleted_by_its_author_leaves_no_text_in_events(app: TestApp) 
         0
     );
 }
+
+/// A worker gives back what it claimed after every batch (`release_deliveries`): through
+/// the index of claimed rows, not a scan of every delivery kept (which made the writer
+/// read the whole table back per batch under a steady stream of comments).
+#[test]
+fn giving_back_claims_reads_only_the_claimed_rows_sqlite() {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Plan {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+    let db = common::TestDb::new(common::Backend::Sqlite).unwrap();
+    let common::TestDb::Sqlite { path, .. } = &db else {
+        unreachable!()
+    };
+    let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    diesel_migrations::MigrationHarness::run_pending_migrations(
+        &mut c,
+        afterword::db::SQLITE_MIGRATIONS,
+    )
+    .unwrap();
+    let plan: Vec<Plan> = diesel::sql_query(
+        "EXPLAIN QUERY PLAN UPDATE webhook_deliveries SET claimed_by = NULL, \
+         lease_until = NULL WHERE claimed_by = ? AND status = ?",
+    )
+    .bind::<diesel::sql_types::Text, _>("afterword-hook-x")
+    .bind::<diesel::sql_types::Text, _>("queued")
+    .load(&mut c)
+    .unwrap();
+    let plan: Vec<&str> = plan.iter().map(|p| p.detail.as_str()).collect();
+    assert_eq!(
+        plan,
+        ["SEARCH webhook_deliveries USING INDEX webhook_deliveries_claimed_idx (claimed_by=?)"]
+    );
+}
+
+#[test]
+fn claimed_index_migration_down_is_exact_sqlite() {
+    use diesel::Connection;
+    let db = common::TestDb::new(common::Backend::Sqlite).unwrap();
+    let common::TestDb::Sqlite { path, .. } = &db else {
+        unreachable!()
+    };
+    let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    crate::email::down_is_exact(
+        &mut c,
+        &|| afterword::db::SQLITE_MIGRATIONS,
+        crate::email::SQLITE_SCHEMA_LINES,
+        "000020",
+    );
+}
+
+#[test]
+fn claimed_index_migration_down_is_exact_postgres() {
+    use diesel::Connection;
+    let Some(db) = common::TestDb::new(common::Backend::Postgres) else {
+        return;
+    };
+    let mut c = diesel::PgConnection::establish(db.url()).unwrap();
+    crate::email::down_is_exact(
+        &mut c,
+        &|| afterword::db::POSTGRES_MIGRATIONS,
+        crate::email::POSTGRES_SCHEMA_LINES,
+        "000020",
+    );
+}
