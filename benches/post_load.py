@@ -2,9 +2,12 @@
 """Posts comments as fast as CONCURRENCY keep-alive connections allow for SECONDS, and
 prints one JSON line: {"created", "other", "per_s", "p50_ms", "p99_ms"}.
 
-    post_load.py URL SECONDS CONCURRENCY
+    post_load.py URL SECONDS CONCURRENCY [RATE]
 
-URL is the POST /api/v1/comments URL with site and slug. Standard library only."""
+URL is the POST /api/v1/comments URL with site and slug. With RATE, the connections
+together post RATE comments a second on a fixed schedule instead (an open loop: a post
+that is late is sent at once, and its latency counts from when it was due, so a server
+that falls behind shows it in the percentiles). Standard library only."""
 import http.client
 import json
 import sys
@@ -13,6 +16,7 @@ import time
 import urllib.parse
 
 url, seconds, concurrency = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+rate = float(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[4] and float(sys.argv[4]) > 0 else None
 u = urllib.parse.urlsplit(url)
 path = u.path + "?" + u.query
 lock = threading.Lock()
@@ -24,10 +28,21 @@ def worker(n):
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
     i = 0
     mine, created, other = [], 0, 0
+    # With a rate: this connection's share, its first post offset so the connections
+    # interleave.
+    every = concurrency / rate if rate else 0.0
+    due = time.perf_counter() + every * n / concurrency
     while time.monotonic() < stop_at:
         i += 1
         body = json.dumps({"body": f"bench comment t{n}-n{i} " + "lorem ipsum " * 20, "author": f"w{n}"})
-        t0 = time.perf_counter()
+        if rate:
+            wait = due - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            t0 = due
+            due += every
+        else:
+            t0 = time.perf_counter()
         try:
             conn.request("POST", path, body, {"Content-Type": "application/json"})
             r = conn.getresponse()

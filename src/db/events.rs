@@ -99,17 +99,18 @@ pub trait EventStore: Sized {
         lease_until: i64,
         n: i64,
     ) -> QueryResult<Vec<ClaimedDelivery>>;
-    /// Records an attempt on a delivery this worker holds: `status` `delivered`, `queued`
-    /// (again at `next_at`) or `failed`. False if the claim was lost meanwhile.
-    fn finish_delivery(
+    /// Records an attempt on deliveries this worker holds, with one outcome: `status`
+    /// `delivered`, `queued` (again at `next_at`) or `failed`, and the receiver's answer.
+    /// Returns how many it recorded: fewer than `ids` if claims were lost meanwhile.
+    fn finish_deliveries(
         &mut self,
-        id: i64,
+        ids: &[i64],
         worker: &str,
         status: &str,
         next_at: i64,
         answer: &str,
         now: i64,
-    ) -> QueryResult<bool>;
+    ) -> QueryResult<usize>;
     /// Gives back what `worker` claimed and has not sent (it is stopping, or stopped a
     /// batch early).
     fn release_deliveries(&mut self, worker: &str) -> QueryResult<usize>;
@@ -185,19 +186,19 @@ macro_rules! event_store_fns {
             Ok(rows)
         }
 
-        fn finish_delivery(
+        fn finish_deliveries(
             &mut self,
-            id: i64,
+            ids: &[i64],
             worker: &str,
             status: &str,
             next_at: i64,
             answer: &str,
             now: i64,
-        ) -> QueryResult<bool> {
+        ) -> QueryResult<usize> {
             use webhook_deliveries as d;
-            let n = diesel::update(
+            diesel::update(
                 d::table
-                    .filter(d::id.eq(id))
+                    .filter(d::id.eq_any(ids))
                     .filter(d::claimed_by.eq(worker)),
             )
             .set((
@@ -209,8 +210,7 @@ macro_rules! event_store_fns {
                 d::lease_until.eq(None::<i64>),
                 d::delivered_at.eq((status == "delivered").then_some(now)),
             ))
-            .execute(self)?;
-            Ok(n == 1)
+            .execute(self)
         }
 
         fn release_deliveries(&mut self, worker: &str) -> QueryResult<usize> {
