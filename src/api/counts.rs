@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{JsonBody, QueryParams};
+use super::extract::{parse_json, QueryParams, RawJson};
 use super::respond;
 use crate::cache::{Tally, ThreadKey};
 use crate::compress::{Compressed, Effort};
@@ -127,19 +127,63 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
 pub async fn post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: JsonBody<CountsRequest>,
+    body: RawJson,
 ) -> Result<HttpResponse, ApiError> {
+    // Index pages with many posts ask by POST (the embed does past a 2,000-character URL),
+    // the same question on every view: the answer is kept under the body's exact text, as
+    // a GET's is under its query string, while no thread of the site changes. A newline
+    // starts no query string, so the two never share a key.
+    let key = std::str::from_utf8(&body.0)
+        .ok()
+        .map(|text| format!("\npost\n{text}"));
+    if let Some(answer) = key.as_deref().and_then(|k| state.cache.counts_answer(k)) {
+        return Ok(counts_response(&req, &answer.content));
+    }
+    let stale = || {
+        key.as_deref()
+            .and_then(|k| state.cache.counts_answer_stale(k))
+            .map(|answer| {
+                let mut res = counts_response(&req, &answer.content);
+                res.headers_mut().insert(
+                    header::HeaderName::from_static("x-afterword-cache"),
+                    header::HeaderValue::from_static("stale"),
+                );
+                res
+            })
+    };
+    if state.pool.writer_health().is_err() {
+        if let Some(res) = stale() {
+            return Ok(res);
+        }
+    }
     let CountsRequest {
         site,
         slugs,
         reactions,
-    } = body.0;
-    let counts = answer(&state, &site, slugs, "slugs", reactions.unwrap_or(false)).await?;
+    } = parse_json(&body.0)?;
+    let generation = state.cache.site_generation(&site);
+    let counts = match answer(&state, &site, slugs, "slugs", reactions.unwrap_or(false)).await {
+        Ok(counts) => counts,
+        Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => return stale().ok_or(e),
+        Err(e) => return Err(e),
+    };
     let body = serialize(&counts)?;
-    let etag = crate::cache::etag_of(&body);
-    // Answers to POSTs are not kept, so compress only a large one, and quickly.
-    let content = Compressed::new(body, etag, Effort::Fast);
-    Ok(counts_response(&req, &content))
+    match key {
+        Some(key) => {
+            let answer = state
+                .cache
+                .insert_counts_answer(key, &site, generation, body);
+            Ok(counts_response(&req, &answer.content))
+        }
+        // Not reached: a body that is not UTF-8 is refused by `parse_json`.
+        None => {
+            let etag = crate::cache::etag_of(&body);
+            Ok(counts_response(
+                &req,
+                &Compressed::new(body, etag, Effort::Fast),
+            ))
+        }
+    }
 }
 
 fn serialize(counts: &CountsResponse) -> Result<Bytes, ApiError> {

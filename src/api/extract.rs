@@ -3,7 +3,7 @@
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
@@ -20,6 +20,21 @@ pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10)
 pub struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let raw = RawJson::from_request(req, payload);
+        Box::pin(async move { parse_json(&raw.await?.0).map(JsonBody) })
+    }
+}
+
+/// A JSON body's bytes, checked as [`JsonBody`] checks them (type, size, time) but not
+/// parsed yet: for a handler that answers the same body from memory (`parse_json` reads
+/// it otherwise, with the same errors).
+pub struct RawJson(pub Bytes);
+
+impl FromRequest for RawJson {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
@@ -80,7 +95,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                         ),
                     )
                 })??;
-            parse_json(&buf).map(JsonBody)
+            Ok(RawJson(buf.freeze()))
         })
     }
 }

@@ -353,6 +353,48 @@ async fn counts_answer_every_slug_in_one_request(app: TestApp) {
     assert_eq!(r.status(), 204);
     let v: Value = app.get(q).await.json().await.unwrap();
     assert_eq!(v["counts"]["/one/"], 1);
+
+    // The same for a POST (kept under its body's exact text), until a thread changes; the
+    // same question written differently gets the same answer.
+    let post = |body: &'static str| {
+        let app = &app;
+        async move {
+            let r = app
+                .client
+                .post(app.url("/api/v1/counts"))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let body = r#"{"site": "open", "slugs": ["/one/", "/later/"]}"#;
+    for _ in 0..2 {
+        assert_eq!(
+            post(body).await,
+            json!({"counts": {"/one/": 1, "/later/": 0}})
+        );
+    }
+    app.comment("open", "/later/", json!({"body": "now"})).await;
+    let now = json!({"counts": {"/one/": 1, "/later/": 1}});
+    assert_eq!(post(body).await, now);
+    assert_eq!(
+        post(r#"{"slugs":["/one/","/later/"],"site":"open"}"#).await,
+        now
+    );
+    // A kept answer is never given to a request that is refused.
+    let r = app
+        .client
+        .post(app.url("/api/v1/counts"))
+        .header("content-type", "text/plain")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
 }
 
 async fn counts_refuse_bad_requests(app: TestApp) {
