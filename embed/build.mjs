@@ -5,7 +5,7 @@
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
 import * as esbuild from 'esbuild';
 import { minify } from 'terser';
 
@@ -63,7 +63,22 @@ export async function build() {
   const { code: cssCode } = await esbuild.transform(css, { loader: 'css', minify: true, target: 'chrome100', charset: 'utf8' });
   out['embed.css'] = Buffer.from(cssCode.trim().replace(/(--[\w-]+): /g, '$1:') + '\n');
   await mkdir(join(here, 'dist'), { recursive: true });
-  for (const [name, bytes] of Object.entries(out)) await writeFile(join(here, 'dist', name), bytes);
+  for (const [name, bytes] of Object.entries(out)) {
+    await writeFile(join(here, 'dist', name), bytes);
+    // The compressed forms the server sends (it embeds these files): made here once, so
+    // that no server start spends its first tens of milliseconds compressing them.
+    await writeFile(join(here, 'dist', `${name}.gz`), gzipSync(bytes, { level: 9, mtime: 0 }));
+    await writeFile(
+      join(here, 'dist', `${name}.br`),
+      brotliCompressSync(bytes, {
+        params: {
+          [zlibConstants.BROTLI_PARAM_MODE]: zlibConstants.BROTLI_MODE_TEXT,
+          [zlibConstants.BROTLI_PARAM_QUALITY]: zlibConstants.BROTLI_MAX_QUALITY,
+          [zlibConstants.BROTLI_PARAM_SIZE_HINT]: bytes.length,
+        },
+      }),
+    );
+  }
   return out;
 }
 

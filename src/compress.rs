@@ -97,6 +97,19 @@ impl Compressed {
         }
     }
 
+    /// A body whose compressed forms were made ahead (the scripts, at their build): each
+    /// is kept if it is smaller than the body, as `get` would keep its own.
+    pub fn precompressed(identity: Bytes, etag: String, gzip: Bytes, brotli: Bytes) -> Self {
+        let smaller = |b: Bytes| (b.len() < identity.len()).then_some(b);
+        Compressed {
+            gzip: OnceLock::from(smaller(gzip)),
+            brotli: OnceLock::from(smaller(brotli)),
+            identity,
+            etag,
+            effort: Effort::Best,
+        }
+    }
+
     pub fn identity(&self) -> &Bytes {
         &self.identity
     }

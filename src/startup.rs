@@ -101,7 +101,6 @@ impl Application {
             watch_change_epoch(&pool, Arc::downgrade(&cache))?;
             None
         };
-        crate::api::assets::warm_up();
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let addr = listener.local_addr()?;

@@ -13,7 +13,7 @@ use sha2::Digest;
 
 use super::respond;
 use crate::cache::etag_of;
-use crate::compress::{Compressed, Effort};
+use crate::compress::Compressed;
 use crate::state::AppState;
 
 const SCRIPT_TYPE: &str = "text/javascript; charset=utf-8";
@@ -21,40 +21,29 @@ const SCRIPT_TYPE: &str = "text/javascript; charset=utf-8";
 /// for a day and then ask again with its ETag; an unchanged script costs a `304`.
 const SCRIPT_CACHE: &str = "public, max-age=86400";
 
-fn asset(bytes: &'static [u8]) -> Compressed {
-    let body = Bytes::from_static(bytes);
-    let etag = etag_of(&body);
-    Compressed::new(body, etag, Effort::Best)
+/// A script or stylesheet of `embed/dist`, with the gzip and brotli forms its build
+/// made beside it (`name.gz`, `name.br`, at their best compression).
+macro_rules! asset {
+    ($name:literal) => {
+        LazyLock::new(|| {
+            let body = Bytes::from_static(include_bytes!(concat!("../../embed/dist/", $name)));
+            let etag = etag_of(&body);
+            Compressed::precompressed(
+                body,
+                etag,
+                Bytes::from_static(include_bytes!(concat!("../../embed/dist/", $name, ".gz"))),
+                Bytes::from_static(include_bytes!(concat!("../../embed/dist/", $name, ".br"))),
+            )
+        })
+    };
 }
 
-static EMBED_JS: LazyLock<Compressed> =
-    LazyLock::new(|| asset(include_bytes!("../../embed/dist/embed.js")));
-static EMBED_CSS: LazyLock<Compressed> =
-    LazyLock::new(|| asset(include_bytes!("../../embed/dist/embed.css")));
-static EMBED_WRITE_JS: LazyLock<Compressed> =
-    LazyLock::new(|| asset(include_bytes!("../../embed/dist/embed-write.js")));
-static EMBED_ELSEWHERE_JS: LazyLock<Compressed> =
-    LazyLock::new(|| asset(include_bytes!("../../embed/dist/embed-elsewhere.js")));
-static EMBED_REFUSALS_JS: LazyLock<Compressed> =
-    LazyLock::new(|| asset(include_bytes!("../../embed/dist/embed-refusals.js")));
-static COUNT_JS: LazyLock<Compressed> =
-    LazyLock::new(|| asset(include_bytes!("../../embed/dist/count.js")));
-
-/// Compresses the scripts now, at start, rather than in the first reader's request.
-pub fn warm_up() {
-    use crate::compress::Encoding;
-    for a in [
-        &*EMBED_JS,
-        &*EMBED_WRITE_JS,
-        &*EMBED_ELSEWHERE_JS,
-        &*EMBED_REFUSALS_JS,
-        &*EMBED_CSS,
-        &*COUNT_JS,
-    ] {
-        a.get(Encoding::Brotli);
-        a.get(Encoding::Gzip);
-    }
-}
+static EMBED_JS: LazyLock<Compressed> = asset!("embed.js");
+static EMBED_CSS: LazyLock<Compressed> = asset!("embed.css");
+static EMBED_WRITE_JS: LazyLock<Compressed> = asset!("embed-write.js");
+static EMBED_ELSEWHERE_JS: LazyLock<Compressed> = asset!("embed-elsewhere.js");
+static EMBED_REFUSALS_JS: LazyLock<Compressed> = asset!("embed-refusals.js");
+static COUNT_JS: LazyLock<Compressed> = asset!("count.js");
 
 /// The comments embed, its styles inside: paste it under your posts.
 #[utoipa::path(method(get, head), path = "/embed.js", tag = "embed",
