@@ -131,23 +131,24 @@ fn finish_all<C: EventStore>(
     done: &[(i64, &'static str, i64, String)],
 ) -> Result<usize, crate::error::ApiError> {
     let now = crate::view::now_micros();
-    // Only a delivery queued again has a time of its own: the next attempt's.
-    let key = |&(_, status, next_at, ref answer): &(i64, &'static str, i64, String)| {
-        (
-            status,
-            if status == "queued" { next_at } else { now },
-            answer.clone(),
-        )
-    };
+    // What one statement records: the status, the time of the next attempt (only a
+    // delivery queued again has one of its own) and the answer.
+    fn outcome<'a>(
+        (_, status, next_at, answer): &'a (i64, &'static str, i64, String),
+        now: i64,
+    ) -> (&'static str, i64, &'a str) {
+        let next_at = if *status == "queued" { *next_at } else { now };
+        (*status, next_at, answer.as_str())
+    }
     let mut recorded = 0;
     let mut left: Vec<&(i64, &'static str, i64, String)> = done.iter().collect();
     while let Some(first) = left.first() {
-        let (status, next_at, answer) = key(first);
+        let (status, next_at, answer) = outcome(first, now);
         let (same, rest): (Vec<_>, Vec<_>) = left
             .into_iter()
-            .partition(|d| key(d) == (status, next_at, answer.clone()));
+            .partition(|d| outcome(d, now) == (status, next_at, answer));
         let ids: Vec<i64> = same.iter().map(|d| d.0).collect();
-        recorded += c.finish_deliveries(&ids, worker, status, next_at, &answer, now)?;
+        recorded += c.finish_deliveries(&ids, worker, status, next_at, answer, now)?;
         left = rest;
     }
     c.release_deliveries(worker)?;
