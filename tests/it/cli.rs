@@ -118,12 +118,11 @@ impl Server {
 }
 
 /// Form tokens by server and slug, with when they were handed out: the zero-config site
-/// runs the spam checks, so a comment needs its thread's token, at least 3 s old (a count
-/// of 4 whole seconds), as the embed sends it. One per thread, reused by every comment
-/// posted there.
+/// runs the spam checks, so a comment needs its thread's token, at least 3 s old, as the
+/// embed sends it. One per thread, reused by every comment posted there.
 static TOKENS: std::sync::Mutex<Vec<(String, String, String, std::time::Instant)>> =
     std::sync::Mutex::new(Vec::new());
-const TOKEN_MIN_AGE: Duration = Duration::from_millis(4100);
+const TOKEN_MIN_AGE: Duration = Duration::from_millis(3100);
 
 fn form_token(client: &Client, slug: &str) -> String {
     let known = TOKENS
