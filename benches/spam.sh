@@ -78,7 +78,7 @@ run() {
   token=""
   if [ "$checks" = on ]; then
     token="$(curl -sf -D - -o /dev/null "$url" | tr -d '\r' | awk -F': ' 'tolower($1) == "afterword-form" {print $2}')"
-    sleep 2.1  # more than min_seconds, and the second a token's whole-second count may hide
+    sleep 1.1
   fi
   out="$TMP/wrk-$checks-$round.out"
   AFTERWORD_FORM_TOKEN="$token" wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" \
