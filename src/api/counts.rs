@@ -73,16 +73,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
         return Ok(counts_response(&req, &answer.content));
     }
     // The database cannot be reached: the answer kept from before, marked stale, at once.
-    let stale = || {
-        state.cache.counts_answer_stale(raw).map(|answer| {
-            let mut res = counts_response(&req, &answer.content);
-            res.headers_mut().insert(
-                header::HeaderName::from_static("x-afterword-cache"),
-                header::HeaderValue::from_static("stale"),
-            );
-            res
-        })
-    };
+    let stale = || stale_answer(&req, &state, raw);
     if state.pool.writer_health().is_err() {
         if let Some(res) = stale() {
             return Ok(res);
@@ -139,18 +130,7 @@ pub async fn post(
     if let Some(answer) = key.as_deref().and_then(|k| state.cache.counts_answer(k)) {
         return Ok(counts_response(&req, &answer.content));
     }
-    let stale = || {
-        key.as_deref()
-            .and_then(|k| state.cache.counts_answer_stale(k))
-            .map(|answer| {
-                let mut res = counts_response(&req, &answer.content);
-                res.headers_mut().insert(
-                    header::HeaderName::from_static("x-afterword-cache"),
-                    header::HeaderValue::from_static("stale"),
-                );
-                res
-            })
-    };
+    let stale = || key.as_deref().and_then(|k| stale_answer(&req, &state, k));
     if state.pool.writer_health().is_err() {
         if let Some(res) = stale() {
             return Ok(res);
@@ -194,6 +174,19 @@ fn serialize(counts: &CountsResponse) -> Result<Bytes, ApiError> {
 
 fn counts_response(req: &HttpRequest, content: &Compressed) -> HttpResponse {
     respond::cached(req, content, "application/json", "no-cache")
+}
+
+/// The answer kept under `key` from before the database became unreachable, marked
+/// `X-Afterword-Cache: stale`.
+fn stale_answer(req: &HttpRequest, state: &AppState, key: &str) -> Option<HttpResponse> {
+    state.cache.counts_answer_stale(key).map(|answer| {
+        let mut res = counts_response(req, &answer.content);
+        res.headers_mut().insert(
+            header::HeaderName::from_static("x-afterword-cache"),
+            header::HeaderValue::from_static("stale"),
+        );
+        res
+    })
 }
 
 /// `field` names where the slugs came from: `slug` (query) or `slugs` (body).

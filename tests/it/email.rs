@@ -1170,22 +1170,6 @@ async fn two_instances_mail_each_reply_once_postgres() {
     assert_eq!(a.db.count("reply_digests"), 0);
 }
 
-/// `down.sql` of the mail migrations (outbox, subscriptions) leaves the schema exactly as
-/// it found it.
-fn outbox_down_is_exact<C>(
-    conn: &mut C,
-    source: impl Fn() -> diesel_migrations::EmbeddedMigrations,
-    dump: &str,
-) where
-    C: diesel::Connection + diesel_migrations::MigrationHarness<C::Backend>,
-    String: diesel::deserialize::FromSql<diesel::sql_types::Text, C::Backend>,
-    diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'static, C, Line>,
-{
-    for version in ["000006", "000007", "000013"] {
-        down_is_exact(conn, &source, dump, version);
-    }
-}
-
 /// The schema as lines to compare (for `down_is_exact`): SQLite's definitions of every
 /// table, index and trigger.
 pub(crate) const SQLITE_SCHEMA_LINES: &str =
@@ -1245,33 +1229,51 @@ pub(crate) struct Line {
     line: String,
 }
 
-#[test]
-fn outbox_migration_down_is_exact_sqlite() {
+/// `down_is_exact` for each of `versions`, in order, on a fresh SQLite database.
+pub(crate) fn sqlite_downs_are_exact(versions: &[&str]) {
     use diesel::Connection;
     let db = common::TestDb::new(Backend::Sqlite).unwrap();
     let common::TestDb::Sqlite { path, .. } = &db else {
         unreachable!()
     };
     let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
-    outbox_down_is_exact(
-        &mut c,
-        || afterword::db::SQLITE_MIGRATIONS,
-        SQLITE_SCHEMA_LINES,
-    );
+    for version in versions {
+        down_is_exact(
+            &mut c,
+            &|| afterword::db::SQLITE_MIGRATIONS,
+            SQLITE_SCHEMA_LINES,
+            version,
+        );
+    }
 }
 
-#[test]
-fn outbox_migration_down_is_exact_postgres() {
+/// The same on a fresh PostgreSQL database (nothing without one).
+pub(crate) fn postgres_downs_are_exact(versions: &[&str]) {
     use diesel::Connection;
     let Some(db) = common::TestDb::new(Backend::Postgres) else {
         return;
     };
     let mut c = diesel::PgConnection::establish(db.url()).unwrap();
-    outbox_down_is_exact(
-        &mut c,
-        || afterword::db::POSTGRES_MIGRATIONS,
-        POSTGRES_SCHEMA_LINES,
-    );
+    for version in versions {
+        down_is_exact(
+            &mut c,
+            &|| afterword::db::POSTGRES_MIGRATIONS,
+            POSTGRES_SCHEMA_LINES,
+            version,
+        );
+    }
+}
+
+/// `down.sql` of the mail migrations (outbox, subscriptions) leaves the schema exactly as
+/// it found it.
+#[test]
+fn outbox_migration_down_is_exact_sqlite() {
+    sqlite_downs_are_exact(&["000006", "000007", "000013"]);
+}
+
+#[test]
+fn outbox_migration_down_is_exact_postgres() {
+    postgres_downs_are_exact(&["000006", "000007", "000013"]);
 }
 
 // ---- Reply notifications: opt-in, digests, unsubscribe -------------------------------
