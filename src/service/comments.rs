@@ -363,12 +363,21 @@ pub fn create_comment<C: Db>(
         if let Some(u) = &input.url {
             detail[crate::events::dispatch::PAGE_URL] = u.as_str().into();
         }
-        super::events::record(
+        // The comment as just stored: no need to read it back.
+        let about = super::events::About {
+            id: row.id,
+            status: &row.status,
+            parent_id: row.parent_id,
+            author: row.author.as_deref(),
+            body: input.body.as_str(),
+            created_at: Some(row.created_at),
+        };
+        super::events::record_about(
             c,
             EventKind::CommentCreated,
             site_id,
             Some(thread.id),
-            Some(row.id),
+            &about,
             &detail,
             now,
         )?;

@@ -24,20 +24,86 @@ pub fn record<C: Db>(
     detail: &serde_json::Value,
     at: i64,
 ) -> Result<(), ApiError> {
+    let about = match comment_id {
+        Some(id) => {
+            let row = c.mod_comment(id)?;
+            let about = About {
+                id,
+                status: row.as_ref().map_or("deleted", |r| r.status.as_str()),
+                parent_id: row.as_ref().and_then(|r| r.parent_id),
+                author: row.as_ref().and_then(|r| r.author.as_deref()),
+                body: row.as_ref().map_or("", |r| r.body.as_str()),
+                created_at: row.as_ref().map(|r| r.created_at),
+            };
+            Some(about.json())
+        }
+        None => None,
+    };
+    insert(c, kind, site, thread_id, comment_id, detail, about, at)
+}
+
+/// The comment an event is about, as it is now: what `record` reads back, or what a
+/// write that has just stored the comment already holds (`record_about`: one statement
+/// fewer for every new comment).
+pub struct About<'a> {
+    pub id: i64,
+    pub status: &'a str,
+    pub parent_id: Option<i64>,
+    pub author: Option<&'a str>,
+    pub body: &'a str,
+    /// `None` when the comment is gone.
+    pub created_at: Option<i64>,
+}
+
+impl About<'_> {
+    fn json(&self) -> serde_json::Value {
+        let shown = self.created_at.is_some() && self.status != "deleted";
+        serde_json::json!({
+            "status": self.status,
+            "parent_id": self.parent_id,
+            "author": self.author.filter(|_| shown),
+            "excerpt": if shown { excerpt(self.body) } else { String::new() },
+            "created_at": self.created_at.map(crate::view::rfc3339),
+        })
+    }
+}
+
+/// `record` for a comment the write holds as it is now (it has just stored it).
+pub fn record_about<C: Db>(
+    c: &mut C,
+    kind: EventKind,
+    site: &str,
+    thread_id: Option<i64>,
+    about: &About<'_>,
+    detail: &serde_json::Value,
+    at: i64,
+) -> Result<(), ApiError> {
+    insert(
+        c,
+        kind,
+        site,
+        thread_id,
+        Some(about.id),
+        detail,
+        Some(about.json()),
+        at,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert<C: Db>(
+    c: &mut C,
+    kind: EventKind,
+    site: &str,
+    thread_id: Option<i64>,
+    comment_id: Option<i64>,
+    detail: &serde_json::Value,
+    about: Option<serde_json::Value>,
+    at: i64,
+) -> Result<(), ApiError> {
     let mut detail = detail.clone();
-    if let (Some(id), serde_json::Value::Object(d)) = (comment_id, &mut detail) {
-        let row = c.mod_comment(id)?;
-        let shown = row.as_ref().filter(|r| r.status != "deleted");
-        d.insert(
-            "comment".into(),
-            serde_json::json!({
-                "status": row.as_ref().map_or("deleted", |r| r.status.as_str()),
-                "parent_id": row.as_ref().and_then(|r| r.parent_id),
-                "author": shown.and_then(|r| r.author.as_deref()),
-                "excerpt": shown.map_or_else(String::new, |r| excerpt(&r.body)),
-                "created_at": row.as_ref().map(|r| crate::view::rfc3339(r.created_at)),
-            }),
-        );
+    if let (Some(about), serde_json::Value::Object(d)) = (about, &mut detail) {
+        d.insert("comment".into(), about);
     }
     c.insert_event(&NewEvent {
         at,
