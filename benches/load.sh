@@ -487,6 +487,29 @@ fi
 echo "$kline"
 SUMMARY+=("$kline")
 [ "$kverdict" = OK ] || verdict=MISMATCH
+
+# The limit writes are measured against, in the same run: the database alone storing the
+# same rows (the thread's counter, the comment, its event) with no server in front, for
+# as long as the write phase ran, into a thread of its own. SQLite: benches/db_alone.py,
+# transactions of 64 comments; PostgreSQL: benches/pg_alone.sh (pgbench), the better of
+# pipelined transactions of 64 and one transaction per comment from 32 clients.
+write_rps="$(parse_wrk "$TMP/comment-write.out" | awk '{ print $2 }')"
+alone_secs="$(awk -v d="$DURATION" 'BEGIN { n = d + 0; if (d ~ /m$/) n *= 60; if (d ~ /h$/) n *= 3600; print n }')"
+if [ -n "${BACKEND_URL:-}" ]; then
+  alone_out="$(bash "$BENCH_DIR/pg_alone.sh" "$DATABASE_URL" "$alone_secs")" || die "pg_alone.sh failed"
+  echo "$alone_out"
+  alone_rate="$(sed -n 's/^AFTERWORD_ALONE best rate=//p' <<<"$alone_out")"
+  alone_how="PostgreSQL alone, pgbench"
+else
+  alone_out="$(SYNC="$SQLITE_SYNC" python3 "$BENCH_DIR/db_alone.py" "$TMP/bench.db" "$alone_secs")" || die "db_alone.py failed"
+  echo "$alone_out"
+  alone_rate="$(sed -n 's/.* rate=\([0-9]*\).*/\1/p' <<<"$alone_out")"
+  alone_how="SQLite alone, Python's sqlite3, transactions of 64"
+fi
+wl_line="$(awk -v w="$write_rps" -v a="$alone_rate" -v how="$alone_how" 'BEGIN {
+  printf "write-vs-db   comment-write %.0f/s, the database alone %.0f/s (%s): ratio %.3f", w, a, how, (a > 0 ? w / a : 0) }')"
+echo "$wl_line"
+SUMMARY+=("$wl_line")
 echo
 
 # ---------------------------------------------------------------- phase 4: reaction toggles
