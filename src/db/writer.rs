@@ -609,8 +609,10 @@ impl<C: WriterConn> WriterState<C> {
         let mut commit_fault = false;
         let mut broken = None;
         let mut unrun = Vec::new();
-        let mut jobs = batch.into_iter();
-        for job in jobs.by_ref() {
+        let mut jobs = batch.into_iter().peekable();
+        // A savepoint opened by the previous write's release, not used yet.
+        let mut opened = false;
+        while let Some(job) = jobs.next() {
             let Some(conn) = self.conn.as_mut() else {
                 unrun.push(job);
                 break;
@@ -620,16 +622,24 @@ impl<C: WriterConn> WriterState<C> {
             }
             let fault = job_fault(&faults, &job);
             commit_fault |= fault == Some(Fault::CommitFails);
-            if let Err(e) =
-                <AnsiTransactionManager as TransactionManager<C>>::begin_transaction(conn)
-            {
-                broken = Some(anyhow::Error::from(e).context("cannot open a savepoint"));
-                unrun.push(job);
-                break;
+            if !std::mem::take(&mut opened) {
+                if let Err(e) =
+                    <AnsiTransactionManager as TransactionManager<C>>::begin_transaction(conn)
+                {
+                    broken = Some(anyhow::Error::from(e).context("cannot open a savepoint"));
+                    unrun.push(job);
+                    break;
+                }
             }
             let mut r = (job.run)(conn, fault);
             let ticket = job.ticket;
-            match close_savepoint(conn, r.ok) {
+            // With another write to run, its savepoint opens in the same round trip.
+            let next = jobs.peek().is_some();
+            let closed = close_savepoint(conn, r.ok, next);
+            if let Ok((_, true)) = closed {
+                opened = true;
+            }
+            match closed.map(|(why, _)| why) {
                 Ok(None) => {
                     if r.ok {
                         for t in job.thread.into_iter().chain(r.changed.drain(..)) {
@@ -649,6 +659,16 @@ impl<C: WriterConn> WriterState<C> {
             }
         }
         unrun.extend(jobs);
+        if opened && broken.is_none() {
+            // The write it was opened for had stopped waiting: released empty.
+            if let Some(conn) = self.conn.as_mut() {
+                if let Err(e) =
+                    <AnsiTransactionManager as TransactionManager<C>>::commit_transaction(conn)
+                {
+                    broken = Some(anyhow::Error::from(e).context("cannot release a savepoint"));
+                }
+            }
+        }
         // Those whose requests wait to hear "stored": none may have stopped waiting.
         let kept: Vec<&Ticket> = ran
             .iter()
@@ -760,15 +780,50 @@ impl<C: WriterConn> WriterState<C> {
     }
 }
 
+/// What releases a write's savepoint and opens the next write's, in one round trip (the
+/// name is diesel's for depth 2, which the transaction manager keeps meanwhile).
+const RELEASE_AND_OPEN: &str = "RELEASE SAVEPOINT diesel_savepoint_1; SAVEPOINT diesel_savepoint_1";
+
 /// Ends a write's savepoint: released if the write succeeded, else rolled back. `Ok(None)`
 /// is released, `Ok(Some(why))` rolled back alone; `Err` means the batch transaction can no
-/// longer be trusted.
-fn close_savepoint<C: WriterConn>(conn: &mut C, ok: bool) -> anyhow::Result<Option<ApiError>> {
+/// longer be trusted. With `then_open`, a released savepoint is followed by the next
+/// write's in the same statement, and the second value says whether it is open.
+fn close_savepoint<C: WriterConn>(
+    conn: &mut C,
+    ok: bool,
+    then_open: bool,
+) -> anyhow::Result<(Option<ApiError>, bool)> {
     // A write that opened transactions of its own and panicked inside them left them open.
     while depth(conn)? > 2 {
         <AnsiTransactionManager as TransactionManager<C>>::rollback_transaction(conn)?;
     }
     expect_depth(conn, 2)?;
+    if ok && then_open {
+        match conn.batch_execute(RELEASE_AND_OPEN) {
+            // Released and opened again: the depth is 2 as before.
+            Ok(()) => return Ok((None, true)),
+            // Either the release failed (the write ignored an error, and its savepoint is
+            // still there to roll back to, as below) or the release passed and the new
+            // savepoint did not (then the rollback finds no savepoint, and the batch is
+            // not trusted).
+            Err(e) => {
+                <AnsiTransactionManager as TransactionManager<C>>::rollback_transaction(conn)
+                    .map_err(|r| {
+                        anyhow::Error::from(r).context(format!(
+                            "after a failed release of a write's savepoint ({e})"
+                        ))
+                    })?;
+                expect_depth(conn, 1)?;
+                return Ok((
+                    Some(ApiError::internal(
+                        anyhow::Error::from(e)
+                            .context("the write's savepoint could not be released"),
+                    )),
+                    false,
+                ));
+            }
+        }
+    }
     let mut why = None;
     if ok {
         if let Err(e) = <AnsiTransactionManager as TransactionManager<C>>::commit_transaction(conn)
@@ -786,7 +841,7 @@ fn close_savepoint<C: WriterConn>(conn: &mut C, ok: bool) -> anyhow::Result<Opti
         <AnsiTransactionManager as TransactionManager<C>>::rollback_transaction(conn)?;
     }
     expect_depth(conn, 1)?;
-    Ok(why)
+    Ok((why, false))
 }
 
 #[cfg(test)]
@@ -801,18 +856,14 @@ mod tests {
         }
     }
 
-    /// The queue refuses what would take it past its byte bound, however few the writes,
-    /// and takes writes again once those waiting have run.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_queue_is_bounded_in_bytes() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = WriterTarget {
-            url: dir.path().join("w.db").to_string_lossy().into_owned(),
-            sqlite_sync: crate::config::SqliteSync::Normal,
-            timeouts: None,
-        };
-        let writer = Writer::<SqliteConnection>::start(target, Arc::default()).unwrap();
-        // A write that holds the writer until told to go on.
+    /// A write that holds the writer until told to go on (send on the first value), once
+    /// it runs.
+    async fn hold(
+        writer: &Writer<SqliteConnection>,
+    ) -> (
+        std::sync::mpsc::Sender<()>,
+        tokio::task::JoinHandle<Result<(), ApiError>>,
+    ) {
         let (go, wait) = std::sync::mpsc::channel::<()>();
         let blocker = tokio::spawn({
             let w = writer.clone();
@@ -827,6 +878,21 @@ mod tests {
         while writer.shared.busy_for().is_none() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        (go, blocker)
+    }
+
+    /// The queue refuses what would take it past its byte bound, however few the writes,
+    /// and takes writes again once those waiting have run.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_queue_is_bounded_in_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = WriterTarget {
+            url: dir.path().join("w.db").to_string_lossy().into_owned(),
+            sqlite_sync: crate::config::SqliteSync::Normal,
+            timeouts: None,
+        };
+        let writer = Writer::<SqliteConnection>::start(target, Arc::default()).unwrap();
+        let (go, blocker) = hold(&writer).await;
         let big = MAX_QUEUE_BYTES / 4;
         let queued: Vec<_> = (0..3)
             .map(|i| {
@@ -854,5 +920,69 @@ mod tests {
             .write(thread("/after/"), big, |_| Ok(()))
             .await
             .unwrap();
+    }
+
+    /// In a batch, each write's savepoint opens in the round trip that releases the one
+    /// before (`RELEASE_AND_OPEN`): a write that fails after it wrote is still rolled back
+    /// alone, the writes around it are stored, and so is the last one (released on its
+    /// own).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_of_one_batch_keep_their_own_savepoints() {
+        use diesel::connection::SimpleConnection;
+        use diesel::RunQueryDsl;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let target = WriterTarget {
+            url: path.to_string_lossy().into_owned(),
+            sqlite_sync: crate::config::SqliteSync::Normal,
+            timeouts: None,
+        };
+        let writer = Writer::<SqliteConnection>::start(target, Arc::default()).unwrap();
+        writer
+            .write(thread("/setup/"), 0, |c| {
+                c.batch_execute("CREATE TABLE t (n INTEGER NOT NULL)")
+                    .map_err(ApiError::from)
+            })
+            .await
+            .unwrap();
+        let (go, blocker) = hold(&writer).await;
+        // Queued behind the blocker, so they run as one batch.
+        let writes: Vec<_> = (0..6)
+            .map(|i| {
+                let w = writer.clone();
+                tokio::spawn(async move {
+                    w.write(thread(&format!("/{i}/")), 0, move |c| {
+                        c.batch_execute(&format!("INSERT INTO t VALUES ({i})"))
+                            .map_err(ApiError::from)?;
+                        if i == 2 {
+                            return Err(ApiError::internal(anyhow::anyhow!("write 2 fails")));
+                        }
+                        Ok(i)
+                    })
+                    .await
+                })
+            })
+            .collect();
+        while writer.shared.queued_bytes.load(Ordering::Acquire) < 6 * JOB_BYTES {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        go.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        for (i, w) in writes.into_iter().enumerate() {
+            let answer = w.await.unwrap();
+            assert_eq!(answer.is_ok(), i != 2, "write {i}: {answer:?}");
+        }
+        let mut c = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            ns: String,
+        }
+        let stored: N = diesel::sql_query(
+            "SELECT group_concat(n, ',') AS ns FROM (SELECT n FROM t ORDER BY n)",
+        )
+        .get_result(&mut c)
+        .unwrap();
+        assert_eq!(stored.ns, "0,1,3,4,5");
     }
 }
