@@ -82,11 +82,12 @@ pub struct DeliveryRow {
 
 pub trait EventStore: Sized {
     fn insert_event(&mut self, e: &NewEvent<'_>) -> QueryResult<()>;
-    /// Up to `n` events not dispatched yet, oldest first (read only: see `take_event`).
+    /// Up to `n` events not dispatched yet, oldest first (read only: see `take_events`).
     fn pending_events(&mut self, n: i64) -> QueryResult<Vec<EventRow>>;
-    /// Marks event `id` dispatched at `now`; false if it was already (another instance
-    /// took it). Run it in the transaction that handles it: a rollback hands it back.
-    fn take_event(&mut self, id: i64, now: i64) -> QueryResult<bool>;
+    /// Marks the events `ids` dispatched at `now`, in one statement, and returns those it
+    /// marked: not those already dispatched (another instance took them). Run it in the
+    /// transaction that handles them: a rollback hands them back.
+    fn take_events(&mut self, ids: &[i64], now: i64) -> QueryResult<Vec<i64>>;
     /// Queues a delivery; false if this event already has one for this endpoint.
     fn insert_delivery(&mut self, d: &NewDelivery<'_>) -> QueryResult<bool>;
     /// Claims the `n` earliest due deliveries to `endpoint` for `worker` until
@@ -147,15 +148,15 @@ macro_rules! event_store_fns {
             diesel::sql_query($take).bind::<BigInt, _>(n).load(self)
         }
 
-        fn take_event(&mut self, id: i64, now: i64) -> QueryResult<bool> {
-            let n = diesel::update(
+        fn take_events(&mut self, ids: &[i64], now: i64) -> QueryResult<Vec<i64>> {
+            diesel::update(
                 events::table
-                    .filter(events::id.eq(id))
+                    .filter(events::id.eq_any(ids))
                     .filter(events::dispatched_at.is_null()),
             )
             .set(events::dispatched_at.eq(now))
-            .execute(self)?;
-            Ok(n == 1)
+            .returning(events::id)
+            .get_results(self)
         }
 
         fn insert_delivery(&mut self, d: &NewDelivery<'_>) -> QueryResult<bool> {

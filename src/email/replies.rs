@@ -256,38 +256,62 @@ fn wanted(parent: &NotifyRow, reply: &NotifyRow) -> bool {
         && reply.email_key != parent.email_key
 }
 
-/// A comment became visible at `now` (published at once, or approved by a moderator):
-/// it joins the digest of its parent's author, if they asked for replies and confirmed,
-/// and of each confirmed follower of the thread, never its own author's. Run from the
-/// event of that change, a moment later (see `crate::events`): who had confirmed by
-/// `now` counts, not who confirmed since.
-pub fn comment_approved<C: Db>(c: &mut C, comment_id: i64, now: i64) -> Result<(), ApiError> {
-    let Some(comment) = c.notify_comments(&[comment_id])?.pop() else {
+/// Comments became visible, each `(id, now)` at its `now` (published at once, or
+/// approved by a moderator): each joins the digest of its parent's author, if they asked
+/// for replies and confirmed, and of each confirmed follower of the thread, never its own
+/// author's. Run from the events of those changes, a moment later (see `crate::events`):
+/// who had confirmed by `now` counts, not who confirmed since.
+pub fn comments_approved<C: Db>(c: &mut C, approved: &[(i64, i64)]) -> Result<(), ApiError> {
+    if approved.is_empty() {
         return Ok(());
+    }
+    // Read once for the whole batch: the comments, their parents, each thread and its
+    // followers (the dispatcher hands over up to a batch of events in one write).
+    let ids: Vec<i64> = approved.iter().map(|(id, _)| *id).collect();
+    let comments = c.notify_comments(&ids)?;
+    let parent_ids: Vec<i64> = comments.iter().filter_map(|r| r.parent_id).collect();
+    let parents = if parent_ids.is_empty() {
+        Vec::new()
+    } else {
+        c.notify_comments(&parent_ids)?
     };
-    let thread = c.thread_by_id(comment.thread_id)?;
-    let mut done: Vec<i64> = Vec::new();
-    let parent = match comment.parent_id {
-        Some(p) => c.notify_comments(&[p])?.pop(),
-        None => None,
-    };
-    if let Some(parent) = parent.filter(|p| wanted(p, &comment)) {
-        let email = parent.email_key.as_deref().unwrap_or_default();
-        if let Some(sub) = c.subscriber(&thread.site, email)? {
-            if sub.confirmed_at.is_some_and(|t| t <= now) {
-                c.add_to_digest(sub.id, thread.id, comment.id, now)?;
-                done.push(sub.id);
+    let mut threads: Vec<(ThreadRow, Vec<SubscriberRow>)> = Vec::new();
+    for &(comment_id, now) in approved {
+        let Some(comment) = comments.iter().find(|r| r.id == comment_id) else {
+            continue;
+        };
+        let at = match threads.iter().position(|(t, _)| t.id == comment.thread_id) {
+            Some(i) => i,
+            None => {
+                let thread = c.thread_by_id(comment.thread_id)?;
+                let followers = c.thread_followers(thread.id)?;
+                threads.push((thread, followers));
+                threads.len() - 1
+            }
+        };
+        let (thread, followers) = &threads[at];
+        let mut done: Vec<i64> = Vec::new();
+        let parent = comment
+            .parent_id
+            .and_then(|p| parents.iter().find(|r| r.id == p));
+        if let Some(parent) = parent.filter(|p| wanted(p, comment)) {
+            let email = parent.email_key.as_deref().unwrap_or_default();
+            if let Some(sub) = c.subscriber(&thread.site, email)? {
+                if sub.confirmed_at.is_some_and(|t| t <= now) {
+                    c.add_to_digest(sub.id, thread.id, comment.id, now)?;
+                    done.push(sub.id);
+                }
             }
         }
-    }
-    for follower in c.thread_followers(thread.id)? {
-        if done.contains(&follower.id)
-            || comment.email_key.as_deref() == Some(&follower.email)
-            || follower.confirmed_at.is_none_or(|t| t > now)
-        {
-            continue;
+        for follower in followers {
+            if done.contains(&follower.id)
+                || comment.email_key.as_deref() == Some(&follower.email)
+                || follower.confirmed_at.is_none_or(|t| t > now)
+            {
+                continue;
+            }
+            c.add_to_digest(follower.id, thread.id, comment.id, now)?;
         }
-        c.add_to_digest(follower.id, thread.id, comment.id, now)?;
     }
     Ok(())
 }

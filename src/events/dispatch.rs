@@ -279,14 +279,16 @@ pub fn hand_over<C: Db>(
     prepared: &[Prepared],
     now: i64,
 ) -> Result<(usize, Vec<ThreadKey>), ApiError> {
-    let mut taken = 0;
+    let ids: Vec<i64> = prepared.iter().map(|p| p.event.id).collect();
+    let took = c.take_events(&ids, now)?;
+    let taken = took.len();
     let mut feeds: Vec<ThreadKey> = Vec::new();
+    let mut approved: Vec<(i64, i64)> = Vec::new();
     for p in prepared {
         let ev = &p.event;
-        if !c.take_event(ev.id, now)? {
+        if !took.contains(&ev.id) {
             continue;
         }
-        taken += 1;
         if let (Some(published), Some(id)) = (p.feed, ev.comment_id) {
             let site = ThreadKey::site_wide(&ev.site);
             if c.record_feed_entry(id, ev.at, published)? && !feeds.contains(&site) {
@@ -297,7 +299,7 @@ pub fn hand_over<C: Db>(
             m.enqueue(c, mail::NEW_COMMENT_KIND, p.about.as_deref(), now)?;
         }
         if let (true, Some(id)) = (p.mail, ev.comment_id) {
-            crate::email::replies::comment_approved(c, id, ev.at)?;
+            approved.push((id, ev.at));
         }
         let id = message_id(ev.id);
         for d in &p.deliveries {
@@ -314,6 +316,7 @@ pub fn hand_over<C: Db>(
             })?;
         }
     }
+    crate::email::replies::comments_approved(c, &approved)?;
     Ok((taken, feeds))
 }
 
