@@ -473,6 +473,7 @@ pub(super) async fn post_comment(
         spam: verdict,
         lang: super::subscriptions::request_lang(&req),
         proof: b.proof.map(|p| (p.id, p.edit_token)),
+        author_checked: None,
     };
     if let Some(ip) = ip {
         state
@@ -481,6 +482,23 @@ pub(super) async fn post_comment(
             .map_err(ApiError::too_many_requests)?;
     }
     input.html = render_markdown(&input.body).await?;
+    // Names and bans are read here, beside the writer rather than in it.
+    let st = state.clone();
+    let checked_site = site.clone();
+    let (held, back) = web::block(move || {
+        let mut conn = st.pool.get()?;
+        let held = with_conn!(conn, |c| service::check_author_early(
+            c,
+            &checked_site,
+            &st.key,
+            &input,
+            now
+        ))?;
+        Ok::<_, ApiError>((held, input))
+    })
+    .await??;
+    input = back;
+    input.author_checked = Some(held);
     let key = state.key.clone();
     let mailer = state.mailer.clone();
     // What the queue holds for it: the text twice (Markdown and HTML) and the rest.

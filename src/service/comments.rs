@@ -103,6 +103,9 @@ pub struct NewCommentInput {
     pub lang: &'static str,
     /// An earlier comment's id and edit token, proving the author owns `email`.
     pub proof: Option<(i64, String)>,
+    /// What `check_author_early` found (whether a ban holds the comment), when it ran
+    /// before the write; `None` checks in the write.
+    pub author_checked: Option<bool>,
 }
 
 pub struct Created {
@@ -142,8 +145,8 @@ fn banned() -> ApiError {
 
 /// Whether an anonymous author's name is one only moderators may use: a moderator
 /// account's display name or username, or one of the site's reserved names, compared
-/// folded and by confusable skeleton (see `domain::names`). Read inside the write, so an
-/// account made a moment ago counts.
+/// folded and by confusable skeleton (see `domain::names`). Read when the comment comes
+/// (see `check_author_early`), so an account made a moment ago counts.
 fn is_reserved<C: Db>(c: &mut C, site: &SiteSettings, author: &str) -> Result<bool, ApiError> {
     let forms = names::folds(author);
     let skeletons = names::skeletons(author);
@@ -226,6 +229,23 @@ fn check_author<C: Db>(
     }
 }
 
+/// The checks of the author that need the database (reserved names, bans), run on a
+/// read connection just before the comment is queued for the writer, so that the writer,
+/// which runs every write of the instance one after the other, does not wait on them:
+/// two statements fewer per comment there (two round trips on PostgreSQL). A name taken
+/// or a ban made in the milliseconds between this check and the write does not apply to
+/// this comment, as to one posted a moment earlier. Returns whether a ban holds it.
+pub fn check_author_early<C: Db>(
+    c: &mut C,
+    site: &SiteSettings,
+    key: &ServerKey,
+    input: &NewCommentInput,
+    now: i64,
+) -> Result<bool, ApiError> {
+    let email_key = input.email.as_ref().map(|e| e.as_str().to_lowercase());
+    check_author(c, site, key, input, email_key.as_deref(), now)
+}
+
 pub fn create_comment<C: Db>(
     c: &mut C,
     site: &SiteSettings,
@@ -249,7 +269,10 @@ pub fn create_comment<C: Db>(
         (None, Some(a)) => key.avatar(&format!("name:{}", a.as_str())),
         (None, None) => key.avatar(&format!("ip:{}", input.ip.as_deref().unwrap_or(""))),
     };
-    let held = check_author(c, site, key, input, email_key.as_deref(), now)?;
+    let held = match input.author_checked {
+        Some(held) => held,
+        None => check_author(c, site, key, input, email_key.as_deref(), now)?,
+    };
     // Only the keyed hash of the address is kept: enough to match bans and to spot one
     // sender behind several names.
     let stored_ip = input.ip.as_deref().map(|ip| key.hash_ip(ip));

@@ -52,6 +52,7 @@ pub fn post_as_moderator<C: Db>(
         spam: super::spam::Verdict::Clean,
         lang: "en",
         proof: None,
+        author_checked: None,
     };
     let created = create_comment(c, site, key, &input)?;
     c.insert_audit(&NewAudit {
