@@ -3,7 +3,7 @@
 //! first, for the Atom feeds.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable};
+use diesel::sql_types::Text;
 use diesel::{PgConnection, SqliteConnection};
 
 use super::schema::{comments, feed_entries, threads};
@@ -45,11 +45,31 @@ pub trait FeedStore: Sized {
         order: Order,
         n: i64,
     ) -> QueryResult<Vec<FeedRow>>;
-    /// Records that comment `comment_id` reached the feeds at `at`, published (approved)
-    /// or held. Once published, it keeps its first publication date; a comment gone
-    /// meanwhile is not recorded. Returns whether a row was written.
-    fn record_feed_entry(&mut self, comment_id: i64, at: i64, published: bool)
-        -> QueryResult<bool>;
+    /// Records that each comment `(id, at, published)` reached the feeds at `at`,
+    /// published (approved) or held, in order, in one statement. Once published, an
+    /// entry keeps its first publication date; a comment gone meanwhile is not recorded.
+    /// Returns how many rows were written.
+    fn record_feed_entries(&mut self, entries: &[(i64, i64, bool)]) -> QueryResult<usize>;
+}
+
+/// The entries as one JSON array of `{id, at, published}`, one per comment: a comment
+/// named twice (held, then approved in the same batch) is merged as the two upserts one
+/// after the other would leave it (the first arrival, the first publication), since one
+/// statement may not change a row twice.
+fn entries_json(entries: &[(i64, i64, bool)]) -> String {
+    let mut merged: Vec<(i64, i64, Option<i64>)> = Vec::with_capacity(entries.len());
+    for &(id, at, published) in entries {
+        let published = published.then_some(at);
+        match merged.iter_mut().find(|(m, _, _)| *m == id) {
+            Some((_, _, first)) => *first = first.or(published),
+            None => merged.push((id, at, published)),
+        }
+    }
+    let rows: Vec<serde_json::Value> = merged
+        .into_iter()
+        .map(|(id, at, published)| serde_json::json!({"id": id, "at": at, "published": published}))
+        .collect();
+    serde_json::Value::Array(rows).to_string()
 }
 
 macro_rules! feed_store_fns {
@@ -98,18 +118,13 @@ macro_rules! feed_store_fns {
             query.limit(n).select(feed_columns!()).load(self)
         }
 
-        fn record_feed_entry(
-            &mut self,
-            comment_id: i64,
-            at: i64,
-            published: bool,
-        ) -> QueryResult<bool> {
-            let n = diesel::sql_query($upsert)
-                .bind::<BigInt, _>(at)
-                .bind::<Nullable<BigInt>, _>(published.then_some(at))
-                .bind::<BigInt, _>(comment_id)
-                .execute(self)?;
-            Ok(n > 0)
+        fn record_feed_entries(&mut self, entries: &[(i64, i64, bool)]) -> QueryResult<usize> {
+            if entries.is_empty() {
+                return Ok(0);
+            }
+            diesel::sql_query($upsert)
+                .bind::<Text, _>(entries_json(entries))
+                .execute(self)
         }
     };
 }
@@ -136,8 +151,10 @@ macro_rules! feed_columns {
 impl FeedStore for SqliteConnection {
     feed_store_fns!(
         "INSERT INTO feed_entries (comment_id, site, thread_id, arrived_at, published_at) \
-         SELECT c.id, t.site, c.thread_id, ?, ? FROM comments c \
-         JOIN threads t ON t.id = c.thread_id WHERE c.id = ? \
+         SELECT c.id, t.site, c.thread_id, json_extract(v.value, '$.at'), \
+         json_extract(v.value, '$.published') FROM json_each(?) AS v \
+         JOIN comments c ON c.id = json_extract(v.value, '$.id') \
+         JOIN threads t ON t.id = c.thread_id WHERE true \
          ON CONFLICT (comment_id) DO UPDATE \
          SET published_at = COALESCE(feed_entries.published_at, excluded.published_at)"
     );
@@ -146,9 +163,30 @@ impl FeedStore for SqliteConnection {
 impl FeedStore for PgConnection {
     feed_store_fns!(
         "INSERT INTO feed_entries (comment_id, site, thread_id, arrived_at, published_at) \
-         SELECT c.id, t.site, c.thread_id, $1, $2 FROM comments c \
-         JOIN threads t ON t.id = c.thread_id WHERE c.id = $3 \
+         SELECT c.id, t.site, c.thread_id, v.at, v.published \
+         FROM jsonb_to_recordset($1::jsonb) AS v(id BIGINT, at BIGINT, published BIGINT) \
+         JOIN comments c ON c.id = v.id \
+         JOIN threads t ON t.id = c.thread_id \
          ON CONFLICT (comment_id) DO UPDATE \
          SET published_at = COALESCE(feed_entries.published_at, excluded.published_at)"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    /// A comment held and then approved within one batch is one entry: its first arrival
+    /// and its publication, as the two upserts one after the other would leave it.
+    #[test]
+    fn a_comment_named_twice_in_a_batch_is_one_entry() {
+        let json =
+            super::entries_json(&[(1, 10, false), (2, 11, true), (1, 12, true), (2, 13, true)]);
+        let got: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            got,
+            serde_json::json!([
+                {"id": 1, "at": 10, "published": 12},
+                {"id": 2, "at": 11, "published": 11},
+            ])
+        );
+    }
 }

@@ -282,7 +282,8 @@ pub fn hand_over<C: Db>(
     let ids: Vec<i64> = prepared.iter().map(|p| p.event.id).collect();
     let took = c.take_events(&ids, now)?;
     let taken = took.len();
-    let mut feeds: Vec<ThreadKey> = Vec::new();
+    let mut entries: Vec<(i64, i64, bool)> = Vec::new();
+    let mut entry_sites: Vec<ThreadKey> = Vec::new();
     let mut approved: Vec<(i64, i64)> = Vec::new();
     for p in prepared {
         let ev = &p.event;
@@ -290,9 +291,10 @@ pub fn hand_over<C: Db>(
             continue;
         }
         if let (Some(published), Some(id)) = (p.feed, ev.comment_id) {
+            entries.push((id, ev.at, published));
             let site = ThreadKey::site_wide(&ev.site);
-            if c.record_feed_entry(id, ev.at, published)? && !feeds.contains(&site) {
-                feeds.push(site);
+            if !entry_sites.contains(&site) {
+                entry_sites.push(site);
             }
         }
         for m in &p.moderator_mail {
@@ -316,6 +318,13 @@ pub fn hand_over<C: Db>(
             })?;
         }
     }
+    // The feeds' record in one statement; the sites of the batch's entries changed if
+    // any row was written (a comment gone meanwhile writes none).
+    let feeds = if c.record_feed_entries(&entries)? > 0 {
+        entry_sites
+    } else {
+        Vec::new()
+    };
     crate::email::replies::comments_approved(c, &approved)?;
     Ok((taken, feeds))
 }
