@@ -482,23 +482,27 @@ pub(super) async fn post_comment(
             .map_err(ApiError::too_many_requests)?;
     }
     input.html = render_markdown(&input.body).await?;
-    // Names and bans are read here, beside the writer rather than in it.
-    let st = state.clone();
-    let checked_site = site.clone();
-    let (held, back) = web::block(move || {
-        let mut conn = st.pool.get()?;
-        let held = with_conn!(conn, |c| service::check_author_early(
-            c,
-            &checked_site,
-            &st.key,
-            &input,
-            now
-        ))?;
-        Ok::<_, ApiError>((held, input))
-    })
-    .await??;
-    input = back;
-    input.author_checked = Some(held);
+    // On PostgreSQL names and bans are read here, beside the writer rather than in it,
+    // where each would be a round trip. On SQLite a read in the writer costs less than
+    // this hop to a read connection (measured: 7 % fewer comments a second).
+    if state.pool.is_postgres() {
+        let st = state.clone();
+        let checked_site = site.clone();
+        let (held, back) = web::block(move || {
+            let mut conn = st.pool.get()?;
+            let held = with_conn!(conn, |c| service::check_author_early(
+                c,
+                &checked_site,
+                &st.key,
+                &input,
+                now
+            ))?;
+            Ok::<_, ApiError>((held, input))
+        })
+        .await??;
+        input = back;
+        input.author_checked = Some(held);
+    }
     let key = state.key.clone();
     let mailer = state.mailer.clone();
     // What the queue holds for it: the text twice (Markdown and HTML) and the rest.

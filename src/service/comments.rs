@@ -145,8 +145,8 @@ fn banned() -> ApiError {
 
 /// Whether an anonymous author's name is one only moderators may use: a moderator
 /// account's display name or username, or one of the site's reserved names, compared
-/// folded and by confusable skeleton (see `domain::names`). Read when the comment comes
-/// (see `check_author_early`), so an account made a moment ago counts.
+/// folded and by confusable skeleton (see `domain::names`). Read in the write, or just
+/// before it (see `check_author_early`), so an account made a moment ago counts.
 fn is_reserved<C: Db>(c: &mut C, site: &SiteSettings, author: &str) -> Result<bool, ApiError> {
     let forms = names::folds(author);
     let skeletons = names::skeletons(author);
@@ -232,7 +232,8 @@ fn check_author<C: Db>(
 /// The checks of the author that need the database (reserved names, bans), run on a
 /// read connection just before the comment is queued for the writer, so that the writer,
 /// which runs every write of the instance one after the other, does not wait on them:
-/// two statements fewer per comment there (two round trips on PostgreSQL). A name taken
+/// two round trips fewer per comment there on PostgreSQL (the JSON and form endpoints do
+/// this on PostgreSQL only). A name taken
 /// or a ban made in the milliseconds between this check and the write does not apply to
 /// this comment, as to one posted a moment earlier. Returns whether a ban holds it.
 pub fn check_author_early<C: Db>(
