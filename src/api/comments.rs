@@ -485,21 +485,24 @@ pub(super) async fn post_comment(
     // On PostgreSQL names and bans are read here, beside the writer rather than in it,
     // where each would be a round trip. On SQLite a read in the writer costs less than
     // this hop to a read connection (measured: 7 % fewer comments a second).
+    // Bounded like every read: on a database that does not answer, 503 within the write
+    // timeout, nothing stored.
     if state.pool.is_postgres() {
-        let st = state.clone();
+        let key = state.key.clone();
         let checked_site = site.clone();
-        let (held, back) = web::block(move || {
-            let mut conn = st.pool.get()?;
-            let held = with_conn!(conn, |c| service::check_author_early(
-                c,
-                &checked_site,
-                &st.key,
-                &input,
-                now
-            ))?;
-            Ok::<_, ApiError>((held, input))
-        })
-        .await??;
+        let (held, back) = state
+            .pool
+            .read(move |conn| {
+                let held = with_conn!(conn, |c| service::check_author_early(
+                    c,
+                    &checked_site,
+                    &key,
+                    &input,
+                    now
+                ))?;
+                Ok((held, input))
+            })
+            .await?;
         input = back;
         input.author_checked = Some(held);
     }
