@@ -233,9 +233,9 @@ fn check_author<C: Db>(
 /// read connection just before the comment is queued for the writer, so that the writer,
 /// which runs every write of the instance one after the other, does not wait on them:
 /// two round trips fewer per comment there on PostgreSQL (the JSON and form endpoints do
-/// this on PostgreSQL only). A name taken
-/// or a ban made in the milliseconds between this check and the write does not apply to
-/// this comment, as to one posted a moment earlier. Returns whether a ban holds it.
+/// this on PostgreSQL only). A name taken or a ban made in the milliseconds between this
+/// check and the write does not apply to this comment, as to one posted a moment
+/// earlier. Returns whether a ban holds it.
 pub fn check_author_early<C: Db>(
     c: &mut C,
     site: &SiteSettings,
@@ -401,7 +401,7 @@ pub fn create_comment<C: Db>(
             EventKind::CommentCreated,
             site_id,
             Some(thread.id),
-            &about,
+            Some(&about),
             &detail,
             now,
         )?;

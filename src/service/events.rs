@@ -24,22 +24,19 @@ pub fn record<C: Db>(
     detail: &serde_json::Value,
     at: i64,
 ) -> Result<(), ApiError> {
-    let about = match comment_id {
-        Some(id) => {
-            let row = c.mod_comment(id)?;
-            let about = About {
-                id,
-                status: row.as_ref().map_or("deleted", |r| r.status.as_str()),
-                parent_id: row.as_ref().and_then(|r| r.parent_id),
-                author: row.as_ref().and_then(|r| r.author.as_deref()),
-                body: row.as_ref().map_or("", |r| r.body.as_str()),
-                created_at: row.as_ref().map(|r| r.created_at),
-            };
-            Some(about.json())
-        }
+    let row = match comment_id {
+        Some(id) => c.mod_comment(id)?,
         None => None,
     };
-    insert(c, kind, site, thread_id, comment_id, detail, about, at)
+    let about = comment_id.map(|id| About {
+        id,
+        status: row.as_ref().map_or("deleted", |r| r.status.as_str()),
+        parent_id: row.as_ref().and_then(|r| r.parent_id),
+        author: row.as_ref().and_then(|r| r.author.as_deref()),
+        body: row.as_ref().map_or("", |r| r.body.as_str()),
+        created_at: row.as_ref().map(|r| r.created_at),
+    });
+    record_about(c, kind, site, thread_id, about.as_ref(), detail, at)
 }
 
 /// The comment an event is about, as it is now: what `record` reads back, or what a
@@ -68,49 +65,27 @@ impl About<'_> {
     }
 }
 
-/// `record` for a comment the write holds as it is now (it has just stored it).
+/// `record` with the comment as the caller holds it (a write that has just stored it
+/// need not read it back), or none.
 pub fn record_about<C: Db>(
     c: &mut C,
     kind: EventKind,
     site: &str,
     thread_id: Option<i64>,
-    about: &About<'_>,
+    about: Option<&About<'_>>,
     detail: &serde_json::Value,
-    at: i64,
-) -> Result<(), ApiError> {
-    insert(
-        c,
-        kind,
-        site,
-        thread_id,
-        Some(about.id),
-        detail,
-        Some(about.json()),
-        at,
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-fn insert<C: Db>(
-    c: &mut C,
-    kind: EventKind,
-    site: &str,
-    thread_id: Option<i64>,
-    comment_id: Option<i64>,
-    detail: &serde_json::Value,
-    about: Option<serde_json::Value>,
     at: i64,
 ) -> Result<(), ApiError> {
     let mut detail = detail.clone();
     if let (Some(about), serde_json::Value::Object(d)) = (about, &mut detail) {
-        d.insert("comment".into(), about);
+        d.insert("comment".into(), about.json());
     }
     c.insert_event(&NewEvent {
         at,
         kind: kind.as_str(),
         site,
         thread_id,
-        comment_id,
+        comment_id: about.map(|a| a.id),
         detail: &detail.to_string(),
     })?;
     Ok(())

@@ -229,13 +229,17 @@ fn migrated_template(admin_url: &str) -> &'static str {
     NAME.get_or_init(|| {
         use diesel_migrations::MigrationHarness;
         use std::hash::{Hash, Hasher};
+        // Each migration's folder name and the `up.sql` the template is built with.
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
-        let mut files: Vec<_> = walk(&dir);
-        files.sort();
+        let mut versions: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        versions.sort();
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        for f in &files {
-            f.strip_prefix(&dir).unwrap().hash(&mut h);
-            std::fs::read(f).unwrap().hash(&mut h);
+        for v in &versions {
+            v.file_name().hash(&mut h);
+            std::fs::read(v.join("up.sql")).unwrap().hash(&mut h);
         }
         let name = format!("afterword_template_{:016x}", h.finish());
         let mut admin =
@@ -281,19 +285,6 @@ fn migrated_template(admin_url: &str) -> &'static str {
         }
         name
     })
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 pub fn random_suffix() -> String {
