@@ -23,7 +23,9 @@ dev) out_dir=debug ;;
 esac
 
 # A `main` for each bench the manifest names and that is not here: cargo reads every
-# target it declares before it builds anything, and the image has no benches.
+# target it declares before it builds anything. The Dockerfile copies the benches'
+# sources for the dependency step; this stands in for them after it (and for any bench
+# added to the manifest but not to that COPY).
 stub_benches() {
     mkdir -p benches
     for bench in $(sed -n '/^\[\[bench\]\]/,/^name/s/^name = "\(.*\)"/\1/p' Cargo.toml); do
