@@ -13,6 +13,7 @@ on_both_backends!(
     counts_answer_every_slug_in_one_request,
     counts_refuse_bad_requests,
     concurrent_posts_all_land,
+    comments_posted_at_once_each_get_their_own_answer,
     failed_writes_in_a_busy_moment_leave_no_trace,
     unknown_routes_and_methods_are_json,
     openapi_describes_every_route,
@@ -485,6 +486,124 @@ async fn concurrent_posts_all_land(app: TestApp) {
         .map(|c| c["html"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(bodies.len(), 32);
+}
+
+/// Comments posted at once reach the writer together, which runs them in one batch, each
+/// in its own savepoint. Whatever was batched, each answer is its own: its comment (id,
+/// author, text), its edit token (which edits that comment and no other), its thread's
+/// count; a comment refused among them (a reply to a comment that does not exist, a
+/// reserved name) is refused alone, with its own error.
+async fn comments_posted_at_once_each_get_their_own_answer(app: TestApp) {
+    let app = std::sync::Arc::new(app);
+    let (parent, _) = app
+        .comment("open", "/g-1/", json!({"body": "the parent"}))
+        .await;
+    let parent_id = parent["id"].as_i64().unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let slug = format!("/g-{}/", i % 3);
+            let mut body = json!({"body": format!("comment **{i}**"), "author": format!("Reader {i}")});
+            if i % 5 == 1 {
+                // Valid on /g-1/ only: elsewhere not a comment of that thread.
+                body["parent_id"] = json!(parent_id);
+            }
+            if i % 16 == 7 {
+                body["parent_id"] = json!(999_999_999);
+            }
+            if i % 16 == 9 {
+                body["author"] = json!("The Editor");
+            }
+            let r = app.post_comment("open", &slug, body).await;
+            let status = r.status().as_u16();
+            let v: Value = r.json().await.unwrap();
+            (i, slug, status, v)
+        }));
+    }
+    let mut stored: Vec<(i64, String, Value, String)> = Vec::new();
+    for t in tasks {
+        let (i, slug, status, v) = t.await.unwrap();
+        // The name is checked before the parent.
+        let refused = if i % 16 == 9 {
+            Some((422, "reserved_name"))
+        } else if i % 16 == 7 || (i % 5 == 1 && slug != "/g-1/") {
+            Some((422, "invalid_parent"))
+        } else {
+            None
+        };
+        match refused {
+            Some((code, what)) => {
+                assert_eq!(status, code, "{i}: {v}");
+                assert_eq!(v["error"]["code"], what, "{i}: {v}");
+            }
+            None => {
+                assert_eq!(status, 201, "{i}: {v}");
+                let c = &v["comment"];
+                assert_eq!(c["author"], format!("Reader {i}"), "{i}: {v}");
+                assert!(
+                    c["html"].as_str().unwrap().contains(&format!("<strong>{i}</strong>")),
+                    "{i}: {v}"
+                );
+                let want_parent = if i % 5 == 1 { json!(parent_id) } else { Value::Null };
+                assert_eq!(c["parent_id"], want_parent, "{i}: {v}");
+                let token = v["edit_token"].as_str().unwrap().to_owned();
+                stored.push((i, slug, c.clone(), token));
+            }
+        }
+    }
+    // Every id is its own, and every token edits its own comment, not its neighbour's.
+    let ids: BTreeSet<i64> = stored.iter().map(|s| s.2["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids.len(), stored.len());
+    // Each from an address of its own: edits are rate limited per address.
+    let edit = |url: String, ip: String, token: String, body: Value| {
+        let app = app.clone();
+        async move {
+            app.client
+                .patch(url)
+                .header("x-forwarded-for", ip)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    for (k, (i, _, c, token)) in stored.iter().enumerate() {
+        let url = app.url(&format!("/api/v1/comments/{}", c["id"]));
+        let ip = format!("10.9.{k}.1");
+        let other = stored[(k + 1) % stored.len()].3.clone();
+        let r = edit(url.clone(), ip.clone(), other, json!({"body": "not mine"})).await;
+        assert_eq!(r, 403, "{i}");
+        let r = edit(url, ip, token.clone(), json!({"body": format!("edited {i}")})).await;
+        assert_eq!(r, 200, "{i}");
+    }
+    for n in 0..3 {
+        let slug = format!("/g-{n}/");
+        let mut want: BTreeSet<String> = stored
+            .iter()
+            .filter(|s| s.1 == slug)
+            .map(|s| format!("<p>edited {}</p>", s.0))
+            .collect();
+        if n == 1 {
+            want.insert("<p>the parent</p>".into());
+        }
+        let t = app.thread("open", &slug, "&limit=200").await;
+        let mut got = BTreeSet::new();
+        for c in t["comments"].as_array().unwrap() {
+            // Replies follow their top-level comment in the same list.
+            got.insert(c["html"].as_str().unwrap().trim().to_owned());
+        }
+        assert_eq!(got, want, "{slug}");
+        let v: Value = app
+            .get(&format!("/api/v1/counts?site=open&slug={}", enc(&slug)))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["counts"][&slug], want.len(), "{slug}");
+    }
 }
 
 async fn unknown_routes_and_methods_are_json(app: TestApp) {
