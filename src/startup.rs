@@ -15,8 +15,9 @@ use crate::db::Pool;
 use crate::ratelimit::RateLimiter;
 use crate::state::AppState;
 
-/// Memory given to rendered thread pages.
-const CACHE_BYTES: u64 = 6 * 1024 * 1024;
+/// Memory given to rendered thread pages, their compressed forms included: some 30 pages
+/// of 200 comments, or thousands of short threads (see `cache` for the other budgets).
+const CACHE_BYTES: u64 = 2 * 1024 * 1024;
 
 pub struct Application {
     port: u16,
@@ -170,6 +171,12 @@ impl Application {
         .client_disconnect_timeout(std::time::Duration::from_secs(2))
         .keep_alive(std::time::Duration::from_secs(15))
         .max_connections(5_000)
+        // Reads run on each worker's blocking threads and wait there for one of the
+        // pool's connections: more threads than connections would only wait, each with
+        // its stack and what its allocator cache keeps (a flood of cache misses made 80
+        // of them, for no more reads answered). Other blocking work (password hashes, the
+        // admin's pages) is rare and queues behind for a moment.
+        .worker_max_blocking_threads(pool_size as usize)
         .shutdown_timeout(GRACE.as_secs())
         // Our own: Ctrl-C stops as gently as SIGTERM (see `stop_on_signals`).
         .disable_signals()
