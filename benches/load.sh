@@ -130,6 +130,11 @@ proc_kib() { # proc_kib FIELD -> value in KiB from /proc/PID/status, or empty
   awk -v f="$1:" '$1 == f { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || true
 }
 mib() { awk -v k="$1" 'BEGIN { if (k == "") print "?"; else printf "%.1f", k / 1024 }'; }
+# mem_line -> "VmRSS = N MiB (heap and stacks A, files F), VmHWM = H MiB": RssAnon is what
+# the process allocated; RssFile is mostly the program's own code, paged in as it runs.
+mem_line() {
+  echo "VmRSS = $(mib "$(proc_kib VmRSS)") MiB (anon $(mib "$(proc_kib RssAnon)"), file $(mib "$(proc_kib RssFile)")), VmHWM = $(mib "$(proc_kib VmHWM)") MiB"
+}
 
 # ---------------------------------------------------------------- database
 if [ -n "${BACKEND_URL:-}" ]; then
@@ -217,11 +222,12 @@ while :; do
   sleep 0.2
 done
 echo "server up (pid $SERVER_PID), GET /healthz = 200"
+echo "memory at start: $(mem_line)"
 
 # ---------------------------------------------------------------- seed
 python3 "$BENCH_DIR/seed.py" "$BASE" "$SITE" || die_server "seeding failed"
 check_alive
-echo "RSS after seeding = $(mib "$(proc_kib VmRSS)") MiB"
+echo "RSS after seeding = $(mib "$(proc_kib VmRSS)") MiB; $(mem_line)"
 echo
 
 # ---------------------------------------------------------------- wrk helpers
@@ -290,7 +296,7 @@ summarize() {
   fi
   echo "$line"
   SUMMARY+=("$line")
-  echo "memory after $name: VmRSS = $(mib "$(proc_kib VmRSS)") MiB, VmHWM = $(mib "$(proc_kib VmHWM)") MiB"
+  echo "memory after $name: $(mem_line)"
 }
 
 # ab_compare NAME_A URL_A NAME_B URL_B [WRK_ARGS...]: one phase after the other is at the

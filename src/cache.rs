@@ -69,14 +69,21 @@ pub struct CachedPage {
     pub content: Compressed,
 }
 
-/// Memory for per-thread comment counts (an unknown slug asked for is kept as a 0 too).
-const COUNT_BYTES: u64 = 1024 * 1024;
-/// Memory for whole counts answers.
-const COUNT_ANSWER_BYTES: u64 = 1024 * 1024;
+// The budgets below add up to 5 MiB with the pages' (`startup::CACHE_BYTES`): sized for a
+// small server whose whole process stays within 30 MiB (benches/README.md), a flood of
+// unknown keys included. A cache that is full forgets its least used entries, so a
+// busy thread's page stays while one-off keys come and go.
+
+/// Memory for per-thread comment counts (an unknown slug asked for is kept as a 0 too),
+/// and as much again for the reaction totals: some 3,000 threads each.
+const COUNT_BYTES: u64 = 512 * 1024;
+/// Memory for whole counts answers (an index page's answer is a few KB).
+const COUNT_ANSWER_BYTES: u64 = 512 * 1024;
 /// Memory for Atom feeds (a feed of 50 comments is some tens of KB, with its encodings).
-const FEED_BYTES: u64 = 4 * 1024 * 1024;
-/// Memory for the generations of threads that changed since the last reset.
-const GENERATION_BYTES: usize = 1024 * 1024;
+const FEED_BYTES: u64 = 1024 * 1024;
+/// Memory for the generations of threads that changed since the last reset (some 3,000
+/// threads; past that every page is dropped once and the count starts again).
+const GENERATION_BYTES: usize = 512 * 1024;
 /// What a small map or cache entry costs beyond its key's text: the entry itself and the
 /// allocator's share of its strings. Weights are meant to be near the real memory.
 const ENTRY_OVERHEAD: usize = 128;

@@ -68,6 +68,14 @@ impl Encoding {
     }
 }
 
+/// A body to keep in memory, without the spare capacity its vector grew (serde_json, the
+/// templates and the encoders double theirs as they write, so up to half of it would be
+/// held unused, and uncounted by the caches' weights). Shrinking a block gives back its
+/// tail in place: nothing is copied.
+pub fn keep(body: impl Into<Vec<u8>>) -> Bytes {
+    Bytes::from(body.into().into_boxed_slice())
+}
+
 /// How hard to work: pages built while serving use fast settings; the scripts, compressed
 /// once per process, the best.
 #[derive(Clone, Copy, Debug)]
@@ -135,8 +143,7 @@ impl Compressed {
                 _ => gzip(&self.identity, self.effort),
             };
             // Already-dense bodies can grow; then identity is the better answer.
-            out.filter(|b| b.len() < self.identity.len())
-                .map(Bytes::from)
+            out.filter(|b| b.len() < self.identity.len()).map(keep)
         });
         match made {
             Some(b) => (want, b.clone()),

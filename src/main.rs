@@ -194,6 +194,7 @@ enum AdminCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    keep_errors_without_backtraces();
     // An import renders on several threads at once: it keeps glibc's arenas, one per
     // thread, rather than have them wait on each other's lock.
     if !matches!(cli.command, Command::Import { .. }) {
@@ -279,6 +280,17 @@ fn limit_malloc_arenas() {
     // SAFETY: mallopt only sets an allocator parameter; called before any thread starts.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+/// With `RUST_BACKTRACE=1` in the environment, every `anyhow` error captures a backtrace,
+/// and the first one printed in full (a warning's `{:?}`) loads the program's debug info:
+/// measured, 150 MiB more memory for good. Panics still print theirs as `RUST_BACKTRACE`
+/// says; `RUST_LIB_BACKTRACE=1` turns error backtraces back on for debugging.
+fn keep_errors_without_backtraces() {
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        // Before any thread starts, so nothing reads the environment meanwhile.
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
     }
 }
 

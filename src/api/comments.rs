@@ -202,7 +202,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             c, site_info, &site, &slug, sort, limit, after
         ))?;
         serde_json::to_vec(&page)
-            .map(Bytes::from)
+            .map(crate::compress::keep)
             .map_err(ApiError::internal)
     })
     .await?;

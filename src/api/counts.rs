@@ -168,7 +168,7 @@ pub async fn post(
 
 fn serialize(counts: &CountsResponse) -> Result<Bytes, ApiError> {
     serde_json::to_vec(counts)
-        .map(Bytes::from)
+        .map(crate::compress::keep)
         .map_err(ApiError::internal)
 }
 

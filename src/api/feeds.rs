@@ -126,7 +126,7 @@ fn write(
     audience: Audience,
 ) -> Result<(Bytes, i64), ApiError> {
     let (body, updated) = with_conn!(conn, |c| feeds::read(c, cx, scope, audience))?;
-    Ok((Bytes::from(body), updated))
+    Ok((crate::compress::keep(body), updated))
 }
 
 async fn public(

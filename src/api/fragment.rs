@@ -231,7 +231,7 @@ pub async fn html(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             },
         );
         view.render()
-            .map(Bytes::from)
+            .map(crate::compress::keep)
             .map_err(|e| ApiError::internal(anyhow::anyhow!("fragment template: {e}")))
     })
     .await?;
