@@ -102,14 +102,27 @@ impl Ticket {
     }
 }
 
-/// The bytes a queued write holds; given back when it leaves the queue.
+/// A place in the queue and the bytes a queued write holds; given back when it has run.
 struct Held {
     shared: Arc<Shared>,
     bytes: usize,
 }
 
+impl Held {
+    /// Counts a write and its bytes in; `Drop` counts them out.
+    fn new(shared: &Arc<Shared>, bytes: usize) -> Self {
+        shared.queued_jobs.fetch_add(1, Ordering::AcqRel);
+        shared.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
+        Held {
+            shared: Arc::clone(shared),
+            bytes,
+        }
+    }
+}
+
 impl Drop for Held {
     fn drop(&mut self) {
+        self.shared.queued_jobs.fetch_sub(1, Ordering::AcqRel);
         self.shared
             .queued_bytes
             .fetch_sub(self.bytes, Ordering::AcqRel);
@@ -151,6 +164,9 @@ struct Shared {
     faults: Arc<Faults>,
     /// Bytes of input the waiting writes hold.
     queued_bytes: AtomicUsize,
+    /// Writes queued or running (the channel itself is unbounded: a bounded one would
+    /// allocate all of its `MAX_QUEUE` slots at start, 1.1 MiB).
+    queued_jobs: AtomicUsize,
     /// How long a request waits for its write.
     write_timeout: Duration,
     /// Set when the server stops: no new write is taken, the queue is drained.
@@ -177,7 +193,7 @@ impl Shared {
 }
 
 pub struct Writer<C: 'static> {
-    queue: mpsc::SyncSender<Job<C>>,
+    queue: mpsc::Sender<Job<C>>,
     shared: Arc<Shared>,
     /// Its sender lives on the writer thread: closed means the thread has ended.
     alive: tokio::sync::watch::Receiver<()>,
@@ -198,7 +214,7 @@ impl<C: WriterConn> Writer<C> {
     /// its thread.
     pub fn start(target: WriterTarget, faults: Arc<Faults>) -> anyhow::Result<Self> {
         let conn = C::open(&target)?;
-        let (tx, rx) = mpsc::sync_channel::<Job<C>>(MAX_QUEUE);
+        let (tx, rx) = mpsc::channel::<Job<C>>();
         let (alive_tx, alive) = tokio::sync::watch::channel(());
         let write_timeout = target.timeouts.as_ref().map_or_else(
             || crate::config::DatabaseSettings::default().write_timeout,
@@ -208,6 +224,7 @@ impl<C: WriterConn> Writer<C> {
             on_commit: OnceLock::new(),
             faults,
             queued_bytes: AtomicUsize::new(0),
+            queued_jobs: AtomicUsize::new(0),
             write_timeout,
             closed: AtomicBool::new(false),
             busy_since: AtomicU64::new(0),
@@ -351,11 +368,13 @@ impl<C: WriterConn> Writer<C> {
             )));
         }
         let bytes = bytes.saturating_add(JOB_BYTES);
-        let held = Held {
-            shared: Arc::clone(shared),
-            bytes,
-        };
-        if shared.queued_bytes.fetch_add(bytes, Ordering::AcqRel) + bytes > MAX_QUEUE_BYTES {
+        let held = Held::new(shared, bytes);
+        if shared.queued_jobs.load(Ordering::Acquire) > MAX_QUEUE {
+            return Err(ApiError::unavailable(anyhow::anyhow!(
+                "the write queue is full"
+            )));
+        }
+        if shared.queued_bytes.load(Ordering::Acquire) > MAX_QUEUE_BYTES {
             return Err(ApiError::unavailable(anyhow::anyhow!(
                 "the write queue holds too many bytes"
             )));
@@ -391,20 +410,13 @@ impl<C: WriterConn> Writer<C> {
             }
         });
         self.queue
-            .try_send(Job {
+            .send(Job {
                 thread,
                 run,
                 ticket: Arc::clone(&ticket),
                 _held: held,
             })
-            .map_err(|e| match e {
-                mpsc::TrySendError::Full(_) => {
-                    ApiError::unavailable(anyhow::anyhow!("the write queue is full"))
-                }
-                mpsc::TrySendError::Disconnected(_) => {
-                    ApiError::unavailable(anyhow::anyhow!("the writer thread has stopped"))
-                }
-            })?;
+            .map_err(|_| ApiError::unavailable(anyhow::anyhow!("the writer thread has stopped")))?;
         crate::metrics::write_queued();
         // A job dropped unrun (its batch could not start) closes the channel: 503.
         let unrun =
@@ -918,6 +930,45 @@ mod tests {
         assert_eq!(writer.shared.queued_bytes.load(Ordering::Acquire), 0);
         writer
             .write(thread("/after/"), big, |_| Ok(()))
+            .await
+            .unwrap();
+    }
+
+    /// The queue refuses a write past `MAX_QUEUE` writes waiting or running, however small,
+    /// and takes writes again once those have run (its channel allocates as it fills).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_queue_is_bounded_in_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = WriterTarget {
+            url: dir.path().join("w.db").to_string_lossy().into_owned(),
+            sqlite_sync: crate::config::SqliteSync::Normal,
+            timeouts: None,
+        };
+        let writer = Writer::<SqliteConnection>::start(target, Arc::default()).unwrap();
+        let (go, blocker) = hold(&writer).await;
+        let queued: Vec<_> = (1..MAX_QUEUE)
+            .map(|i| {
+                let w = writer.clone();
+                tokio::spawn(async move { w.write(thread("/q/"), 0, move |_| Ok(i)).await })
+            })
+            .collect();
+        while writer.shared.queued_jobs.load(Ordering::Acquire) < MAX_QUEUE {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let e = writer
+            .write(thread("/over/"), 0, |_| Ok(()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.status, actix_web::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert!(format!("{e}").contains("queue is full"), "{e}");
+        go.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        for (i, q) in (1..MAX_QUEUE).zip(queued) {
+            assert_eq!(q.await.unwrap().unwrap(), i);
+        }
+        assert_eq!(writer.shared.queued_jobs.load(Ordering::Acquire), 0);
+        writer
+            .write(thread("/after/"), 0, |_| Ok(()))
             .await
             .unwrap();
     }
