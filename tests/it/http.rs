@@ -504,7 +504,8 @@ async fn comments_posted_at_once_each_get_their_own_answer(app: TestApp) {
         let app = app.clone();
         tasks.push(tokio::spawn(async move {
             let slug = format!("/g-{}/", i % 3);
-            let mut body = json!({"body": format!("comment **{i}**"), "author": format!("Reader {i}")});
+            let mut body =
+                json!({"body": format!("comment **{i}**"), "author": format!("Reader {i}")});
             if i % 5 == 1 {
                 // Valid on /g-1/ only: elsewhere not a comment of that thread.
                 body["parent_id"] = json!(parent_id);
@@ -542,10 +543,17 @@ async fn comments_posted_at_once_each_get_their_own_answer(app: TestApp) {
                 let c = &v["comment"];
                 assert_eq!(c["author"], format!("Reader {i}"), "{i}: {v}");
                 assert!(
-                    c["html"].as_str().unwrap().contains(&format!("<strong>{i}</strong>")),
+                    c["html"]
+                        .as_str()
+                        .unwrap()
+                        .contains(&format!("<strong>{i}</strong>")),
                     "{i}: {v}"
                 );
-                let want_parent = if i % 5 == 1 { json!(parent_id) } else { Value::Null };
+                let want_parent = if i % 5 == 1 {
+                    json!(parent_id)
+                } else {
+                    Value::Null
+                };
                 assert_eq!(c["parent_id"], want_parent, "{i}: {v}");
                 let token = v["edit_token"].as_str().unwrap().to_owned();
                 stored.push((i, slug, c.clone(), token));
@@ -576,7 +584,13 @@ async fn comments_posted_at_once_each_get_their_own_answer(app: TestApp) {
         let other = stored[(k + 1) % stored.len()].3.clone();
         let r = edit(url.clone(), ip.clone(), other, json!({"body": "not mine"})).await;
         assert_eq!(r, 403, "{i}");
-        let r = edit(url, ip, token.clone(), json!({"body": format!("edited {i}")})).await;
+        let r = edit(
+            url,
+            ip,
+            token.clone(),
+            json!({"body": format!("edited {i}")}),
+        )
+        .await;
         assert_eq!(r, 200, "{i}");
     }
     for n in 0..3 {
