@@ -172,12 +172,6 @@ impl Application {
         .client_disconnect_timeout(std::time::Duration::from_secs(2))
         .keep_alive(std::time::Duration::from_secs(15))
         .max_connections(5_000)
-        // Reads run on each worker's blocking threads and wait there for one of the
-        // pool's connections: more threads than connections would only wait, each with
-        // its stack and what its allocator cache keeps (a flood of cache misses made 80
-        // of them, for no more reads answered). Other blocking work (password hashes, the
-        // admin's pages) is rare and queues behind for a moment.
-        .worker_max_blocking_threads(pool_size as usize)
         .shutdown_timeout(GRACE.as_secs())
         // Our own: Ctrl-C stops as gently as SIGTERM (see `stop_on_signals`).
         .disable_signals()
