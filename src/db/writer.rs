@@ -868,6 +868,16 @@ mod tests {
         }
     }
 
+    /// A writer on the SQLite file at `path`.
+    fn writer_at(path: &std::path::Path) -> Writer<SqliteConnection> {
+        let target = WriterTarget {
+            url: path.to_string_lossy().into_owned(),
+            sqlite_sync: crate::config::SqliteSync::Normal,
+            timeouts: None,
+        };
+        Writer::<SqliteConnection>::start(target, Arc::default()).unwrap()
+    }
+
     /// A write that holds the writer until told to go on (send on the first value), once
     /// it runs.
     async fn hold(
@@ -898,12 +908,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_queue_is_bounded_in_bytes() {
         let dir = tempfile::tempdir().unwrap();
-        let target = WriterTarget {
-            url: dir.path().join("w.db").to_string_lossy().into_owned(),
-            sqlite_sync: crate::config::SqliteSync::Normal,
-            timeouts: None,
-        };
-        let writer = Writer::<SqliteConnection>::start(target, Arc::default()).unwrap();
+        let writer = writer_at(&dir.path().join("w.db"));
         let (go, blocker) = hold(&writer).await;
         let big = MAX_QUEUE_BYTES / 4;
         let queued: Vec<_> = (0..3)
@@ -939,12 +944,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_queue_is_bounded_in_writes() {
         let dir = tempfile::tempdir().unwrap();
-        let target = WriterTarget {
-            url: dir.path().join("w.db").to_string_lossy().into_owned(),
-            sqlite_sync: crate::config::SqliteSync::Normal,
-            timeouts: None,
-        };
-        let writer = Writer::<SqliteConnection>::start(target, Arc::default()).unwrap();
+        let writer = writer_at(&dir.path().join("w.db"));
         let (go, blocker) = hold(&writer).await;
         let queued: Vec<_> = (1..MAX_QUEUE)
             .map(|i| {
@@ -983,12 +983,7 @@ mod tests {
         use diesel::RunQueryDsl;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.db");
-        let target = WriterTarget {
-            url: path.to_string_lossy().into_owned(),
-            sqlite_sync: crate::config::SqliteSync::Normal,
-            timeouts: None,
-        };
-        let writer = Writer::<SqliteConnection>::start(target, Arc::default()).unwrap();
+        let writer = writer_at(&path);
         writer
             .write(thread("/setup/"), 0, |c| {
                 c.batch_execute("CREATE TABLE t (n INTEGER NOT NULL)")
